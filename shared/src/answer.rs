@@ -1,0 +1,174 @@
+//! The bot's one decision: answer from an article, or say plainly that it does not know and
+//! offer a person. Wrong answers cost more than hand-overs, so the bot answers only when the best
+//! article is both a good match and clearly better than the next one.
+
+use crate::article::{Article, answer_excerpt};
+use crate::index::{Index, Scored};
+use crate::wire::{ArticleLink, BotDetail, EscalationReason};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnswerConfig {
+    /// Below this score the best article is not a match.
+    pub min_confidence: f32,
+    /// When the runner-up (a different article) scores within this of the best, either could be
+    /// the wrong one.
+    pub min_margin: f32,
+    /// How many runner-up articles a decision carries, for humans and metrics.
+    pub n_runners_up: usize,
+    /// Longest excerpt the bot quotes, in characters.
+    pub excerpt_chars: usize,
+}
+
+impl Default for AnswerConfig {
+    fn default() -> AnswerConfig {
+        AnswerConfig { min_confidence: 0.45, min_margin: 0.04, n_runners_up: 3, excerpt_chars: 600 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Answer { best: Scored, runners_up: Vec<Scored> },
+    Escalate { reason: EscalationReason, candidates: Vec<Scored> },
+}
+
+impl Decision {
+    pub fn confidence(&self) -> f32 {
+        match self {
+            Decision::Answer { best, .. } => best.score,
+            Decision::Escalate { candidates, .. } => candidates.first().map_or(0.0, |c| c.score),
+        }
+    }
+}
+
+/// Decides what to do with `question`.
+pub fn decide(index: &Index, question: &str, config: &AnswerConfig) -> Decision {
+    if index.n_articles() == 0 {
+        return Decision::Escalate { reason: EscalationReason::NoKnowledgeBase, candidates: Vec::new() };
+    }
+    let ranked = index.search(question, config.n_runners_up + 1);
+    decide_ranked(ranked, config)
+}
+
+/// The decision over an already ranked list, best first.
+pub fn decide_ranked(mut ranked: Vec<Scored>, config: &AnswerConfig) -> Decision {
+    let Some(&best) = ranked.first() else {
+        return Decision::Escalate { reason: EscalationReason::NoMatch, candidates: ranked };
+    };
+    if best.score < config.min_confidence {
+        return Decision::Escalate { reason: EscalationReason::NoMatch, candidates: ranked };
+    }
+    if ranked.get(1).is_some_and(|second| best.score - second.score < config.min_margin) {
+        return Decision::Escalate { reason: EscalationReason::Ambiguous, candidates: ranked };
+    }
+    let runners_up = ranked.split_off(1);
+    Decision::Answer { best, runners_up }
+}
+
+/// What the bot says, and the detail clients use to show a source or offer a person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotReply {
+    pub text: String,
+    pub detail: BotDetail,
+}
+
+/// Words the bot says for `decision`, drawn from `articles` (the slice the index was built from).
+pub fn reply(decision: &Decision, articles: &[Article], config: &AnswerConfig) -> BotReply {
+    let confidence = decision.confidence();
+    match decision {
+        Decision::Answer { best, .. } => {
+            let article = &articles[best.article];
+            BotReply {
+                text: answer_excerpt(article, config.excerpt_chars),
+                detail: BotDetail::Answer { article: link(article), confidence },
+            }
+        }
+        Decision::Escalate { reason, candidates } => {
+            let text = match reason {
+                EscalationReason::Ambiguous if candidates.len() >= 2 => format!(
+                    "I found more than one article that could fit, and I'd rather not guess: \u{201c}{}\u{201d} or \u{201c}{}\u{201d}. Could you say a little more, or would you like a person from the team to help?",
+                    articles[candidates[0].article].title,
+                    articles[candidates[1].article].title,
+                ),
+                _ => "I'm not sure about that one, and I'd rather not guess. Would you like a person from the team to help?"
+                    .to_owned(),
+            };
+            BotReply { text, detail: BotDetail::NoAnswer { reason: *reason, confidence } }
+        }
+    }
+}
+
+/// What the bot says when the visitor accepts the offer of a person.
+pub fn handoff_reply() -> BotReply {
+    BotReply {
+        text: "Thanks, I've passed this conversation to the team with everything you've written so far. A person will reply here, so you won't need to repeat yourself.".to_owned(),
+        detail: BotDetail::HandoffRequested { reason: EscalationReason::VisitorAsked },
+    }
+}
+
+fn link(article: &Article) -> ArticleLink {
+    ArticleLink { id: article.id.clone(), title: article.title.clone(), url: article.url.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scored(article: usize, score: f32) -> Scored {
+        Scored { article, score }
+    }
+
+    #[track_caller]
+    fn check(ranked: Vec<Scored>, expected: Result<usize, EscalationReason>) {
+        let config = AnswerConfig { min_confidence: 0.5, min_margin: 0.1, ..AnswerConfig::default() };
+        let actual = match decide_ranked(ranked, &config) {
+            Decision::Answer { best, .. } => Ok(best.article),
+            Decision::Escalate { reason, .. } => Err(reason),
+        };
+        assert_eq!(actual, expected);
+    }
+
+    #[test]
+    fn answers_only_a_clear_match() {
+        check(vec![scored(2, 0.9), scored(0, 0.3)], Ok(2));
+        check(vec![scored(2, 0.9)], Ok(2));
+        check(vec![scored(2, 0.4), scored(0, 0.1)], Err(EscalationReason::NoMatch));
+        check(vec![scored(2, 0.8), scored(0, 0.75)], Err(EscalationReason::Ambiguous));
+        check(vec![], Err(EscalationReason::NoMatch));
+    }
+
+    fn articles() -> Vec<Article> {
+        let article = |id: &str, title: &str, body: &str, questions: &[&str]| Article {
+            id: id.into(),
+            title: title.into(),
+            body: body.into(),
+            questions: questions.iter().map(|q| q.to_string()).collect(),
+            url: Some(format!("https://help.example.com/{id}")),
+        };
+        vec![
+            article("reset", "Reset your password", "Open Settings, then Security, then Reset password.", &["I forgot my password"]),
+            article("refund", "Refunds", "Refunds reach the original card within 5 days.", &["how do I get my money back"]),
+        ]
+    }
+
+    #[test]
+    fn end_to_end_answer_and_no_answer() {
+        let articles = articles();
+        let index = Index::build(&articles);
+        let config = AnswerConfig::default();
+        let decision = decide(&index, "I forgot my password", &config);
+        let reply = reply(&decision, &articles, &config);
+        assert_eq!(reply.text, "Open Settings, then Security, then Reset password.");
+        assert!(matches!(reply.detail, BotDetail::Answer { ref article, .. } if article.id == "reset"));
+
+        let decision = decide(&index, "Do you ship to Antarctica by submarine?", &config);
+        assert!(matches!(decision, Decision::Escalate { reason: EscalationReason::NoMatch, .. }), "{decision:?}");
+        let reply = super::reply(&decision, &articles, &config);
+        assert!(reply.text.contains("rather not guess"));
+    }
+
+    #[test]
+    fn an_empty_knowledge_base_escalates() {
+        let decision = decide(&Index::build(&[]), "anything", &AnswerConfig::default());
+        assert_eq!(decision, Decision::Escalate { reason: EscalationReason::NoKnowledgeBase, candidates: vec![] });
+    }
+}

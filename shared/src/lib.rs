@@ -1,0 +1,18 @@
+//! Threadline's core: the wire types the widget and the edge both speak, and every decision the
+//! product makes (which article answers, whether to hand over to a person and why, whether a
+//! session token is good) as plain functions over values.
+//!
+//! Nothing in this crate does I/O, reads a clock or draws randomness: callers pass `now` and
+//! freshly generated ids in, and carry out what the functions return. That keeps all of it
+//! testable with a plain `cargo test` and identical on both sides of the wire.
+
+pub mod answer;
+pub mod article;
+pub mod index;
+pub mod jwt;
+pub mod limits;
+pub mod message;
+pub mod rate;
+pub mod session;
+pub mod site;
+pub mod wire;

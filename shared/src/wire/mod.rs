@@ -1,0 +1,240 @@
+//! The JSON that the widget, the edge and API clients exchange. Field names are public API
+//! (`docs/api.md`): add fields, never rename or repurpose them.
+
+mod request;
+
+pub use request::{
+    CreateSiteRequest, FieldError, RequestError, SendMessageRequest, UpdateSiteRequest,
+    parse_json_body,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, as a stable machine-readable code. Each code maps to exactly one HTTP status
+/// (the table lives in the edge's `api_error` module).
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No site with that id exists.
+    UnknownSite,
+    /// No such endpoint.
+    NotFound,
+    /// The endpoint exists but not for this HTTP method.
+    MethodNotAllowed,
+    /// The page's origin is not among the site's allowed origins.
+    OriginNotAllowed,
+    /// The request carried no session token.
+    MissingToken,
+    /// The session token is malformed, forged or tampered with.
+    InvalidToken,
+    /// The session token was good once but has expired.
+    TokenExpired,
+    /// The session token was issued for a different site.
+    TokenWrongSite,
+    /// The admin or operator key is missing or wrong.
+    InvalidKey,
+    /// The body is not valid JSON (or JSON Lines).
+    MalformedJson,
+    /// A field is missing, of the wrong type, or out of range; `field` names it.
+    InvalidField,
+    /// The body or a message is over a documented limit; `limit` states it.
+    PayloadTooLarge,
+    /// The request's `Content-Type` is not one this endpoint reads.
+    UnsupportedMediaType,
+    /// Too many messages too fast; retry after `retry_after_ms`.
+    RateLimited,
+    /// A site with that id already exists.
+    SiteExists,
+    /// Something failed on our side; nothing the client sent was lost.
+    Internal,
+    /// A code this build does not know (sent by a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+/// The body of every error response: `{"error": {...}}`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    /// A sentence for the developer reading the response: what was wrong and what was expected.
+    pub message: String,
+    /// The offending field, for `invalid_field` and some `payload_too_large` errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The limit that was exceeded, for `payload_too_large` (in the unit the message names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// For `rate_limited`: how long to wait before the next attempt will be accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
+        ErrorBody { code, message: message.into(), field: None, limit: None, retry_after_ms: None }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> ErrorBody {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn with_limit(mut self, limit: u64) -> ErrorBody {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+/// Who wrote a message.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Visitor,
+    Bot,
+    Agent,
+}
+
+/// One message of a conversation, as stored and as sent to clients.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct Message {
+    /// Position in the conversation, assigned by the edge; strictly increasing.
+    pub seq: u64,
+    /// Client-generated for visitor messages (so a retried send is stored once), server-generated
+    /// otherwise.
+    pub id: String,
+    pub role: Role,
+    /// Plain text. Clients must render it as text, never as HTML.
+    pub text: String,
+    /// When the edge accepted it, in milliseconds since the Unix epoch.
+    pub at: u64,
+    /// For bot replies: the id of the visitor message answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// For bot replies: where the answer came from, or why there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<BotDetail>,
+}
+
+/// What a bot reply is, so clients can show its source or offer a person.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BotDetail {
+    /// Answered from a knowledge-base article.
+    Answer { article: ArticleLink, confidence: f32 },
+    /// Not confident enough to answer; a person is offered.
+    NoAnswer { reason: EscalationReason, confidence: f32 },
+    /// The visitor asked for a person and the conversation now waits for one.
+    HandoffRequested { reason: EscalationReason },
+}
+
+/// A pointer to the article an answer came from.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct ArticleLink {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Why the bot hands a question to a person instead of answering it.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationReason {
+    /// No article matches the question well enough.
+    NoMatch,
+    /// Two articles match about equally well, so either could be wrong.
+    Ambiguous,
+    /// The site has no knowledge base yet.
+    NoKnowledgeBase,
+    /// The visitor asked for a person.
+    VisitorAsked,
+}
+
+/// Who is answering a conversation now.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    /// The bot answers.
+    #[default]
+    Bot,
+    /// The visitor asked for a person; the bot stays quiet until staff resolve it.
+    WaitingForHuman,
+}
+
+/// Frames the widget sends over the live WebSocket.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// A visitor message. `id` is generated by the client and makes resending safe.
+    Send { id: String, text: String },
+    /// The visitor accepts the offer of a person.
+    RequestHuman { id: String },
+}
+
+/// Frames the edge sends over the live WebSocket.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Sent once on connect: the messages after the client's `after` sequence number.
+    History { messages: Vec<Message>, status: ConversationStatus },
+    /// A message was stored (the visitor's own, echoed as the acknowledgement, or a reply).
+    Message { message: Message },
+    /// The conversation changed hands.
+    Status { status: ConversationStatus },
+    /// A client frame was refused; `reply_to` names its id when it had one. Nothing already
+    /// stored is affected.
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+        error: ErrorBody,
+    },
+}
+
+/// `POST /v1/sites/{site}/sessions`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct SessionResponse {
+    pub token: String,
+    pub visitor_id: String,
+    /// Seconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
+/// `GET /v1/sites/{site}/conversation`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct TranscriptResponse {
+    pub messages: Vec<Message>,
+    pub status: ConversationStatus,
+}
+
+/// `POST /v1/sites/{site}/conversation/messages`: the stored visitor message and what followed it.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct SendMessageResponse {
+    pub messages: Vec<Message>,
+}
+
+/// A site as the admin API shows it (never with its key).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct SiteView {
+    pub id: String,
+    pub name: String,
+    pub allowed_origins: Vec<String>,
+    pub n_articles: usize,
+}
+
+/// `POST /v1/sites` and `POST /v1/sites/{site}/admin-key`: the admin key is shown this once.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct SiteKeyResponse {
+    pub site: SiteView,
+    pub admin_key: String,
+}
+
+/// `PUT /v1/sites/{site}/articles`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct ArticlesResponse {
+    pub n_articles: usize,
+}

@@ -1,0 +1,315 @@
+//! Reading request bodies into typed requests. Every refusal names the field, the value's type
+//! and what was expected, because "invalid request" helps nobody integrate.
+
+use serde_json::{Map, Value};
+
+use crate::limits::{MAX_ALLOWED_ORIGINS, MAX_JSON_BODY_BYTES};
+use crate::message::{self, TextError};
+use crate::site;
+
+use super::ClientFrame;
+
+/// Why a request body was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    /// Not JSON at all, or not the JSON object the endpoint expects.
+    MalformedJson(String),
+    /// Well-formed JSON with a bad field.
+    Field(FieldError),
+    /// Over a documented size limit; `limit` is in the unit `message` names.
+    TooLarge { field: Option<String>, message: String, limit: u64 },
+}
+
+/// A field that is missing, of the wrong type, or out of range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError { field: field.into(), message: message.into() }
+    }
+}
+
+impl From<FieldError> for RequestError {
+    fn from(error: FieldError) -> RequestError {
+        RequestError::Field(error)
+    }
+}
+
+/// Parses a request body that must be one JSON object.
+pub fn parse_json_body(body: &[u8]) -> Result<Map<String, Value>, RequestError> {
+    if body.len() > MAX_JSON_BODY_BYTES {
+        return Err(RequestError::TooLarge {
+            field: None,
+            message: format!(
+                "request body is {} bytes; the limit is {MAX_JSON_BODY_BYTES} bytes",
+                body.len()
+            ),
+            limit: MAX_JSON_BODY_BYTES as u64,
+        });
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|error| RequestError::MalformedJson(format!("body is not valid JSON: {error}")))?;
+    match value {
+        Value::Object(object) => Ok(object),
+        other => Err(RequestError::MalformedJson(format!(
+            "body must be a JSON object, got {}",
+            json_type(&other)
+        ))),
+    }
+}
+
+/// `POST /v1/sites/{site}/conversation/messages`, and the `send` WebSocket frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendMessageRequest {
+    pub id: String,
+    /// Trimmed, non-empty and within `MAX_MESSAGE_CHARS`.
+    pub text: String,
+}
+
+impl SendMessageRequest {
+    pub fn from_json(object: &Map<String, Value>) -> Result<SendMessageRequest, RequestError> {
+        let id = required_str(object, "id")?;
+        message::validate_client_id(id).map_err(|why| FieldError::new("id", why))?;
+        let text = required_str(object, "text")?;
+        let text = message::validate_text(text).map_err(|error| match error {
+            TextError::TooLong { n_chars, limit } => RequestError::TooLarge {
+                field: Some("text".into()),
+                message: format!(
+                    "`text` is {n_chars} characters long; the limit is {limit} characters"
+                ),
+                limit: limit as u64,
+            },
+            other => FieldError::new("text", other.to_string()).into(),
+        })?;
+        Ok(SendMessageRequest { id: id.to_owned(), text })
+    }
+}
+
+impl ClientFrame {
+    /// Parses one WebSocket text frame from the widget.
+    pub fn parse(frame: &str) -> Result<ClientFrame, RequestError> {
+        let object = parse_json_body(frame.as_bytes())?;
+        match required_str(&object, "type")? {
+            "send" => {
+                let SendMessageRequest { id, text } = SendMessageRequest::from_json(&object)?;
+                Ok(ClientFrame::Send { id, text })
+            }
+            "request_human" => {
+                let id = required_str(&object, "id")?;
+                message::validate_client_id(id).map_err(|why| FieldError::new("id", why))?;
+                Ok(ClientFrame::RequestHuman { id: id.to_owned() })
+            }
+            other => Err(FieldError::new(
+                "type",
+                format!("unknown frame type {other:?}; expected \"send\" or \"request_human\""),
+            )
+            .into()),
+        }
+    }
+}
+
+/// `POST /v1/sites` (operator API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateSiteRequest {
+    pub id: String,
+    pub name: String,
+    /// Normalised to `scheme://host[:port]`.
+    pub allowed_origins: Vec<String>,
+}
+
+impl CreateSiteRequest {
+    pub fn from_json(object: &Map<String, Value>) -> Result<CreateSiteRequest, RequestError> {
+        let id = required_str(object, "id")?;
+        site::validate_site_id(id).map_err(|why| FieldError::new("id", why))?;
+        let name = site_name(required_str(object, "name")?)?;
+        let allowed_origins = origins(object.get("allowed_origins"))?.unwrap_or_default();
+        Ok(CreateSiteRequest { id: id.to_owned(), name, allowed_origins })
+    }
+}
+
+/// `PATCH /v1/sites/{site}`: absent fields stay as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UpdateSiteRequest {
+    pub name: Option<String>,
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+impl UpdateSiteRequest {
+    pub fn from_json(object: &Map<String, Value>) -> Result<UpdateSiteRequest, RequestError> {
+        let name = match object.get("name") {
+            None => None,
+            Some(Value::String(name)) => Some(site_name(name)?),
+            Some(other) => return Err(wrong_type("name", "a string", other).into()),
+        };
+        Ok(UpdateSiteRequest { name, allowed_origins: origins(object.get("allowed_origins"))? })
+    }
+}
+
+fn site_name(name: &str) -> Result<String, FieldError> {
+    let name = name.trim();
+    let n_chars = name.chars().count();
+    if n_chars == 0 || n_chars > 100 {
+        return Err(FieldError::new("name", format!("`name` must be 1 to 100 characters, got {n_chars}")));
+    }
+    Ok(name.to_owned())
+}
+
+fn origins(value: Option<&Value>) -> Result<Option<Vec<String>>, FieldError> {
+    let items = match value {
+        None => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(other) => return Err(wrong_type("allowed_origins", "an array of strings", other)),
+    };
+    if items.len() > MAX_ALLOWED_ORIGINS {
+        return Err(FieldError::new(
+            "allowed_origins",
+            format!("at most {MAX_ALLOWED_ORIGINS} origins are allowed, got {}", items.len()),
+        ));
+    }
+    let mut origins = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("allowed_origins[{i}]");
+        let Value::String(origin) = item else {
+            return Err(wrong_type(&field, "a string", item));
+        };
+        let origin = site::normalize_origin(origin).map_err(|why| FieldError::new(&field, why))?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(Some(origins))
+}
+
+fn required_str<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&'a str, FieldError> {
+    match object.get(field) {
+        Some(Value::String(value)) => Ok(value),
+        None | Some(Value::Null) => Err(FieldError::new(field, format!("`{field}` is required"))),
+        Some(other) => Err(wrong_type(field, "a string", other)),
+    }
+}
+
+fn wrong_type(field: &str, expected: &str, got: &Value) -> FieldError {
+    FieldError::new(field, format!("`{field}` must be {expected}, got {}", json_type(got)))
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::MAX_MESSAGE_CHARS;
+
+    #[track_caller]
+    fn check_send(body: &str, expected: Result<(&str, &str), RequestError>) {
+        let actual = parse_json_body(body.as_bytes()).and_then(|o| SendMessageRequest::from_json(&o));
+        let expected = expected.map(|(id, text)| SendMessageRequest { id: id.into(), text: text.into() });
+        assert_eq!(actual, expected, "body: {body}");
+    }
+
+    fn field(field: &str, message: &str) -> RequestError {
+        RequestError::Field(FieldError::new(field, message))
+    }
+
+    #[test]
+    fn send_message_accepts_and_trims() {
+        check_send(r#"{"id":"m-1","text":"  How do I reset my password?\n"}"#, Ok(("m-1", "How do I reset my password?")));
+    }
+
+    #[test]
+    fn send_message_names_the_bad_field() {
+        check_send(r#"{"id":"m-1"}"#, Err(field("text", "`text` is required")));
+        check_send(r#"{"id":"m-1","text":5}"#, Err(field("text", "`text` must be a string, got a number")));
+        check_send(r#"{"id":7,"text":"hi"}"#, Err(field("id", "`id` must be a string, got a number")));
+        check_send(r#"{"id":"m-1","text":"   "}"#, Err(field("text", "message is empty")));
+        check_send(
+            r#"{"id":"has space","text":"hi"}"#,
+            Err(field("id", "`id` may only contain ASCII letters, digits, '-' and '_'")),
+        );
+    }
+
+    #[test]
+    fn send_message_refuses_malformed_json() {
+        let error = parse_json_body(b"{\"id\":").unwrap_err();
+        assert!(matches!(error, RequestError::MalformedJson(ref m) if m.starts_with("body is not valid JSON")), "{error:?}");
+        let error = parse_json_body(b"[1,2]").unwrap_err();
+        assert_eq!(error, RequestError::MalformedJson("body must be a JSON object, got an array".into()));
+    }
+
+    #[test]
+    fn oversized_text_states_the_limit() {
+        let text = "é".repeat(MAX_MESSAGE_CHARS + 1);
+        let body = format!(r#"{{"id":"m-1","text":"{text}"}}"#);
+        let error = parse_json_body(body.as_bytes()).and_then(|o| SendMessageRequest::from_json(&o)).unwrap_err();
+        assert_eq!(
+            error,
+            RequestError::TooLarge {
+                field: Some("text".into()),
+                message: format!("`text` is {} characters long; the limit is {MAX_MESSAGE_CHARS} characters", MAX_MESSAGE_CHARS + 1),
+                limit: MAX_MESSAGE_CHARS as u64,
+            }
+        );
+        // Exactly at the limit is fine.
+        let text = "é".repeat(MAX_MESSAGE_CHARS);
+        let body = format!(r#"{{"id":"m-1","text":"{text}"}}"#);
+        assert!(parse_json_body(body.as_bytes()).and_then(|o| SendMessageRequest::from_json(&o)).is_ok());
+    }
+
+    #[test]
+    fn oversized_body_is_refused_before_parsing() {
+        let body = vec![b' '; MAX_JSON_BODY_BYTES + 1];
+        assert!(matches!(parse_json_body(&body), Err(RequestError::TooLarge { field: None, .. })));
+    }
+
+    #[test]
+    fn client_frames() {
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"send","id":"a1","text":"hello"}"#),
+            Ok(ClientFrame::Send { id: "a1".into(), text: "hello".into() })
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"request_human","id":"a2"}"#),
+            Ok(ClientFrame::RequestHuman { id: "a2".into() })
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"shout","id":"a2"}"#),
+            Err(field("type", "unknown frame type \"shout\"; expected \"send\" or \"request_human\""))
+        );
+    }
+
+    #[test]
+    fn create_site_normalises_origins() {
+        let body = r#"{"id":"acme","name":" Acme ","allowed_origins":["https://Shop.Acme.com/","https://shop.acme.com","http://localhost:3000"]}"#;
+        let request = CreateSiteRequest::from_json(&parse_json_body(body.as_bytes()).unwrap()).unwrap();
+        assert_eq!(
+            request,
+            CreateSiteRequest {
+                id: "acme".into(),
+                name: "Acme".into(),
+                allowed_origins: vec!["https://shop.acme.com".into(), "http://localhost:3000".into()],
+            }
+        );
+        let body = r#"{"id":"acme","name":"Acme","allowed_origins":["https://ok.com", 3]}"#;
+        assert_eq!(
+            CreateSiteRequest::from_json(&parse_json_body(body.as_bytes()).unwrap()),
+            Err(field("allowed_origins[1]", "`allowed_origins[1]` must be a string, got a number"))
+        );
+        let body = r#"{"id":"Not A Site","name":"Acme"}"#;
+        assert!(matches!(
+            CreateSiteRequest::from_json(&parse_json_body(body.as_bytes()).unwrap()),
+            Err(RequestError::Field(FieldError { ref field, .. })) if field == "id"
+        ));
+    }
+}
