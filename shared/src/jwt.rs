@@ -33,6 +33,17 @@ impl std::fmt::Debug for Key {
     }
 }
 
+impl Key {
+    /// A key whose id is derived from the secret (the first 12 hex digits of its SHA-256), so the
+    /// id is stable across restarts and rotations without anyone having to name keys.
+    pub fn from_secret(secret: &[u8]) -> Key {
+        use sha2::Digest as _;
+        let digest = Sha256::digest(secret);
+        let kid = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        Key { kid, secret: secret.to_vec() }
+    }
+}
+
 /// The keys a verifier accepts. The first one signs; the others only verify, so a rotated-out
 /// secret keeps working until the tokens it signed expire.
 #[derive(Clone, Debug)]

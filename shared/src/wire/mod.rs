@@ -41,6 +41,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The request's `Content-Type` is not one this endpoint reads.
     UnsupportedMediaType,
+    /// The endpoint speaks WebSocket and the request was not an upgrade.
+    UpgradeRequired,
     /// Too many messages too fast; retry after `retry_after_ms`.
     RateLimited,
     /// A site with that id already exists.

@@ -1,0 +1,245 @@
+//! The public API's handlers: each checks who is asking and what they sent, then hands the work
+//! to a Durable Object.
+
+use shared::article;
+use shared::limits::{MAX_ARTICLES_UPLOAD_BYTES, MAX_JSON_BODY_BYTES};
+use shared::session::{self, SessionClaims};
+use shared::site;
+use shared::wire::{
+    ArticlesResponse, CreateSiteRequest, ErrorCode, SendMessageRequest, SendMessageResponse, SessionResponse,
+    SiteKeyResponse, TranscriptResponse, UpdateSiteRequest, parse_json_body,
+};
+use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
+
+use super::conversation_object::PROTOCOL;
+use super::http::{bearer, call, internal, json, now_ms, random_bytes, read_body, require_content_type};
+use crate::api_error::ApiError;
+use crate::config;
+use crate::internal::{ConversationKey, SiteCommand, SiteRecord};
+use crate::route::{self, Route};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
+    let url = req.url().map_err(|e| internal("request url", e))?;
+    let method = req.inner().method();
+    let route = route::resolve(&method, url.path())?;
+    match route {
+        Route::Health => json(200, &serde_json::json!({ "ok": true })),
+
+        Route::CreateSite => {
+            require_operator(&req, env)?;
+            let request = CreateSiteRequest::from_json(&json_body(&mut req).await?)?;
+            let admin_key = site::admin_key(random_bytes()?);
+            let command = SiteCommand::Create {
+                id: request.id.clone(),
+                name: request.name,
+                allowed_origins: request.allowed_origins,
+                admin_key_hash: site::admin_key_hash(&admin_key),
+            };
+            let record: SiteRecord = call(&site_stub(env, &request.id)?, "POST", "/", Some(&command)).await?;
+            json(201, &SiteKeyResponse { site: record.view(), admin_key })
+        }
+        Route::RotateAdminKey { site } => {
+            require_operator(&req, env)?;
+            let admin_key = site::admin_key(random_bytes()?);
+            let command = SiteCommand::SetAdminKey { admin_key_hash: site::admin_key_hash(&admin_key) };
+            let record: SiteRecord = call(&site_stub(env, &site)?, "POST", "/", Some(&command)).await?;
+            json(200, &SiteKeyResponse { site: record.view(), admin_key })
+        }
+
+        Route::GetSite { site } => json(200, &require_admin(&req, env, &site).await?.view()),
+        Route::UpdateSite { site } => {
+            require_admin(&req, env, &site).await?;
+            let request = UpdateSiteRequest::from_json(&json_body(&mut req).await?)?;
+            let command = SiteCommand::Update { name: request.name, allowed_origins: request.allowed_origins };
+            let record: SiteRecord = call(&site_stub(env, &site)?, "POST", "/", Some(&command)).await?;
+            json(200, &record.view())
+        }
+        Route::GetArticles { site } => {
+            require_admin(&req, env, &site).await?;
+            let articles: Vec<article::Article> = call(&site_stub(env, &site)?, "POST", "/", Some(&SiteCommand::GetArticles)).await?;
+            json(200, &articles)
+        }
+        Route::PutArticles { site } => {
+            require_admin(&req, env, &site).await?;
+            require_content_type(&req, &["application/x-ndjson", "application/jsonl"])?;
+            let body = read_body(&mut req, MAX_ARTICLES_UPLOAD_BYTES).await?;
+            let text = String::from_utf8(body)
+                .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "body is not UTF-8 text"))?;
+            let articles = article::parse_jsonl(&text)?;
+            let reply: ArticlesResponse =
+                call(&site_stub(env, &site)?, "POST", "/", Some(&SiteCommand::PutArticles { articles })).await?;
+            json(200, &reply)
+        }
+
+        Route::CreateSession { site } => {
+            visitor_site(&req, env, &site).await?;
+            let keys = session_keys(env)?;
+            let now = now_ms() / 1000;
+            // A still-valid token renews to the same visitor; a bad one is refused so the widget
+            // knows to drop it rather than silently starting someone else's conversation.
+            let visitor = match bearer(&req) {
+                Some(token) => session::verify(&token, &site, now, &keys)?.sub,
+                None => session::visitor_id(random_bytes()?),
+            };
+            let issued = session::issue(&site, &visitor, now, &keys);
+            json(201, &SessionResponse { token: issued.token, visitor_id: issued.visitor_id, expires_at: issued.expires_at })
+        }
+        Route::Transcript { site } => {
+            visitor_site(&req, env, &site).await?;
+            let claims = visitor_session(bearer(&req), env, &site)?;
+            let after = url.query_pairs().find(|(k, _)| k == "after").and_then(|(_, v)| v.parse::<u64>().ok());
+            let path = conversation_path("/transcript", &claims, after);
+            let transcript: TranscriptResponse = call::<_, ()>(&conversation_stub(env, &claims)?, "GET", &path, None).await?;
+            json(200, &transcript)
+        }
+        Route::SendMessage { site } => {
+            visitor_site(&req, env, &site).await?;
+            let claims = visitor_session(bearer(&req), env, &site)?;
+            let request = SendMessageRequest::from_json(&json_body(&mut req).await?)?;
+            let body = serde_json::json!({ "id": request.id, "text": request.text });
+            let path = conversation_path("/messages", &claims, None);
+            let reply: SendMessageResponse = call(&conversation_stub(env, &claims)?, "POST", &path, Some(&body)).await?;
+            json(200, &reply)
+        }
+        Route::RequestHuman { site } => {
+            visitor_site(&req, env, &site).await?;
+            let claims = visitor_session(bearer(&req), env, &site)?;
+            let body = json_body(&mut req).await?;
+            let id = match body.get("id") {
+                Some(serde_json::Value::String(id)) => id.clone(),
+                Some(_) => return Err(ApiError::field("id", "`id` must be a string")),
+                None => return Err(ApiError::field("id", "`id` is required")),
+            };
+            shared::message::validate_client_id(&id).map_err(|why| ApiError::field("id", why))?;
+            let path = conversation_path("/handoff", &claims, None);
+            let reply: SendMessageResponse =
+                call(&conversation_stub(env, &claims)?, "POST", &path, Some(&serde_json::json!({ "id": id }))).await?;
+            json(200, &reply)
+        }
+        Route::Live { site } => {
+            visitor_site(&req, env, &site).await?;
+            let upgrade = req.headers().get("Upgrade").ok().flatten().unwrap_or_default();
+            if !upgrade.eq_ignore_ascii_case("websocket") {
+                return Err(ApiError::new(ErrorCode::UpgradeRequired, "this endpoint speaks WebSocket: send `Upgrade: websocket`"));
+            }
+            let claims = visitor_session(websocket_token(&req)?, env, &site)?;
+            let after = url.query_pairs().find(|(k, _)| k == "after").and_then(|(_, v)| v.parse::<u64>().ok());
+            let path = conversation_path("/live", &claims, after);
+            let headers = Headers::new();
+            for (name, value) in req.headers().entries() {
+                let _ = headers.append(&name, &value);
+            }
+            let mut init = RequestInit::new();
+            init.with_method(Method::Get).with_headers(headers);
+            let forwarded = Request::new_with_init(&format!("https://object.internal{path}"), &init)
+                .map_err(|e| internal("forwarding a websocket", e))?;
+            conversation_stub(env, &claims)?
+                .fetch_with_request(forwarded)
+                .await
+                .map_err(|e| internal("opening a websocket", e))
+        }
+    }
+}
+
+async fn json_body(req: &mut Request) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
+    require_content_type(req, &["application/json"])?;
+    let body = read_body(req, MAX_JSON_BODY_BYTES).await?;
+    Ok(parse_json_body(&body)?)
+}
+
+fn site_stub(env: &Env, site: &str) -> ApiResult<Stub> {
+    env.durable_object("SITES").and_then(|ns| ns.get_by_name(site)).map_err(|e| internal("site object", e))
+}
+
+fn conversation_stub(env: &Env, claims: &SessionClaims) -> ApiResult<Stub> {
+    let key = ConversationKey { site: claims.site.clone(), visitor: claims.sub.clone() };
+    env.durable_object("CONVERSATIONS")
+        .and_then(|ns| ns.get_by_name(&key.object_name()))
+        .map_err(|e| internal("conversation object", e))
+}
+
+fn conversation_path(path: &str, claims: &SessionClaims, after: Option<u64>) -> String {
+    let mut query = worker::url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("site", &claims.site).append_pair("visitor", &claims.sub);
+    if let Some(after) = after {
+        query.append_pair("after", &after.to_string());
+    }
+    format!("{path}?{}", query.finish())
+}
+
+async fn load_site(env: &Env, site: &str) -> ApiResult<SiteRecord> {
+    call(&site_stub(env, site)?, "POST", "/", Some(&SiteCommand::Get)).await.map_err(|error| {
+        if error.body.code == ErrorCode::UnknownSite {
+            ApiError::new(ErrorCode::UnknownSite, format!("no site is named {site:?}"))
+        } else {
+            error
+        }
+    })
+}
+
+/// Loads a site for a visitor request and checks the page's origin against it.
+async fn visitor_site(req: &Request, env: &Env, site: &str) -> ApiResult<SiteRecord> {
+    let record = load_site(env, site).await?;
+    let origin = req.headers().get("Origin").ok().flatten();
+    if !site::origin_allowed(&record.allowed_origins, origin.as_deref()) {
+        return Err(ApiError::new(
+            ErrorCode::OriginNotAllowed,
+            format!(
+                "origin {} may not use site {site:?}; the site owner can add it to allowed_origins",
+                origin.as_deref().unwrap_or("(none)")
+            ),
+        ));
+    }
+    Ok(record)
+}
+
+fn session_keys(env: &Env) -> ApiResult<shared::jwt::KeyRing> {
+    let current = env.secret("SESSION_SECRET").ok().map(|s| s.to_string());
+    let previous = env.secret("SESSION_SECRET_PREVIOUS").ok().map(|s| s.to_string());
+    config::session_keys(current.as_deref(), previous.as_deref()).map_err(|e| internal("configuration", e))
+}
+
+fn visitor_session(token: Option<String>, env: &Env, site: &str) -> ApiResult<SessionClaims> {
+    let token = token.ok_or_else(|| {
+        ApiError::new(ErrorCode::MissingToken, "a session token is required: `Authorization: Bearer <token>` from POST /v1/sites/{site}/sessions")
+    })?;
+    Ok(session::verify(&token, site, now_ms() / 1000, &session_keys(env)?)?)
+}
+
+/// Browsers cannot set headers on a WebSocket, so the widget offers the token as a second
+/// subprotocol, `bearer.<token>`, beside `threadline.v1` (which the server picks).
+fn websocket_token(req: &Request) -> ApiResult<Option<String>> {
+    let offered = req.headers().get("Sec-WebSocket-Protocol").ok().flatten().unwrap_or_default();
+    let protocols: Vec<&str> = offered.split(',').map(str::trim).collect();
+    if !protocols.contains(&PROTOCOL) {
+        return Err(ApiError::field(
+            "Sec-WebSocket-Protocol",
+            format!("offer the `{PROTOCOL}` subprotocol, with the token as `bearer.<token>`"),
+        ));
+    }
+    Ok(protocols.iter().find_map(|p| p.strip_prefix("bearer.")).map(str::to_owned))
+}
+
+fn require_operator(req: &Request, env: &Env) -> ApiResult<()> {
+    let expected = env.secret("OPERATOR_KEY").ok().map(|s| s.to_string());
+    let expected = config::operator_key(expected.as_deref()).map_err(|e| internal("configuration", e))?;
+    let presented = bearer(req).unwrap_or_default();
+    // Compare hashes so the comparison time does not depend on how much of the key matched.
+    if site::admin_key_hash(&presented) == site::admin_key_hash(expected) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::InvalidKey, "this endpoint needs the operator key: `Authorization: Bearer <OPERATOR_KEY>`"))
+    }
+}
+
+async fn require_admin(req: &Request, env: &Env, site: &str) -> ApiResult<SiteRecord> {
+    let record = load_site(env, site).await?;
+    let presented = bearer(req).unwrap_or_default();
+    if site::admin_key_matches(&presented, &record.admin_key_hash) {
+        Ok(record)
+    } else {
+        Err(ApiError::new(ErrorCode::InvalidKey, format!("this endpoint needs site {site:?}'s admin key: `Authorization: Bearer <admin key>`")))
+    }
+}

@@ -1,0 +1,408 @@
+//! `ConversationObject`: one Durable Object per visitor per site. It stores the conversation in
+//! SQLite (so it survives restarts), holds the visitor's live WebSockets through the hibernation
+//! API (so an idle conversation costs nothing), stores each client message id once, and asks the
+//! site's `SiteObject` for the bot's reply.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use shared::answer;
+use shared::rate::{self, Bucket, RateConfig};
+use shared::wire::{
+    BotDetail, ClientFrame, ConversationStatus, ErrorCode, Message, Role,
+    SendMessageResponse, ServerFrame, TranscriptResponse,
+};
+use worker::{
+    DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, WebSocket, WebSocketIncomingMessage,
+    WebSocketPair, durable_object,
+};
+
+use super::http::{call, error_response, internal, json, now_ms};
+use crate::api_error::ApiError;
+use crate::internal::{AnswerReply, ConversationKey, SiteCommand};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    reply_to TEXT,
+    bot TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_reply_to ON messages (reply_to);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);";
+
+/// The WebSocket subprotocol the widget speaks; the token rides beside it as `bearer.<token>`.
+pub const PROTOCOL: &str = "threadline.v1";
+
+/// What a visitor's "talk to a person" button stores as their message.
+const HANDOFF_TEXT: &str = "I'd like to talk to a person.";
+
+#[durable_object]
+#[allow(missing_debug_implementations)] // Holds platform handles that have no Debug.
+pub struct ConversationObject {
+    state: State,
+    env: Env,
+    /// Visitor message ids whose reply is being worked out right now, so a retry that arrives
+    /// meanwhile does not produce a second reply.
+    answering: RefCell<HashSet<String>>,
+}
+
+impl DurableObject for ConversationObject {
+    fn new(state: State, env: Env) -> Self {
+        if let Err(error) = state.storage().sql().exec(SCHEMA, None) {
+            worker::console_error!("ConversationObject schema: {error}");
+        }
+        ConversationObject { state, env, answering: RefCell::new(HashSet::new()) }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        Ok(self.route(&mut req).await.unwrap_or_else(|error| error_response(&error)))
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+        let WebSocketIncomingMessage::String(text) = message else {
+            send(&ws, &error_frame(None, ApiError::new(ErrorCode::MalformedJson, "frames must be JSON text, not binary")));
+            return Ok(());
+        };
+        let (reply_to, result) = match ClientFrame::parse(&text) {
+            Err(error) => (None, Err(ApiError::from(error))),
+            Ok(ClientFrame::Send { id, text }) => (Some(id.clone()), self.send_message(id, text, Some(&ws)).await),
+            Ok(ClientFrame::RequestHuman { id }) => (Some(id.clone()), self.request_human(id, Some(&ws)).await),
+        };
+        if let Err(error) = result {
+            send(&ws, &error_frame(reply_to, error));
+        }
+        Ok(())
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _was_clean: bool) -> Result<()> {
+        // Complete the closing handshake; the visitor's other tabs stay connected.
+        let _ = ws.close(Some(1000), Some("closing"));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        let _ = ws.close(Some(1011), Some("error"));
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct MessageRow {
+    seq: i64,
+    id: String,
+    role: String,
+    text: String,
+    at: i64,
+    reply_to: Option<String>,
+    bot: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SeqRow {
+    seq: i64,
+}
+
+#[derive(Deserialize)]
+struct MetaRow {
+    value: String,
+}
+
+struct Query {
+    site: String,
+    visitor: String,
+    after: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct SendBody {
+    id: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct HandoffBody {
+    id: String,
+}
+
+impl ConversationObject {
+    async fn route(&self, req: &mut Request) -> std::result::Result<Response, ApiError> {
+        let url = req.url().map_err(|e| internal("conversation url", e))?;
+        let query: Query = parse_query(&url)?;
+        self.remember(&ConversationKey { site: query.site, visitor: query.visitor })?;
+        match url.path() {
+            "/transcript" => json(200, &self.transcript(query.after)?),
+            "/messages" => {
+                let body: SendBody = req.json().await.map_err(|e| internal("conversation send body", e))?;
+                json(200, &SendMessageResponse { messages: self.send_message(body.id, body.text, None).await? })
+            }
+            "/handoff" => {
+                let body: HandoffBody = req.json().await.map_err(|e| internal("conversation handoff body", e))?;
+                json(200, &SendMessageResponse { messages: self.request_human(body.id, None).await? })
+            }
+            "/live" => self.accept_live(query.after),
+            other => Err(internal("conversation route", other)),
+        }
+    }
+
+    fn sql(&self) -> SqlStorage {
+        self.state.storage().sql()
+    }
+
+    /// Records whose conversation this is, the first time the worker tells us.
+    fn remember(&self, key: &ConversationKey) -> std::result::Result<(), ApiError> {
+        let value = serde_json::to_string(key).map_err(|e| internal("conversation key", e))?;
+        self.sql()
+            .exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('key', ?)", vec![value.into()])
+            .map_err(|e| internal("remembering a conversation key", e))?;
+        Ok(())
+    }
+
+    fn key(&self) -> std::result::Result<ConversationKey, ApiError> {
+        let value = self.meta("key")?.ok_or_else(|| internal("conversation key", "missing"))?;
+        serde_json::from_str(&value).map_err(|e| internal("conversation key", e))
+    }
+
+    fn meta(&self, key: &str) -> std::result::Result<Option<String>, ApiError> {
+        let rows: Vec<MetaRow> = self
+            .sql()
+            .exec("SELECT value FROM meta WHERE key = ?", vec![key.into()])
+            .and_then(|cursor| cursor.to_array())
+            .map_err(|e| internal("reading conversation state", e))?;
+        Ok(rows.into_iter().next().map(|row| row.value))
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> std::result::Result<(), ApiError> {
+        self.sql()
+            .exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", vec![key.into(), value.into()])
+            .map_err(|e| internal("writing conversation state", e))?;
+        Ok(())
+    }
+
+    fn status(&self) -> std::result::Result<ConversationStatus, ApiError> {
+        Ok(match self.meta("status")?.as_deref() {
+            Some("waiting_for_human") => ConversationStatus::WaitingForHuman,
+            _ => ConversationStatus::Bot,
+        })
+    }
+
+    fn transcript(&self, after: Option<u64>) -> std::result::Result<TranscriptResponse, ApiError> {
+        let limit = shared::limits::MAX_TRANSCRIPT_MESSAGES as i64;
+        let rows: Vec<MessageRow> = match after {
+            Some(after) => self.sql().exec(
+                "SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
+                vec![SqlStorageValue::from(after as i64), limit.into()],
+            ),
+            // Without a cursor, the most recent page.
+            None => self.sql().exec(
+                "SELECT * FROM (SELECT * FROM messages ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                vec![SqlStorageValue::from(limit)],
+            ),
+        }
+        .and_then(|cursor| cursor.to_array())
+        .map_err(|e| internal("reading the transcript", e))?;
+        let messages = rows.into_iter().map(message_from_row).collect::<std::result::Result<_, _>>()?;
+        Ok(TranscriptResponse { messages, status: self.status()? })
+    }
+
+    fn find(&self, id: &str) -> std::result::Result<Option<Message>, ApiError> {
+        let rows: Vec<MessageRow> = self
+            .sql()
+            .exec("SELECT * FROM messages WHERE id = ?", vec![id.into()])
+            .and_then(|cursor| cursor.to_array())
+            .map_err(|e| internal("finding a message", e))?;
+        rows.into_iter().next().map(message_from_row).transpose()
+    }
+
+    fn replies_to(&self, id: &str) -> std::result::Result<Vec<Message>, ApiError> {
+        let rows: Vec<MessageRow> = self
+            .sql()
+            .exec("SELECT * FROM messages WHERE reply_to = ? ORDER BY seq", vec![id.into()])
+            .and_then(|cursor| cursor.to_array())
+            .map_err(|e| internal("finding replies", e))?;
+        rows.into_iter().map(message_from_row).collect()
+    }
+
+    fn insert(&self, id: String, role: Role, text: String, reply_to: Option<String>, bot: Option<BotDetail>) -> std::result::Result<Message, ApiError> {
+        let at = now_ms();
+        let role_text = serde_json::to_value(role).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let bot_text = bot.as_ref().map(|b| serde_json::to_string(b)).transpose().map_err(|e| internal("bot detail", e))?;
+        let row: SeqRow = self
+            .sql()
+            .exec(
+                "INSERT INTO messages (id, role, text, at, reply_to, bot) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+                vec![
+                    id.clone().into(),
+                    role_text.into(),
+                    text.clone().into(),
+                    SqlStorageValue::from(at as i64),
+                    reply_to.clone().into(),
+                    bot_text.into(),
+                ],
+            )
+            .and_then(|cursor| cursor.one())
+            .map_err(|e| internal("storing a message", e))?;
+        Ok(Message { seq: row.seq as u64, id, role, text, at, reply_to, bot })
+    }
+
+    /// Stores a visitor message (once per id), then the bot's reply unless a person has the
+    /// conversation. A retry of a stored id returns what was stored, answering it only if the
+    /// first attempt's answer failed.
+    async fn send_message(&self, id: String, text: String, from: Option<&WebSocket>) -> std::result::Result<Vec<Message>, ApiError> {
+        if let Some(existing) = self.find(&id)? {
+            let mut messages = vec![existing.clone()];
+            messages.extend(self.replies_to(&id)?);
+            if let Some(ws) = from {
+                for message in &messages {
+                    send(ws, &ServerFrame::Message { message: message.clone() });
+                }
+            }
+            let unanswered = messages.len() == 1 && existing.role == Role::Visitor;
+            if unanswered && self.status()? == ConversationStatus::Bot && !self.answering.borrow().contains(&id) {
+                messages.extend(self.answer(&existing).await?);
+            }
+            return Ok(messages);
+        }
+        self.take_rate_token()?;
+        let message = self.insert(id, Role::Visitor, text, None, None)?;
+        self.broadcast(&ServerFrame::Message { message: message.clone() });
+        let mut messages = vec![message.clone()];
+        if self.status()? == ConversationStatus::Bot {
+            messages.extend(self.answer(&message).await?);
+        }
+        Ok(messages)
+    }
+
+    async fn answer(&self, question: &Message) -> std::result::Result<Option<Message>, ApiError> {
+        self.answering.borrow_mut().insert(question.id.clone());
+        let result = self.ask_site(&question.text).await;
+        self.answering.borrow_mut().remove(&question.id);
+        let reply = result?;
+        let message = self.insert(format!("bot:{}", question.id), Role::Bot, reply.text, Some(question.id.clone()), Some(reply.detail))?;
+        self.broadcast(&ServerFrame::Message { message: message.clone() });
+        Ok(Some(message))
+    }
+
+    async fn ask_site(&self, question: &str) -> std::result::Result<AnswerReply, ApiError> {
+        let key = self.key()?;
+        let stub = self
+            .env
+            .durable_object("SITES")
+            .and_then(|namespace| namespace.get_by_name(&key.site))
+            .map_err(|e| internal("site object", e))?;
+        call(&stub, "POST", "/", Some(&SiteCommand::Answer { question: question.to_owned() })).await
+    }
+
+    /// The visitor accepts the offer of a person: the conversation waits for staff and the bot
+    /// stops answering it.
+    async fn request_human(&self, id: String, from: Option<&WebSocket>) -> std::result::Result<Vec<Message>, ApiError> {
+        if let Some(existing) = self.find(&id)? {
+            let mut messages = vec![existing];
+            messages.extend(self.replies_to(&id)?);
+            if let Some(ws) = from {
+                for message in &messages {
+                    send(ws, &ServerFrame::Message { message: message.clone() });
+                }
+            }
+            return Ok(messages);
+        }
+        self.take_rate_token()?;
+        let message = self.insert(id.clone(), Role::Visitor, HANDOFF_TEXT.to_owned(), None, None)?;
+        self.broadcast(&ServerFrame::Message { message: message.clone() });
+        let already_waiting = self.status()? == ConversationStatus::WaitingForHuman;
+        let mut messages = vec![message];
+        if !already_waiting {
+            self.set_meta("status", "waiting_for_human")?;
+            let reply = answer::handoff_reply();
+            let confirmation = self.insert(format!("bot:{id}"), Role::Bot, reply.text, Some(id), Some(reply.detail))?;
+            self.broadcast(&ServerFrame::Message { message: confirmation.clone() });
+            self.broadcast(&ServerFrame::Status { status: ConversationStatus::WaitingForHuman });
+            messages.push(confirmation);
+        }
+        Ok(messages)
+    }
+
+    fn take_rate_token(&self) -> std::result::Result<(), ApiError> {
+        let config = RateConfig::default();
+        let now = now_ms();
+        let bucket = match self.meta("rate")? {
+            Some(stored) => serde_json::from_str(&stored).unwrap_or_else(|_| Bucket::full(&config, now)),
+            None => Bucket::full(&config, now),
+        };
+        match rate::take(bucket, &config, now) {
+            Ok(bucket) => self.set_meta("rate", &serde_json::to_string(&bucket).map_err(|e| internal("rate", e))?),
+            Err(retry_after_ms) => {
+                let mut error = ApiError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "too many messages: at most {} in a burst, then one every {} seconds; retry in {} ms",
+                        config.burst,
+                        config.refill_ms_per_message / 1000,
+                        retry_after_ms
+                    ),
+                );
+                error.body.retry_after_ms = Some(retry_after_ms);
+                Err(error)
+            }
+        }
+    }
+
+    /// Upgrades to a hibernatable WebSocket and sends the history after `after` first.
+    fn accept_live(&self, after: Option<u64>) -> std::result::Result<Response, ApiError> {
+        let pair = WebSocketPair::new().map_err(|e| internal("websocket pair", e))?;
+        self.state.accept_web_socket(&pair.server);
+        let transcript = self.transcript(after)?;
+        send(&pair.server, &ServerFrame::History { messages: transcript.messages, status: transcript.status });
+        let response = Response::from_websocket(pair.client).map_err(|e| internal("websocket response", e))?;
+        let _ = response.headers().set("Sec-WebSocket-Protocol", PROTOCOL);
+        Ok(response)
+    }
+
+    fn broadcast(&self, frame: &ServerFrame) {
+        for ws in self.state.get_websockets() {
+            send(&ws, frame);
+        }
+    }
+}
+
+fn send(ws: &WebSocket, frame: &ServerFrame) {
+    if let Ok(text) = serde_json::to_string(frame) {
+        // A socket that is closing cannot take the frame; its client catches up on reconnect.
+        let _ = ws.send_with_str(text);
+    }
+}
+
+fn error_frame(reply_to: Option<String>, error: ApiError) -> ServerFrame {
+    ServerFrame::Error { reply_to, error: error.body }
+}
+
+fn message_from_row(row: MessageRow) -> std::result::Result<Message, ApiError> {
+    let role: Role = serde_json::from_value(serde_json::Value::String(row.role)).map_err(|e| internal("stored role", e))?;
+    let bot = row.bot.map(|b| serde_json::from_str(&b)).transpose().map_err(|e| internal("stored bot detail", e))?;
+    Ok(Message { seq: row.seq as u64, id: row.id, role, text: row.text, at: row.at as u64, reply_to: row.reply_to, bot })
+}
+
+fn parse_query(url: &worker::Url) -> std::result::Result<Query, ApiError> {
+    let mut site = None;
+    let mut visitor = None;
+    let mut after = None;
+    for (key, value) in url.query_pairs() {
+        match key.as_ref() {
+            "site" => site = Some(value.into_owned()),
+            "visitor" => visitor = Some(value.into_owned()),
+            "after" => after = value.parse().ok(),
+            _ => {}
+        }
+    }
+    match (site, visitor) {
+        (Some(site), Some(visitor)) => Ok(Query { site, visitor, after }),
+        _ => Err(internal("conversation query", "site and visitor are required")),
+    }
+}

@@ -1,0 +1,118 @@
+//! Small helpers between `worker`'s request/response types and ours.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use shared::wire::{ErrorCode, ErrorEnvelope};
+use worker::wasm_bindgen::JsValue;
+use worker::{Method, Request, RequestInit, Response, Stub, console_error};
+
+use crate::api_error::ApiError;
+
+/// Turns a platform failure into a 500, logging what happened for us (never request contents).
+pub fn internal(context: &str, error: impl std::fmt::Display) -> ApiError {
+    console_error!("{context}: {error}");
+    ApiError::internal()
+}
+
+pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
+    let response = Response::from_json(body).map_err(|e| internal("serialising a response", e))?.with_status(status);
+    let _ = response.headers().set("Cache-Control", "no-store");
+    Ok(response)
+}
+
+pub fn error_response(error: &ApiError) -> Response {
+    let mut response = match Response::from_json(&error.envelope()) {
+        Ok(response) => response.with_status(error.status()),
+        Err(_) => Response::error("internal error", 500).expect("a plain response builds"),
+    };
+    let headers = response.headers_mut();
+    let _ = headers.set("Cache-Control", "no-store");
+    if let Some(allow) = error.allow {
+        let _ = headers.set("Allow", allow);
+    }
+    if let Some(retry_after_ms) = error.body.retry_after_ms {
+        let _ = headers.set("Retry-After", &retry_after_ms.div_ceil(1000).to_string());
+    }
+    response
+}
+
+/// Reads a body of at most `limit` bytes, refusing larger ones by their declared length before
+/// reading them when the client declares it.
+pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = |len: usize| {
+        ApiError::from(shared::wire::RequestError::TooLarge {
+            field: None,
+            message: format!("request body is {len} bytes; the limit is {limit} bytes"),
+            limit: limit as u64,
+        })
+    };
+    if let Some(declared) = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.parse::<usize>().ok()) {
+        if declared > limit {
+            return Err(too_large(declared));
+        }
+    }
+    let body = req.bytes().await.map_err(|e| internal("reading a request body", e))?;
+    if body.len() > limit {
+        return Err(too_large(body.len()));
+    }
+    Ok(body)
+}
+
+/// Refuses bodies that are not declared as `expected` (a media type without parameters).
+pub fn require_content_type(req: &Request, expected: &[&str]) -> Result<(), ApiError> {
+    let declared = req.headers().get("Content-Type").ok().flatten().unwrap_or_default();
+    let media_type = declared.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if expected.contains(&media_type.as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("expected a request with `Content-Type: {}`, got {declared:?}", expected.join("` or `")),
+        ))
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer(req: &Request) -> Option<String> {
+    let header = req.headers().get("Authorization").ok().flatten()?;
+    let (scheme, token) = header.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim().to_owned())
+}
+
+pub fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| internal("drawing random bytes", e))?;
+    Ok(bytes)
+}
+
+/// Sends a request (with a JSON body, if any) to a Durable Object and reads its JSON reply; an
+/// error envelope from the object comes back as the same `ApiError`.
+pub async fn call<T: DeserializeOwned, B: Serialize>(
+    stub: &Stub,
+    method: &str,
+    path: &str,
+    body: Option<&B>,
+) -> Result<T, ApiError> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::from(method.to_owned()));
+    if let Some(body) = body {
+        let body = serde_json::to_string(body).map_err(|e| internal("serialising a command", e))?;
+        init.with_body(Some(JsValue::from_str(&body)));
+    }
+    let request = Request::new_with_init(&format!("https://object.internal{path}"), &init)
+        .map_err(|e| internal("building an internal request", e))?;
+    let mut response = stub.fetch_with_request(request).await.map_err(|e| internal("calling a Durable Object", e))?;
+    let status = response.status_code();
+    let text = response.text().await.map_err(|e| internal("reading a Durable Object reply", e))?;
+    if (200..300).contains(&status) {
+        serde_json::from_str(&text).map_err(|e| internal("parsing a Durable Object reply", e))
+    } else {
+        let envelope: ErrorEnvelope =
+            serde_json::from_str(&text).map_err(|e| internal(&format!("Durable Object failed with {status}"), e))?;
+        Err(ApiError { body: envelope.error, allow: None })
+    }
+}

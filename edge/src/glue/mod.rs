@@ -1,0 +1,40 @@
+//! The `worker` glue: the fetch entry point and the two Durable Object classes. Compiled only for
+//! wasm32; everything it decides comes from `shared` and the native modules beside it.
+
+mod api;
+mod conversation_object;
+mod http;
+mod site_object;
+
+pub use conversation_object::ConversationObject;
+pub use site_object::SiteObject;
+
+use worker::{Context, Env, Headers, Request, Response, Result, event};
+
+use crate::cors;
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let origin = req.headers().get("Origin").ok().flatten();
+    if req.inner().method() == "OPTIONS" {
+        return Ok(with_headers(Response::empty()?.with_status(204), cors::preflight_headers(origin.as_deref())));
+    }
+    let response = api::handle(req, &env).await.unwrap_or_else(|error| http::error_response(&error));
+    if response.status_code() == 101 {
+        return Ok(response);
+    }
+    Ok(with_headers(response, cors::response_headers(origin.as_deref())))
+}
+
+/// Copies the response's headers into a fresh, mutable set (responses from Durable Objects have
+/// immutable ones) and adds `extra`.
+fn with_headers(response: Response, extra: Vec<(&'static str, String)>) -> Response {
+    let headers = Headers::new();
+    for (name, value) in response.headers().entries() {
+        let _ = headers.append(&name, &value);
+    }
+    for (name, value) in extra {
+        let _ = headers.set(name, &value);
+    }
+    response.with_headers(headers)
+}

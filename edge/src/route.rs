@@ -1,0 +1,153 @@
+//! Which endpoint a request is for. A known path with the wrong method is a 405 that lists the
+//! methods it does take; an unknown path is a 404; a malformed site id is an unknown site.
+
+use shared::site::validate_site_id;
+use shared::wire::ErrorCode;
+
+use crate::api_error::ApiError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    /// Operator API.
+    CreateSite,
+    RotateAdminKey { site: String },
+    /// Site admin API (admin key).
+    GetSite { site: String },
+    UpdateSite { site: String },
+    GetArticles { site: String },
+    PutArticles { site: String },
+    /// Visitor API (session token, origin checked).
+    CreateSession { site: String },
+    Transcript { site: String },
+    SendMessage { site: String },
+    RequestHuman { site: String },
+    Live { site: String },
+}
+
+impl Route {
+    /// The site a route is about, if any.
+    pub fn site(&self) -> Option<&str> {
+        match self {
+            Route::Health | Route::CreateSite => None,
+            Route::RotateAdminKey { site }
+            | Route::GetSite { site }
+            | Route::UpdateSite { site }
+            | Route::GetArticles { site }
+            | Route::PutArticles { site }
+            | Route::CreateSession { site }
+            | Route::Transcript { site }
+            | Route::SendMessage { site }
+            | Route::RequestHuman { site }
+            | Route::Live { site } => Some(site),
+        }
+    }
+
+    /// Routes that visitors' browsers call from the site's pages.
+    pub fn is_visitor_route(&self) -> bool {
+        matches!(
+            self,
+            Route::CreateSession { .. }
+                | Route::Transcript { .. }
+                | Route::SendMessage { .. }
+                | Route::RequestHuman { .. }
+                | Route::Live { .. }
+        )
+    }
+}
+
+/// Resolves `method` and `path` (without query) to a route.
+pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
+    let trimmed = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
+    let site = |id: &str| -> Result<String, ApiError> {
+        validate_site_id(id).map_err(|_| ApiError::new(ErrorCode::UnknownSite, format!("no site is named {id:?}")))?;
+        Ok(id.to_owned())
+    };
+    let (allow, route): (&'static str, Option<Route>) = match segments.as_slice() {
+        ["healthz"] => ("GET", (method == "GET").then_some(Route::Health)),
+        ["v1", "sites"] => ("POST", (method == "POST").then_some(Route::CreateSite)),
+        ["v1", "sites", id] => {
+            let site = site(id)?;
+            let route = match method {
+                "GET" => Some(Route::GetSite { site }),
+                "PATCH" => Some(Route::UpdateSite { site }),
+                _ => None,
+            };
+            ("GET, PATCH", route)
+        }
+        ["v1", "sites", id, "admin-key"] => {
+            ("POST", (method == "POST").then(|| site(id)).transpose()?.map(|site| Route::RotateAdminKey { site }))
+        }
+        ["v1", "sites", id, "articles"] => {
+            let site = site(id)?;
+            let route = match method {
+                "GET" => Some(Route::GetArticles { site }),
+                "PUT" => Some(Route::PutArticles { site }),
+                _ => None,
+            };
+            ("GET, PUT", route)
+        }
+        ["v1", "sites", id, "sessions"] => {
+            ("POST", (method == "POST").then(|| site(id)).transpose()?.map(|site| Route::CreateSession { site }))
+        }
+        ["v1", "sites", id, "conversation"] => {
+            ("GET", (method == "GET").then(|| site(id)).transpose()?.map(|site| Route::Transcript { site }))
+        }
+        ["v1", "sites", id, "conversation", "messages"] => {
+            ("POST", (method == "POST").then(|| site(id)).transpose()?.map(|site| Route::SendMessage { site }))
+        }
+        ["v1", "sites", id, "conversation", "handoff"] => {
+            ("POST", (method == "POST").then(|| site(id)).transpose()?.map(|site| Route::RequestHuman { site }))
+        }
+        ["v1", "sites", id, "conversation", "live"] => {
+            ("GET", (method == "GET").then(|| site(id)).transpose()?.map(|site| Route::Live { site }))
+        }
+        _ => return Err(ApiError::new(ErrorCode::NotFound, format!("no endpoint at {path}; see /docs/api.html"))),
+    };
+    route.ok_or_else(|| ApiError {
+        allow: Some(allow),
+        ..ApiError::new(ErrorCode::MethodNotAllowed, format!("{path} does not accept {method}; it accepts {allow}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(method: &str, path: &str, expected: Result<Route, (u16, Option<&str>)>) {
+        let actual = resolve(method, path).map_err(|e| (e.status(), e.allow));
+        assert_eq!(actual, expected, "{method} {path}");
+    }
+
+    #[test]
+    fn routes() {
+        let demo = || "demo".to_owned();
+        check("POST", "/v1/sites/demo/sessions", Ok(Route::CreateSession { site: demo() }));
+        check("POST", "/v1/sites/demo/sessions/", Ok(Route::CreateSession { site: demo() }));
+        check("GET", "/v1/sites/demo/conversation", Ok(Route::Transcript { site: demo() }));
+        check("POST", "/v1/sites/demo/conversation/messages", Ok(Route::SendMessage { site: demo() }));
+        check("GET", "/v1/sites/demo/conversation/live", Ok(Route::Live { site: demo() }));
+        check("PUT", "/v1/sites/demo/articles", Ok(Route::PutArticles { site: demo() }));
+        check("PATCH", "/v1/sites/demo", Ok(Route::UpdateSite { site: demo() }));
+        check("POST", "/v1/sites", Ok(Route::CreateSite));
+        check("GET", "/healthz", Ok(Route::Health));
+    }
+
+    #[test]
+    fn wrong_method_lists_what_is_allowed() {
+        check("GET", "/v1/sites/demo/sessions", Err((405, Some("POST"))));
+        check("DELETE", "/v1/sites/demo/articles", Err((405, Some("GET, PUT"))));
+        check("PUT", "/v1/sites/demo/conversation/messages", Err((405, Some("POST"))));
+    }
+
+    #[test]
+    fn unknown_paths_and_sites() {
+        check("GET", "/v1/nothing", Err((404, None)));
+        check("GET", "/", Err((404, None)));
+        check("POST", "/v1/sites/Not..Valid/sessions", Err((404, None)));
+        let error = resolve("POST", "/v1/sites/Not..Valid/sessions").unwrap_err();
+        assert_eq!(error.body.code, ErrorCode::UnknownSite);
+    }
+}
