@@ -1,0 +1,89 @@
+// Threadline loader: the one <script> a site owner pastes. It must stay tiny (≤ 2 KB gzip) and
+// must never slow or break the host page: it draws the launcher in its own Shadow DOM right away
+// and fetches the Wasm chat only when the browser is idle or the visitor reaches for the launcher.
+// Its only global is `Threadline`, a command queue in the style of Intercom's.
+(function () {
+  var script = document.currentScript;
+  if (!script || (window.Threadline && window.Threadline.loaded)) return;
+  var site = script.getAttribute("data-site") || "";
+  var base = new URL(".", script.src);
+  var queue = (window.Threadline && window.Threadline.q) || [];
+  var mod, loading, container, placeholder, wantOpen = false;
+
+  function api() {
+    var args = [].slice.call(arguments);
+    if (mod) run(args);
+    else {
+      queue.push(args);
+      if (args[0] === "open") load(true);
+    }
+  }
+  api.q = queue;
+  api.loaded = true;
+  window.Threadline = api;
+
+  function run(args) {
+    try {
+      mod.command(String(args[0]));
+    } catch (error) {
+      console.warn(error);
+    }
+  }
+
+  function load(open) {
+    if (open) wantOpen = true;
+    if (mod) {
+      if (open) run(["open"]);
+      return;
+    }
+    if (loading) return;
+    loading = import(new URL(__GLUE__, base).href)
+      .then(function (m) {
+        return m.default({ module_or_path: new URL(__WASM__, base).href }).then(function () {
+          m.mount(container, { site: site, api: base.origin, open: wantOpen });
+          mod = m;
+          placeholder.remove();
+          queue.splice(0).forEach(run);
+        });
+      })
+      .catch(function (error) {
+        loading = null;
+        placeholder.setAttribute("aria-label", "Chat is unavailable right now");
+        console.warn("Threadline could not load", error);
+      });
+  }
+
+  function start() {
+    var host = document.createElement("div");
+    host.setAttribute("data-threadline", site);
+    // Inline !important beats any stylesheet rule the host page has, hostile or not.
+    host.style.cssText =
+      "all:initial!important;display:block!important;position:fixed!important;width:0!important;height:0!important;right:0!important;bottom:0!important;z-index:2147483000!important;visibility:visible!important;opacity:1!important";
+    var root = host.attachShadow({ mode: "open" });
+    root.innerHTML =
+      "<style>:host{all:initial!important;display:block!important}" +
+      ".tl-launcher{all:initial;position:fixed;right:20px;bottom:20px;width:56px;height:56px;display:flex;align-items:center;justify-content:center;border-radius:50%;background:#4338ca;color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(30,27,75,.35)}" +
+      ".tl-launcher:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}</style>" +
+      '<div class="tl-app"></div>' +
+      '<button class="tl-launcher" aria-label="Open chat" aria-expanded="false">' +
+      '<svg viewBox="0 0 24 24" width="26" height="26" aria-hidden="true"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg></button>';
+    container = root.firstChild.nextSibling;
+    placeholder = container.nextSibling;
+    placeholder.addEventListener("click", function () {
+      load(true);
+    });
+    placeholder.addEventListener("pointerenter", function () {
+      load(false);
+    });
+    placeholder.addEventListener("focus", function () {
+      load(false);
+    });
+    document.body.appendChild(host);
+    if (queue.length) load(queue.some(function (a) { return a[0] === "open"; }));
+    else if (window.requestIdleCallback) requestIdleCallback(function () { load(false); }, { timeout: 5000 });
+    else setTimeout(function () { load(false); }, 2000);
+  }
+
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start);
+})();

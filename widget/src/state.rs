@@ -1,0 +1,304 @@
+//! The chat panel's state and how each event changes it, as plain data and functions so every
+//! transition is tested natively. The view only renders this; the transport only feeds it.
+
+use serde::{Deserialize, Serialize};
+use shared::limits::SESSION_TTL_SECS;
+use shared::wire::{ClientFrame, ConversationStatus, ErrorBody, ErrorCode, Message, Role, ServerFrame};
+
+/// What the visitor wrote that the edge has not confirmed yet, in the order written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outgoing {
+    pub id: String,
+    pub kind: OutgoingKind,
+    /// Why the edge refused it, in words for the visitor. Refused messages are not resent.
+    pub failed: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum OutgoingKind {
+    Text(String),
+    RequestHuman,
+}
+
+impl Outgoing {
+    pub fn frame(&self) -> ClientFrame {
+        match &self.kind {
+            OutgoingKind::Text(text) => ClientFrame::Send { id: self.id.clone(), text: text.clone() },
+            OutgoingKind::RequestHuman => ClientFrame::RequestHuman { id: self.id.clone() },
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Chat {
+    /// Confirmed messages, ordered by `seq`, each once.
+    pub messages: Vec<Message>,
+    pub outbox: Vec<Outgoing>,
+    pub status: ConversationStatus,
+}
+
+/// One line of the rendered conversation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Row {
+    Stored(Message),
+    Pending { id: String, text: String, failed: Option<String> },
+}
+
+impl Row {
+    /// A key that changes whenever the row must be redrawn.
+    pub fn key(&self) -> String {
+        match self {
+            Row::Stored(message) => format!("s{}", message.seq),
+            Row::Pending { id, failed, .. } => format!("p{id}{}", if failed.is_some() { "!" } else { "" }),
+        }
+    }
+}
+
+impl Chat {
+    pub fn last_seq(&self) -> Option<u64> {
+        self.messages.last().map(|m| m.seq)
+    }
+
+    /// Applies a frame from the edge. Returns a notice for the visitor when the frame is an error
+    /// that does not belong to one of their messages.
+    pub fn receive(&mut self, frame: ServerFrame) -> Option<String> {
+        match frame {
+            ServerFrame::History { messages, status } => {
+                for message in messages {
+                    self.store(message);
+                }
+                self.status = status;
+                None
+            }
+            ServerFrame::Message { message } => {
+                self.store(message);
+                None
+            }
+            ServerFrame::Status { status } => {
+                self.status = status;
+                None
+            }
+            ServerFrame::Error { reply_to, error } => {
+                let text = describe(&error);
+                match reply_to.and_then(|id| self.outbox.iter_mut().find(|o| o.id == id)) {
+                    Some(outgoing) if is_final(error.code) => {
+                        outgoing.failed = Some(text);
+                        None
+                    }
+                    _ => Some(text),
+                }
+            }
+        }
+    }
+
+    fn store(&mut self, message: Message) {
+        self.outbox.retain(|o| o.id != message.id);
+        if message.role == Role::Bot && message.bot.as_ref().is_some_and(|b| matches!(b, shared::wire::BotDetail::HandoffRequested { .. })) {
+            self.status = ConversationStatus::WaitingForHuman;
+        }
+        match self.messages.binary_search_by_key(&message.seq, |m| m.seq) {
+            Ok(_) => {}
+            Err(position) => self.messages.insert(position, message),
+        }
+    }
+
+    pub fn queue(&mut self, id: String, kind: OutgoingKind) {
+        self.outbox.push(Outgoing { id, kind, failed: None });
+    }
+
+    /// Frames still to be sent (or resent after a reconnect), in the order written. Sending one
+    /// twice is harmless: the edge stores each id once.
+    pub fn unsent(&self) -> Vec<ClientFrame> {
+        self.outbox.iter().filter(|o| o.failed.is_none()).map(Outgoing::frame).collect()
+    }
+
+    /// Gives up on a refused message (the visitor dismissed it).
+    pub fn dismiss(&mut self, id: &str) {
+        self.outbox.retain(|o| o.id != id);
+    }
+
+    pub fn rows(&self) -> Vec<Row> {
+        let stored = self.messages.iter().cloned().map(Row::Stored);
+        let pending = self.outbox.iter().map(|o| Row::Pending {
+            id: o.id.clone(),
+            text: match &o.kind {
+                OutgoingKind::Text(text) => text.clone(),
+                OutgoingKind::RequestHuman => "Talk to a person".to_owned(),
+            },
+            failed: o.failed.clone(),
+        });
+        stored.chain(pending).collect()
+    }
+
+    /// Whether the last bot message offers a person and the conversation does not have one yet.
+    pub fn offers_person(&self) -> bool {
+        self.status == ConversationStatus::Bot
+            && self.messages.last().is_some_and(|m| matches!(m.bot, Some(shared::wire::BotDetail::NoAnswer { .. })))
+            && !self.outbox.iter().any(|o| o.kind == OutgoingKind::RequestHuman)
+    }
+}
+
+/// Errors about a message that resending will not fix.
+fn is_final(code: ErrorCode) -> bool {
+    !matches!(code, ErrorCode::Internal | ErrorCode::Unknown)
+}
+
+/// Words for the visitor, for each error the edge can send. Never blank, never a raw code.
+pub fn describe(error: &ErrorBody) -> String {
+    match error.code {
+        ErrorCode::UnknownSite => "This chat isn't set up for this site yet, so messages can't be delivered.".into(),
+        ErrorCode::OriginNotAllowed => "Chat isn't enabled on this page's address, so messages can't be delivered.".into(),
+        ErrorCode::MissingToken | ErrorCode::InvalidToken | ErrorCode::TokenExpired | ErrorCode::TokenWrongSite => {
+            "Your chat session has ended. Reload the page to start a new one.".into()
+        }
+        ErrorCode::PayloadTooLarge => match error.limit {
+            Some(limit) => format!("That message is too long: the limit is {limit} characters."),
+            None => "That message is too long.".into(),
+        },
+        ErrorCode::RateLimited => match error.retry_after_ms {
+            Some(ms) => format!("You're sending messages quickly. Please wait {} seconds and try again.", ms.div_ceil(1000)),
+            None => "You're sending messages quickly. Please wait a moment and try again.".into(),
+        },
+        ErrorCode::InvalidField | ErrorCode::MalformedJson => {
+            format!("That message couldn't be sent: {}.", error.message.trim_end_matches('.'))
+        }
+        ErrorCode::NotFound
+        | ErrorCode::MethodNotAllowed
+        | ErrorCode::InvalidKey
+        | ErrorCode::SiteExists
+        | ErrorCode::UnsupportedMediaType
+        | ErrorCode::UpgradeRequired
+        | ErrorCode::Internal
+        | ErrorCode::Unknown => "Something went wrong on our side. Your message is safe; we'll keep trying.".into(),
+    }
+}
+
+/// Whether an error means the stored session token is useless, so the widget should get a new
+/// one rather than show an error.
+pub fn is_session_error(code: ErrorCode) -> bool {
+    matches!(code, ErrorCode::MissingToken | ErrorCode::InvalidToken | ErrorCode::TokenExpired | ErrorCode::TokenWrongSite)
+}
+
+/// Whether an error means this page can never chat (no point retrying).
+pub fn is_fatal(code: ErrorCode) -> bool {
+    matches!(code, ErrorCode::UnknownSite | ErrorCode::OriginNotAllowed)
+}
+
+/// The session as the widget keeps it in `localStorage`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct StoredSession {
+    pub token: String,
+    pub visitor_id: String,
+    pub expires_at: u64,
+}
+
+impl StoredSession {
+    /// Past half its life (or expired), so it should be swapped for a fresh one.
+    pub fn needs_renewal(&self, now_secs: u64) -> bool {
+        now_secs + SESSION_TTL_SECS / 2 >= self.expires_at
+    }
+
+    pub fn expired(&self, now_secs: u64) -> bool {
+        now_secs >= self.expires_at
+    }
+}
+
+/// How long to wait before reconnect attempt `attempt` (0-based): exponential from half a second
+/// to half a minute, scaled by `jitter` in `[0, 1)` so a thousand widgets do not reconnect in step
+/// after an outage.
+pub fn reconnect_delay_ms(attempt: u32, jitter: f64) -> u32 {
+    let base = 500u64.saturating_mul(1u64 << attempt.min(16)).min(30_000) as f64;
+    (base * (0.5 + jitter.clamp(0.0, 1.0) / 2.0)) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::wire::{BotDetail, EscalationReason};
+
+    fn message(seq: u64, id: &str, role: Role) -> Message {
+        Message { seq, id: id.into(), role, text: format!("text {seq}"), at: seq * 1000, reply_to: None, bot: None }
+    }
+
+    #[test]
+    fn confirmation_replaces_the_pending_copy() {
+        let mut chat = Chat::default();
+        chat.queue("a".into(), OutgoingKind::Text("hello".into()));
+        assert_eq!(chat.rows().len(), 1);
+        assert!(matches!(chat.rows()[0], Row::Pending { .. }));
+        chat.receive(ServerFrame::Message { message: message(1, "a", Role::Visitor) });
+        assert!(chat.outbox.is_empty());
+        assert_eq!(chat.rows(), vec![Row::Stored(message(1, "a", Role::Visitor))]);
+    }
+
+    #[test]
+    fn messages_are_kept_once_and_in_order() {
+        let mut chat = Chat::default();
+        chat.receive(ServerFrame::Message { message: message(3, "c", Role::Bot) });
+        chat.receive(ServerFrame::History {
+            messages: vec![message(1, "a", Role::Visitor), message(2, "b", Role::Bot), message(3, "c", Role::Bot)],
+            status: ConversationStatus::Bot,
+        });
+        chat.receive(ServerFrame::Message { message: message(2, "b", Role::Bot) });
+        let seqs: Vec<u64> = chat.messages.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        assert_eq!(chat.last_seq(), Some(3));
+    }
+
+    #[test]
+    fn refusals_mark_the_message_and_stop_its_resend() {
+        let mut chat = Chat::default();
+        chat.queue("a".into(), OutgoingKind::Text("x".repeat(3000)));
+        chat.queue("b".into(), OutgoingKind::Text("fine".into()));
+        let error = ErrorBody::new(ErrorCode::PayloadTooLarge, "too long").with_limit(2000);
+        assert_eq!(chat.receive(ServerFrame::Error { reply_to: Some("a".into()), error }), None);
+        assert_eq!(chat.outbox[0].failed.as_deref(), Some("That message is too long: the limit is 2000 characters."));
+        assert_eq!(chat.unsent(), vec![ClientFrame::Send { id: "b".into(), text: "fine".into() }]);
+        // A transient failure is shown but the message stays queued for resending.
+        let notice = chat.receive(ServerFrame::Error { reply_to: Some("b".into()), error: ErrorBody::new(ErrorCode::Internal, "x") });
+        assert!(notice.is_some());
+        assert_eq!(chat.unsent().len(), 1);
+    }
+
+    #[test]
+    fn a_person_is_offered_after_no_answer_until_requested() {
+        let mut chat = Chat::default();
+        let mut no_answer = message(2, "bot:a", Role::Bot);
+        no_answer.bot = Some(BotDetail::NoAnswer { reason: EscalationReason::NoMatch, confidence: 0.1 });
+        chat.receive(ServerFrame::History { messages: vec![message(1, "a", Role::Visitor), no_answer], status: ConversationStatus::Bot });
+        assert!(chat.offers_person());
+        chat.queue("h".into(), OutgoingKind::RequestHuman);
+        assert!(!chat.offers_person());
+        let mut confirmation = message(4, "bot:h", Role::Bot);
+        confirmation.bot = Some(BotDetail::HandoffRequested { reason: EscalationReason::VisitorAsked });
+        chat.receive(ServerFrame::Message { message: message(3, "h", Role::Visitor) });
+        chat.receive(ServerFrame::Message { message: confirmation });
+        assert_eq!(chat.status, ConversationStatus::WaitingForHuman);
+        assert!(!chat.offers_person());
+    }
+
+    #[test]
+    fn every_error_code_has_words() {
+        for code in [ErrorCode::UnknownSite, ErrorCode::OriginNotAllowed, ErrorCode::TokenExpired, ErrorCode::RateLimited, ErrorCode::Internal] {
+            let text = describe(&ErrorBody::new(code, "m"));
+            assert!(text.len() > 20 && !text.contains('_'), "{code:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn session_renewal() {
+        let session = StoredSession { token: "t".into(), visitor_id: "v".into(), expires_at: 10_000_000 };
+        assert!(!session.needs_renewal(10_000_000 - SESSION_TTL_SECS / 2 - 1));
+        assert!(session.needs_renewal(10_000_000 - SESSION_TTL_SECS / 2));
+        assert!(session.expired(10_000_000));
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(reconnect_delay_ms(0, 1.0), 500);
+        assert_eq!(reconnect_delay_ms(1, 1.0), 1000);
+        assert_eq!(reconnect_delay_ms(10, 1.0), 30_000);
+        assert_eq!(reconnect_delay_ms(10, 0.0), 15_000);
+        assert_eq!(reconnect_delay_ms(u32::MAX, 0.5), 22_500);
+    }
+}

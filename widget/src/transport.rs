@@ -1,0 +1,414 @@
+//! The widget's connection to the edge: the session token in `localStorage`, a WebSocket for live
+//! messages, reconnection with backoff, and plain HTTP when a WebSocket cannot be opened (some
+//! proxies block them). Every event is handed to `state::Chat`; nothing here decides anything a
+//! test would want to check.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use shared::wire::{
+    ClientFrame, ErrorBody, ErrorCode, ErrorEnvelope, SendMessageResponse, ServerFrame, SessionResponse,
+    TranscriptResponse,
+};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+use crate::state::{self, Chat, OutgoingKind, StoredSession};
+
+/// What the panel shows about the connection.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Connection {
+    Idle,
+    Connecting,
+    Online,
+    Offline { retry_in_ms: u32 },
+    /// This page can never chat (unknown site, origin not allowed); the text says why.
+    Stopped(String),
+}
+
+pub struct Transport {
+    site: String,
+    /// The edge's origin, e.g. `http://127.0.0.1:8787`.
+    api: String,
+    pub chat: RwSignal<Chat>,
+    pub connection: RwSignal<Connection>,
+    pub notice: RwSignal<Option<String>>,
+    session: RefCell<Option<StoredSession>>,
+    socket: RefCell<Option<WebSocket>>,
+    /// Ids sent on the current socket, so a new message does not resend the whole outbox.
+    sent_on_socket: RefCell<HashSet<String>>,
+    /// The current socket's event handlers, kept alive as long as it is.
+    handlers: RefCell<Vec<Closure<dyn FnMut(JsValue)>>>,
+    attempt: Cell<u32>,
+    http_mode: Cell<bool>,
+    started: Cell<bool>,
+}
+
+/// Why a request failed, sorted by what the widget should do about it.
+enum Failure {
+    /// Show this and stop: nothing will change by retrying.
+    Fatal(String),
+    /// The session token is useless; get a new one.
+    Session,
+    /// Try again later (network down, server error).
+    Transient,
+    /// The edge refused this particular request.
+    Refused(ErrorBody),
+}
+
+impl Transport {
+    pub fn new(site: String, api: String) -> Rc<Transport> {
+        Rc::new(Transport {
+            site,
+            api,
+            chat: RwSignal::new(Chat::default()),
+            connection: RwSignal::new(Connection::Idle),
+            notice: RwSignal::new(None),
+            session: RefCell::new(None),
+            socket: RefCell::new(None),
+            sent_on_socket: RefCell::new(HashSet::new()),
+            handlers: RefCell::new(Vec::new()),
+            attempt: Cell::new(0),
+            http_mode: Cell::new(false),
+            started: Cell::new(false),
+        })
+    }
+
+    /// Connects, once; later calls do nothing.
+    pub fn start(self: &Rc<Self>) {
+        if !self.started.replace(true) {
+            self.connect();
+        }
+    }
+
+    pub fn send_text(self: &Rc<Self>, text: String) {
+        self.chat.update(|chat| chat.queue(random_id(), OutgoingKind::Text(text)));
+        self.flush();
+    }
+
+    pub fn request_human(self: &Rc<Self>) {
+        self.chat.update(|chat| chat.queue(random_id(), OutgoingKind::RequestHuman));
+        self.flush();
+    }
+
+    pub fn dismiss(&self, id: &str) {
+        self.chat.update(|chat| chat.dismiss(id));
+    }
+
+    fn connect(self: &Rc<Self>) {
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            this.connection.set(Connection::Connecting);
+            match this.token().await {
+                Ok(token) => this.open_socket(&token),
+                Err(failure) => this.handle_failure(failure),
+            }
+        });
+    }
+
+    fn open_socket(self: &Rc<Self>, token: &str) {
+        let after = self.chat.with_untracked(|chat| chat.last_seq()).map(|seq| format!("?after={seq}")).unwrap_or_default();
+        let url = format!("{}/v1/sites/{}/conversation/live{after}", self.api.replacen("http", "ws", 1), self.site);
+        let protocols = js_sys::Array::of2(&JsValue::from_str("threadline.v1"), &JsValue::from_str(&format!("bearer.{token}")));
+        let socket = match WebSocket::new_with_str_sequence(&url, &protocols) {
+            Ok(socket) => socket,
+            Err(_) => return self.spawn_probe(),
+        };
+        let opened = Rc::new(Cell::new(false));
+
+        let this = Rc::clone(self);
+        let was_opened = Rc::clone(&opened);
+        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            was_opened.set(true);
+            this.attempt.set(0);
+            this.http_mode.set(false);
+            this.connection.set(Connection::Online);
+            this.notice.set(None);
+            this.sent_on_socket.borrow_mut().clear();
+            this.flush();
+        });
+        let this = Rc::clone(self);
+        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() else { return };
+            let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { return };
+            if let ServerFrame::Error { error, .. } = &frame {
+                if state::is_session_error(error.code) {
+                    this.forget_session();
+                }
+            }
+            let mut notice = None;
+            this.chat.update(|chat| notice = chat.receive(frame));
+            if notice.is_some() {
+                this.notice.set(notice);
+            }
+        });
+        let this = Rc::clone(self);
+        let current = socket.clone();
+        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let _ = event.unchecked_into::<CloseEvent>();
+            let is_current = this.socket.borrow().as_ref().is_some_and(|s| s == &current);
+            if !is_current {
+                return;
+            }
+            this.socket.replace(None);
+            if opened.get() {
+                this.schedule_reconnect();
+            } else {
+                // The handshake failed, and browsers hide why: ask over HTTP.
+                this.spawn_probe();
+            }
+        });
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        self.handlers.replace(vec![on_open, on_message, on_close]);
+        if let Some(old) = self.socket.replace(Some(socket)) {
+            let _ = old.close();
+        }
+    }
+
+    /// Sends what is queued: over the socket when it is open, else over HTTP when in fallback.
+    fn flush(self: &Rc<Self>) {
+        let frames = self.chat.with_untracked(|chat| chat.unsent());
+        let socket = self.socket.borrow().clone();
+        match socket {
+            Some(socket) if socket.ready_state() == WebSocket::OPEN => {
+                for frame in frames {
+                    let id = frame_id(&frame).to_owned();
+                    if self.sent_on_socket.borrow().contains(&id) {
+                        continue;
+                    }
+                    if let Ok(text) = serde_json::to_string(&frame) {
+                        if socket.send_with_str(&text).is_ok() {
+                            self.sent_on_socket.borrow_mut().insert(id);
+                        }
+                    }
+                }
+            }
+            _ if self.http_mode.get() => {
+                let this = Rc::clone(self);
+                wasm_bindgen_futures::spawn_local(async move { this.flush_over_http(frames).await });
+            }
+            // Not connected yet: the queue goes out when the socket opens.
+            _ => self.start(),
+        }
+    }
+
+    async fn flush_over_http(self: Rc<Self>, frames: Vec<ClientFrame>) {
+        for frame in frames {
+            let id = frame_id(&frame).to_owned();
+            if !self.sent_on_socket.borrow_mut().insert(id.clone()) {
+                continue;
+            }
+            let (path, body) = match &frame {
+                ClientFrame::Send { id, text } => ("messages", serde_json::json!({ "id": id, "text": text })),
+                ClientFrame::RequestHuman { id } => ("handoff", serde_json::json!({ "id": id })),
+            };
+            let token = match self.token().await {
+                Ok(token) => token,
+                Err(failure) => {
+                    self.sent_on_socket.borrow_mut().remove(&id);
+                    return self.handle_failure(failure);
+                }
+            };
+            let url = format!("{}/v1/sites/{}/conversation/{path}", self.api, self.site);
+            match self.request::<SendMessageResponse>("POST", &url, Some(&token), Some(body.to_string())).await {
+                Ok(reply) => self.chat.update(|chat| {
+                    for message in reply.messages {
+                        chat.receive(ServerFrame::Message { message });
+                    }
+                }),
+                Err(Failure::Refused(error)) => {
+                    let mut notice = None;
+                    self.chat.update(|chat| notice = chat.receive(ServerFrame::Error { reply_to: Some(id), error }));
+                    self.notice.set(notice);
+                }
+                Err(failure) => {
+                    self.sent_on_socket.borrow_mut().remove(&id);
+                    return self.handle_failure(failure);
+                }
+            }
+        }
+    }
+
+    fn spawn_probe(self: &Rc<Self>) {
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move { this.probe().await });
+    }
+
+    /// The WebSocket would not open. Find out over HTTP whether the edge refuses us (and why) or
+    /// only WebSockets are blocked, in which case carry on over HTTP.
+    async fn probe(self: Rc<Self>) {
+        let token = match self.token().await {
+            Ok(token) => token,
+            Err(failure) => return self.handle_failure(failure),
+        };
+        let after = self.chat.with_untracked(|chat| chat.last_seq()).map(|seq| format!("?after={seq}")).unwrap_or_default();
+        let url = format!("{}/v1/sites/{}/conversation{after}", self.api, self.site);
+        match self.request::<TranscriptResponse>("GET", &url, Some(&token), None).await {
+            Ok(transcript) => {
+                self.chat.update(|chat| {
+                    chat.receive(ServerFrame::History { messages: transcript.messages, status: transcript.status });
+                });
+                self.http_mode.set(true);
+                self.sent_on_socket.borrow_mut().clear();
+                self.connection.set(Connection::Online);
+                self.flush();
+                // Keep trying the WebSocket now and then: it is what brings replies from staff.
+                self.schedule_reconnect_quietly();
+            }
+            Err(failure) => self.handle_failure(failure),
+        }
+    }
+
+    fn handle_failure(self: &Rc<Self>, failure: Failure) {
+        match failure {
+            Failure::Fatal(text) => {
+                self.connection.set(Connection::Stopped(text.clone()));
+                self.notice.set(Some(text));
+            }
+            Failure::Session => {
+                self.forget_session();
+                self.schedule_reconnect();
+            }
+            Failure::Transient | Failure::Refused(_) => self.schedule_reconnect(),
+        }
+    }
+
+    fn schedule_reconnect(self: &Rc<Self>) {
+        let delay = state::reconnect_delay_ms(self.attempt.get(), js_sys::Math::random());
+        self.attempt.set(self.attempt.get().saturating_add(1));
+        self.connection.set(Connection::Offline { retry_in_ms: delay });
+        self.reconnect_after(delay);
+    }
+
+    fn schedule_reconnect_quietly(self: &Rc<Self>) {
+        let delay = state::reconnect_delay_ms(self.attempt.get().max(4), js_sys::Math::random());
+        self.attempt.set(self.attempt.get().saturating_add(1));
+        self.reconnect_after(delay);
+    }
+
+    fn reconnect_after(self: &Rc<Self>, delay_ms: u32) {
+        let this = Rc::clone(self);
+        let callback = Closure::once_into_js(move || this.connect());
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), delay_ms as i32);
+        }
+    }
+
+    fn storage_key(&self) -> String {
+        format!("threadline:{}:session", self.site)
+    }
+
+    fn forget_session(&self) {
+        self.session.replace(None);
+        if let Some(storage) = local_storage() {
+            let _ = storage.remove_item(&self.storage_key());
+        }
+    }
+
+    /// A usable session token: the stored one, renewed past half its life, or a new one.
+    async fn token(&self) -> Result<String, Failure> {
+        let now = (js_sys::Date::now() / 1000.0) as u64;
+        if self.session.borrow().is_none() {
+            let stored = local_storage()
+                .and_then(|storage| storage.get_item(&self.storage_key()).ok().flatten())
+                .and_then(|text| serde_json::from_str::<StoredSession>(&text).ok());
+            self.session.replace(stored);
+        }
+        let stored = self.session.borrow().clone();
+        let url = format!("{}/v1/sites/{}/sessions", self.api, self.site);
+        let issued = match stored {
+            Some(session) if !session.needs_renewal(now) => return Ok(session.token),
+            Some(session) if !session.expired(now) => {
+                match self.request::<SessionResponse>("POST", &url, Some(&session.token), None).await {
+                    Err(Failure::Session) => self.request::<SessionResponse>("POST", &url, None, None).await?,
+                    other => other?,
+                }
+            }
+            _ => self.request::<SessionResponse>("POST", &url, None, None).await?,
+        };
+        let session = StoredSession { token: issued.token, visitor_id: issued.visitor_id, expires_at: issued.expires_at };
+        if let (Some(storage), Ok(text)) = (local_storage(), serde_json::to_string(&session)) {
+            // Storage can be full or disabled; the session then lasts as long as the page.
+            let _ = storage.set_item(&self.storage_key(), &text);
+        }
+        let token = session.token.clone();
+        self.session.replace(Some(session));
+        Ok(token)
+    }
+
+    async fn request<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> Result<T, Failure> {
+        let (status, text) = fetch(method, url, token, body).await.map_err(|_| Failure::Transient)?;
+        if (200..300).contains(&status) {
+            return serde_json::from_str(&text).map_err(|_| Failure::Transient);
+        }
+        let Ok(envelope) = serde_json::from_str::<ErrorEnvelope>(&text) else { return Err(Failure::Transient) };
+        let error = envelope.error;
+        Err(if state::is_fatal(error.code) {
+            Failure::Fatal(state::describe(&error))
+        } else if state::is_session_error(error.code) {
+            Failure::Session
+        } else if matches!(error.code, ErrorCode::Internal | ErrorCode::Unknown) {
+            Failure::Transient
+        } else {
+            Failure::Refused(error)
+        })
+    }
+}
+
+fn frame_id(frame: &ClientFrame) -> &str {
+    match frame {
+        ClientFrame::Send { id, .. } | ClientFrame::RequestHuman { id } => id,
+    }
+}
+
+async fn fetch(method: &str, url: &str, token: Option<&str>, body: Option<String>) -> Result<(u16, String), JsValue> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_mode(web_sys::RequestMode::Cors);
+    let headers = web_sys::Headers::new()?;
+    if let Some(token) = token {
+        headers.set("Authorization", &format!("Bearer {token}"))?;
+    }
+    if let Some(body) = body {
+        headers.set("Content-Type", "application/json")?;
+        init.set_body(&JsValue::from_str(&body));
+    }
+    init.set_headers(&headers);
+    let request = web_sys::Request::new_with_str_and_init(url, &init)?;
+    let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request)).await?.dyn_into()?;
+    let text = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
+    Ok((response.status(), text))
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+/// A random message id. `crypto.randomUUID` needs a secure context and host pages may be plain
+/// http, so build one from `getRandomValues`, which works everywhere.
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
+        let _ = crypto.get_random_values_with_u8_array(&mut bytes);
+    }
+    if bytes == [0u8; 16] {
+        // No crypto at all: fall back to Math.random, which is fine for an id (not a secret).
+        for byte in &mut bytes {
+            *byte = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

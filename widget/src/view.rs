@@ -1,0 +1,281 @@
+//! The launcher and the chat panel, drawn with Leptos inside the shadow root the loader made.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use leptos::html;
+use leptos::prelude::*;
+use shared::limits::MAX_MESSAGE_CHARS;
+use shared::wire::{BotDetail, ConversationStatus, Message, Role};
+use wasm_bindgen::prelude::*;
+
+use crate::state::Row;
+use crate::transport::{Connection, Transport};
+
+const STYLE: &str = include_str!("widget.css");
+
+thread_local! {
+    /// The mounted widget's open/closed signal, for `Threadline('open')` and friends.
+    static OPEN: RefCell<Option<RwSignal<bool>>> = const { RefCell::new(None) };
+}
+
+/// Mounts the widget into `container` (a node inside the loader's shadow root).
+/// `options`: `{ site: string, api: string, open: boolean }`.
+#[wasm_bindgen]
+pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), JsValue> {
+    let get = |key: &str| js_sys::Reflect::get(&options, &JsValue::from_str(key)).ok();
+    let site = get("site").and_then(|v| v.as_string()).ok_or("mount: `site` is required")?;
+    let api = get("api").and_then(|v| v.as_string()).ok_or("mount: `api` is required")?;
+    let open = get("open").and_then(|v| v.as_bool()).unwrap_or(false);
+    leptos::mount::mount_to(container, move || view! { <App site api initially_open=open/> }).forget();
+    Ok(())
+}
+
+/// The JS API's commands that reach the mounted widget: `open`, `close`, `toggle`.
+#[wasm_bindgen]
+pub fn command(name: &str) -> Result<(), JsValue> {
+    let open = OPEN.with(|open| *open.borrow()).ok_or("Threadline is not mounted yet")?;
+    match name {
+        "open" => open.set(true),
+        "close" => open.set(false),
+        "toggle" => open.update(|o| *o = !*o),
+        other => return Err(JsValue::from_str(&format!("Threadline: unknown command {other:?}"))),
+    }
+    Ok(())
+}
+
+#[component]
+fn App(site: String, api: String, initially_open: bool) -> impl IntoView {
+    let transport = StoredValue::new_local(Transport::new(site, api));
+    let open = RwSignal::new(initially_open);
+    OPEN.with(|slot| *slot.borrow_mut() = Some(open));
+    let launcher = NodeRef::<html::Button>::new();
+
+    // The first open connects; closing keeps the connection so replies still arrive.
+    Effect::new(move |_| {
+        if open.get() {
+            transport.with_value(|t| t.start());
+        }
+    });
+
+    let close = move || {
+        open.set(false);
+        if let Some(button) = launcher.get_untracked() {
+            let _ = button.focus();
+        }
+    };
+
+    view! {
+        <style>{STYLE}</style>
+        <Show when=move || open.get()>
+            <Panel transport close/>
+        </Show>
+        <button
+            class="tl-launcher"
+            node_ref=launcher
+            aria-label=move || if open.get() { "Close chat" } else { "Open chat" }
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| open.update(|o| *o = !*o)
+        >
+            <Show when=move || open.get() fallback=|| view! { <ChatIcon/> }>
+                <CloseIcon/>
+            </Show>
+        </button>
+    }
+}
+
+#[component]
+fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() + Copy + 'static) -> impl IntoView {
+    let (chat, connection, notice) = transport.with_value(|t| (t.chat, t.connection, t.notice));
+    let draft = RwSignal::new(String::new());
+    let input = NodeRef::<html::Textarea>::new();
+    let list = NodeRef::<html::Ol>::new();
+
+    // Focus moves into the panel when it opens.
+    Effect::new(move |_| {
+        if let Some(input) = input.get() {
+            let _ = input.focus();
+        }
+    });
+    // Keep the newest message in view.
+    Effect::new(move |_| {
+        chat.with(|c| c.messages.len() + c.outbox.len());
+        if let Some(list) = list.get() {
+            list.set_scroll_top(list.scroll_height());
+        }
+    });
+
+    let n_chars = move || draft.with(|d| d.chars().count());
+    let too_long = move || n_chars() > MAX_MESSAGE_CHARS;
+    let stopped = move || matches!(connection.get(), Connection::Stopped(_));
+    let submit = move || {
+        let text = draft.get_untracked().trim().to_owned();
+        if text.is_empty() || too_long() || stopped() {
+            return;
+        }
+        draft.set(String::new());
+        transport.with_value(|t| t.send_text(text));
+    };
+
+    view! {
+        <section
+            class="tl-panel"
+            role="dialog"
+            aria-label="Chat with support"
+            on:keydown=move |event: web_sys::KeyboardEvent| {
+                if event.key() == "Escape" {
+                    close();
+                }
+            }
+        >
+            <header class="tl-header">
+                <div>
+                    <h2 class="tl-title">"Support"</h2>
+                    <p class="tl-subtitle">
+                        {move || match (connection.get(), chat.with(|c| c.status)) {
+                            (Connection::Stopped(_), _) => "Unavailable".to_owned(),
+                            (Connection::Offline { .. }, _) => "Reconnecting…".to_owned(),
+                            (Connection::Connecting | Connection::Idle, _) => "Connecting…".to_owned(),
+                            (Connection::Online, ConversationStatus::WaitingForHuman) => "Waiting for a person from the team".to_owned(),
+                            (Connection::Online, ConversationStatus::Bot) => "Answers from our help centre, or a person".to_owned(),
+                        }}
+                    </p>
+                </div>
+                <button class="tl-close" aria-label="Close chat" on:click=move |_| close()>
+                    <CloseIcon/>
+                </button>
+            </header>
+            <Show when=move || notice.with(Option::is_some)>
+                <p class="tl-notice" role="alert">{move || notice.get().unwrap_or_default()}</p>
+            </Show>
+            <ol class="tl-messages" node_ref=list aria-live="polite" aria-label="Conversation">
+                <Show when=move || chat.with(|c| c.messages.is_empty() && c.outbox.is_empty())>
+                    <li class="tl-empty">"Hi! Ask a question and I'll look in our help centre. A person from the team is always an option."</li>
+                </Show>
+                <For each=move || chat.with(|c| c.rows()) key=Row::key let:row>
+                    <MessageRow row transport/>
+                </For>
+            </ol>
+            <Show when=move || chat.with(|c| c.offers_person())>
+                <div class="tl-actions">
+                    <button class="tl-handoff" on:click=move |_| transport.with_value(|t| t.request_human())>
+                        "Talk to a person"
+                    </button>
+                </div>
+            </Show>
+            <form
+                class="tl-composer"
+                on:submit=move |event| {
+                    event.prevent_default();
+                    submit();
+                }
+            >
+                <textarea
+                    node_ref=input
+                    rows="1"
+                    aria-label="Your message"
+                    placeholder="Ask a question…"
+                    prop:value=move || draft.get()
+                    on:input=move |event| draft.set(event_target_value(&event))
+                    on:keydown=move |event: web_sys::KeyboardEvent| {
+                        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
+                            event.prevent_default();
+                            submit();
+                        }
+                    }
+                ></textarea>
+                <button type="submit" class="tl-send" aria-label="Send" disabled=move || too_long() || stopped()>
+                    <SendIcon/>
+                </button>
+            </form>
+            <Show when=too_long>
+                <p class="tl-limit" role="status">
+                    {move || format!("{} / {MAX_MESSAGE_CHARS} characters: please shorten your message.", n_chars())}
+                </p>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn MessageRow(row: Row, transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoView {
+    match row {
+        Row::Stored(message) => stored_message(message).into_any(),
+        Row::Pending { id, text, failed } => {
+            let failed_view = failed.map(|reason| {
+                view! {
+                    <p class="tl-failed">
+                        {reason} " "
+                        <button class="tl-link" on:click=move |_| transport.with_value(|t| t.dismiss(&id))>"Dismiss"</button>
+                    </p>
+                }
+            });
+            view! {
+                <li class="tl-message tl-visitor tl-pending" data-role="visitor" data-state="pending">
+                    <div class="tl-bubble">{text}</div>
+                    {failed_view}
+                </li>
+            }
+            .into_any()
+        }
+    }
+}
+
+fn stored_message(message: Message) -> impl IntoView {
+    let role = match message.role {
+        Role::Visitor => "visitor",
+        Role::Bot => "bot",
+        Role::Agent => "agent",
+    };
+    let kind = match &message.bot {
+        Some(BotDetail::Answer { .. }) => "answer",
+        Some(BotDetail::NoAnswer { .. }) => "no_answer",
+        Some(BotDetail::HandoffRequested { .. }) => "handoff",
+        None => "",
+    };
+    let source = match message.bot {
+        Some(BotDetail::Answer { article, .. }) => Some(match article.url {
+            Some(url) => view! {
+                <p class="tl-source">"From " <a href=url target="_blank" rel="noopener noreferrer">{article.title}</a></p>
+            }
+            .into_any(),
+            None => view! { <p class="tl-source">"From " <cite>{article.title}</cite></p> }.into_any(),
+        }),
+        _ => None,
+    };
+    // Text is always rendered as text: Leptos escapes it, so nothing a visitor, an article or
+    // an agent writes can inject markup.
+    view! {
+        <li class=format!("tl-message tl-{role}") data-role=role data-kind=kind data-seq=message.seq>
+            <div class="tl-bubble">{message.text}</div>
+            {source}
+        </li>
+    }
+}
+
+#[component]
+fn ChatIcon() -> impl IntoView {
+    view! {
+        <svg viewBox="0 0 24 24" width="26" height="26" aria-hidden="true" focusable="false">
+            <path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/>
+        </svg>
+    }
+}
+
+#[component]
+fn CloseIcon() -> impl IntoView {
+    view! {
+        <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" focusable="false">
+            <path fill="currentColor" d="M18.3 5.7 12 12l6.3 6.3-1.4 1.4L10.6 13.4 4.3 19.7l-1.4-1.4L9.2 12 2.9 5.7l1.4-1.4 6.3 6.3 6.3-6.3z"/>
+        </svg>
+    }
+}
+
+#[component]
+fn SendIcon() -> impl IntoView {
+    view! {
+        <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
+            <path fill="currentColor" d="M3 20.5 21 12 3 3.5v6.6l12 1.9-12 1.9z"/>
+        </svg>
+    }
+}
