@@ -14,15 +14,24 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { body: ErrorBody::new(code, message), allow: None }
+        ApiError {
+            body: ErrorBody::new(code, message),
+            allow: None,
+        }
     }
 
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError { body: ErrorBody::new(ErrorCode::InvalidField, message).with_field(field), allow: None }
+        ApiError {
+            body: ErrorBody::new(ErrorCode::InvalidField, message).with_field(field),
+            allow: None,
+        }
     }
 
     pub fn internal() -> ApiError {
-        ApiError::new(ErrorCode::Internal, "something went wrong on our side; nothing you sent was lost, please retry")
+        ApiError::new(
+            ErrorCode::Internal,
+            "something went wrong on our side; nothing you sent was lost, please retry",
+        )
     }
 
     pub fn status(&self) -> u16 {
@@ -30,7 +39,9 @@ impl ApiError {
     }
 
     pub fn envelope(&self) -> ErrorEnvelope {
-        ErrorEnvelope { error: self.body.clone() }
+        ErrorEnvelope {
+            error: self.body.clone(),
+        }
     }
 
     /// Server faults are logged; client mistakes are not (they are the client's to read).
@@ -124,17 +135,25 @@ mod tests {
     #[test]
     fn request_errors_keep_field_and_limit() {
         let error = ApiError::from(RequestError::Field(FieldError::new("text", "`text` is required")));
-        assert_eq!(serde_json::to_value(error.envelope()).unwrap(), serde_json::json!({
-            "error": {"code": "invalid_field", "message": "`text` is required", "field": "text"}
-        }));
-        let error = ApiError::from(RequestError::TooLarge { field: Some("text".into()), message: "too long".into(), limit: 2000 });
+        assert_eq!(
+            serde_json::to_value(error.envelope()).unwrap(),
+            serde_json::json!({
+                "error": {"code": "invalid_field", "message": "`text` is required", "field": "text"}
+            })
+        );
+        let error = ApiError::from(RequestError::TooLarge {
+            field: Some("text".into()),
+            message: "too long".into(),
+            limit: 2000,
+        });
         assert_eq!(error.status(), 413);
         assert_eq!(error.body.limit, Some(2000));
     }
 
     #[test]
     fn article_errors_name_the_line() {
-        let error = ApiError::from(shared::article::parse_jsonl("{\"id\":\"a\",\"title\":\"A\"}\n{\"id\":\"b\"}").unwrap_err());
+        let error =
+            ApiError::from(shared::article::parse_jsonl("{\"id\":\"a\",\"title\":\"A\"}\n{\"id\":\"b\"}").unwrap_err());
         assert_eq!(error.body.field.as_deref(), Some("line 2: title"));
         assert_eq!(error.status(), 400);
     }

@@ -20,7 +20,9 @@ pub fn session_keys(current: Option<&str>, previous: Option<&str>) -> Result<Key
     let current = secret("SESSION_SECRET", current)?;
     let mut keys = vec![Key::from_secret(current.as_bytes())];
     if let Some(previous) = previous.filter(|p| !p.is_empty()) {
-        keys.push(Key::from_secret(secret("SESSION_SECRET_PREVIOUS", Some(previous))?.as_bytes()));
+        keys.push(Key::from_secret(
+            secret("SESSION_SECRET_PREVIOUS", Some(previous))?.as_bytes(),
+        ));
     }
     Ok(KeyRing::new(keys).expect("at least the current key"))
 }
@@ -54,8 +56,17 @@ mod tests {
 
     #[test]
     fn refuses_missing_and_short_secrets() {
-        assert_eq!(session_keys(None, None).unwrap_err(), ConfigError::Missing { name: "SESSION_SECRET" });
-        assert_eq!(session_keys(Some("short"), None).unwrap_err(), ConfigError::TooShort { name: "SESSION_SECRET", len: 5 });
+        assert_eq!(
+            session_keys(None, None).unwrap_err(),
+            ConfigError::Missing { name: "SESSION_SECRET" }
+        );
+        assert_eq!(
+            session_keys(Some("short"), None).unwrap_err(),
+            ConfigError::TooShort {
+                name: "SESSION_SECRET",
+                len: 5
+            }
+        );
         assert!(operator_key(Some(&"k".repeat(40))).is_ok());
     }
 }

@@ -35,6 +35,10 @@ mod tests {
         assert!(response_headers(None).is_empty());
         let headers = preflight_headers(Some("https://shop.example.com"));
         assert!(headers.contains(&("Access-Control-Allow-Origin", "https://shop.example.com".to_owned())));
-        assert!(headers.iter().any(|(name, value)| *name == "Access-Control-Allow-Headers" && value.contains("Authorization")));
+        assert!(
+            headers
+                .iter()
+                .any(|(name, value)| *name == "Access-Control-Allow-Headers" && value.contains("Authorization"))
+        );
     }
 }

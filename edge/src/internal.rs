@@ -30,13 +30,27 @@ impl SiteRecord {
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum SiteCommand {
-    Create { id: String, name: String, allowed_origins: Vec<String>, admin_key_hash: String },
+    Create {
+        id: String,
+        name: String,
+        allowed_origins: Vec<String>,
+        admin_key_hash: String,
+    },
     Get,
-    Update { name: Option<String>, allowed_origins: Option<Vec<String>> },
-    SetAdminKey { admin_key_hash: String },
-    PutArticles { articles: Vec<Article> },
+    Update {
+        name: Option<String>,
+        allowed_origins: Option<Vec<String>>,
+    },
+    SetAdminKey {
+        admin_key_hash: String,
+    },
+    PutArticles {
+        articles: Vec<Article>,
+    },
     GetArticles,
-    Answer { question: String },
+    Answer {
+        question: String,
+    },
 }
 
 /// `SiteObject`'s reply to `Answer`: what the bot should say.

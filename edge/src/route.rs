@@ -11,18 +11,38 @@ pub enum Route {
     Health,
     /// Operator API.
     CreateSite,
-    RotateAdminKey { site: String },
+    RotateAdminKey {
+        site: String,
+    },
     /// Site admin API (admin key).
-    GetSite { site: String },
-    UpdateSite { site: String },
-    GetArticles { site: String },
-    PutArticles { site: String },
+    GetSite {
+        site: String,
+    },
+    UpdateSite {
+        site: String,
+    },
+    GetArticles {
+        site: String,
+    },
+    PutArticles {
+        site: String,
+    },
     /// Visitor API (session token, origin checked).
-    CreateSession { site: String },
-    Transcript { site: String },
-    SendMessage { site: String },
-    RequestHuman { site: String },
-    Live { site: String },
+    CreateSession {
+        site: String,
+    },
+    Transcript {
+        site: String,
+    },
+    SendMessage {
+        site: String,
+    },
+    RequestHuman {
+        site: String,
+    },
+    Live {
+        site: String,
+    },
 }
 
 impl Route {
@@ -76,9 +96,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
             };
             ("GET, PATCH", route)
         }
-        ["v1", "sites", id, "admin-key"] => {
-            ("POST", (method == "POST").then(|| site(id)).transpose()?.map(|site| Route::RotateAdminKey { site }))
-        }
+        ["v1", "sites", id, "admin-key"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::RotateAdminKey { site }),
+        ),
         ["v1", "sites", id, "articles"] => {
             let site = site(id)?;
             let route = match method {
@@ -88,26 +112,54 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
             };
             ("GET, PUT", route)
         }
-        ["v1", "sites", id, "sessions"] => {
-            ("POST", (method == "POST").then(|| site(id)).transpose()?.map(|site| Route::CreateSession { site }))
+        ["v1", "sites", id, "sessions"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::CreateSession { site }),
+        ),
+        ["v1", "sites", id, "conversation"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::Transcript { site }),
+        ),
+        ["v1", "sites", id, "conversation", "messages"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::SendMessage { site }),
+        ),
+        ["v1", "sites", id, "conversation", "handoff"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::RequestHuman { site }),
+        ),
+        ["v1", "sites", id, "conversation", "live"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::Live { site }),
+        ),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("no endpoint at {path}; see /docs/api.html"),
+            ));
         }
-        ["v1", "sites", id, "conversation"] => {
-            ("GET", (method == "GET").then(|| site(id)).transpose()?.map(|site| Route::Transcript { site }))
-        }
-        ["v1", "sites", id, "conversation", "messages"] => {
-            ("POST", (method == "POST").then(|| site(id)).transpose()?.map(|site| Route::SendMessage { site }))
-        }
-        ["v1", "sites", id, "conversation", "handoff"] => {
-            ("POST", (method == "POST").then(|| site(id)).transpose()?.map(|site| Route::RequestHuman { site }))
-        }
-        ["v1", "sites", id, "conversation", "live"] => {
-            ("GET", (method == "GET").then(|| site(id)).transpose()?.map(|site| Route::Live { site }))
-        }
-        _ => return Err(ApiError::new(ErrorCode::NotFound, format!("no endpoint at {path}; see /docs/api.html"))),
     };
     route.ok_or_else(|| ApiError {
         allow: Some(allow),
-        ..ApiError::new(ErrorCode::MethodNotAllowed, format!("{path} does not accept {method}; it accepts {allow}"))
+        ..ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("{path} does not accept {method}; it accepts {allow}"),
+        )
     })
 }
 
@@ -124,12 +176,36 @@ mod tests {
     #[test]
     fn routes() {
         let demo = || "demo".to_owned();
-        check("POST", "/v1/sites/demo/sessions", Ok(Route::CreateSession { site: demo() }));
-        check("POST", "/v1/sites/demo/sessions/", Ok(Route::CreateSession { site: demo() }));
-        check("GET", "/v1/sites/demo/conversation", Ok(Route::Transcript { site: demo() }));
-        check("POST", "/v1/sites/demo/conversation/messages", Ok(Route::SendMessage { site: demo() }));
-        check("GET", "/v1/sites/demo/conversation/live", Ok(Route::Live { site: demo() }));
-        check("PUT", "/v1/sites/demo/articles", Ok(Route::PutArticles { site: demo() }));
+        check(
+            "POST",
+            "/v1/sites/demo/sessions",
+            Ok(Route::CreateSession { site: demo() }),
+        );
+        check(
+            "POST",
+            "/v1/sites/demo/sessions/",
+            Ok(Route::CreateSession { site: demo() }),
+        );
+        check(
+            "GET",
+            "/v1/sites/demo/conversation",
+            Ok(Route::Transcript { site: demo() }),
+        );
+        check(
+            "POST",
+            "/v1/sites/demo/conversation/messages",
+            Ok(Route::SendMessage { site: demo() }),
+        );
+        check(
+            "GET",
+            "/v1/sites/demo/conversation/live",
+            Ok(Route::Live { site: demo() }),
+        );
+        check(
+            "PUT",
+            "/v1/sites/demo/articles",
+            Ok(Route::PutArticles { site: demo() }),
+        );
         check("PATCH", "/v1/sites/demo", Ok(Route::UpdateSite { site: demo() }));
         check("POST", "/v1/sites", Ok(Route::CreateSite));
         check("GET", "/healthz", Ok(Route::Health));

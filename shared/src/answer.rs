@@ -21,14 +21,25 @@ pub struct AnswerConfig {
 
 impl Default for AnswerConfig {
     fn default() -> AnswerConfig {
-        AnswerConfig { min_confidence: 0.45, min_margin: 0.04, n_runners_up: 3, excerpt_chars: 600 }
+        AnswerConfig {
+            min_confidence: 0.45,
+            min_margin: 0.04,
+            n_runners_up: 3,
+            excerpt_chars: 600,
+        }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    Answer { best: Scored, runners_up: Vec<Scored> },
-    Escalate { reason: EscalationReason, candidates: Vec<Scored> },
+    Answer {
+        best: Scored,
+        runners_up: Vec<Scored>,
+    },
+    Escalate {
+        reason: EscalationReason,
+        candidates: Vec<Scored>,
+    },
 }
 
 impl Decision {
@@ -43,7 +54,10 @@ impl Decision {
 /// Decides what to do with `question`.
 pub fn decide(index: &Index, question: &str, config: &AnswerConfig) -> Decision {
     if index.n_articles() == 0 {
-        return Decision::Escalate { reason: EscalationReason::NoKnowledgeBase, candidates: Vec::new() };
+        return Decision::Escalate {
+            reason: EscalationReason::NoKnowledgeBase,
+            candidates: Vec::new(),
+        };
     }
     let ranked = index.search(question, config.n_runners_up + 1);
     decide_ranked(ranked, config)
@@ -52,13 +66,25 @@ pub fn decide(index: &Index, question: &str, config: &AnswerConfig) -> Decision 
 /// The decision over an already ranked list, best first.
 pub fn decide_ranked(mut ranked: Vec<Scored>, config: &AnswerConfig) -> Decision {
     let Some(&best) = ranked.first() else {
-        return Decision::Escalate { reason: EscalationReason::NoMatch, candidates: ranked };
+        return Decision::Escalate {
+            reason: EscalationReason::NoMatch,
+            candidates: ranked,
+        };
     };
     if best.score < config.min_confidence {
-        return Decision::Escalate { reason: EscalationReason::NoMatch, candidates: ranked };
+        return Decision::Escalate {
+            reason: EscalationReason::NoMatch,
+            candidates: ranked,
+        };
     }
-    if ranked.get(1).is_some_and(|second| best.score - second.score < config.min_margin) {
-        return Decision::Escalate { reason: EscalationReason::Ambiguous, candidates: ranked };
+    if ranked
+        .get(1)
+        .is_some_and(|second| best.score - second.score < config.min_margin)
+    {
+        return Decision::Escalate {
+            reason: EscalationReason::Ambiguous,
+            candidates: ranked,
+        };
     }
     let runners_up = ranked.split_off(1);
     Decision::Answer { best, runners_up }
@@ -79,7 +105,10 @@ pub fn reply(decision: &Decision, articles: &[Article], config: &AnswerConfig) -
             let article = &articles[best.article];
             BotReply {
                 text: answer_excerpt(article, config.excerpt_chars),
-                detail: BotDetail::Answer { article: link(article), confidence },
+                detail: BotDetail::Answer {
+                    article: link(article),
+                    confidence,
+                },
             }
         }
         Decision::Escalate { reason, candidates } => {
@@ -92,7 +121,13 @@ pub fn reply(decision: &Decision, articles: &[Article], config: &AnswerConfig) -
                 _ => "I'm not sure about that one, and I'd rather not guess. Would you like a person from the team to help?"
                     .to_owned(),
             };
-            BotReply { text, detail: BotDetail::NoAnswer { reason: *reason, confidence } }
+            BotReply {
+                text,
+                detail: BotDetail::NoAnswer {
+                    reason: *reason,
+                    confidence,
+                },
+            }
         }
     }
 }
@@ -106,7 +141,11 @@ pub fn handoff_reply() -> BotReply {
 }
 
 fn link(article: &Article) -> ArticleLink {
-    ArticleLink { id: article.id.clone(), title: article.title.clone(), url: article.url.clone() }
+    ArticleLink {
+        id: article.id.clone(),
+        title: article.title.clone(),
+        url: article.url.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -119,7 +158,11 @@ mod tests {
 
     #[track_caller]
     fn check(ranked: Vec<Scored>, expected: Result<usize, EscalationReason>) {
-        let config = AnswerConfig { min_confidence: 0.5, min_margin: 0.1, ..AnswerConfig::default() };
+        let config = AnswerConfig {
+            min_confidence: 0.5,
+            min_margin: 0.1,
+            ..AnswerConfig::default()
+        };
         let actual = match decide_ranked(ranked, &config) {
             Decision::Answer { best, .. } => Ok(best.article),
             Decision::Escalate { reason, .. } => Err(reason),
@@ -145,8 +188,18 @@ mod tests {
             url: Some(format!("https://help.example.com/{id}")),
         };
         vec![
-            article("reset", "Reset your password", "Open Settings, then Security, then Reset password.", &["I forgot my password"]),
-            article("refund", "Refunds", "Refunds reach the original card within 5 days.", &["how do I get my money back"]),
+            article(
+                "reset",
+                "Reset your password",
+                "Open Settings, then Security, then Reset password.",
+                &["I forgot my password"],
+            ),
+            article(
+                "refund",
+                "Refunds",
+                "Refunds reach the original card within 5 days.",
+                &["how do I get my money back"],
+            ),
         ]
     }
 
@@ -161,7 +214,16 @@ mod tests {
         assert!(matches!(reply.detail, BotDetail::Answer { ref article, .. } if article.id == "reset"));
 
         let decision = decide(&index, "Do you ship to Antarctica by submarine?", &config);
-        assert!(matches!(decision, Decision::Escalate { reason: EscalationReason::NoMatch, .. }), "{decision:?}");
+        assert!(
+            matches!(
+                decision,
+                Decision::Escalate {
+                    reason: EscalationReason::NoMatch,
+                    ..
+                }
+            ),
+            "{decision:?}"
+        );
         let reply = super::reply(&decision, &articles, &config);
         assert!(reply.text.contains("rather not guess"));
     }
@@ -169,6 +231,12 @@ mod tests {
     #[test]
     fn an_empty_knowledge_base_escalates() {
         let decision = decide(&Index::build(&[]), "anything", &AnswerConfig::default());
-        assert_eq!(decision, Decision::Escalate { reason: EscalationReason::NoKnowledgeBase, candidates: vec![] });
+        assert_eq!(
+            decision,
+            Decision::Escalate {
+                reason: EscalationReason::NoKnowledgeBase,
+                candidates: vec![]
+            }
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::limits::{MAX_ARTICLES, MAX_ARTICLE_BODY_CHARS, MAX_ARTICLE_QUESTIONS, MAX_ARTICLE_TITLE_CHARS};
+use crate::limits::{MAX_ARTICLE_BODY_CHARS, MAX_ARTICLE_QUESTIONS, MAX_ARTICLE_TITLE_CHARS, MAX_ARTICLES};
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
 pub struct Article {
@@ -64,7 +64,10 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<Article>, ArticleError> {
         }
         articles.push(article);
         if articles.len() > MAX_ARTICLES {
-            return Err(error(None, format!("too many articles: the limit is {MAX_ARTICLES} per site")));
+            return Err(error(
+                None,
+                format!("too many articles: the limit is {MAX_ARTICLES} per site"),
+            ));
         }
     }
     Ok(articles)
@@ -80,27 +83,41 @@ fn article_from_json(object: &Map<String, Value>) -> Result<Article, (&'static s
         }
     };
     let id = string("id", true)?.unwrap_or_default();
-    let id_ok = !id.is_empty()
-        && id.len() <= 100
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    let id_ok =
+        !id.is_empty() && id.len() <= 100 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
     if !id_ok {
-        return Err(("id", format!("article id {id:?} must be 1 to 100 of ASCII letters, digits, '-', '_', '.', ':'")));
+        return Err((
+            "id",
+            format!("article id {id:?} must be 1 to 100 of ASCII letters, digits, '-', '_', '.', ':'"),
+        ));
     }
     let title = string("title", true)?.unwrap_or_default().trim().to_owned();
     let n_title = title.chars().count();
     if n_title == 0 || n_title > MAX_ARTICLE_TITLE_CHARS {
-        return Err(("title", format!("`title` must be 1 to {MAX_ARTICLE_TITLE_CHARS} characters, got {n_title}")));
+        return Err((
+            "title",
+            format!("`title` must be 1 to {MAX_ARTICLE_TITLE_CHARS} characters, got {n_title}"),
+        ));
     }
     let body = string("body", false)?.unwrap_or_default().trim().to_owned();
     let n_body = body.chars().count();
     if n_body > MAX_ARTICLE_BODY_CHARS {
-        return Err(("body", format!("`body` is {n_body} characters; the limit is {MAX_ARTICLE_BODY_CHARS}")));
+        return Err((
+            "body",
+            format!("`body` is {n_body} characters; the limit is {MAX_ARTICLE_BODY_CHARS}"),
+        ));
     }
     let questions = match object.get("questions") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => {
             if items.len() > MAX_ARTICLE_QUESTIONS {
-                return Err(("questions", format!("at most {MAX_ARTICLE_QUESTIONS} questions per article, got {}", items.len())));
+                return Err((
+                    "questions",
+                    format!(
+                        "at most {MAX_ARTICLE_QUESTIONS} questions per article, got {}",
+                        items.len()
+                    ),
+                ));
             }
             let mut questions = Vec::with_capacity(items.len());
             for item in items {
@@ -121,7 +138,13 @@ fn article_from_json(object: &Map<String, Value>) -> Result<Article, (&'static s
             return Err(("url", format!("`url` {url:?} must be an absolute http(s) URL")));
         }
     }
-    Ok(Article { id, title, body, questions, url })
+    Ok(Article {
+        id,
+        title,
+        body,
+        questions,
+        url,
+    })
 }
 
 /// The part of an article the bot says in the chat: its first paragraphs, up to about
@@ -166,9 +189,11 @@ mod tests {
     #[test]
     fn parses_the_evaluation_format() {
         let text = concat!(
-            r#"{"id": "faq-0", "title": "Strikethrough", "body": "Use ~~tildes~~.", "questions": []}"#, "\n",
+            r#"{"id": "faq-0", "title": "Strikethrough", "body": "Use ~~tildes~~.", "questions": []}"#,
             "\n",
-            r#"{"id": "reset", "title": "Reset your password", "body": "", "questions": ["forgot password", "  "], "url": "https://help.example.com/reset"}"#, "\n",
+            "\n",
+            r#"{"id": "reset", "title": "Reset your password", "body": "", "questions": ["forgot password", "  "], "url": "https://help.example.com/reset"}"#,
+            "\n",
         );
         let articles = parse_jsonl(text).unwrap();
         assert_eq!(articles.len(), 2);
@@ -191,17 +216,42 @@ mod tests {
         check_error(&format!("{ok}\n{{\"title\":\"B\"}}"), 2, Some("id"), "`id` is required");
         check_error(&format!("{ok}\n{ok}"), 2, Some("id"), "duplicate article id");
         check_error(r#"{"id":"a","title":""}"#, 1, Some("title"), "`title` must be 1 to");
-        check_error(r#"{"id":"a","title":"A","questions":"q"}"#, 1, Some("questions"), "`questions` must be an array");
-        check_error(r#"{"id":"a","title":"A","url":"javascript:alert(1)"}"#, 1, Some("url"), "`url`");
+        check_error(
+            r#"{"id":"a","title":"A","questions":"q"}"#,
+            1,
+            Some("questions"),
+            "`questions` must be an array",
+        );
+        check_error(
+            r#"{"id":"a","title":"A","url":"javascript:alert(1)"}"#,
+            1,
+            Some("url"),
+            "`url`",
+        );
         check_error(r#"{"id":"a b","title":"A"}"#, 1, Some("id"), "article id");
     }
 
     #[test]
     fn excerpts() {
-        let article = |body: &str| Article { id: "a".into(), title: "Title".into(), body: body.into(), questions: vec![], url: None };
+        let article = |body: &str| Article {
+            id: "a".into(),
+            title: "Title".into(),
+            body: body.into(),
+            questions: vec![],
+            url: None,
+        };
         assert_eq!(answer_excerpt(&article(""), 50), "Title");
-        assert_eq!(answer_excerpt(&article("One.\n\nTwo.\n\nThree is long enough to be cut."), 12), "One.\n\nTwo.");
-        assert_eq!(answer_excerpt(&article("First sentence here. Second sentence is longer."), 30), "First sentence here.");
-        assert_eq!(answer_excerpt(&article("averyveryverylongword and more"), 10), "averyveryv…");
+        assert_eq!(
+            answer_excerpt(&article("One.\n\nTwo.\n\nThree is long enough to be cut."), 12),
+            "One.\n\nTwo."
+        );
+        assert_eq!(
+            answer_excerpt(&article("First sentence here. Second sentence is longer."), 30),
+            "First sentence here."
+        );
+        assert_eq!(
+            answer_excerpt(&article("averyveryverylongword and more"), 10),
+            "averyveryv…"
+        );
     }
 }

@@ -29,7 +29,10 @@ pub struct Key {
 impl std::fmt::Debug for Key {
     // Secrets never reach logs, not even through a stray `{:?}`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Key").field("kid", &self.kid).field("secret", &"<redacted>").finish()
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("secret", &"<redacted>")
+            .finish()
     }
 }
 
@@ -40,7 +43,10 @@ impl Key {
         use sha2::Digest as _;
         let digest = Sha256::digest(secret);
         let kid = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-        Key { kid, secret: secret.to_vec() }
+        Key {
+            kid,
+            secret: secret.to_vec(),
+        }
     }
 }
 
@@ -108,12 +114,7 @@ pub fn sign(claims: &impl Serialize, keys: &KeyRing) -> String {
 
 /// Checks the signature, `exp` (mandatory) and `nbf` (if present) against `now` (seconds since
 /// the Unix epoch) with `leeway_secs` of tolerance for clock skew, and returns the claims.
-pub fn verify<T: DeserializeOwned>(
-    token: &str,
-    keys: &KeyRing,
-    now: u64,
-    leeway_secs: u64,
-) -> Result<T, JwtError> {
+pub fn verify<T: DeserializeOwned>(token: &str, keys: &KeyRing, now: u64, leeway_secs: u64) -> Result<T, JwtError> {
     let mut parts = token.split('.');
     let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -139,14 +140,17 @@ pub fn verify<T: DeserializeOwned>(
         .map_err(|_| JwtError::BadSignature)?;
 
     let claims: Map<String, Value> = decode_json(payload_b64)?;
-    let expires_at = claims.get("exp").and_then(Value::as_u64).ok_or(JwtError::MissingExpiry)?;
+    let expires_at = claims
+        .get("exp")
+        .and_then(Value::as_u64)
+        .ok_or(JwtError::MissingExpiry)?;
     if now >= expires_at.saturating_add(leeway_secs) {
         return Err(JwtError::Expired { expired_at: expires_at });
     }
-    if let Some(not_before) = claims.get("nbf").and_then(Value::as_u64) {
-        if now.saturating_add(leeway_secs) < not_before {
-            return Err(JwtError::NotYetValid { not_before });
-        }
+    if let Some(not_before) = claims.get("nbf").and_then(Value::as_u64)
+        && now.saturating_add(leeway_secs) < not_before
+    {
+        return Err(JwtError::NotYetValid { not_before });
     }
     serde_json::from_value(Value::Object(claims)).map_err(|error| JwtError::Claims(error.to_string()))
 }
@@ -169,8 +173,16 @@ mod tests {
     use serde::Deserialize;
 
     fn ring(secrets: &[(&str, &[u8])]) -> KeyRing {
-        KeyRing::new(secrets.iter().map(|(kid, secret)| Key { kid: kid.to_string(), secret: secret.to_vec() }).collect())
-            .unwrap()
+        KeyRing::new(
+            secrets
+                .iter()
+                .map(|(kid, secret)| Key {
+                    kid: kid.to_string(),
+                    secret: secret.to_vec(),
+                })
+                .collect(),
+        )
+        .unwrap()
     }
 
     /// RFC 7515, appendix A.1: the published HS256 example, signed by someone else's code.
@@ -183,9 +195,17 @@ mod tests {
         let keys = ring(&[("any", &secret)]);
         let claims: Map<String, Value> = verify(token, &keys, 1_300_819_379, 0).unwrap();
         assert_eq!(claims["iss"], "joe");
-        assert_eq!(verify::<Value>(token, &keys, 1_300_819_380, 0), Err(JwtError::Expired { expired_at: 1_300_819_380 }));
+        assert_eq!(
+            verify::<Value>(token, &keys, 1_300_819_380, 0),
+            Err(JwtError::Expired {
+                expired_at: 1_300_819_380
+            })
+        );
         let wrong = ring(&[("any", b"not the key")]);
-        assert_eq!(verify::<Value>(token, &wrong, 1_300_819_379, 0), Err(JwtError::BadSignature));
+        assert_eq!(
+            verify::<Value>(token, &wrong, 1_300_819_379, 0),
+            Err(JwtError::BadSignature)
+        );
     }
 
     #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -197,12 +217,36 @@ mod tests {
     #[test]
     fn round_trip_and_rotation() {
         let old = ring(&[("k1", b"first secret")]);
-        let token = sign(&Claims { sub: "v1".into(), exp: 100 }, &old);
-        assert_eq!(verify(&token, &old, 99, 0), Ok(Claims { sub: "v1".into(), exp: 100 }));
+        let token = sign(
+            &Claims {
+                sub: "v1".into(),
+                exp: 100,
+            },
+            &old,
+        );
+        assert_eq!(
+            verify(&token, &old, 99, 0),
+            Ok(Claims {
+                sub: "v1".into(),
+                exp: 100
+            })
+        );
         // After rotation, tokens signed with the old key still verify; new ones use the new key.
         let rotated = ring(&[("k2", b"second secret"), ("k1", b"first secret")]);
-        assert_eq!(verify(&token, &rotated, 99, 0), Ok(Claims { sub: "v1".into(), exp: 100 }));
-        let new_token = sign(&Claims { sub: "v2".into(), exp: 100 }, &rotated);
+        assert_eq!(
+            verify(&token, &rotated, 99, 0),
+            Ok(Claims {
+                sub: "v1".into(),
+                exp: 100
+            })
+        );
+        let new_token = sign(
+            &Claims {
+                sub: "v2".into(),
+                exp: 100,
+            },
+            &rotated,
+        );
         assert_eq!(verify::<Claims>(&new_token, &old, 99, 0), Err(JwtError::UnknownKey));
         // Once the old key is dropped, its tokens stop verifying.
         let dropped = ring(&[("k2", b"second secret")]);
@@ -212,7 +256,13 @@ mod tests {
     #[test]
     fn refuses_tampering() {
         let keys = ring(&[("k1", b"secret")]);
-        let token = sign(&Claims { sub: "v1".into(), exp: 100 }, &keys);
+        let token = sign(
+            &Claims {
+                sub: "v1".into(),
+                exp: 100,
+            },
+            &keys,
+        );
         let parts: Vec<&str> = token.split('.').collect();
         // Swap in another payload, keeping the original signature.
         let forged_payload = URL_SAFE_NO_PAD.encode(r#"{"sub":"v2","exp":100}"#);
@@ -226,9 +276,16 @@ mod tests {
         // The "none" algorithm and algorithm confusion are refused outright.
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k1"}"#);
         let unsigned = format!("{none_header}.{}.", parts[1]);
-        assert_eq!(verify::<Claims>(&unsigned, &keys, 1, 0), Err(JwtError::UnsupportedAlgorithm("none".into())));
+        assert_eq!(
+            verify::<Claims>(&unsigned, &keys, 1, 0),
+            Err(JwtError::UnsupportedAlgorithm("none".into()))
+        );
         for garbage in ["", "a.b", "a.b.c.d", "!!.!!.!!", &format!("{}.{}", parts[0], parts[1])] {
-            assert_eq!(verify::<Claims>(garbage, &keys, 1, 0), Err(JwtError::Malformed), "{garbage:?}");
+            assert_eq!(
+                verify::<Claims>(garbage, &keys, 1, 0),
+                Err(JwtError::Malformed),
+                "{garbage:?}"
+            );
         }
     }
 
@@ -239,8 +296,14 @@ mod tests {
         assert_eq!(verify::<Value>(&no_exp, &keys, 1, 0), Err(JwtError::MissingExpiry));
         let token = sign(&serde_json::json!({ "sub": "v1", "exp": 100, "nbf": 50 }), &keys);
         assert!(verify::<Value>(&token, &keys, 105, 10).is_ok());
-        assert_eq!(verify::<Value>(&token, &keys, 110, 10), Err(JwtError::Expired { expired_at: 100 }));
-        assert_eq!(verify::<Value>(&token, &keys, 30, 10), Err(JwtError::NotYetValid { not_before: 50 }));
+        assert_eq!(
+            verify::<Value>(&token, &keys, 110, 10),
+            Err(JwtError::Expired { expired_at: 100 })
+        );
+        assert_eq!(
+            verify::<Value>(&token, &keys, 30, 10),
+            Err(JwtError::NotYetValid { not_before: 50 })
+        );
     }
 
     #[test]

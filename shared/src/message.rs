@@ -24,7 +24,10 @@ pub fn validate_text(text: &str) -> Result<String, TextError> {
     }
     let n_chars = text.chars().count();
     if n_chars > MAX_MESSAGE_CHARS {
-        return Err(TextError::TooLong { n_chars, limit: MAX_MESSAGE_CHARS });
+        return Err(TextError::TooLong {
+            n_chars,
+            limit: MAX_MESSAGE_CHARS,
+        });
     }
     if let Some(c) = text.chars().find(|&c| c.is_control() && c != '\n' && c != '\t') {
         return Err(TextError::ControlCharacter { code_point: c as u32 });
@@ -39,7 +42,10 @@ pub fn validate_client_id(id: &str) -> Result<(), String> {
         return Err("`id` must not be empty".into());
     }
     if id.len() > MAX_CLIENT_ID_BYTES {
-        return Err(format!("`id` is {} bytes long; the limit is {MAX_CLIENT_ID_BYTES}", id.len()));
+        return Err(format!(
+            "`id` is {} bytes long; the limit is {MAX_CLIENT_ID_BYTES}",
+            id.len()
+        ));
     }
     if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err("`id` may only contain ASCII letters, digits, '-' and '_'".into());
@@ -64,7 +70,13 @@ mod tests {
         check("bell\u{7}", Err(TextError::ControlCharacter { code_point: 7 }));
         check("bidi \u{202e} is not a control", Ok("bidi \u{202e} is not a control"));
         let long = "a".repeat(MAX_MESSAGE_CHARS + 5);
-        check(&long, Err(TextError::TooLong { n_chars: MAX_MESSAGE_CHARS + 5, limit: MAX_MESSAGE_CHARS }));
+        check(
+            &long,
+            Err(TextError::TooLong {
+                n_chars: MAX_MESSAGE_CHARS + 5,
+                limit: MAX_MESSAGE_CHARS,
+            }),
+        );
     }
 
     #[test]

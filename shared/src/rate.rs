@@ -13,7 +13,10 @@ pub struct RateConfig {
 
 impl Default for RateConfig {
     fn default() -> RateConfig {
-        RateConfig { burst: RATE_BURST_MESSAGES, refill_ms_per_message: RATE_REFILL_MS_PER_MESSAGE }
+        RateConfig {
+            burst: RATE_BURST_MESSAGES,
+            refill_ms_per_message: RATE_REFILL_MS_PER_MESSAGE,
+        }
     }
 }
 
@@ -27,7 +30,10 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn full(config: &RateConfig, now: u64) -> Bucket {
-        Bucket { milli_tokens: u64::from(config.burst) * 1000, updated_at: now }
+        Bucket {
+            milli_tokens: u64::from(config.burst) * 1000,
+            updated_at: now,
+        }
     }
 }
 
@@ -38,7 +44,10 @@ pub fn take(bucket: Bucket, config: &RateConfig, now: u64) -> Result<Bucket, u64
     let refilled = elapsed.saturating_mul(1000) / config.refill_ms_per_message.max(1);
     let milli_tokens = bucket.milli_tokens.saturating_add(refilled).min(capacity);
     if milli_tokens >= 1000 {
-        Ok(Bucket { milli_tokens: milli_tokens - 1000, updated_at: now })
+        Ok(Bucket {
+            milli_tokens: milli_tokens - 1000,
+            updated_at: now,
+        })
     } else {
         let missing = 1000 - milli_tokens;
         Err((missing * config.refill_ms_per_message).div_ceil(1000))
@@ -51,7 +60,10 @@ mod tests {
 
     #[test]
     fn burst_then_steady_rate() {
-        let config = RateConfig { burst: 3, refill_ms_per_message: 1000 };
+        let config = RateConfig {
+            burst: 3,
+            refill_ms_per_message: 1000,
+        };
         let mut bucket = Bucket::full(&config, 0);
         for _ in 0..3 {
             bucket = take(bucket, &config, 0).unwrap();
@@ -67,7 +79,10 @@ mod tests {
 
     #[test]
     fn a_refusal_does_not_spend() {
-        let config = RateConfig { burst: 1, refill_ms_per_message: 1000 };
+        let config = RateConfig {
+            burst: 1,
+            refill_ms_per_message: 1000,
+        };
         let bucket = take(Bucket::full(&config, 0), &config, 0).unwrap();
         assert!(take(bucket, &config, 500).is_err());
         // The refused attempt left the stored bucket untouched, so the full refill still counts.

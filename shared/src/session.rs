@@ -63,7 +63,11 @@ pub fn issue(site: &str, visitor_id: &str, now: u64, keys: &KeyRing) -> IssuedSe
         iat: now,
         exp: now + SESSION_TTL_SECS,
     };
-    IssuedSession { token: jwt::sign(&claims, keys), visitor_id: visitor_id.into(), expires_at: claims.exp }
+    IssuedSession {
+        token: jwt::sign(&claims, keys),
+        visitor_id: visitor_id.into(),
+        expires_at: claims.exp,
+    }
 }
 
 /// Verifies a token presented for `site` at `now` (seconds since the Unix epoch).
@@ -94,7 +98,11 @@ mod tests {
     use crate::jwt::Key;
 
     fn keys(secret: &[u8]) -> KeyRing {
-        KeyRing::new(vec![Key { kid: "s1".into(), secret: secret.to_vec() }]).unwrap()
+        KeyRing::new(vec![Key {
+            kid: "s1".into(),
+            secret: secret.to_vec(),
+        }])
+        .unwrap()
     }
 
     const NOW: u64 = 1_790_000_000;
@@ -108,7 +116,9 @@ mod tests {
         assert_eq!((claims.site.as_str(), claims.sub.as_str()), ("demo", "v_01"));
         assert_eq!(
             verify(&issued.token, "demo", NOW + SESSION_TTL_SECS, &keys),
-            Err(SessionError::Expired { expired_at: NOW + SESSION_TTL_SECS })
+            Err(SessionError::Expired {
+                expired_at: NOW + SESSION_TTL_SECS
+            })
         );
     }
 
@@ -122,14 +132,23 @@ mod tests {
     #[test]
     fn refused_when_forged_or_tampered() {
         let issued = issue("demo", "v_01", NOW, &keys(b"session secret"));
-        assert_eq!(verify(&issued.token, "demo", NOW, &keys(b"attacker's guess")), Err(SessionError::Invalid));
+        assert_eq!(
+            verify(&issued.token, "demo", NOW, &keys(b"attacker's guess")),
+            Err(SessionError::Invalid)
+        );
         let mut tampered = issued.token.clone();
         tampered.insert(tampered.len() / 2, 'x');
-        assert_eq!(verify(&tampered, "demo", NOW, &keys(b"session secret")), Err(SessionError::Invalid));
+        assert_eq!(
+            verify(&tampered, "demo", NOW, &keys(b"session secret")),
+            Err(SessionError::Invalid)
+        );
         // A validly signed JWT that is not a session token (for instance one minted for identify
         // with the same keys) is refused too.
         let keys = keys(b"session secret");
-        let other_type = jwt::sign(&serde_json::json!({"iss": "threadline", "typ": "identify", "site": "demo", "sub": "v_01", "iat": NOW, "exp": NOW + 60}), &keys);
+        let other_type = jwt::sign(
+            &serde_json::json!({"iss": "threadline", "typ": "identify", "site": "demo", "sub": "v_01", "iat": NOW, "exp": NOW + 60}),
+            &keys,
+        );
         assert_eq!(verify(&other_type, "demo", NOW, &keys), Err(SessionError::Invalid));
     }
 

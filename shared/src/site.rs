@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 pub fn validate_site_id(id: &str) -> Result<(), String> {
     let well_formed = !id.is_empty()
         && id.len() <= 40
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !id.starts_with('-')
         && !id.ends_with('-');
     if well_formed {
@@ -33,9 +35,14 @@ pub fn normalize_origin(origin: &str) -> Result<String, String> {
         return Err(format!("origin {origin:?} must use http or https"));
     }
     let host_port = rest.strip_suffix('/').unwrap_or(rest);
-    let valid_chars = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'[' || b == b']' || b == b':');
+    let valid_chars = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'[' || b == b']' || b == b':')
+    };
     if host_port.is_empty() || !valid_chars(host_port) {
-        return Err(format!("origin {origin:?} must be scheme://host[:port] with no path, query or credentials"));
+        return Err(format!(
+            "origin {origin:?} must be scheme://host[:port] with no path, query or credentials"
+        ));
     }
     let default_port = if scheme == "https" { ":443" } else { ":80" };
     let host_port = host_port.strip_suffix(default_port).unwrap_or(host_port);
@@ -48,7 +55,7 @@ pub fn normalize_origin(origin: &str) -> Result<String, String> {
 pub fn origin_allowed(allowed: &[String], origin: Option<&str>) -> bool {
     match origin {
         None => true,
-        Some(origin) => normalize_origin(origin).is_ok_and(|origin| allowed.iter().any(|a| *a == origin)),
+        Some(origin) => normalize_origin(origin).is_ok_and(|origin| allowed.contains(&origin)),
     }
 }
 
@@ -68,7 +75,11 @@ pub fn admin_key_hash(key: &str) -> String {
 pub fn admin_key_matches(presented: &str, stored_hash: &str) -> bool {
     let presented = admin_key_hash(presented);
     presented.len() == stored_hash.len()
-        && presented.bytes().zip(stored_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        && presented
+            .bytes()
+            .zip(stored_hash.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 #[cfg(test)]
@@ -77,7 +88,11 @@ mod tests {
 
     #[track_caller]
     fn check_origin(input: &str, expected: Result<&str, ()>) {
-        assert_eq!(normalize_origin(input).map_err(|_| ()), expected.map(str::to_owned), "{input}");
+        assert_eq!(
+            normalize_origin(input).map_err(|_| ()),
+            expected.map(str::to_owned),
+            "{input}"
+        );
     }
 
     #[test]

@@ -23,7 +23,10 @@ pub enum OutgoingKind {
 impl Outgoing {
     pub fn frame(&self) -> ClientFrame {
         match &self.kind {
-            OutgoingKind::Text(text) => ClientFrame::Send { id: self.id.clone(), text: text.clone() },
+            OutgoingKind::Text(text) => ClientFrame::Send {
+                id: self.id.clone(),
+                text: text.clone(),
+            },
             OutgoingKind::RequestHuman => ClientFrame::RequestHuman { id: self.id.clone() },
         }
     }
@@ -41,7 +44,11 @@ pub struct Chat {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Row {
     Stored(Message),
-    Pending { id: String, text: String, failed: Option<String> },
+    Pending {
+        id: String,
+        text: String,
+        failed: Option<String>,
+    },
 }
 
 impl Row {
@@ -93,7 +100,12 @@ impl Chat {
 
     fn store(&mut self, message: Message) {
         self.outbox.retain(|o| o.id != message.id);
-        if message.role == Role::Bot && message.bot.as_ref().is_some_and(|b| matches!(b, shared::wire::BotDetail::HandoffRequested { .. })) {
+        if message.role == Role::Bot
+            && message
+                .bot
+                .as_ref()
+                .is_some_and(|b| matches!(b, shared::wire::BotDetail::HandoffRequested { .. }))
+        {
             self.status = ConversationStatus::WaitingForHuman;
         }
         match self.messages.binary_search_by_key(&message.seq, |m| m.seq) {
@@ -109,7 +121,11 @@ impl Chat {
     /// Frames still to be sent (or resent after a reconnect), in the order written. Sending one
     /// twice is harmless: the edge stores each id once.
     pub fn unsent(&self) -> Vec<ClientFrame> {
-        self.outbox.iter().filter(|o| o.failed.is_none()).map(Outgoing::frame).collect()
+        self.outbox
+            .iter()
+            .filter(|o| o.failed.is_none())
+            .map(Outgoing::frame)
+            .collect()
     }
 
     /// Gives up on a refused message (the visitor dismissed it).
@@ -133,7 +149,10 @@ impl Chat {
     /// Whether the last bot message offers a person and the conversation does not have one yet.
     pub fn offers_person(&self) -> bool {
         self.status == ConversationStatus::Bot
-            && self.messages.last().is_some_and(|m| matches!(m.bot, Some(shared::wire::BotDetail::NoAnswer { .. })))
+            && self
+                .messages
+                .last()
+                .is_some_and(|m| matches!(m.bot, Some(shared::wire::BotDetail::NoAnswer { .. })))
             && !self.outbox.iter().any(|o| o.kind == OutgoingKind::RequestHuman)
     }
 }
@@ -147,7 +166,9 @@ fn is_final(code: ErrorCode) -> bool {
 pub fn describe(error: &ErrorBody) -> String {
     match error.code {
         ErrorCode::UnknownSite => "This chat isn't set up for this site yet, so messages can't be delivered.".into(),
-        ErrorCode::OriginNotAllowed => "Chat isn't enabled on this page's address, so messages can't be delivered.".into(),
+        ErrorCode::OriginNotAllowed => {
+            "Chat isn't enabled on this page's address, so messages can't be delivered.".into()
+        }
         ErrorCode::MissingToken | ErrorCode::InvalidToken | ErrorCode::TokenExpired | ErrorCode::TokenWrongSite => {
             "Your chat session has ended. Reload the page to start a new one.".into()
         }
@@ -156,11 +177,17 @@ pub fn describe(error: &ErrorBody) -> String {
             None => "That message is too long.".into(),
         },
         ErrorCode::RateLimited => match error.retry_after_ms {
-            Some(ms) => format!("You're sending messages quickly. Please wait {} seconds and try again.", ms.div_ceil(1000)),
+            Some(ms) => format!(
+                "You're sending messages quickly. Please wait {} seconds and try again.",
+                ms.div_ceil(1000)
+            ),
             None => "You're sending messages quickly. Please wait a moment and try again.".into(),
         },
         ErrorCode::InvalidField | ErrorCode::MalformedJson => {
-            format!("That message couldn't be sent: {}.", error.message.trim_end_matches('.'))
+            format!(
+                "That message couldn't be sent: {}.",
+                error.message.trim_end_matches('.')
+            )
         }
         ErrorCode::NotFound
         | ErrorCode::MethodNotAllowed
@@ -176,7 +203,10 @@ pub fn describe(error: &ErrorBody) -> String {
 /// Whether an error means the stored session token is useless, so the widget should get a new
 /// one rather than show an error.
 pub fn is_session_error(code: ErrorCode) -> bool {
-    matches!(code, ErrorCode::MissingToken | ErrorCode::InvalidToken | ErrorCode::TokenExpired | ErrorCode::TokenWrongSite)
+    matches!(
+        code,
+        ErrorCode::MissingToken | ErrorCode::InvalidToken | ErrorCode::TokenExpired | ErrorCode::TokenWrongSite
+    )
 }
 
 /// Whether an error means this page can never chat (no point retrying).
@@ -217,7 +247,15 @@ mod tests {
     use shared::wire::{BotDetail, EscalationReason};
 
     fn message(seq: u64, id: &str, role: Role) -> Message {
-        Message { seq, id: id.into(), role, text: format!("text {seq}"), at: seq * 1000, reply_to: None, bot: None }
+        Message {
+            seq,
+            id: id.into(),
+            role,
+            text: format!("text {seq}"),
+            at: seq * 1000,
+            reply_to: None,
+            bot: None,
+        }
     }
 
     #[test]
@@ -226,7 +264,9 @@ mod tests {
         chat.queue("a".into(), OutgoingKind::Text("hello".into()));
         assert_eq!(chat.rows().len(), 1);
         assert!(matches!(chat.rows()[0], Row::Pending { .. }));
-        chat.receive(ServerFrame::Message { message: message(1, "a", Role::Visitor) });
+        chat.receive(ServerFrame::Message {
+            message: message(1, "a", Role::Visitor),
+        });
         assert!(chat.outbox.is_empty());
         assert_eq!(chat.rows(), vec![Row::Stored(message(1, "a", Role::Visitor))]);
     }
@@ -234,12 +274,20 @@ mod tests {
     #[test]
     fn messages_are_kept_once_and_in_order() {
         let mut chat = Chat::default();
-        chat.receive(ServerFrame::Message { message: message(3, "c", Role::Bot) });
+        chat.receive(ServerFrame::Message {
+            message: message(3, "c", Role::Bot),
+        });
         chat.receive(ServerFrame::History {
-            messages: vec![message(1, "a", Role::Visitor), message(2, "b", Role::Bot), message(3, "c", Role::Bot)],
+            messages: vec![
+                message(1, "a", Role::Visitor),
+                message(2, "b", Role::Bot),
+                message(3, "c", Role::Bot),
+            ],
             status: ConversationStatus::Bot,
         });
-        chat.receive(ServerFrame::Message { message: message(2, "b", Role::Bot) });
+        chat.receive(ServerFrame::Message {
+            message: message(2, "b", Role::Bot),
+        });
         let seqs: Vec<u64> = chat.messages.iter().map(|m| m.seq).collect();
         assert_eq!(seqs, vec![1, 2, 3]);
         assert_eq!(chat.last_seq(), Some(3));
@@ -251,11 +299,29 @@ mod tests {
         chat.queue("a".into(), OutgoingKind::Text("x".repeat(3000)));
         chat.queue("b".into(), OutgoingKind::Text("fine".into()));
         let error = ErrorBody::new(ErrorCode::PayloadTooLarge, "too long").with_limit(2000);
-        assert_eq!(chat.receive(ServerFrame::Error { reply_to: Some("a".into()), error }), None);
-        assert_eq!(chat.outbox[0].failed.as_deref(), Some("That message is too long: the limit is 2000 characters."));
-        assert_eq!(chat.unsent(), vec![ClientFrame::Send { id: "b".into(), text: "fine".into() }]);
+        assert_eq!(
+            chat.receive(ServerFrame::Error {
+                reply_to: Some("a".into()),
+                error
+            }),
+            None
+        );
+        assert_eq!(
+            chat.outbox[0].failed.as_deref(),
+            Some("That message is too long: the limit is 2000 characters.")
+        );
+        assert_eq!(
+            chat.unsent(),
+            vec![ClientFrame::Send {
+                id: "b".into(),
+                text: "fine".into()
+            }]
+        );
         // A transient failure is shown but the message stays queued for resending.
-        let notice = chat.receive(ServerFrame::Error { reply_to: Some("b".into()), error: ErrorBody::new(ErrorCode::Internal, "x") });
+        let notice = chat.receive(ServerFrame::Error {
+            reply_to: Some("b".into()),
+            error: ErrorBody::new(ErrorCode::Internal, "x"),
+        });
         assert!(notice.is_some());
         assert_eq!(chat.unsent().len(), 1);
     }
@@ -264,14 +330,24 @@ mod tests {
     fn a_person_is_offered_after_no_answer_until_requested() {
         let mut chat = Chat::default();
         let mut no_answer = message(2, "bot:a", Role::Bot);
-        no_answer.bot = Some(BotDetail::NoAnswer { reason: EscalationReason::NoMatch, confidence: 0.1 });
-        chat.receive(ServerFrame::History { messages: vec![message(1, "a", Role::Visitor), no_answer], status: ConversationStatus::Bot });
+        no_answer.bot = Some(BotDetail::NoAnswer {
+            reason: EscalationReason::NoMatch,
+            confidence: 0.1,
+        });
+        chat.receive(ServerFrame::History {
+            messages: vec![message(1, "a", Role::Visitor), no_answer],
+            status: ConversationStatus::Bot,
+        });
         assert!(chat.offers_person());
         chat.queue("h".into(), OutgoingKind::RequestHuman);
         assert!(!chat.offers_person());
         let mut confirmation = message(4, "bot:h", Role::Bot);
-        confirmation.bot = Some(BotDetail::HandoffRequested { reason: EscalationReason::VisitorAsked });
-        chat.receive(ServerFrame::Message { message: message(3, "h", Role::Visitor) });
+        confirmation.bot = Some(BotDetail::HandoffRequested {
+            reason: EscalationReason::VisitorAsked,
+        });
+        chat.receive(ServerFrame::Message {
+            message: message(3, "h", Role::Visitor),
+        });
         chat.receive(ServerFrame::Message { message: confirmation });
         assert_eq!(chat.status, ConversationStatus::WaitingForHuman);
         assert!(!chat.offers_person());
@@ -279,7 +355,13 @@ mod tests {
 
     #[test]
     fn every_error_code_has_words() {
-        for code in [ErrorCode::UnknownSite, ErrorCode::OriginNotAllowed, ErrorCode::TokenExpired, ErrorCode::RateLimited, ErrorCode::Internal] {
+        for code in [
+            ErrorCode::UnknownSite,
+            ErrorCode::OriginNotAllowed,
+            ErrorCode::TokenExpired,
+            ErrorCode::RateLimited,
+            ErrorCode::Internal,
+        ] {
             let text = describe(&ErrorBody::new(code, "m"));
             assert!(text.len() > 20 && !text.contains('_'), "{code:?}: {text}");
         }
@@ -287,7 +369,11 @@ mod tests {
 
     #[test]
     fn session_renewal() {
-        let session = StoredSession { token: "t".into(), visitor_id: "v".into(), expires_at: 10_000_000 };
+        let session = StoredSession {
+            token: "t".into(),
+            visitor_id: "v".into(),
+            expires_at: 10_000_000,
+        };
         assert!(!session.needs_renewal(10_000_000 - SESSION_TTL_SECS / 2 - 1));
         assert!(session.needs_renewal(10_000_000 - SESSION_TTL_SECS / 2));
         assert!(session.expired(10_000_000));

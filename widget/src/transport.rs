@@ -19,13 +19,18 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use crate::state::{self, Chat, OutgoingKind, StoredSession};
 
+/// A DOM event handler, kept alive as long as the socket it listens to.
+type Handler = Closure<dyn FnMut(JsValue)>;
+
 /// What the panel shows about the connection.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Connection {
     Idle,
     Connecting,
     Online,
-    Offline { retry_in_ms: u32 },
+    Offline {
+        retry_in_ms: u32,
+    },
     /// This page can never chat (unknown site, origin not allowed); the text says why.
     Stopped(String),
 }
@@ -42,7 +47,7 @@ pub struct Transport {
     /// Ids sent on the current socket, so a new message does not resend the whole outbox.
     sent_on_socket: RefCell<HashSet<String>>,
     /// The current socket's event handlers, kept alive as long as it is.
-    handlers: RefCell<Vec<Closure<dyn FnMut(JsValue)>>>,
+    handlers: RefCell<Vec<Handler>>,
     attempt: Cell<u32>,
     http_mode: Cell<bool>,
     started: Cell<bool>,
@@ -86,12 +91,14 @@ impl Transport {
     }
 
     pub fn send_text(self: &Rc<Self>, text: String) {
-        self.chat.update(|chat| chat.queue(random_id(), OutgoingKind::Text(text)));
+        self.chat
+            .update(|chat| chat.queue(random_id(), OutgoingKind::Text(text)));
         self.flush();
     }
 
     pub fn request_human(self: &Rc<Self>) {
-        self.chat.update(|chat| chat.queue(random_id(), OutgoingKind::RequestHuman));
+        self.chat
+            .update(|chat| chat.queue(random_id(), OutgoingKind::RequestHuman));
         self.flush();
     }
 
@@ -111,9 +118,20 @@ impl Transport {
     }
 
     fn open_socket(self: &Rc<Self>, token: &str) {
-        let after = self.chat.with_untracked(|chat| chat.last_seq()).map(|seq| format!("?after={seq}")).unwrap_or_default();
-        let url = format!("{}/v1/sites/{}/conversation/live{after}", self.api.replacen("http", "ws", 1), self.site);
-        let protocols = js_sys::Array::of2(&JsValue::from_str("threadline.v1"), &JsValue::from_str(&format!("bearer.{token}")));
+        let after = self
+            .chat
+            .with_untracked(|chat| chat.last_seq())
+            .map(|seq| format!("?after={seq}"))
+            .unwrap_or_default();
+        let url = format!(
+            "{}/v1/sites/{}/conversation/live{after}",
+            self.api.replacen("http", "ws", 1),
+            self.site
+        );
+        let protocols = js_sys::Array::of2(
+            &JsValue::from_str("threadline.v1"),
+            &JsValue::from_str(&format!("bearer.{token}")),
+        );
         let socket = match WebSocket::new_with_str_sequence(&url, &protocols) {
             Ok(socket) => socket,
             Err(_) => return self.spawn_probe(),
@@ -122,7 +140,7 @@ impl Transport {
 
         let this = Rc::clone(self);
         let was_opened = Rc::clone(&opened);
-        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        let on_open = Handler::new(move |_| {
             was_opened.set(true);
             this.attempt.set(0);
             this.http_mode.set(false);
@@ -132,13 +150,17 @@ impl Transport {
             this.flush();
         });
         let this = Rc::clone(self);
-        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-            let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() else { return };
-            let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { return };
-            if let ServerFrame::Error { error, .. } = &frame {
-                if state::is_session_error(error.code) {
-                    this.forget_session();
-                }
+        let on_message = Handler::new(move |event: JsValue| {
+            let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() else {
+                return;
+            };
+            let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
+                return;
+            };
+            if let ServerFrame::Error { error, .. } = &frame
+                && state::is_session_error(error.code)
+            {
+                this.forget_session();
             }
             let mut notice = None;
             this.chat.update(|chat| notice = chat.receive(frame));
@@ -148,7 +170,7 @@ impl Transport {
         });
         let this = Rc::clone(self);
         let current = socket.clone();
-        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        let on_close = Handler::new(move |event: JsValue| {
             let _ = event.unchecked_into::<CloseEvent>();
             let is_current = this.socket.borrow().as_ref().is_some_and(|s| s == &current);
             if !is_current {
@@ -182,10 +204,10 @@ impl Transport {
                     if self.sent_on_socket.borrow().contains(&id) {
                         continue;
                     }
-                    if let Ok(text) = serde_json::to_string(&frame) {
-                        if socket.send_with_str(&text).is_ok() {
-                            self.sent_on_socket.borrow_mut().insert(id);
-                        }
+                    if let Ok(text) = serde_json::to_string(&frame)
+                        && socket.send_with_str(&text).is_ok()
+                    {
+                        self.sent_on_socket.borrow_mut().insert(id);
                     }
                 }
             }
@@ -216,7 +238,10 @@ impl Transport {
                 }
             };
             let url = format!("{}/v1/sites/{}/conversation/{path}", self.api, self.site);
-            match self.request::<SendMessageResponse>("POST", &url, Some(&token), Some(body.to_string())).await {
+            match self
+                .request::<SendMessageResponse>("POST", &url, Some(&token), Some(body.to_string()))
+                .await
+            {
                 Ok(reply) => self.chat.update(|chat| {
                     for message in reply.messages {
                         chat.receive(ServerFrame::Message { message });
@@ -224,7 +249,12 @@ impl Transport {
                 }),
                 Err(Failure::Refused(error)) => {
                     let mut notice = None;
-                    self.chat.update(|chat| notice = chat.receive(ServerFrame::Error { reply_to: Some(id), error }));
+                    self.chat.update(|chat| {
+                        notice = chat.receive(ServerFrame::Error {
+                            reply_to: Some(id),
+                            error,
+                        })
+                    });
                     self.notice.set(notice);
                 }
                 Err(failure) => {
@@ -247,12 +277,22 @@ impl Transport {
             Ok(token) => token,
             Err(failure) => return self.handle_failure(failure),
         };
-        let after = self.chat.with_untracked(|chat| chat.last_seq()).map(|seq| format!("?after={seq}")).unwrap_or_default();
+        let after = self
+            .chat
+            .with_untracked(|chat| chat.last_seq())
+            .map(|seq| format!("?after={seq}"))
+            .unwrap_or_default();
         let url = format!("{}/v1/sites/{}/conversation{after}", self.api, self.site);
-        match self.request::<TranscriptResponse>("GET", &url, Some(&token), None).await {
+        match self
+            .request::<TranscriptResponse>("GET", &url, Some(&token), None)
+            .await
+        {
             Ok(transcript) => {
                 self.chat.update(|chat| {
-                    chat.receive(ServerFrame::History { messages: transcript.messages, status: transcript.status });
+                    chat.receive(ServerFrame::History {
+                        messages: transcript.messages,
+                        status: transcript.status,
+                    });
                 });
                 self.http_mode.set(true);
                 self.sent_on_socket.borrow_mut().clear();
@@ -296,7 +336,8 @@ impl Transport {
         let this = Rc::clone(self);
         let callback = Closure::once_into_js(move || this.connect());
         if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), delay_ms as i32);
+            let _ =
+                window.set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), delay_ms as i32);
         }
     }
 
@@ -325,14 +366,21 @@ impl Transport {
         let issued = match stored {
             Some(session) if !session.needs_renewal(now) => return Ok(session.token),
             Some(session) if !session.expired(now) => {
-                match self.request::<SessionResponse>("POST", &url, Some(&session.token), None).await {
+                match self
+                    .request::<SessionResponse>("POST", &url, Some(&session.token), None)
+                    .await
+                {
                     Err(Failure::Session) => self.request::<SessionResponse>("POST", &url, None, None).await?,
                     other => other?,
                 }
             }
             _ => self.request::<SessionResponse>("POST", &url, None, None).await?,
         };
-        let session = StoredSession { token: issued.token, visitor_id: issued.visitor_id, expires_at: issued.expires_at };
+        let session = StoredSession {
+            token: issued.token,
+            visitor_id: issued.visitor_id,
+            expires_at: issued.expires_at,
+        };
         if let (Some(storage), Ok(text)) = (local_storage(), serde_json::to_string(&session)) {
             // Storage can be full or disabled; the session then lasts as long as the page.
             let _ = storage.set_item(&self.storage_key(), &text);
@@ -353,7 +401,9 @@ impl Transport {
         if (200..300).contains(&status) {
             return serde_json::from_str(&text).map_err(|_| Failure::Transient);
         }
-        let Ok(envelope) = serde_json::from_str::<ErrorEnvelope>(&text) else { return Err(Failure::Transient) };
+        let Ok(envelope) = serde_json::from_str::<ErrorEnvelope>(&text) else {
+            return Err(Failure::Transient);
+        };
         let error = envelope.error;
         Err(if state::is_fatal(error.code) {
             Failure::Fatal(state::describe(&error))

@@ -24,8 +24,12 @@ thread_local! {
 #[wasm_bindgen]
 pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), JsValue> {
     let get = |key: &str| js_sys::Reflect::get(&options, &JsValue::from_str(key)).ok();
-    let site = get("site").and_then(|v| v.as_string()).ok_or("mount: `site` is required")?;
-    let api = get("api").and_then(|v| v.as_string()).ok_or("mount: `api` is required")?;
+    let site = get("site")
+        .and_then(|v| v.as_string())
+        .ok_or("mount: `site` is required")?;
+    let api = get("api")
+        .and_then(|v| v.as_string())
+        .ok_or("mount: `api` is required")?;
     let open = get("open").and_then(|v| v.as_bool()).unwrap_or(false);
     leptos::mount::mount_to(container, move || view! { <App site api initially_open=open/> }).forget();
     Ok(())
@@ -34,7 +38,9 @@ pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), Js
 /// The JS API's commands that reach the mounted widget: `open`, `close`, `toggle`.
 #[wasm_bindgen]
 pub fn command(name: &str) -> Result<(), JsValue> {
-    let open = OPEN.with(|open| *open.borrow()).ok_or("Threadline is not mounted yet")?;
+    let open = OPEN
+        .with(|open| *open.borrow())
+        .ok_or("Threadline is not mounted yet")?;
     match name {
         "open" => open.set(true),
         "close" => open.set(false),

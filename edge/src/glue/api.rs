@@ -38,27 +38,45 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 admin_key_hash: site::admin_key_hash(&admin_key),
             };
             let record: SiteRecord = call(&site_stub(env, &request.id)?, "POST", "/", Some(&command)).await?;
-            json(201, &SiteKeyResponse { site: record.view(), admin_key })
+            json(
+                201,
+                &SiteKeyResponse {
+                    site: record.view(),
+                    admin_key,
+                },
+            )
         }
         Route::RotateAdminKey { site } => {
             require_operator(&req, env)?;
             let admin_key = site::admin_key(random_bytes()?);
-            let command = SiteCommand::SetAdminKey { admin_key_hash: site::admin_key_hash(&admin_key) };
+            let command = SiteCommand::SetAdminKey {
+                admin_key_hash: site::admin_key_hash(&admin_key),
+            };
             let record: SiteRecord = call(&site_stub(env, &site)?, "POST", "/", Some(&command)).await?;
-            json(200, &SiteKeyResponse { site: record.view(), admin_key })
+            json(
+                200,
+                &SiteKeyResponse {
+                    site: record.view(),
+                    admin_key,
+                },
+            )
         }
 
         Route::GetSite { site } => json(200, &require_admin(&req, env, &site).await?.view()),
         Route::UpdateSite { site } => {
             require_admin(&req, env, &site).await?;
             let request = UpdateSiteRequest::from_json(&json_body(&mut req).await?)?;
-            let command = SiteCommand::Update { name: request.name, allowed_origins: request.allowed_origins };
+            let command = SiteCommand::Update {
+                name: request.name,
+                allowed_origins: request.allowed_origins,
+            };
             let record: SiteRecord = call(&site_stub(env, &site)?, "POST", "/", Some(&command)).await?;
             json(200, &record.view())
         }
         Route::GetArticles { site } => {
             require_admin(&req, env, &site).await?;
-            let articles: Vec<article::Article> = call(&site_stub(env, &site)?, "POST", "/", Some(&SiteCommand::GetArticles)).await?;
+            let articles: Vec<article::Article> =
+                call(&site_stub(env, &site)?, "POST", "/", Some(&SiteCommand::GetArticles)).await?;
             json(200, &articles)
         }
         Route::PutArticles { site } => {
@@ -68,8 +86,13 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let text = String::from_utf8(body)
                 .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "body is not UTF-8 text"))?;
             let articles = article::parse_jsonl(&text)?;
-            let reply: ArticlesResponse =
-                call(&site_stub(env, &site)?, "POST", "/", Some(&SiteCommand::PutArticles { articles })).await?;
+            let reply: ArticlesResponse = call(
+                &site_stub(env, &site)?,
+                "POST",
+                "/",
+                Some(&SiteCommand::PutArticles { articles }),
+            )
+            .await?;
             json(200, &reply)
         }
 
@@ -84,14 +107,25 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 None => session::visitor_id(random_bytes()?),
             };
             let issued = session::issue(&site, &visitor, now, &keys);
-            json(201, &SessionResponse { token: issued.token, visitor_id: issued.visitor_id, expires_at: issued.expires_at })
+            json(
+                201,
+                &SessionResponse {
+                    token: issued.token,
+                    visitor_id: issued.visitor_id,
+                    expires_at: issued.expires_at,
+                },
+            )
         }
         Route::Transcript { site } => {
             visitor_site(&req, env, &site).await?;
             let claims = visitor_session(bearer(&req), env, &site)?;
-            let after = url.query_pairs().find(|(k, _)| k == "after").and_then(|(_, v)| v.parse::<u64>().ok());
+            let after = url
+                .query_pairs()
+                .find(|(k, _)| k == "after")
+                .and_then(|(_, v)| v.parse::<u64>().ok());
             let path = conversation_path("/transcript", &claims, after);
-            let transcript: TranscriptResponse = call::<_, ()>(&conversation_stub(env, &claims)?, "GET", &path, None).await?;
+            let transcript: TranscriptResponse =
+                call::<_, ()>(&conversation_stub(env, &claims)?, "GET", &path, None).await?;
             json(200, &transcript)
         }
         Route::SendMessage { site } => {
@@ -100,7 +134,8 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let request = SendMessageRequest::from_json(&json_body(&mut req).await?)?;
             let body = serde_json::json!({ "id": request.id, "text": request.text });
             let path = conversation_path("/messages", &claims, None);
-            let reply: SendMessageResponse = call(&conversation_stub(env, &claims)?, "POST", &path, Some(&body)).await?;
+            let reply: SendMessageResponse =
+                call(&conversation_stub(env, &claims)?, "POST", &path, Some(&body)).await?;
             json(200, &reply)
         }
         Route::RequestHuman { site } => {
@@ -114,18 +149,29 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             };
             shared::message::validate_client_id(&id).map_err(|why| ApiError::field("id", why))?;
             let path = conversation_path("/handoff", &claims, None);
-            let reply: SendMessageResponse =
-                call(&conversation_stub(env, &claims)?, "POST", &path, Some(&serde_json::json!({ "id": id }))).await?;
+            let reply: SendMessageResponse = call(
+                &conversation_stub(env, &claims)?,
+                "POST",
+                &path,
+                Some(&serde_json::json!({ "id": id })),
+            )
+            .await?;
             json(200, &reply)
         }
         Route::Live { site } => {
             visitor_site(&req, env, &site).await?;
             let upgrade = req.headers().get("Upgrade").ok().flatten().unwrap_or_default();
             if !upgrade.eq_ignore_ascii_case("websocket") {
-                return Err(ApiError::new(ErrorCode::UpgradeRequired, "this endpoint speaks WebSocket: send `Upgrade: websocket`"));
+                return Err(ApiError::new(
+                    ErrorCode::UpgradeRequired,
+                    "this endpoint speaks WebSocket: send `Upgrade: websocket`",
+                ));
             }
             let claims = visitor_session(websocket_token(&req)?, env, &site)?;
-            let after = url.query_pairs().find(|(k, _)| k == "after").and_then(|(_, v)| v.parse::<u64>().ok());
+            let after = url
+                .query_pairs()
+                .find(|(k, _)| k == "after")
+                .and_then(|(_, v)| v.parse::<u64>().ok());
             let path = conversation_path("/live", &claims, after);
             let headers = Headers::new();
             for (name, value) in req.headers().entries() {
@@ -150,11 +196,16 @@ async fn json_body(req: &mut Request) -> ApiResult<serde_json::Map<String, serde
 }
 
 fn site_stub(env: &Env, site: &str) -> ApiResult<Stub> {
-    env.durable_object("SITES").and_then(|ns| ns.get_by_name(site)).map_err(|e| internal("site object", e))
+    env.durable_object("SITES")
+        .and_then(|ns| ns.get_by_name(site))
+        .map_err(|e| internal("site object", e))
 }
 
 fn conversation_stub(env: &Env, claims: &SessionClaims) -> ApiResult<Stub> {
-    let key = ConversationKey { site: claims.site.clone(), visitor: claims.sub.clone() };
+    let key = ConversationKey {
+        site: claims.site.clone(),
+        visitor: claims.sub.clone(),
+    };
     env.durable_object("CONVERSATIONS")
         .and_then(|ns| ns.get_by_name(&key.object_name()))
         .map_err(|e| internal("conversation object", e))
@@ -162,7 +213,9 @@ fn conversation_stub(env: &Env, claims: &SessionClaims) -> ApiResult<Stub> {
 
 fn conversation_path(path: &str, claims: &SessionClaims, after: Option<u64>) -> String {
     let mut query = worker::url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("site", &claims.site).append_pair("visitor", &claims.sub);
+    query
+        .append_pair("site", &claims.site)
+        .append_pair("visitor", &claims.sub);
     if let Some(after) = after {
         query.append_pair("after", &after.to_string());
     }
@@ -170,13 +223,15 @@ fn conversation_path(path: &str, claims: &SessionClaims, after: Option<u64>) -> 
 }
 
 async fn load_site(env: &Env, site: &str) -> ApiResult<SiteRecord> {
-    call(&site_stub(env, site)?, "POST", "/", Some(&SiteCommand::Get)).await.map_err(|error| {
-        if error.body.code == ErrorCode::UnknownSite {
-            ApiError::new(ErrorCode::UnknownSite, format!("no site is named {site:?}"))
-        } else {
-            error
-        }
-    })
+    call(&site_stub(env, site)?, "POST", "/", Some(&SiteCommand::Get))
+        .await
+        .map_err(|error| {
+            if error.body.code == ErrorCode::UnknownSite {
+                ApiError::new(ErrorCode::UnknownSite, format!("no site is named {site:?}"))
+            } else {
+                error
+            }
+        })
 }
 
 /// Loads a site for a visitor request and checks the page's origin against it.
@@ -203,7 +258,10 @@ fn session_keys(env: &Env) -> ApiResult<shared::jwt::KeyRing> {
 
 fn visitor_session(token: Option<String>, env: &Env, site: &str) -> ApiResult<SessionClaims> {
     let token = token.ok_or_else(|| {
-        ApiError::new(ErrorCode::MissingToken, "a session token is required: `Authorization: Bearer <token>` from POST /v1/sites/{site}/sessions")
+        ApiError::new(
+            ErrorCode::MissingToken,
+            "a session token is required: `Authorization: Bearer <token>` from POST /v1/sites/{site}/sessions",
+        )
     })?;
     Ok(session::verify(&token, site, now_ms() / 1000, &session_keys(env)?)?)
 }
@@ -211,7 +269,12 @@ fn visitor_session(token: Option<String>, env: &Env, site: &str) -> ApiResult<Se
 /// Browsers cannot set headers on a WebSocket, so the widget offers the token as a second
 /// subprotocol, `bearer.<token>`, beside `threadline.v1` (which the server picks).
 fn websocket_token(req: &Request) -> ApiResult<Option<String>> {
-    let offered = req.headers().get("Sec-WebSocket-Protocol").ok().flatten().unwrap_or_default();
+    let offered = req
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let protocols: Vec<&str> = offered.split(',').map(str::trim).collect();
     if !protocols.contains(&PROTOCOL) {
         return Err(ApiError::field(
@@ -219,7 +282,10 @@ fn websocket_token(req: &Request) -> ApiResult<Option<String>> {
             format!("offer the `{PROTOCOL}` subprotocol, with the token as `bearer.<token>`"),
         ));
     }
-    Ok(protocols.iter().find_map(|p| p.strip_prefix("bearer.")).map(str::to_owned))
+    Ok(protocols
+        .iter()
+        .find_map(|p| p.strip_prefix("bearer."))
+        .map(str::to_owned))
 }
 
 fn require_operator(req: &Request, env: &Env) -> ApiResult<()> {
@@ -230,7 +296,10 @@ fn require_operator(req: &Request, env: &Env) -> ApiResult<()> {
     if site::admin_key_hash(&presented) == site::admin_key_hash(expected) {
         Ok(())
     } else {
-        Err(ApiError::new(ErrorCode::InvalidKey, "this endpoint needs the operator key: `Authorization: Bearer <OPERATOR_KEY>`"))
+        Err(ApiError::new(
+            ErrorCode::InvalidKey,
+            "this endpoint needs the operator key: `Authorization: Bearer <OPERATOR_KEY>`",
+        ))
     }
 }
 
@@ -240,6 +309,9 @@ async fn require_admin(req: &Request, env: &Env, site: &str) -> ApiResult<SiteRe
     if site::admin_key_matches(&presented, &record.admin_key_hash) {
         Ok(record)
     } else {
-        Err(ApiError::new(ErrorCode::InvalidKey, format!("this endpoint needs site {site:?}'s admin key: `Authorization: Bearer <admin key>`")))
+        Err(ApiError::new(
+            ErrorCode::InvalidKey,
+            format!("this endpoint needs site {site:?}'s admin key: `Authorization: Bearer <admin key>`"),
+        ))
     }
 }

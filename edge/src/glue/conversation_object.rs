@@ -10,12 +10,12 @@ use serde::Deserialize;
 use shared::answer;
 use shared::rate::{self, Bucket, RateConfig};
 use shared::wire::{
-    BotDetail, ClientFrame, ConversationStatus, ErrorCode, Message, Role,
-    SendMessageResponse, ServerFrame, TranscriptResponse,
+    BotDetail, ClientFrame, ConversationStatus, ErrorCode, Message, Role, SendMessageResponse, ServerFrame,
+    TranscriptResponse,
 };
 use worker::{
-    DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, WebSocket, WebSocketIncomingMessage,
-    WebSocketPair, durable_object,
+    DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair, durable_object,
 };
 
 use super::http::{call, error_response, internal, json, now_ms};
@@ -59,20 +59,33 @@ impl DurableObject for ConversationObject {
         if let Err(error) = state.storage().sql().exec(SCHEMA, None) {
             worker::console_error!("ConversationObject schema: {error}");
         }
-        ConversationObject { state, env, answering: RefCell::new(HashSet::new()) }
+        ConversationObject {
+            state,
+            env,
+            answering: RefCell::new(HashSet::new()),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        Ok(self.route(&mut req).await.unwrap_or_else(|error| error_response(&error)))
+        Ok(self
+            .route(&mut req)
+            .await
+            .unwrap_or_else(|error| error_response(&error)))
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
         let WebSocketIncomingMessage::String(text) = message else {
-            send(&ws, &error_frame(None, ApiError::new(ErrorCode::MalformedJson, "frames must be JSON text, not binary")));
+            send(
+                &ws,
+                &error_frame(
+                    None,
+                    ApiError::new(ErrorCode::MalformedJson, "frames must be JSON text, not binary"),
+                ),
+            );
             return Ok(());
         };
         let (reply_to, result) = match ClientFrame::parse(&text) {
-            Err(error) => (None, Err(ApiError::from(error))),
+            Err(error) => (shared::wire::frame_id(&text), Err(ApiError::from(error))),
             Ok(ClientFrame::Send { id, text }) => (Some(id.clone()), self.send_message(id, text, Some(&ws)).await),
             Ok(ClientFrame::RequestHuman { id }) => (Some(id.clone()), self.request_human(id, Some(&ws)).await),
         };
@@ -136,16 +149,29 @@ impl ConversationObject {
     async fn route(&self, req: &mut Request) -> std::result::Result<Response, ApiError> {
         let url = req.url().map_err(|e| internal("conversation url", e))?;
         let query: Query = parse_query(&url)?;
-        self.remember(&ConversationKey { site: query.site, visitor: query.visitor })?;
+        self.remember(&ConversationKey {
+            site: query.site,
+            visitor: query.visitor,
+        })?;
         match url.path() {
             "/transcript" => json(200, &self.transcript(query.after)?),
             "/messages" => {
                 let body: SendBody = req.json().await.map_err(|e| internal("conversation send body", e))?;
-                json(200, &SendMessageResponse { messages: self.send_message(body.id, body.text, None).await? })
+                json(
+                    200,
+                    &SendMessageResponse {
+                        messages: self.send_message(body.id, body.text, None).await?,
+                    },
+                )
             }
             "/handoff" => {
                 let body: HandoffBody = req.json().await.map_err(|e| internal("conversation handoff body", e))?;
-                json(200, &SendMessageResponse { messages: self.request_human(body.id, None).await? })
+                json(
+                    200,
+                    &SendMessageResponse {
+                        messages: self.request_human(body.id, None).await?,
+                    },
+                )
             }
             "/live" => self.accept_live(query.after),
             other => Err(internal("conversation route", other)),
@@ -160,13 +186,18 @@ impl ConversationObject {
     fn remember(&self, key: &ConversationKey) -> std::result::Result<(), ApiError> {
         let value = serde_json::to_string(key).map_err(|e| internal("conversation key", e))?;
         self.sql()
-            .exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('key', ?)", vec![value.into()])
+            .exec(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('key', ?)",
+                vec![value.into()],
+            )
             .map_err(|e| internal("remembering a conversation key", e))?;
         Ok(())
     }
 
     fn key(&self) -> std::result::Result<ConversationKey, ApiError> {
-        let value = self.meta("key")?.ok_or_else(|| internal("conversation key", "missing"))?;
+        let value = self
+            .meta("key")?
+            .ok_or_else(|| internal("conversation key", "missing"))?;
         serde_json::from_str(&value).map_err(|e| internal("conversation key", e))
     }
 
@@ -181,7 +212,10 @@ impl ConversationObject {
 
     fn set_meta(&self, key: &str, value: &str) -> std::result::Result<(), ApiError> {
         self.sql()
-            .exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", vec![key.into(), value.into()])
+            .exec(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                vec![key.into(), value.into()],
+            )
             .map_err(|e| internal("writing conversation state", e))?;
         Ok(())
     }
@@ -208,8 +242,14 @@ impl ConversationObject {
         }
         .and_then(|cursor| cursor.to_array())
         .map_err(|e| internal("reading the transcript", e))?;
-        let messages = rows.into_iter().map(message_from_row).collect::<std::result::Result<_, _>>()?;
-        Ok(TranscriptResponse { messages, status: self.status()? })
+        let messages = rows
+            .into_iter()
+            .map(message_from_row)
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(TranscriptResponse {
+            messages,
+            status: self.status()?,
+        })
     }
 
     fn find(&self, id: &str) -> std::result::Result<Option<Message>, ApiError> {
@@ -224,16 +264,33 @@ impl ConversationObject {
     fn replies_to(&self, id: &str) -> std::result::Result<Vec<Message>, ApiError> {
         let rows: Vec<MessageRow> = self
             .sql()
-            .exec("SELECT * FROM messages WHERE reply_to = ? ORDER BY seq", vec![id.into()])
+            .exec(
+                "SELECT * FROM messages WHERE reply_to = ? ORDER BY seq",
+                vec![id.into()],
+            )
             .and_then(|cursor| cursor.to_array())
             .map_err(|e| internal("finding replies", e))?;
         rows.into_iter().map(message_from_row).collect()
     }
 
-    fn insert(&self, id: String, role: Role, text: String, reply_to: Option<String>, bot: Option<BotDetail>) -> std::result::Result<Message, ApiError> {
+    fn insert(
+        &self,
+        id: String,
+        role: Role,
+        text: String,
+        reply_to: Option<String>,
+        bot: Option<BotDetail>,
+    ) -> std::result::Result<Message, ApiError> {
         let at = now_ms();
-        let role_text = serde_json::to_value(role).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        let bot_text = bot.as_ref().map(|b| serde_json::to_string(b)).transpose().map_err(|e| internal("bot detail", e))?;
+        let role_text = serde_json::to_value(role)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let bot_text = bot
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| internal("bot detail", e))?;
         let row: SeqRow = self
             .sql()
             .exec(
@@ -249,19 +306,37 @@ impl ConversationObject {
             )
             .and_then(|cursor| cursor.one())
             .map_err(|e| internal("storing a message", e))?;
-        Ok(Message { seq: row.seq as u64, id, role, text, at, reply_to, bot })
+        Ok(Message {
+            seq: row.seq as u64,
+            id,
+            role,
+            text,
+            at,
+            reply_to,
+            bot,
+        })
     }
 
     /// Stores a visitor message (once per id), then the bot's reply unless a person has the
     /// conversation. A retry of a stored id returns what was stored, answering it only if the
     /// first attempt's answer failed.
-    async fn send_message(&self, id: String, text: String, from: Option<&WebSocket>) -> std::result::Result<Vec<Message>, ApiError> {
+    async fn send_message(
+        &self,
+        id: String,
+        text: String,
+        from: Option<&WebSocket>,
+    ) -> std::result::Result<Vec<Message>, ApiError> {
         if let Some(existing) = self.find(&id)? {
             let mut messages = vec![existing.clone()];
             messages.extend(self.replies_to(&id)?);
             if let Some(ws) = from {
                 for message in &messages {
-                    send(ws, &ServerFrame::Message { message: message.clone() });
+                    send(
+                        ws,
+                        &ServerFrame::Message {
+                            message: message.clone(),
+                        },
+                    );
                 }
             }
             let unanswered = messages.len() == 1 && existing.role == Role::Visitor;
@@ -272,7 +347,9 @@ impl ConversationObject {
         }
         self.take_rate_token()?;
         let message = self.insert(id, Role::Visitor, text, None, None)?;
-        self.broadcast(&ServerFrame::Message { message: message.clone() });
+        self.broadcast(&ServerFrame::Message {
+            message: message.clone(),
+        });
         let mut messages = vec![message.clone()];
         if self.status()? == ConversationStatus::Bot {
             messages.extend(self.answer(&message).await?);
@@ -285,8 +362,16 @@ impl ConversationObject {
         let result = self.ask_site(&question.text).await;
         self.answering.borrow_mut().remove(&question.id);
         let reply = result?;
-        let message = self.insert(format!("bot:{}", question.id), Role::Bot, reply.text, Some(question.id.clone()), Some(reply.detail))?;
-        self.broadcast(&ServerFrame::Message { message: message.clone() });
+        let message = self.insert(
+            format!("bot:{}", question.id),
+            Role::Bot,
+            reply.text,
+            Some(question.id.clone()),
+            Some(reply.detail),
+        )?;
+        self.broadcast(&ServerFrame::Message {
+            message: message.clone(),
+        });
         Ok(Some(message))
     }
 
@@ -297,7 +382,15 @@ impl ConversationObject {
             .durable_object("SITES")
             .and_then(|namespace| namespace.get_by_name(&key.site))
             .map_err(|e| internal("site object", e))?;
-        call(&stub, "POST", "/", Some(&SiteCommand::Answer { question: question.to_owned() })).await
+        call(
+            &stub,
+            "POST",
+            "/",
+            Some(&SiteCommand::Answer {
+                question: question.to_owned(),
+            }),
+        )
+        .await
     }
 
     /// The visitor accepts the offer of a person: the conversation waits for staff and the bot
@@ -308,22 +401,33 @@ impl ConversationObject {
             messages.extend(self.replies_to(&id)?);
             if let Some(ws) = from {
                 for message in &messages {
-                    send(ws, &ServerFrame::Message { message: message.clone() });
+                    send(
+                        ws,
+                        &ServerFrame::Message {
+                            message: message.clone(),
+                        },
+                    );
                 }
             }
             return Ok(messages);
         }
         self.take_rate_token()?;
         let message = self.insert(id.clone(), Role::Visitor, HANDOFF_TEXT.to_owned(), None, None)?;
-        self.broadcast(&ServerFrame::Message { message: message.clone() });
+        self.broadcast(&ServerFrame::Message {
+            message: message.clone(),
+        });
         let already_waiting = self.status()? == ConversationStatus::WaitingForHuman;
         let mut messages = vec![message];
         if !already_waiting {
             self.set_meta("status", "waiting_for_human")?;
             let reply = answer::handoff_reply();
             let confirmation = self.insert(format!("bot:{id}"), Role::Bot, reply.text, Some(id), Some(reply.detail))?;
-            self.broadcast(&ServerFrame::Message { message: confirmation.clone() });
-            self.broadcast(&ServerFrame::Status { status: ConversationStatus::WaitingForHuman });
+            self.broadcast(&ServerFrame::Message {
+                message: confirmation.clone(),
+            });
+            self.broadcast(&ServerFrame::Status {
+                status: ConversationStatus::WaitingForHuman,
+            });
             messages.push(confirmation);
         }
         Ok(messages)
@@ -337,7 +441,10 @@ impl ConversationObject {
             None => Bucket::full(&config, now),
         };
         match rate::take(bucket, &config, now) {
-            Ok(bucket) => self.set_meta("rate", &serde_json::to_string(&bucket).map_err(|e| internal("rate", e))?),
+            Ok(bucket) => self.set_meta(
+                "rate",
+                &serde_json::to_string(&bucket).map_err(|e| internal("rate", e))?,
+            ),
             Err(retry_after_ms) => {
                 let mut error = ApiError::new(
                     ErrorCode::RateLimited,
@@ -359,7 +466,13 @@ impl ConversationObject {
         let pair = WebSocketPair::new().map_err(|e| internal("websocket pair", e))?;
         self.state.accept_web_socket(&pair.server);
         let transcript = self.transcript(after)?;
-        send(&pair.server, &ServerFrame::History { messages: transcript.messages, status: transcript.status });
+        send(
+            &pair.server,
+            &ServerFrame::History {
+                messages: transcript.messages,
+                status: transcript.status,
+            },
+        );
         let response = Response::from_websocket(pair.client).map_err(|e| internal("websocket response", e))?;
         let _ = response.headers().set("Sec-WebSocket-Protocol", PROTOCOL);
         Ok(response)
@@ -380,13 +493,29 @@ fn send(ws: &WebSocket, frame: &ServerFrame) {
 }
 
 fn error_frame(reply_to: Option<String>, error: ApiError) -> ServerFrame {
-    ServerFrame::Error { reply_to, error: error.body }
+    ServerFrame::Error {
+        reply_to,
+        error: error.body,
+    }
 }
 
 fn message_from_row(row: MessageRow) -> std::result::Result<Message, ApiError> {
-    let role: Role = serde_json::from_value(serde_json::Value::String(row.role)).map_err(|e| internal("stored role", e))?;
-    let bot = row.bot.map(|b| serde_json::from_str(&b)).transpose().map_err(|e| internal("stored bot detail", e))?;
-    Ok(Message { seq: row.seq as u64, id: row.id, role, text: row.text, at: row.at as u64, reply_to: row.reply_to, bot })
+    let role: Role =
+        serde_json::from_value(serde_json::Value::String(row.role)).map_err(|e| internal("stored role", e))?;
+    let bot = row
+        .bot
+        .map(|b| serde_json::from_str(&b))
+        .transpose()
+        .map_err(|e| internal("stored bot detail", e))?;
+    Ok(Message {
+        seq: row.seq as u64,
+        id: row.id,
+        role,
+        text: row.text,
+        at: row.at as u64,
+        reply_to: row.reply_to,
+        bot,
+    })
 }
 
 fn parse_query(url: &worker::Url) -> std::result::Result<Query, ApiError> {

@@ -15,7 +15,9 @@ pub fn internal(context: &str, error: impl std::fmt::Display) -> ApiError {
 }
 
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
-    let response = Response::from_json(body).map_err(|e| internal("serialising a response", e))?.with_status(status);
+    let response = Response::from_json(body)
+        .map_err(|e| internal("serialising a response", e))?
+        .with_status(status);
     let _ = response.headers().set("Cache-Control", "no-store");
     Ok(response)
 }
@@ -46,10 +48,15 @@ pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiEr
             limit: limit as u64,
         })
     };
-    if let Some(declared) = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.parse::<usize>().ok()) {
-        if declared > limit {
-            return Err(too_large(declared));
-        }
+    if let Some(declared) = req
+        .headers()
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok())
+        && declared > limit
+    {
+        return Err(too_large(declared));
     }
     let body = req.bytes().await.map_err(|e| internal("reading a request body", e))?;
     if body.len() > limit {
@@ -67,7 +74,10 @@ pub fn require_content_type(req: &Request, expected: &[&str]) -> Result<(), ApiE
     } else {
         Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
-            format!("expected a request with `Content-Type: {}`, got {declared:?}", expected.join("` or `")),
+            format!(
+                "expected a request with `Content-Type: {}`, got {declared:?}",
+                expected.join("` or `")
+            ),
         ))
     }
 }
@@ -105,14 +115,23 @@ pub async fn call<T: DeserializeOwned, B: Serialize>(
     }
     let request = Request::new_with_init(&format!("https://object.internal{path}"), &init)
         .map_err(|e| internal("building an internal request", e))?;
-    let mut response = stub.fetch_with_request(request).await.map_err(|e| internal("calling a Durable Object", e))?;
+    let mut response = stub
+        .fetch_with_request(request)
+        .await
+        .map_err(|e| internal("calling a Durable Object", e))?;
     let status = response.status_code();
-    let text = response.text().await.map_err(|e| internal("reading a Durable Object reply", e))?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| internal("reading a Durable Object reply", e))?;
     if (200..300).contains(&status) {
         serde_json::from_str(&text).map_err(|e| internal("parsing a Durable Object reply", e))
     } else {
         let envelope: ErrorEnvelope =
             serde_json::from_str(&text).map_err(|e| internal(&format!("Durable Object failed with {status}"), e))?;
-        Err(ApiError { body: envelope.error, allow: None })
+        Err(ApiError {
+            body: envelope.error,
+            allow: None,
+        })
     }
 }

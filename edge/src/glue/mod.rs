@@ -17,9 +17,14 @@ use crate::cors;
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let origin = req.headers().get("Origin").ok().flatten();
     if req.inner().method() == "OPTIONS" {
-        return Ok(with_headers(Response::empty()?.with_status(204), cors::preflight_headers(origin.as_deref())));
+        return Ok(with_headers(
+            Response::empty()?.with_status(204),
+            cors::preflight_headers(origin.as_deref()),
+        ));
     }
-    let response = api::handle(req, &env).await.unwrap_or_else(|error| http::error_response(&error));
+    let response = api::handle(req, &env)
+        .await
+        .unwrap_or_else(|error| http::error_response(&error));
     if response.status_code() == 101 {
         return Ok(response);
     }

@@ -47,7 +47,10 @@ impl DurableObject for SiteObject {
         if let Err(error) = state.storage().sql().exec(SCHEMA, None) {
             worker::console_error!("SiteObject schema: {error}");
         }
-        SiteObject { state, knowledge: RefCell::new(None) }
+        SiteObject {
+            state,
+            knowledge: RefCell::new(None),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -84,9 +87,17 @@ impl SiteObject {
 
     fn handle(&self, command: SiteCommand) -> std::result::Result<Response, ApiError> {
         match command {
-            SiteCommand::Create { id, name, allowed_origins, admin_key_hash } => {
+            SiteCommand::Create {
+                id,
+                name,
+                allowed_origins,
+                admin_key_hash,
+            } => {
                 if self.record()?.is_some() {
-                    return Err(ApiError::new(ErrorCode::SiteExists, format!("a site named {id:?} already exists")));
+                    return Err(ApiError::new(
+                        ErrorCode::SiteExists,
+                        format!("a site named {id:?} already exists"),
+                    ));
                 }
                 let origins = serde_json::to_string(&allowed_origins).map_err(|e| internal("origins", e))?;
                 let now = super::http::now_ms() as i64;
@@ -102,7 +113,9 @@ impl SiteObject {
             SiteCommand::Update { name, allowed_origins } => {
                 self.existing()?;
                 if let Some(name) = name {
-                    self.sql().exec("UPDATE site SET name = ?", vec![name.into()]).map_err(|e| internal("updating a site", e))?;
+                    self.sql()
+                        .exec("UPDATE site SET name = ?", vec![name.into()])
+                        .map_err(|e| internal("updating a site", e))?;
                 }
                 if let Some(origins) = allowed_origins {
                     let origins = serde_json::to_string(&origins).map_err(|e| internal("origins", e))?;
@@ -124,17 +137,27 @@ impl SiteObject {
                 // No await between these statements: the object commits them as one atomic
                 // write, so a failed upload never leaves half a knowledge base.
                 let sql = self.sql();
-                sql.exec("DELETE FROM articles", None).map_err(|e| internal("replacing articles", e))?;
+                sql.exec("DELETE FROM articles", None)
+                    .map_err(|e| internal("replacing articles", e))?;
                 for (position, article) in articles.iter().enumerate() {
                     let text = serde_json::to_string(article).map_err(|e| internal("article", e))?;
                     sql.exec(
                         "INSERT INTO articles (position, id, article) VALUES (?, ?, ?)",
-                        vec![SqlStorageValue::from(position as i64), article.id.clone().into(), text.into()],
+                        vec![
+                            SqlStorageValue::from(position as i64),
+                            article.id.clone().into(),
+                            text.into(),
+                        ],
                     )
                     .map_err(|e| internal("storing an article", e))?;
                 }
                 self.knowledge.replace(None);
-                json(200, &shared::wire::ArticlesResponse { n_articles: articles.len() })
+                json(
+                    200,
+                    &shared::wire::ArticlesResponse {
+                        n_articles: articles.len(),
+                    },
+                )
             }
             SiteCommand::GetArticles => {
                 self.existing()?;
@@ -145,7 +168,13 @@ impl SiteObject {
                 let config = AnswerConfig::default();
                 let decision = answer::decide(&knowledge.index, &question, &config);
                 let reply = answer::reply(&decision, &knowledge.articles, &config);
-                json(200, &AnswerReply { text: reply.text, detail: reply.detail })
+                json(
+                    200,
+                    &AnswerReply {
+                        text: reply.text,
+                        detail: reply.detail,
+                    },
+                )
             }
         }
     }
@@ -153,10 +182,15 @@ impl SiteObject {
     fn record(&self) -> std::result::Result<Option<SiteRecord>, ApiError> {
         let rows: Vec<SiteRow> = self
             .sql()
-            .exec("SELECT id, name, allowed_origins, admin_key_hash FROM site LIMIT 1", None)
+            .exec(
+                "SELECT id, name, allowed_origins, admin_key_hash FROM site LIMIT 1",
+                None,
+            )
             .and_then(|cursor| cursor.to_array())
             .map_err(|e| internal("reading a site", e))?;
-        let Some(row) = rows.into_iter().next() else { return Ok(None) };
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
         let count: CountRow = self
             .sql()
             .exec("SELECT COUNT(*) AS n FROM articles", None)
@@ -172,7 +206,8 @@ impl SiteObject {
     }
 
     fn existing(&self) -> std::result::Result<SiteRecord, ApiError> {
-        self.record()?.ok_or_else(|| ApiError::new(ErrorCode::UnknownSite, "no site with this id exists"))
+        self.record()?
+            .ok_or_else(|| ApiError::new(ErrorCode::UnknownSite, "no site with this id exists"))
     }
 
     fn knowledge(&self) -> std::result::Result<Rc<Knowledge>, ApiError> {

@@ -63,8 +63,10 @@ impl Index {
             }
         }
         let n = articles.len().max(1) as f32;
-        let idf: HashMap<u64, f32> =
-            document_frequency.into_iter().map(|(hash, df)| (hash, (1.0 + n / df as f32).ln())).collect();
+        let idf: HashMap<u64, f32> = document_frequency
+            .into_iter()
+            .map(|(hash, df)| (hash, (1.0 + n / df as f32).ln()))
+            .collect();
         let unseen_idf = (1.0 + n).ln();
 
         let mut postings: HashMap<u64, Vec<(u32, f32)>> = HashMap::new();
@@ -75,7 +77,13 @@ impl Index {
                 postings.entry(hash).or_default().push((passage_id as u32, weight));
             }
         }
-        Index { n_articles: articles.len(), idf, postings, passage_article, unseen_idf }
+        Index {
+            n_articles: articles.len(),
+            idf,
+            postings,
+            passage_article,
+            unseen_idf,
+        }
     }
 
     pub fn n_articles(&self) -> usize {
@@ -101,8 +109,13 @@ impl Index {
             let entry = best.entry(article).or_default();
             *entry = entry.max(score);
         }
-        let mut ranked: Vec<Scored> =
-            best.into_iter().map(|(article, score)| Scored { article: article as usize, score: score.min(1.0) }).collect();
+        let mut ranked: Vec<Scored> = best
+            .into_iter()
+            .map(|(article, score)| Scored {
+                article: article as usize,
+                score: score.min(1.0),
+            })
+            .collect();
         ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.article.cmp(&b.article)));
         ranked.truncate(limit);
         ranked
@@ -148,9 +161,24 @@ mod tests {
 
     fn articles() -> Vec<Article> {
         vec![
-            article("reset", "Reset your password", "Open Settings, choose Security, then Reset password.", &["I forgot my password", "can't log in"]),
-            article("refund", "Refunds", "Refunds go back to the original card within 5 days.", &["how do I get my money back"]),
-            article("export", "Export your data", "Download a CSV of every project from Settings > Export.", &[]),
+            article(
+                "reset",
+                "Reset your password",
+                "Open Settings, choose Security, then Reset password.",
+                &["I forgot my password", "can't log in"],
+            ),
+            article(
+                "refund",
+                "Refunds",
+                "Refunds go back to the original card within 5 days.",
+                &["how do I get my money back"],
+            ),
+            article(
+                "export",
+                "Export your data",
+                "Download a CSV of every project from Settings > Export.",
+                &[],
+            ),
         ]
     }
 

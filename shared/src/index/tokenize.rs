@@ -19,9 +19,15 @@ pub fn features(normalized: &str) -> Vec<Feature> {
     for word in normalized.unicode_words() {
         if is_ideographic(word) {
             if let Some(previous) = previous_ideograph {
-                out.push(Feature { hash: hash_pair(previous, word), is_word: true });
+                out.push(Feature {
+                    hash: hash_pair(previous, word),
+                    is_word: true,
+                });
             }
-            out.push(Feature { hash: hash_str(b'w', word), is_word: true });
+            out.push(Feature {
+                hash: hash_str(b'w', word),
+                is_word: true,
+            });
             previous_ideograph = Some(word);
             continue;
         }
@@ -29,12 +35,21 @@ pub fn features(normalized: &str) -> Vec<Feature> {
         if is_stopword(word) {
             continue;
         }
-        out.push(Feature { hash: hash_str(b'w', word), is_word: true });
-        let chars: Vec<char> = std::iter::once('^').chain(word.chars()).chain(std::iter::once('$')).collect();
+        out.push(Feature {
+            hash: hash_str(b'w', word),
+            is_word: true,
+        });
+        let chars: Vec<char> = std::iter::once('^')
+            .chain(word.chars())
+            .chain(std::iter::once('$'))
+            .collect();
         if chars.len() > 4 {
             for window in chars.windows(3) {
                 let gram: String = window.iter().collect();
-                out.push(Feature { hash: hash_str(b'g', &gram), is_word: false });
+                out.push(Feature {
+                    hash: hash_str(b'g', &gram),
+                    is_word: false,
+                });
             }
         }
     }
@@ -56,8 +71,8 @@ fn is_ideographic(word: &str) -> bool {
 /// how-to article. Other languages rely on inverse document frequency for the same effect.
 fn is_stopword(word: &str) -> bool {
     const STOPWORDS: &[&str] = &[
-        "a", "an", "and", "are", "as", "at", "be", "can", "do", "does", "for", "from", "how", "i", "in", "is",
-        "it", "me", "my", "of", "on", "or", "the", "to", "what", "when", "where", "which", "with", "you", "your",
+        "a", "an", "and", "are", "as", "at", "be", "can", "do", "does", "for", "from", "how", "i", "in", "is", "it",
+        "me", "my", "of", "on", "or", "the", "to", "what", "when", "where", "which", "with", "you", "your",
     ];
     STOPWORDS.contains(&word)
 }

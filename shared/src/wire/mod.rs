@@ -4,8 +4,7 @@
 mod request;
 
 pub use request::{
-    CreateSiteRequest, FieldError, RequestError, SendMessageRequest, UpdateSiteRequest,
-    parse_json_body,
+    CreateSiteRequest, FieldError, RequestError, SendMessageRequest, UpdateSiteRequest, frame_id, parse_json_body,
 };
 
 use serde::{Deserialize, Serialize};
@@ -78,7 +77,13 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
-        ErrorBody { code, message: message.into(), field: None, limit: None, retry_after_ms: None }
+        ErrorBody {
+            code,
+            message: message.into(),
+            field: None,
+            limit: None,
+            retry_after_ms: None,
+        }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> ErrorBody {
@@ -183,7 +188,10 @@ pub enum ClientFrame {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// Sent once on connect: the messages after the client's `after` sequence number.
-    History { messages: Vec<Message>, status: ConversationStatus },
+    History {
+        messages: Vec<Message>,
+        status: ConversationStatus,
+    },
     /// A message was stored (the visitor's own, echoed as the acknowledgement, or a reply).
     Message { message: Message },
     /// The conversation changed hands.

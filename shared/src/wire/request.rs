@@ -17,7 +17,11 @@ pub enum RequestError {
     /// Well-formed JSON with a bad field.
     Field(FieldError),
     /// Over a documented size limit; `limit` is in the unit `message` names.
-    TooLarge { field: Option<String>, message: String, limit: u64 },
+    TooLarge {
+        field: Option<String>,
+        message: String,
+        limit: u64,
+    },
 }
 
 /// A field that is missing, of the wrong type, or out of range.
@@ -29,7 +33,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -78,14 +85,15 @@ impl SendMessageRequest {
         let text = message::validate_text(text).map_err(|error| match error {
             TextError::TooLong { n_chars, limit } => RequestError::TooLarge {
                 field: Some("text".into()),
-                message: format!(
-                    "`text` is {n_chars} characters long; the limit is {limit} characters"
-                ),
+                message: format!("`text` is {n_chars} characters long; the limit is {limit} characters"),
                 limit: limit as u64,
             },
             other => FieldError::new("text", other.to_string()).into(),
         })?;
-        Ok(SendMessageRequest { id: id.to_owned(), text })
+        Ok(SendMessageRequest {
+            id: id.to_owned(),
+            text,
+        })
     }
 }
 
@@ -112,6 +120,15 @@ impl ClientFrame {
     }
 }
 
+/// The `id` of a frame that could not be parsed, if it has a well-formed one, so the refusal can
+/// name the message it refuses.
+pub fn frame_id(frame: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(frame).ok()?;
+    let id = value.get("id")?.as_str()?;
+    message::validate_client_id(id).ok()?;
+    Some(id.to_owned())
+}
+
 /// `POST /v1/sites` (operator API).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateSiteRequest {
@@ -127,7 +144,11 @@ impl CreateSiteRequest {
         site::validate_site_id(id).map_err(|why| FieldError::new("id", why))?;
         let name = site_name(required_str(object, "name")?)?;
         let allowed_origins = origins(object.get("allowed_origins"))?.unwrap_or_default();
-        Ok(CreateSiteRequest { id: id.to_owned(), name, allowed_origins })
+        Ok(CreateSiteRequest {
+            id: id.to_owned(),
+            name,
+            allowed_origins,
+        })
     }
 }
 
@@ -145,7 +166,10 @@ impl UpdateSiteRequest {
             Some(Value::String(name)) => Some(site_name(name)?),
             Some(other) => return Err(wrong_type("name", "a string", other).into()),
         };
-        Ok(UpdateSiteRequest { name, allowed_origins: origins(object.get("allowed_origins"))? })
+        Ok(UpdateSiteRequest {
+            name,
+            allowed_origins: origins(object.get("allowed_origins"))?,
+        })
     }
 }
 
@@ -153,7 +177,10 @@ fn site_name(name: &str) -> Result<String, FieldError> {
     let name = name.trim();
     let n_chars = name.chars().count();
     if n_chars == 0 || n_chars > 100 {
-        return Err(FieldError::new("name", format!("`name` must be 1 to 100 characters, got {n_chars}")));
+        return Err(FieldError::new(
+            "name",
+            format!("`name` must be 1 to 100 characters, got {n_chars}"),
+        ));
     }
     Ok(name.to_owned())
 }
@@ -215,7 +242,10 @@ mod tests {
     #[track_caller]
     fn check_send(body: &str, expected: Result<(&str, &str), RequestError>) {
         let actual = parse_json_body(body.as_bytes()).and_then(|o| SendMessageRequest::from_json(&o));
-        let expected = expected.map(|(id, text)| SendMessageRequest { id: id.into(), text: text.into() });
+        let expected = expected.map(|(id, text)| SendMessageRequest {
+            id: id.into(),
+            text: text.into(),
+        });
         assert_eq!(actual, expected, "body: {body}");
     }
 
@@ -225,14 +255,23 @@ mod tests {
 
     #[test]
     fn send_message_accepts_and_trims() {
-        check_send(r#"{"id":"m-1","text":"  How do I reset my password?\n"}"#, Ok(("m-1", "How do I reset my password?")));
+        check_send(
+            r#"{"id":"m-1","text":"  How do I reset my password?\n"}"#,
+            Ok(("m-1", "How do I reset my password?")),
+        );
     }
 
     #[test]
     fn send_message_names_the_bad_field() {
         check_send(r#"{"id":"m-1"}"#, Err(field("text", "`text` is required")));
-        check_send(r#"{"id":"m-1","text":5}"#, Err(field("text", "`text` must be a string, got a number")));
-        check_send(r#"{"id":7,"text":"hi"}"#, Err(field("id", "`id` must be a string, got a number")));
+        check_send(
+            r#"{"id":"m-1","text":5}"#,
+            Err(field("text", "`text` must be a string, got a number")),
+        );
+        check_send(
+            r#"{"id":7,"text":"hi"}"#,
+            Err(field("id", "`id` must be a string, got a number")),
+        );
         check_send(r#"{"id":"m-1","text":"   "}"#, Err(field("text", "message is empty")));
         check_send(
             r#"{"id":"has space","text":"hi"}"#,
@@ -243,41 +282,62 @@ mod tests {
     #[test]
     fn send_message_refuses_malformed_json() {
         let error = parse_json_body(b"{\"id\":").unwrap_err();
-        assert!(matches!(error, RequestError::MalformedJson(ref m) if m.starts_with("body is not valid JSON")), "{error:?}");
+        assert!(
+            matches!(error, RequestError::MalformedJson(ref m) if m.starts_with("body is not valid JSON")),
+            "{error:?}"
+        );
         let error = parse_json_body(b"[1,2]").unwrap_err();
-        assert_eq!(error, RequestError::MalformedJson("body must be a JSON object, got an array".into()));
+        assert_eq!(
+            error,
+            RequestError::MalformedJson("body must be a JSON object, got an array".into())
+        );
     }
 
     #[test]
     fn oversized_text_states_the_limit() {
         let text = "é".repeat(MAX_MESSAGE_CHARS + 1);
         let body = format!(r#"{{"id":"m-1","text":"{text}"}}"#);
-        let error = parse_json_body(body.as_bytes()).and_then(|o| SendMessageRequest::from_json(&o)).unwrap_err();
+        let error = parse_json_body(body.as_bytes())
+            .and_then(|o| SendMessageRequest::from_json(&o))
+            .unwrap_err();
         assert_eq!(
             error,
             RequestError::TooLarge {
                 field: Some("text".into()),
-                message: format!("`text` is {} characters long; the limit is {MAX_MESSAGE_CHARS} characters", MAX_MESSAGE_CHARS + 1),
+                message: format!(
+                    "`text` is {} characters long; the limit is {MAX_MESSAGE_CHARS} characters",
+                    MAX_MESSAGE_CHARS + 1
+                ),
                 limit: MAX_MESSAGE_CHARS as u64,
             }
         );
         // Exactly at the limit is fine.
         let text = "é".repeat(MAX_MESSAGE_CHARS);
         let body = format!(r#"{{"id":"m-1","text":"{text}"}}"#);
-        assert!(parse_json_body(body.as_bytes()).and_then(|o| SendMessageRequest::from_json(&o)).is_ok());
+        assert!(
+            parse_json_body(body.as_bytes())
+                .and_then(|o| SendMessageRequest::from_json(&o))
+                .is_ok()
+        );
     }
 
     #[test]
     fn oversized_body_is_refused_before_parsing() {
         let body = vec![b' '; MAX_JSON_BODY_BYTES + 1];
-        assert!(matches!(parse_json_body(&body), Err(RequestError::TooLarge { field: None, .. })));
+        assert!(matches!(
+            parse_json_body(&body),
+            Err(RequestError::TooLarge { field: None, .. })
+        ));
     }
 
     #[test]
     fn client_frames() {
         assert_eq!(
             ClientFrame::parse(r#"{"type":"send","id":"a1","text":"hello"}"#),
-            Ok(ClientFrame::Send { id: "a1".into(), text: "hello".into() })
+            Ok(ClientFrame::Send {
+                id: "a1".into(),
+                text: "hello".into()
+            })
         );
         assert_eq!(
             ClientFrame::parse(r#"{"type":"request_human","id":"a2"}"#),
@@ -285,8 +345,18 @@ mod tests {
         );
         assert_eq!(
             ClientFrame::parse(r#"{"type":"shout","id":"a2"}"#),
-            Err(field("type", "unknown frame type \"shout\"; expected \"send\" or \"request_human\""))
+            Err(field(
+                "type",
+                "unknown frame type \"shout\"; expected \"send\" or \"request_human\""
+            ))
         );
+    }
+
+    #[test]
+    fn refused_frames_still_name_their_message() {
+        assert_eq!(frame_id(r#"{"type":"send","id":"a1","text":5}"#), Some("a1".into()));
+        assert_eq!(frame_id(r#"{"type":"send","id":"bad id"}"#), None);
+        assert_eq!(frame_id("{not json"), None);
     }
 
     #[test]
@@ -304,7 +374,10 @@ mod tests {
         let body = r#"{"id":"acme","name":"Acme","allowed_origins":["https://ok.com", 3]}"#;
         assert_eq!(
             CreateSiteRequest::from_json(&parse_json_body(body.as_bytes()).unwrap()),
-            Err(field("allowed_origins[1]", "`allowed_origins[1]` must be a string, got a number"))
+            Err(field(
+                "allowed_origins[1]",
+                "`allowed_origins[1]` must be a string, got a number"
+            ))
         );
         let body = r#"{"id":"Not A Site","name":"Acme"}"#;
         assert!(matches!(

@@ -1,0 +1,48 @@
+# Starting and stopping a local edge (`wrangler dev`, i.e. workerd) for scripts/demo and
+# scripts/test. Source it; it defines start_edge and stop_edge.
+
+# start_edge <port> <state dir> <log file>: starts wrangler dev in its own process group and waits
+# until /healthz answers. Sets EDGE_PID.
+start_edge() {
+  local port=$1 state log=$3
+  state=$(realpath -m "$2")
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is already in use: stop whatever is listening there (another demo?) and retry" >&2
+    return 1
+  fi
+  mkdir -p "$state" "$(dirname "$log")"
+  (
+    cd edge
+    # npm's Node 22 (package "node") first on PATH: wrangler needs it; the system may have 20.
+    export PATH="$PWD/../node_modules/.bin:$PATH"
+    export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_LOG=warn
+    exec setsid ../node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" \
+      --persist-to "$state" --log-level warn --show-interactive-dev-session=false
+  ) >"$log" 2>&1 &
+  EDGE_PID=$!
+  local started=$SECONDS
+  until curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+    if ! kill -0 "$EDGE_PID" 2>/dev/null; then
+      echo "wrangler dev exited; its log ($log):" >&2
+      cat "$log" >&2
+      return 1
+    fi
+    if [ $((SECONDS - started)) -gt 90 ]; then
+      echo "wrangler dev did not answer within 90 s; its log ($log):" >&2
+      cat "$log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  EDGE_STARTUP_SECONDS=$((SECONDS - started))
+}
+
+# stop_edge: stops the edge started by start_edge, with all its children (node, workerd).
+stop_edge() {
+  if [ -n "${EDGE_PID:-}" ] && kill -0 "$EDGE_PID" 2>/dev/null; then
+    kill -TERM -- "-$EDGE_PID" 2>/dev/null || kill -TERM "$EDGE_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$EDGE_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$EDGE_PID" 2>/dev/null || true
+  fi
+  EDGE_PID=
+}

@@ -1,0 +1,125 @@
+//! The operator and site-admin APIs: creating sites, admin keys, and knowledge-base uploads
+//! that are all-or-nothing.
+
+use serde_json::json;
+
+use crate::support::{ARTICLES, edge, site_with_articles};
+
+#[test]
+fn only_the_operator_creates_sites_and_ids_are_unique() {
+    let site = site_with_articles();
+    let body = json!({ "id": "x-operator-test", "name": "X" });
+    edge()
+        .json("POST", "/v1/sites", None, &body)
+        .expect_error(401, "invalid_key");
+    edge()
+        .json("POST", "/v1/sites", Some(&site.admin_key), &body)
+        .expect_error(401, "invalid_key");
+    let reply = edge().json(
+        "POST",
+        "/v1/sites",
+        Some(&edge().operator_key),
+        &json!({ "id": site.id, "name": "Again" }),
+    );
+    reply.expect_error(409, "site_exists");
+    let reply = edge().json(
+        "POST",
+        "/v1/sites",
+        Some(&edge().operator_key),
+        &json!({ "id": "Bad Id", "name": "X" }),
+    );
+    reply.expect_error(400, "invalid_field");
+    assert_eq!(reply.body["error"]["field"], "id");
+    let reply = edge().json(
+        "POST",
+        "/v1/sites",
+        Some(&edge().operator_key),
+        &json!({ "id": "ok-id", "name": "X", "allowed_origins": ["not an origin"] }),
+    );
+    assert_eq!(reply.body["error"]["field"], "allowed_origins[0]");
+}
+
+#[test]
+fn admin_keys_belong_to_one_site_and_rotate() {
+    let site = site_with_articles();
+    let other = site_with_articles();
+    let auth = |key: &str| format!("Bearer {key}");
+    edge()
+        .request(
+            "GET",
+            &site.path(""),
+            &[("Authorization", &auth(&other.admin_key))],
+            None,
+        )
+        .expect_error(401, "invalid_key");
+    let view = edge().request(
+        "GET",
+        &site.path(""),
+        &[("Authorization", &auth(&site.admin_key))],
+        None,
+    );
+    let body = view.expect_ok(200);
+    assert_eq!(body["n_articles"], 2);
+    assert!(
+        body.get("admin_key_hash").is_none(),
+        "key material never leaves the edge: {body}"
+    );
+
+    let rotated = edge().json("POST", &site.path("/admin-key"), Some(&edge().operator_key), &json!({}));
+    let new_key = rotated.expect_ok(200)["admin_key"].as_str().unwrap().to_owned();
+    edge()
+        .request(
+            "GET",
+            &site.path(""),
+            &[("Authorization", &auth(&site.admin_key))],
+            None,
+        )
+        .expect_error(401, "invalid_key");
+    edge()
+        .request("GET", &site.path(""), &[("Authorization", &auth(&new_key))], None)
+        .expect_ok(200);
+}
+
+#[test]
+fn a_bad_upload_names_the_line_and_keeps_the_old_articles() {
+    let site = site_with_articles();
+    let bad = format!("{ARTICLES}{{\"id\":\"broken\",\"title\":\"\"}}\n");
+    let reply = site.load_articles(&bad);
+    reply.expect_error(400, "invalid_field");
+    assert_eq!(reply.body["error"]["field"], "line 3: title");
+    let reply = site.load_articles("{not json\n");
+    reply.expect_error(400, "malformed_json");
+    assert_eq!(reply.body["error"]["field"], "line 1");
+
+    // The site still answers from the articles it had.
+    let token = site.session();
+    let messages = site.send(&token, "q", "I forgot my password").expect_ok(200)["messages"].clone();
+    assert_eq!(messages[1]["bot"]["article"]["id"], "reset-password");
+
+    let auth = format!("Bearer {}", site.admin_key);
+    let reply = edge().request(
+        "PUT",
+        &site.path("/articles"),
+        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        Some(b"[]"),
+    );
+    reply.expect_error(415, "unsupported_media_type");
+}
+
+#[test]
+fn articles_are_listed_back_as_uploaded() {
+    let site = site_with_articles();
+    let auth = format!("Bearer {}", site.admin_key);
+    let reply = edge().request("GET", &site.path("/articles"), &[("Authorization", &auth)], None);
+    let articles = reply.expect_ok(200).as_array().unwrap().clone();
+    let ids: Vec<&str> = articles.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["reset-password", "refunds"]);
+}
+
+#[test]
+fn a_site_without_articles_offers_a_person() {
+    let site = edge().new_site(&[crate::support::ORIGIN]);
+    let token = site.session();
+    let messages = site.send(&token, "q", "anything at all").expect_ok(200)["messages"].clone();
+    assert_eq!(messages[1]["bot"]["reason"], "no_knowledge_base");
+}

@@ -1,0 +1,186 @@
+//! The live WebSocket (hibernation API in the conversation's Durable Object): history on
+//! connect, replies pushed to every open tab, refusals as error frames, and handshakes refused
+//! with readable errors.
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+use crate::support::{ORIGIN, Site, edge, site_with_articles};
+
+type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// Opens the live socket, or returns the HTTP status the handshake was refused with.
+fn connect(site: &Site, token: Option<&str>, after: Option<u64>) -> Result<Socket, u16> {
+    let query = after.map(|seq| format!("?after={seq}")).unwrap_or_default();
+    let url = format!(
+        "{}{}{query}",
+        edge().base.replacen("http", "ws", 1),
+        site.path("/conversation/live")
+    );
+    let mut request = url.into_client_request().unwrap();
+    let protocols = match token {
+        Some(token) => format!("threadline.v1, bearer.{token}"),
+        None => "threadline.v1".to_owned(),
+    };
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocols.parse().unwrap());
+    request.headers_mut().insert("Origin", ORIGIN.parse().unwrap());
+    match tungstenite::connect(request) {
+        Ok((mut socket, response)) => {
+            assert_eq!(
+                response.headers().get("sec-websocket-protocol").unwrap(),
+                "threadline.v1"
+            );
+            if let MaybeTlsStream::Plain(stream) = socket.get_mut() {
+                stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+            }
+            Ok(socket)
+        }
+        Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(other) => panic!("websocket connect failed: {other}"),
+    }
+}
+
+fn next(socket: &mut Socket) -> Value {
+    loop {
+        match socket.read().expect("a frame within 15 s") {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+fn send(socket: &mut Socket, frame: Value) {
+    socket.send(Message::text(frame.to_string())).unwrap();
+}
+
+#[test]
+fn history_then_live_replies_to_every_tab() {
+    let site = site_with_articles();
+    let token = site.session();
+    site.send(&token, "before", "can I get a refund").expect_ok(200);
+
+    let mut tab1 = connect(&site, Some(&token), None).unwrap();
+    let history = next(&mut tab1);
+    assert_eq!(history["type"], "history");
+    assert_eq!(history["messages"].as_array().unwrap().len(), 2);
+    let mut tab2 = connect(&site, Some(&token), Some(2)).unwrap();
+    let history = next(&mut tab2);
+    assert!(
+        history["messages"].as_array().unwrap().is_empty(),
+        "after=2 skips what tab 2 already has"
+    );
+
+    send(
+        &mut tab1,
+        json!({ "type": "send", "id": "live-1", "text": "I forgot my password" }),
+    );
+    for tab in [&mut tab1, &mut tab2] {
+        let echo = next(tab);
+        assert_eq!(
+            (echo["type"].as_str(), echo["message"]["id"].as_str()),
+            (Some("message"), Some("live-1"))
+        );
+        let reply = next(tab);
+        assert_eq!(reply["message"]["role"], "bot");
+        assert_eq!(reply["message"]["bot"]["article"]["id"], "reset-password");
+        assert_eq!(reply["message"]["seq"], 4);
+    }
+
+    // A resend of the same id (a reconnecting widget) is answered from storage, not stored again.
+    send(
+        &mut tab1,
+        json!({ "type": "send", "id": "live-1", "text": "I forgot my password" }),
+    );
+    assert_eq!(next(&mut tab1)["message"]["seq"], 3);
+    assert_eq!(next(&mut tab1)["message"]["seq"], 4);
+    assert_eq!(site.transcript(&token).len(), 4);
+}
+
+#[test]
+fn bad_frames_get_error_frames_and_change_nothing() {
+    let site = site_with_articles();
+    let token = site.session();
+    let mut socket = connect(&site, Some(&token), None).unwrap();
+    next(&mut socket);
+
+    socket.send(Message::text("{not json")).unwrap();
+    let error = next(&mut socket);
+    assert_eq!(
+        (error["type"].as_str(), error["error"]["code"].as_str()),
+        (Some("error"), Some("malformed_json"))
+    );
+
+    send(
+        &mut socket,
+        json!({ "type": "send", "id": "too-big", "text": "x".repeat(shared::limits::MAX_MESSAGE_CHARS + 1) }),
+    );
+    let error = next(&mut socket);
+    assert_eq!(error["error"]["code"], "payload_too_large");
+    assert_eq!(error["reply_to"], "too-big");
+
+    send(&mut socket, json!({ "type": "send", "id": "ok", "text": 5 }));
+    let error = next(&mut socket);
+    assert_eq!(
+        (error["error"]["code"].as_str(), error["error"]["field"].as_str()),
+        (Some("invalid_field"), Some("text"))
+    );
+
+    assert!(site.transcript(&token).is_empty());
+}
+
+/// Sends a WebSocket handshake as plain HTTP, so the refusal's JSON body can be read (WebSocket
+/// clients, browsers included, do not reliably expose it).
+fn refused_handshake(site: &Site, token: Option<&str>) -> crate::support::Reply {
+    let protocols = match token {
+        Some(token) => format!("threadline.v1, bearer.{token}"),
+        None => "threadline.v1".to_owned(),
+    };
+    edge().request(
+        "GET",
+        &site.path("/conversation/live"),
+        &[
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Protocol", &protocols),
+            ("Origin", ORIGIN),
+        ],
+        None,
+    )
+}
+
+#[test]
+fn handshakes_without_a_good_token_are_refused_readably() {
+    let site = site_with_articles();
+    let other = site_with_articles();
+    // A real WebSocket client sees the refusal's status...
+    assert_eq!(connect(&site, None, None).map(|_| ()).unwrap_err(), 401);
+    assert_eq!(
+        connect(&site, Some(&other.session()), None).map(|_| ()).unwrap_err(),
+        401
+    );
+    // ...and the body says why.
+    refused_handshake(&site, None).expect_error(401, "missing_token");
+    refused_handshake(&site, Some(&other.session())).expect_error(401, "token_wrong_site");
+    refused_handshake(&site, Some("not.a.token")).expect_error(401, "invalid_token");
+
+    let token = site.session();
+    let auth = format!("Bearer {token}");
+    edge()
+        .request(
+            "GET",
+            &site.path("/conversation/live"),
+            &[("Authorization", &auth)],
+            None,
+        )
+        .expect_error(426, "upgrade_required");
+}

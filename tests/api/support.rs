@@ -1,0 +1,198 @@
+//! The test harness: a client for the edge that `scripts/test` started (its address and keys come
+//! from the environment), and helpers that set up a fresh site per test so tests never share
+//! state and can run in parallel.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use ureq::Agent;
+
+pub struct Edge {
+    pub base: String,
+    pub operator_key: String,
+    pub session_secret: String,
+    agent: Agent,
+}
+
+/// What came back: status, headers (lowercase names) and the body parsed as JSON (`Null` if it
+/// was not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The error code of an error envelope.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error envelope: {self:?}"))
+    }
+
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) -> &Reply {
+        assert_eq!((self.status, self.code()), (status, code), "{self:#?}");
+        let message = self.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.len() > 10, "error messages say what was wrong: {self:#?}");
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "{self:#?}");
+        &self.body
+    }
+}
+
+pub fn edge() -> &'static Edge {
+    static EDGE: OnceLock<Edge> = OnceLock::new();
+    EDGE.get_or_init(|| {
+        let var = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| {
+                panic!("{name} is not set: these tests talk to a running edge; run them with scripts/test, which starts one")
+            })
+        };
+        let agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Edge {
+            base: var("THREADLINE_URL"),
+            operator_key: var("THREADLINE_OPERATOR_KEY"),
+            session_secret: var("THREADLINE_SESSION_SECRET"),
+            agent,
+        }
+    })
+}
+
+impl Edge {
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(body.map(<[u8]>::to_vec).unwrap_or_default())
+            .expect("request builds");
+        let mut response = self
+            .agent
+            .run(request)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    pub fn json(&self, method: &str, path: &str, auth: Option<&str>, body: &Value) -> Reply {
+        let bearer = auth.map(|token| format!("Bearer {token}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(bearer) = &bearer {
+            headers.push(("Authorization", bearer));
+        }
+        self.request(method, path, &headers, Some(body.to_string().as_bytes()))
+    }
+
+    /// Creates a new site with a unique id, allowed on `origins`.
+    pub fn new_site(&self, origins: &[&str]) -> Site {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000_000;
+        let id = format!(
+            "t{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let reply = self.json(
+            "POST",
+            "/v1/sites",
+            Some(&self.operator_key),
+            &serde_json::json!({ "id": id, "name": "Test site", "allowed_origins": origins }),
+        );
+        let body = reply.expect_ok(201);
+        Site {
+            id,
+            admin_key: body["admin_key"].as_str().expect("admin_key").to_owned(),
+        }
+    }
+}
+
+pub struct Site {
+    pub id: String,
+    pub admin_key: String,
+}
+
+/// A small knowledge base: two clear topics, so "answer" and "no answer" are both reachable.
+pub const ARTICLES: &str = concat!(
+    r#"{"id":"reset-password","title":"Reset your password","body":"Choose Forgot password on the sign-in page; the link works for 60 minutes.","questions":["I forgot my password","how do I reset my password"],"url":"https://help.example.com/reset"}"#,
+    "\n",
+    r#"{"id":"refunds","title":"Refund policy","body":"Refunds go back to the original card within 5 to 10 business days.","questions":["can I get a refund","money back"]}"#,
+    "\n",
+);
+
+pub const ORIGIN: &str = "https://shop.example.com";
+
+impl Site {
+    pub fn path(&self, rest: &str) -> String {
+        format!("/v1/sites/{}{rest}", self.id)
+    }
+
+    pub fn load_articles(&self, jsonl: &str) -> Reply {
+        let auth = format!("Bearer {}", self.admin_key);
+        edge().request(
+            "PUT",
+            &self.path("/articles"),
+            &[("Authorization", &auth), ("Content-Type", "application/x-ndjson")],
+            Some(jsonl.as_bytes()),
+        )
+    }
+
+    /// A new visitor session from an allowed page.
+    pub fn session(&self) -> String {
+        let reply = edge().request("POST", &self.path("/sessions"), &[("Origin", ORIGIN)], None);
+        reply.expect_ok(201)["token"].as_str().expect("token").to_owned()
+    }
+
+    pub fn send(&self, token: &str, id: &str, text: &str) -> Reply {
+        edge().json(
+            "POST",
+            &self.path("/conversation/messages"),
+            Some(token),
+            &serde_json::json!({ "id": id, "text": text }),
+        )
+    }
+
+    pub fn transcript(&self, token: &str) -> Vec<Value> {
+        let auth = format!("Bearer {token}");
+        let reply = edge().request("GET", &self.path("/conversation"), &[("Authorization", &auth)], None);
+        reply.expect_ok(200)["messages"].as_array().expect("messages").clone()
+    }
+}
+
+/// A site with the small knowledge base loaded, allowed on `ORIGIN`.
+pub fn site_with_articles() -> Site {
+    let site = edge().new_site(&[ORIGIN]);
+    site.load_articles(ARTICLES).expect_ok(200);
+    site
+}

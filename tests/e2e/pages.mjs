@@ -1,0 +1,97 @@
+// Page objects for the widget's end-to-end tests: what a visitor does and sees, in words a test
+// can read, so the tests say what is checked rather than how the DOM is shaped.
+import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { chromium } from "playwright-core";
+
+export const EDGE = process.env.THREADLINE_URL;
+const OPERATOR_KEY = process.env.THREADLINE_OPERATOR_KEY;
+if (!EDGE || !OPERATOR_KEY) {
+  throw new Error("THREADLINE_URL and THREADLINE_OPERATOR_KEY are not set: run these tests with scripts/test, which starts the edge");
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    // As root in CI there is no sandbox; the rest keeps Chromium off the (closed) network.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+/** Creates a site through the operator and admin APIs, as a site owner would. */
+export async function createSite(prefix, allowedOrigins, articlesJsonl) {
+  const id = `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+  const created = await fetch(`${EDGE}/v1/sites`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${OPERATOR_KEY}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ id, name: `E2E ${prefix}`, allowed_origins: allowedOrigins }),
+  });
+  if (created.status !== 201) throw new Error(`creating site ${id}: ${created.status} ${await created.text()}`);
+  const { admin_key } = await created.json();
+  if (articlesJsonl) {
+    const loaded = await fetch(`${EDGE}/v1/sites/${id}/articles`, {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${admin_key}`, "Content-Type": "application/x-ndjson" },
+      body: articlesJsonl,
+    });
+    if (loaded.status !== 200) throw new Error(`loading articles: ${loaded.status} ${await loaded.text()}`);
+  }
+  return id;
+}
+
+/**
+ * Serves the host pages over real HTTP from a second origin on this machine: `/<fixture>?site=<id>`
+ * returns `fixtures/<fixture>.html` with the edge's address and the site filled in. Returns the
+ * server and its origin. (Loopback on both sides: Chromium refuses scripts from loopback on pages
+ * of public origins, which a deployed edge never is.)
+ */
+export async function startHostServer() {
+  const server = createServer((request, response) => {
+    const url = new URL(request.url, "http://host");
+    const fixture = url.pathname.slice(1);
+    if (!/^[a-z]+$/.test(fixture)) return response.writeHead(404).end();
+    let html;
+    try {
+      html = readFileSync(new URL(`fixtures/${fixture}.html`, import.meta.url), "utf8");
+    } catch {
+      return response.writeHead(404).end();
+    }
+    const site = url.searchParams.get("site") ?? "";
+    response.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+    response.end(html.replaceAll("__EDGE__", EDGE).replaceAll("__SITE__", site));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, origin: `http://127.0.0.1:${server.address().port}` };
+}
+
+export class Widget {
+  constructor(page) {
+    this.page = page;
+    this.host = page.locator("[data-threadline]");
+    this.launcher = this.host.locator(".tl-launcher");
+    this.panel = this.host.locator(".tl-panel");
+    this.input = this.host.locator("textarea");
+    this.notice = this.host.locator(".tl-notice");
+    this.messages = this.host.locator("li.tl-message");
+    this.handoff = this.host.locator(".tl-handoff");
+  }
+
+  async open() {
+    await this.launcher.click();
+    await this.panel.waitFor({ state: "visible" });
+  }
+
+  /** Sends `text` and waits until the bot has replied to it; returns the reply's row. */
+  async ask(text) {
+    const before = await this.page.locator("[data-threadline] li.tl-message[data-role=bot]").count();
+    await this.input.fill(text);
+    await this.input.press("Enter");
+    const reply = this.host.locator("li.tl-message[data-role=bot]").nth(before);
+    await reply.waitFor({ state: "visible", timeout: 15_000 });
+    return reply;
+  }
+
+  async transcriptTexts() {
+    return this.host.locator("li.tl-message .tl-bubble").allTextContents();
+  }
+}
