@@ -150,7 +150,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
         _ => {
             return Err(ApiError::new(
                 ErrorCode::NotFound,
-                format!("no endpoint at {path}; see /docs/api.html"),
+                format!("no endpoint at {path}; see /docs/api"),
             ));
         }
     };

@@ -99,7 +99,8 @@ pub struct BotReply {
 
 /// Words the bot says for `decision`, drawn from `articles` (the slice the index was built from).
 pub fn reply(decision: &Decision, articles: &[Article], config: &AnswerConfig) -> BotReply {
-    let confidence = decision.confidence();
+    // Two decimals are all a reader (or a threshold) can use.
+    let confidence = (decision.confidence() * 100.0).round() / 100.0;
     match decision {
         Decision::Answer { best, .. } => {
             let article = &articles[best.article];

@@ -2,20 +2,12 @@
 // can read, so the tests say what is checked rather than how the DOM is shaped.
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { chromium } from "playwright-core";
+export { launchBrowser } from "./browser.mjs";
 
 export const EDGE = process.env.THREADLINE_URL;
 const OPERATOR_KEY = process.env.THREADLINE_OPERATOR_KEY;
 if (!EDGE || !OPERATOR_KEY) {
   throw new Error("THREADLINE_URL and THREADLINE_OPERATOR_KEY are not set: run these tests with scripts/test, which starts the edge");
-}
-
-export async function launchBrowser() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    // As root in CI there is no sandbox; the rest keeps Chromium off the (closed) network.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
 }
 
 /** Creates a site through the operator and admin APIs, as a site owner would. */
