@@ -20,10 +20,14 @@ pub struct AnswerConfig {
 }
 
 impl Default for AnswerConfig {
+    /// The shipped rule. Chosen with `kb-tune` on development data only: the lowest confidence
+    /// at which CLINC150's `oos-train.jsonl` questions (none of which any article answers) are
+    /// escalated at least 90% of the time, with a small margin against near-ties. It is used
+    /// unchanged on every site.
     fn default() -> AnswerConfig {
         AnswerConfig {
-            min_confidence: 0.45,
-            min_margin: 0.04,
+            min_confidence: 0.30,
+            min_margin: 0.03,
             n_runners_up: 3,
             excerpt_chars: 600,
         }
@@ -239,5 +243,100 @@ mod tests {
                 candidates: vec![]
             }
         );
+    }
+
+    #[track_caller]
+    fn check_decision(articles: &[Article], question: &str, expected: Result<&str, EscalationReason>) {
+        let index = Index::build(articles);
+        let decision = decide(&index, question, &AnswerConfig::default());
+        let actual = match &decision {
+            Decision::Answer { best, .. } => Ok(articles[best.article].id.as_str()),
+            Decision::Escalate { reason, .. } => Err(*reason),
+        };
+        assert_eq!(actual, expected, "{question:?}: {decision:?}");
+    }
+
+    fn help_centre() -> Vec<Article> {
+        let article = |id: &str, title: &str, body: &str, questions: &[&str]| Article {
+            id: id.into(),
+            title: title.into(),
+            body: body.into(),
+            questions: questions.iter().map(|q| q.to_string()).collect(),
+            url: None,
+        };
+        vec![
+            article(
+                "reset",
+                "Reset your password",
+                "Choose Forgot password on the sign-in page.",
+                &["I forgot my password", "can't log in"],
+            ),
+            article(
+                "refund",
+                "Refund policy",
+                "Refunds reach the original card within 5 days.",
+                &["can I get a refund", "money back"],
+            ),
+            article(
+                "export",
+                "Export your data",
+                "Download every invoice as a CSV file from Settings.",
+                &[],
+            ),
+            article(
+                "de-versand",
+                "Versandkosten und Lieferzeiten",
+                "Wir liefern innerhalb von drei Werktagen.",
+                &["Wie lange dauert die Lieferung?", "Was kostet der Versand?"],
+            ),
+            article(
+                "ja-password",
+                "パスワードの再設定",
+                "ログイン画面の「パスワードをお忘れですか」から再設定できます。",
+                &["パスワードを忘れました", "ログインできません"],
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_typo_still_finds_its_article() {
+        check_decision(&help_centre(), "I forgot my pasword", Ok("reset"));
+        check_decision(&help_centre(), "can I get a refun?", Ok("refund"));
+    }
+
+    #[test]
+    fn an_unrelated_question_escalates() {
+        check_decision(
+            &help_centre(),
+            "What's the weather like in Lisbon tomorrow?",
+            Err(EscalationReason::NoMatch),
+        );
+        check_decision(&help_centre(), "asdfghjkl", Err(EscalationReason::NoMatch));
+    }
+
+    #[test]
+    fn near_identical_articles_are_ambiguous() {
+        let mut articles = help_centre();
+        let mut twin = articles[1].clone();
+        twin.id = "refund-copy".into();
+        articles.push(twin);
+        check_decision(&articles, "can I get a refund", Err(EscalationReason::Ambiguous));
+    }
+
+    #[test]
+    fn cold_start_answers_from_title_and_body() {
+        check_decision(&help_centre(), "how do I download my invoices as csv", Ok("export"));
+    }
+
+    #[test]
+    fn german_and_japanese_questions_find_their_articles() {
+        check_decision(
+            &help_centre(),
+            "Wie lange dauert die Lieferung nach Berlin?",
+            Ok("de-versand"),
+        );
+        check_decision(&help_centre(), "パスワードを忘れてしまいました", Ok("ja-password"));
+        // Scripts with no article at all do not crash and escalate.
+        check_decision(&help_centre(), "Как сбросить пароль?", Err(EscalationReason::NoMatch));
     }
 }

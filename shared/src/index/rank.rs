@@ -1,8 +1,11 @@
 //! Ranking: each article becomes several passages (its title, its title with its body, and each
-//! example question), each passage a TF-IDF vector over words and character trigrams. A query
-//! scores each passage by cosine similarity through an inverted index, and an article scores its
-//! best passage: example phrasings act as nearest neighbours, and an article with none still
-//! answers from its title and body (cold start).
+//! example question), each passage a TF-IDF vector over words and character trigrams, and the
+//! article itself a centroid (the normalised sum of its passages). A query scores passages and
+//! centroids by cosine similarity through inverted indexes; an article's score is the mean of
+//! two views: its best few passages (example phrasings act as nearest neighbours) and its
+//! centroid (what all its phrasings share). An article with no phrasings still answers from its
+//! title and body (cold start). Scores stay in `[0, 1]`, so one threshold means the same on
+//! every site.
 
 use std::collections::HashMap;
 
@@ -15,6 +18,10 @@ use super::tokenize::{Feature, features};
 /// without letting two unrelated words that share letters look alike.
 const NGRAM_WEIGHT: f32 = 0.4;
 
+/// How many of an article's best passages its passage view averages. One lucky phrasing should
+/// not outvote an article whose several phrasings all fit.
+const TOP_PASSAGES: usize = 3;
+
 #[derive(Debug, Clone)]
 pub struct Index {
     n_articles: usize,
@@ -25,6 +32,8 @@ pub struct Index {
     postings: HashMap<u64, Vec<(u32, f32)>>,
     /// Passage → article position.
     passage_article: Vec<u32>,
+    /// Feature → (article, weight in that article's unit centroid).
+    centroid_postings: HashMap<u64, Vec<(u32, f32)>>,
     /// The idf a feature no article has: the rarest possible.
     unseen_idf: f32,
 }
@@ -71,17 +80,33 @@ impl Index {
 
         let mut postings: HashMap<u64, Vec<(u32, f32)>> = HashMap::new();
         let mut passage_article = Vec::with_capacity(passages.len());
+        let mut centroids: Vec<HashMap<u64, f32>> = vec![HashMap::new(); articles.len()];
         for (passage_id, (article, passage)) in passages.iter().enumerate() {
             passage_article.push(*article);
             for (hash, weight) in unit_vector(passage, |hash| idf.get(&hash).copied().unwrap_or(unseen_idf)) {
                 postings.entry(hash).or_default().push((passage_id as u32, weight));
+                *centroids[*article as usize].entry(hash).or_default() += weight;
             }
+        }
+        let mut centroid_postings: HashMap<u64, Vec<(u32, f32)>> = HashMap::new();
+        for (article, centroid) in centroids.into_iter().enumerate() {
+            let norm = centroid.values().map(|w| w * w).sum::<f32>().sqrt();
+            for (hash, weight) in centroid {
+                centroid_postings
+                    .entry(hash)
+                    .or_default()
+                    .push((article as u32, weight / norm));
+            }
+        }
+        for list in postings.values_mut().chain(centroid_postings.values_mut()) {
+            list.shrink_to_fit();
         }
         Index {
             n_articles: articles.len(),
             idf,
             postings,
             passage_article,
+            centroid_postings,
             unseen_idf,
         }
     }
@@ -90,30 +115,69 @@ impl Index {
         self.n_articles
     }
 
+    /// Memory the index holds on the heap, in bytes (from capacities, so an estimate that errs
+    /// slightly high for the hash tables' control bytes).
+    pub fn heap_bytes(&self) -> usize {
+        let table = |len: usize, entry: usize| len * (entry + 1);
+        table(self.idf.capacity(), 12)
+            + table(self.postings.capacity(), 8 + 24)
+            + self.postings.values().map(|p| p.capacity() * 8).sum::<usize>()
+            + table(self.centroid_postings.capacity(), 8 + 24)
+            + self.centroid_postings.values().map(|p| p.capacity() * 8).sum::<usize>()
+            + self.passage_article.capacity() * 4
+    }
+
     /// The `limit` best-matching articles, best first. Articles with no feature in common with
     /// the query are left out.
     pub fn search(&self, query: &str, limit: usize) -> Vec<Scored> {
         let query = features(&normalize(query));
         let vector = unit_vector(&query, |hash| self.idf.get(&hash).copied().unwrap_or(self.unseen_idf));
-        let mut passage_scores: HashMap<u32, f32> = HashMap::new();
+
+        // Dense accumulators: one slot per passage and per article, touched lists to read back.
+        let mut passage_scores = vec![0f32; self.passage_article.len()];
+        let mut touched_passages = Vec::new();
+        let mut centroid_scores = vec![0f32; self.n_articles];
+        let mut touched_articles = Vec::new();
         for (hash, query_weight) in vector {
-            if let Some(postings) = self.postings.get(&hash) {
-                for &(passage, weight) in postings {
-                    *passage_scores.entry(passage).or_default() += query_weight * weight;
+            for &(passage, weight) in self.postings.get(&hash).map(Vec::as_slice).unwrap_or_default() {
+                let slot = &mut passage_scores[passage as usize];
+                if *slot == 0.0 {
+                    touched_passages.push(passage);
                 }
+                *slot += query_weight * weight;
+            }
+            for &(article, weight) in self.centroid_postings.get(&hash).map(Vec::as_slice).unwrap_or_default() {
+                let slot = &mut centroid_scores[article as usize];
+                if *slot == 0.0 {
+                    touched_articles.push(article);
+                }
+                *slot += query_weight * weight;
             }
         }
-        let mut best: HashMap<u32, f32> = HashMap::new();
-        for (passage, score) in passage_scores {
-            let article = self.passage_article[passage as usize];
-            let entry = best.entry(article).or_default();
-            *entry = entry.max(score);
+
+        // Each article's best few passages.
+        let mut best: HashMap<u32, [f32; TOP_PASSAGES]> = HashMap::with_capacity(touched_articles.len());
+        for passage in touched_passages {
+            let score = passage_scores[passage as usize];
+            let top = best
+                .entry(self.passage_article[passage as usize])
+                .or_insert([0.0; TOP_PASSAGES]);
+            if let Some(position) = top.iter().position(|&s| score > s) {
+                top[position..].rotate_right(1);
+                top[position] = score;
+            }
         }
-        let mut ranked: Vec<Scored> = best
+        let mut ranked: Vec<Scored> = touched_articles
             .into_iter()
-            .map(|(article, score)| Scored {
-                article: article as usize,
-                score: score.min(1.0),
+            .map(|article| {
+                let top = best.get(&article).copied().unwrap_or_default();
+                let n = top.iter().filter(|&&s| s > 0.0).count().max(1);
+                let passages = top.iter().sum::<f32>() / n as f32;
+                let score = (passages + centroid_scores[article as usize]) / 2.0;
+                Scored {
+                    article: article as usize,
+                    score: score.clamp(0.0, 1.0),
+                }
             })
             .collect();
         ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.article.cmp(&b.article)));

@@ -1,0 +1,108 @@
+//! Cost growth of the knowledge index: synthetic knowledge bases of 1k, 10k and 50k articles
+//! (each with a title, a body and 10 example questions over a Zipf-like vocabulary), reporting
+//! build time, index bytes and query latency p50/p99 over paraphrased and unrelated questions.
+//! Prints numbers; asserts nothing. Run: cargo bench -p shared --bench index
+
+use std::time::Instant;
+
+use shared::answer::{self, AnswerConfig};
+use shared::article::Article;
+use shared::index::Index;
+
+/// A small deterministic generator (xorshift64*), so every run benchmarks the same data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    /// Skewed towards small numbers, like word frequencies.
+    fn zipf(&mut self, n: usize) -> usize {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        ((n as f64).powf(u) as usize).saturating_sub(1).min(n - 1)
+    }
+}
+
+fn vocabulary(n: usize, rng: &mut Rng) -> Vec<String> {
+    const SYLLABLES: &[&str] = &[
+        "ka", "lo", "mi", "ter", "vin", "sol", "par", "ex", "on", "ra", "del", "qui", "bro", "fen", "tas", "ul", "gor",
+        "ne",
+    ];
+    (0..n)
+        .map(|_| {
+            (0..2 + rng.below(3))
+                .map(|_| SYLLABLES[rng.below(SYLLABLES.len())])
+                .collect()
+        })
+        .collect()
+}
+
+fn sentence(words: &[String], topic: &[usize], length: usize, rng: &mut Rng) -> String {
+    (0..length)
+        .map(|_| {
+            if rng.below(3) == 0 {
+                &words[rng.zipf(words.len())]
+            } else {
+                &words[topic[rng.below(topic.len())]]
+            }
+        })
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn main() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let words = vocabulary(30_000, &mut rng);
+    println!(
+        "{:>8} {:>10} {:>12} {:>10} {:>10}",
+        "articles", "build ms", "index MB", "p50 µs", "p99 µs"
+    );
+    for n_articles in [1_000, 10_000, 50_000] {
+        let articles: Vec<Article> = (0..n_articles)
+            .map(|i| {
+                let topic: Vec<usize> = (0..8).map(|_| rng.below(words.len())).collect();
+                Article {
+                    id: format!("a{i}"),
+                    title: sentence(&words, &topic, 5, &mut rng),
+                    body: sentence(&words, &topic, 60, &mut rng),
+                    questions: (0..10).map(|_| sentence(&words, &topic, 7, &mut rng)).collect(),
+                    url: None,
+                }
+            })
+            .collect();
+        let started = Instant::now();
+        let index = Index::build(&articles);
+        let build_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+        let config = AnswerConfig::default();
+        let mut latencies = Vec::new();
+        for q in 0..2_000 {
+            let question = if q % 4 == 3 {
+                sentence(&words, &[rng.below(words.len())], 6, &mut rng)
+            } else {
+                let article = &articles[rng.below(articles.len())];
+                let mut words: Vec<&str> = article.questions[rng.below(10)].split(' ').collect();
+                words.remove(rng.below(words.len()));
+                words.join(" ")
+            };
+            let started = Instant::now();
+            std::hint::black_box(answer::decide(&index, &question, &config));
+            latencies.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+        latencies.sort_by(f64::total_cmp);
+        let at = |p: f64| latencies[((p * latencies.len() as f64) as usize).min(latencies.len() - 1)];
+        println!(
+            "{n_articles:>8} {build_ms:>10.0} {:>12.1} {:>10.0} {:>10.0}",
+            index.heap_bytes() as f64 / 1e6,
+            at(0.50),
+            at(0.99)
+        );
+    }
+}
