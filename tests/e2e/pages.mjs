@@ -68,6 +68,11 @@ export class Widget {
     this.handoff = this.host.locator(".tl-handoff");
   }
 
+  /** Waits until the Wasm widget has replaced the loader's placeholder launcher. */
+  async ready() {
+    await this.page.locator("[data-threadline][data-state=ready]").waitFor({ state: "attached" });
+  }
+
   async open() {
     await this.launcher.click();
     await this.panel.waitFor({ state: "visible" });

@@ -71,6 +71,7 @@ test("a visitor on a hostile page asks, gets answers and the no-answer path, saf
   // The host page's CSS hides every div and button and shrinks body children; the launcher is
   // still there, full size, where it belongs.
   await widget.launcher.waitFor({ state: "visible" });
+  await widget.ready();
   const box = await widget.launcher.boundingBox();
   assert.equal(Math.round(box.width), 56);
   assert.ok(box.x > 1000 && box.y > 680, `launcher at ${JSON.stringify(box)}`);

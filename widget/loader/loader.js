@@ -8,7 +8,7 @@
   var site = script.getAttribute("data-site") || "";
   var base = new URL(".", script.src);
   var queue = (window.Threadline && window.Threadline.q) || [];
-  var mod, loading, container, placeholder, wantOpen = false;
+  var mod, loading, host, container, placeholder, wantOpen = false;
 
   function api() {
     var args = [].slice.call(arguments);
@@ -43,6 +43,7 @@
           m.mount(container, { site: site, api: base.origin, open: wantOpen });
           mod = m;
           placeholder.remove();
+          host.setAttribute("data-state", "ready");
           queue.splice(0).forEach(run);
         });
       })
@@ -54,7 +55,7 @@
   }
 
   function start() {
-    var host = document.createElement("div");
+    host = document.createElement("div");
     host.setAttribute("data-threadline", site);
     // Inline !important beats any stylesheet rule the host page has, hostile or not.
     host.style.cssText =
