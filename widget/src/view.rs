@@ -83,8 +83,8 @@ fn App(site: String, api: String, initially_open: bool) -> impl IntoView {
             aria-expanded=move || open.get().to_string()
             on:click=move |_| open.update(|o| *o = !*o)
         >
-            <Show when=move || open.get() fallback=|| view! { <ChatIcon/> }>
-                <CloseIcon/>
+            <Show when=move || open.get() fallback=|| view! { <Icon path=CHAT_ICON size=26/> }>
+                <Icon path=CLOSE_ICON size=22/>
             </Show>
         </button>
     }
@@ -148,7 +148,7 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
                     </p>
                 </div>
                 <button class="tl-close" aria-label="Close chat" on:click=move |_| close()>
-                    <CloseIcon/>
+                    <Icon path=CLOSE_ICON size=22/>
                 </button>
             </header>
             <Show when=move || notice.with(Option::is_some)>
@@ -191,7 +191,7 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
                     }
                 ></textarea>
                 <button type="submit" class="tl-send" aria-label="Send" disabled=move || too_long() || stopped()>
-                    <SendIcon/>
+                    <Icon path=SEND_ICON size=20/>
                 </button>
             </form>
             <Show when=too_long>
@@ -259,29 +259,18 @@ fn stored_message(message: Message) -> impl IntoView {
     }
 }
 
-#[component]
-fn ChatIcon() -> impl IntoView {
-    view! {
-        <svg viewBox="0 0 24 24" width="26" height="26" aria-hidden="true" focusable="false">
-            <path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/>
-        </svg>
-    }
-}
+/// SVG paths of the widget's icons, on a 24 × 24 grid.
+const CHAT_ICON: &str = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+const CLOSE_ICON: &str =
+    "M18.3 5.7 12 12l6.3 6.3-1.4 1.4L10.6 13.4 4.3 19.7l-1.4-1.4L9.2 12 2.9 5.7l1.4-1.4 6.3 6.3 6.3-6.3z";
+const SEND_ICON: &str = "M3 20.5 21 12 3 3.5v6.6l12 1.9-12 1.9z";
 
+/// A decorative icon: hidden from assistive technology, which reads the button's label instead.
 #[component]
-fn CloseIcon() -> impl IntoView {
+fn Icon(path: &'static str, size: u32) -> impl IntoView {
     view! {
-        <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" focusable="false">
-            <path fill="currentColor" d="M18.3 5.7 12 12l6.3 6.3-1.4 1.4L10.6 13.4 4.3 19.7l-1.4-1.4L9.2 12 2.9 5.7l1.4-1.4 6.3 6.3 6.3-6.3z"/>
-        </svg>
-    }
-}
-
-#[component]
-fn SendIcon() -> impl IntoView {
-    view! {
-        <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
-            <path fill="currentColor" d="M3 20.5 21 12 3 3.5v6.6l12 1.9-12 1.9z"/>
+        <svg viewBox="0 0 24 24" width=size height=size aria-hidden="true" focusable="false">
+            <path fill="currentColor" d=path/>
         </svg>
     }
 }

@@ -317,6 +317,27 @@ impl ConversationObject {
         })
     }
 
+    /// For a client id already stored: the stored message and what replied to it, sent again to
+    /// the socket that asked (a resend is answered from storage, never stored twice).
+    fn replay(&self, id: &str, from: Option<&WebSocket>) -> std::result::Result<Option<Vec<Message>>, ApiError> {
+        let Some(existing) = self.find(id)? else {
+            return Ok(None);
+        };
+        let mut messages = vec![existing];
+        messages.extend(self.replies_to(id)?);
+        if let Some(ws) = from {
+            for message in &messages {
+                send(
+                    ws,
+                    &ServerFrame::Message {
+                        message: message.clone(),
+                    },
+                );
+            }
+        }
+        Ok(Some(messages))
+    }
+
     /// Stores a visitor message (once per id), then the bot's reply unless a person has the
     /// conversation. A retry of a stored id returns what was stored, answering it only if the
     /// first attempt's answer failed.
@@ -326,19 +347,8 @@ impl ConversationObject {
         text: String,
         from: Option<&WebSocket>,
     ) -> std::result::Result<Vec<Message>, ApiError> {
-        if let Some(existing) = self.find(&id)? {
-            let mut messages = vec![existing.clone()];
-            messages.extend(self.replies_to(&id)?);
-            if let Some(ws) = from {
-                for message in &messages {
-                    send(
-                        ws,
-                        &ServerFrame::Message {
-                            message: message.clone(),
-                        },
-                    );
-                }
-            }
+        if let Some(mut messages) = self.replay(&id, from)? {
+            let existing = messages[0].clone();
             let unanswered = messages.len() == 1 && existing.role == Role::Visitor;
             if unanswered && self.status()? == ConversationStatus::Bot && !self.answering.borrow().contains(&id) {
                 messages.extend(self.answer(&existing).await?);
@@ -396,19 +406,7 @@ impl ConversationObject {
     /// The visitor accepts the offer of a person: the conversation waits for staff and the bot
     /// stops answering it.
     async fn request_human(&self, id: String, from: Option<&WebSocket>) -> std::result::Result<Vec<Message>, ApiError> {
-        if let Some(existing) = self.find(&id)? {
-            let mut messages = vec![existing];
-            messages.extend(self.replies_to(&id)?);
-            if let Some(ws) = from {
-                for message in &messages {
-                    send(
-                        ws,
-                        &ServerFrame::Message {
-                            message: message.clone(),
-                        },
-                    );
-                }
-            }
+        if let Some(messages) = self.replay(&id, from)? {
             return Ok(messages);
         }
         self.take_rate_token()?;
