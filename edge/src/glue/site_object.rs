@@ -151,7 +151,10 @@ impl SiteObject {
                     )
                     .map_err(|e| internal("storing an article", e))?;
                 }
+                // Build the new index now, on the uploader's request, so no visitor's question
+                // waits for it (after an eviction the first question rebuilds it).
                 self.knowledge.replace(None);
+                self.knowledge()?;
                 json(
                     200,
                     &shared::wire::ArticlesResponse {
