@@ -7,13 +7,12 @@ import { spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { devVars } from "./dev-vars.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const port = 8789;
 const base = `http://127.0.0.1:${port}`;
-const vars = Object.fromEntries(
-  readFileSync(join(root, "edge/.dev.vars"), "utf8").split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-);
+const vars = devVars();
 const articles = readFileSync(join(root, "www/demo/articles.jsonl"), "utf8");
 const state = join(root, "target/bench-state");
 rmSync(state, { recursive: true, force: true });

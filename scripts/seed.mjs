@@ -5,14 +5,13 @@
 import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { devVars } from "./dev-vars.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const [base, sitePath, articlesPath] = process.argv.slice(2);
 const site = JSON.parse(readFileSync(sitePath, "utf8"));
 const articles = readFileSync(articlesPath, "utf8");
-const vars = Object.fromEntries(
-  readFileSync(join(root, "edge/.dev.vars"), "utf8").split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-);
+const vars = devVars();
 const operator = { Authorization: `Bearer ${vars.OPERATOR_KEY}`, "Content-Type": "application/json" };
 
 async function call(method, path, headers, body) {

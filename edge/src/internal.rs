@@ -60,6 +60,19 @@ pub struct AnswerReply {
     pub detail: BotDetail,
 }
 
+/// `ConversationObject` `/messages`: a visitor message the worker has already validated.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct SendCommand {
+    pub id: String,
+    pub text: String,
+}
+
+/// `ConversationObject` `/handoff`: the visitor asks for a person.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct HandoffCommand {
+    pub id: String,
+}
+
 /// Who a conversation belongs to; the worker vouches for it after checking the session token.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
 pub struct ConversationKey {

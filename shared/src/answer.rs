@@ -156,6 +156,7 @@ fn link(article: &Article) -> ArticleLink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::article::test_article as article;
 
     fn scored(article: usize, score: f32) -> Scored {
         Scored { article, score }
@@ -185,13 +186,6 @@ mod tests {
     }
 
     fn articles() -> Vec<Article> {
-        let article = |id: &str, title: &str, body: &str, questions: &[&str]| Article {
-            id: id.into(),
-            title: title.into(),
-            body: body.into(),
-            questions: questions.iter().map(|q| q.to_string()).collect(),
-            url: Some(format!("https://help.example.com/{id}")),
-        };
         vec![
             article(
                 "reset",
@@ -257,13 +251,6 @@ mod tests {
     }
 
     fn help_centre() -> Vec<Article> {
-        let article = |id: &str, title: &str, body: &str, questions: &[&str]| Article {
-            id: id.into(),
-            title: title.into(),
-            body: body.into(),
-            questions: questions.iter().map(|q| q.to_string()).collect(),
-            url: None,
-        };
         vec![
             article(
                 "reset",

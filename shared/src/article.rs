@@ -182,6 +182,18 @@ fn cut(paragraph: &str, max_chars: usize) -> String {
     }
 }
 
+/// A quick article for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) fn test_article(id: &str, title: &str, body: &str, questions: &[&str]) -> Article {
+    Article {
+        id: id.into(),
+        title: title.into(),
+        body: body.into(),
+        questions: questions.iter().map(|q| q.to_string()).collect(),
+        url: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,16 +118,9 @@ impl Transport {
     }
 
     fn open_socket(self: &Rc<Self>, token: &str) {
-        let after = self
-            .chat
-            .with_untracked(|chat| chat.last_seq())
-            .map(|seq| format!("?after={seq}"))
-            .unwrap_or_default();
-        let url = format!(
-            "{}/v1/sites/{}/conversation/live{after}",
-            self.api.replacen("http", "ws", 1),
-            self.site
-        );
+        let url = self
+            .url(&format!("/conversation/live{}", self.after()))
+            .replacen("http", "ws", 1);
         let protocols = js_sys::Array::of2(
             &JsValue::from_str("threadline.v1"),
             &JsValue::from_str(&format!("bearer.{token}")),
@@ -237,7 +230,7 @@ impl Transport {
                     return self.handle_failure(failure);
                 }
             };
-            let url = format!("{}/v1/sites/{}/conversation/{path}", self.api, self.site);
+            let url = self.url(&format!("/conversation/{path}"));
             match self
                 .request::<SendMessageResponse>("POST", &url, Some(&token), Some(body.to_string()))
                 .await
@@ -277,12 +270,7 @@ impl Transport {
             Ok(token) => token,
             Err(failure) => return self.handle_failure(failure),
         };
-        let after = self
-            .chat
-            .with_untracked(|chat| chat.last_seq())
-            .map(|seq| format!("?after={seq}"))
-            .unwrap_or_default();
-        let url = format!("{}/v1/sites/{}/conversation{after}", self.api, self.site);
+        let url = self.url(&format!("/conversation{}", self.after()));
         match self
             .request::<TranscriptResponse>("GET", &url, Some(&token), None)
             .await
@@ -341,6 +329,19 @@ impl Transport {
         }
     }
 
+    /// The address of this site's API endpoint `path` (which starts with `/`).
+    fn url(&self, path: &str) -> String {
+        format!("{}/v1/sites/{}{path}", self.api, self.site)
+    }
+
+    /// The `?after=<seq>` cursor for what the widget already holds, or nothing.
+    fn after(&self) -> String {
+        self.chat
+            .with_untracked(|chat| chat.last_seq())
+            .map(|seq| format!("?after={seq}"))
+            .unwrap_or_default()
+    }
+
     fn storage_key(&self) -> String {
         format!("threadline:{}:session", self.site)
     }
@@ -362,7 +363,7 @@ impl Transport {
             self.session.replace(stored);
         }
         let stored = self.session.borrow().clone();
-        let url = format!("{}/v1/sites/{}/sessions", self.api, self.site);
+        let url = self.url("/sessions");
         let issued = match stored {
             Some(session) if !session.needs_renewal(now) => return Ok(session.token),
             Some(session) if !session.expired(now) => {

@@ -6,16 +6,16 @@ use shared::limits::{MAX_ARTICLES_UPLOAD_BYTES, MAX_JSON_BODY_BYTES};
 use shared::session::{self, SessionClaims};
 use shared::site;
 use shared::wire::{
-    ArticlesResponse, CreateSiteRequest, ErrorCode, SendMessageRequest, SendMessageResponse, SessionResponse,
-    SiteKeyResponse, TranscriptResponse, UpdateSiteRequest, parse_json_body,
+    ArticlesResponse, CreateSiteRequest, ErrorCode, HandoffRequest, SendMessageRequest, SendMessageResponse,
+    SessionResponse, SiteKeyResponse, TranscriptResponse, UpdateSiteRequest, parse_json_body,
 };
-use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
+use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub, Url};
 
 use super::conversation_object::PROTOCOL;
-use super::http::{bearer, call, internal, json, now_ms, random_bytes, read_body, require_content_type};
+use super::http::{bearer, call, internal, json, now_ms, random_bytes, read_body, require_content_type, site_command};
 use crate::api_error::ApiError;
 use crate::config;
-use crate::internal::{ConversationKey, SiteCommand, SiteRecord};
+use crate::internal::{ConversationKey, HandoffCommand, SendCommand, SiteCommand, SiteRecord};
 use crate::route::{self, Route};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -37,7 +37,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 allowed_origins: request.allowed_origins,
                 admin_key_hash: site::admin_key_hash(&admin_key),
             };
-            let record: SiteRecord = call(&site_stub(env, &request.id)?, "POST", "/", Some(&command)).await?;
+            let record: SiteRecord = site_command(env, &request.id, &command).await?;
             json(
                 201,
                 &SiteKeyResponse {
@@ -52,7 +52,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let command = SiteCommand::SetAdminKey {
                 admin_key_hash: site::admin_key_hash(&admin_key),
             };
-            let record: SiteRecord = call(&site_stub(env, &site)?, "POST", "/", Some(&command)).await?;
+            let record: SiteRecord = site_command(env, &site, &command).await?;
             json(
                 200,
                 &SiteKeyResponse {
@@ -70,13 +70,12 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 name: request.name,
                 allowed_origins: request.allowed_origins,
             };
-            let record: SiteRecord = call(&site_stub(env, &site)?, "POST", "/", Some(&command)).await?;
+            let record: SiteRecord = site_command(env, &site, &command).await?;
             json(200, &record.view())
         }
         Route::GetArticles { site } => {
             require_admin(&req, env, &site).await?;
-            let articles: Vec<article::Article> =
-                call(&site_stub(env, &site)?, "POST", "/", Some(&SiteCommand::GetArticles)).await?;
+            let articles: Vec<article::Article> = site_command(env, &site, &SiteCommand::GetArticles).await?;
             json(200, &articles)
         }
         Route::PutArticles { site } => {
@@ -86,13 +85,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let text = String::from_utf8(body)
                 .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "body is not UTF-8 text"))?;
             let articles = article::parse_jsonl(&text)?;
-            let reply: ArticlesResponse = call(
-                &site_stub(env, &site)?,
-                "POST",
-                "/",
-                Some(&SiteCommand::PutArticles { articles }),
-            )
-            .await?;
+            let reply: ArticlesResponse = site_command(env, &site, &SiteCommand::PutArticles { articles }).await?;
             json(200, &reply)
         }
 
@@ -119,10 +112,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         Route::Transcript { site } => {
             visitor_site(&req, env, &site).await?;
             let claims = visitor_session(bearer(&req), env, &site)?;
-            let after = url
-                .query_pairs()
-                .find(|(k, _)| k == "after")
-                .and_then(|(_, v)| v.parse::<u64>().ok());
+            let after = after_param(&url);
             let path = conversation_path("/transcript", &claims, after);
             let transcript: TranscriptResponse =
                 call::<_, ()>(&conversation_stub(env, &claims)?, "GET", &path, None).await?;
@@ -132,7 +122,10 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             visitor_site(&req, env, &site).await?;
             let claims = visitor_session(bearer(&req), env, &site)?;
             let request = SendMessageRequest::from_json(&json_body(&mut req).await?)?;
-            let body = serde_json::json!({ "id": request.id, "text": request.text });
+            let body = SendCommand {
+                id: request.id,
+                text: request.text,
+            };
             let path = conversation_path("/messages", &claims, None);
             let reply: SendMessageResponse =
                 call(&conversation_stub(env, &claims)?, "POST", &path, Some(&body)).await?;
@@ -141,19 +134,13 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         Route::RequestHuman { site } => {
             visitor_site(&req, env, &site).await?;
             let claims = visitor_session(bearer(&req), env, &site)?;
-            let body = json_body(&mut req).await?;
-            let id = match body.get("id") {
-                Some(serde_json::Value::String(id)) => id.clone(),
-                Some(_) => return Err(ApiError::field("id", "`id` must be a string")),
-                None => return Err(ApiError::field("id", "`id` is required")),
-            };
-            shared::message::validate_client_id(&id).map_err(|why| ApiError::field("id", why))?;
+            let HandoffRequest { id } = HandoffRequest::from_json(&json_body(&mut req).await?)?;
             let path = conversation_path("/handoff", &claims, None);
             let reply: SendMessageResponse = call(
                 &conversation_stub(env, &claims)?,
                 "POST",
                 &path,
-                Some(&serde_json::json!({ "id": id })),
+                Some(&HandoffCommand { id }),
             )
             .await?;
             json(200, &reply)
@@ -168,10 +155,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 ));
             }
             let claims = visitor_session(websocket_token(&req)?, env, &site)?;
-            let after = url
-                .query_pairs()
-                .find(|(k, _)| k == "after")
-                .and_then(|(_, v)| v.parse::<u64>().ok());
+            let after = after_param(&url);
             let path = conversation_path("/live", &claims, after);
             let headers = Headers::new();
             for (name, value) in req.headers().entries() {
@@ -189,16 +173,17 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
     }
 }
 
+/// The `after` cursor of a transcript or live request, if given.
+fn after_param(url: &Url) -> Option<u64> {
+    url.query_pairs()
+        .find(|(k, _)| k == "after")
+        .and_then(|(_, v)| v.parse().ok())
+}
+
 async fn json_body(req: &mut Request) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
     require_content_type(req, &["application/json"])?;
     let body = read_body(req, MAX_JSON_BODY_BYTES).await?;
     Ok(parse_json_body(&body)?)
-}
-
-fn site_stub(env: &Env, site: &str) -> ApiResult<Stub> {
-    env.durable_object("SITES")
-        .and_then(|ns| ns.get_by_name(site))
-        .map_err(|e| internal("site object", e))
 }
 
 fn conversation_stub(env: &Env, claims: &SessionClaims) -> ApiResult<Stub> {
@@ -223,15 +208,13 @@ fn conversation_path(path: &str, claims: &SessionClaims, after: Option<u64>) -> 
 }
 
 async fn load_site(env: &Env, site: &str) -> ApiResult<SiteRecord> {
-    call(&site_stub(env, site)?, "POST", "/", Some(&SiteCommand::Get))
-        .await
-        .map_err(|error| {
-            if error.body.code == ErrorCode::UnknownSite {
-                ApiError::new(ErrorCode::UnknownSite, format!("no site is named {site:?}"))
-            } else {
-                error
-            }
-        })
+    site_command(env, site, &SiteCommand::Get).await.map_err(|error| {
+        if error.body.code == ErrorCode::UnknownSite {
+            ApiError::new(ErrorCode::UnknownSite, format!("no site is named {site:?}"))
+        } else {
+            error
+        }
+    })
 }
 
 /// Loads a site for a visitor request and checks the page's origin against it.
@@ -292,8 +275,7 @@ fn require_operator(req: &Request, env: &Env) -> ApiResult<()> {
     let expected = env.secret("OPERATOR_KEY").ok().map(|s| s.to_string());
     let expected = config::operator_key(expected.as_deref()).map_err(|e| internal("configuration", e))?;
     let presented = bearer(req).unwrap_or_default();
-    // Compare hashes so the comparison time does not depend on how much of the key matched.
-    if site::admin_key_hash(&presented) == site::admin_key_hash(expected) {
+    if site::admin_key_matches(&presented, &site::admin_key_hash(expected)) {
         Ok(())
     } else {
         Err(ApiError::new(

@@ -18,9 +18,9 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair, durable_object,
 };
 
-use super::http::{call, error_response, internal, json, now_ms};
+use super::http::{error_response, internal, json, now_ms, site_command};
 use crate::api_error::ApiError;
-use crate::internal::{AnswerReply, ConversationKey, SiteCommand};
+use crate::internal::{AnswerReply, ConversationKey, HandoffCommand, SendCommand, SiteCommand};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -134,17 +134,6 @@ struct Query {
     after: Option<u64>,
 }
 
-#[derive(Deserialize)]
-struct SendBody {
-    id: String,
-    text: String,
-}
-
-#[derive(Deserialize)]
-struct HandoffBody {
-    id: String,
-}
-
 impl ConversationObject {
     async fn route(&self, req: &mut Request) -> std::result::Result<Response, ApiError> {
         let url = req.url().map_err(|e| internal("conversation url", e))?;
@@ -156,7 +145,7 @@ impl ConversationObject {
         match url.path() {
             "/transcript" => json(200, &self.transcript(query.after)?),
             "/messages" => {
-                let body: SendBody = req.json().await.map_err(|e| internal("conversation send body", e))?;
+                let body: SendCommand = req.json().await.map_err(|e| internal("conversation send body", e))?;
                 json(
                     200,
                     &SendMessageResponse {
@@ -165,7 +154,7 @@ impl ConversationObject {
                 )
             }
             "/handoff" => {
-                let body: HandoffBody = req.json().await.map_err(|e| internal("conversation handoff body", e))?;
+                let body: HandoffCommand = req.json().await.map_err(|e| internal("conversation handoff body", e))?;
                 json(
                     200,
                     &SendMessageResponse {
@@ -273,7 +262,8 @@ impl ConversationObject {
         rows.into_iter().map(message_from_row).collect()
     }
 
-    fn insert(
+    /// Stores a message and pushes it to every open tab of the conversation.
+    fn store(
         &self,
         id: String,
         role: Role,
@@ -306,7 +296,7 @@ impl ConversationObject {
             )
             .and_then(|cursor| cursor.one())
             .map_err(|e| internal("storing a message", e))?;
-        Ok(Message {
+        let message = Message {
             seq: row.seq as u64,
             id,
             role,
@@ -314,7 +304,11 @@ impl ConversationObject {
             at,
             reply_to,
             bot,
-        })
+        };
+        self.broadcast(&ServerFrame::Message {
+            message: message.clone(),
+        });
+        Ok(message)
     }
 
     /// For a client id already stored: the stored message and what replied to it, sent again to
@@ -356,10 +350,7 @@ impl ConversationObject {
             return Ok(messages);
         }
         self.take_rate_token()?;
-        let message = self.insert(id, Role::Visitor, text, None, None)?;
-        self.broadcast(&ServerFrame::Message {
-            message: message.clone(),
-        });
+        let message = self.store(id, Role::Visitor, text, None, None)?;
         let mut messages = vec![message.clone()];
         if self.status()? == ConversationStatus::Bot {
             messages.extend(self.answer(&message).await?);
@@ -372,35 +363,21 @@ impl ConversationObject {
         let result = self.ask_site(&question.text).await;
         self.answering.borrow_mut().remove(&question.id);
         let reply = result?;
-        let message = self.insert(
+        let message = self.store(
             format!("bot:{}", question.id),
             Role::Bot,
             reply.text,
             Some(question.id.clone()),
             Some(reply.detail),
         )?;
-        self.broadcast(&ServerFrame::Message {
-            message: message.clone(),
-        });
         Ok(Some(message))
     }
 
     async fn ask_site(&self, question: &str) -> std::result::Result<AnswerReply, ApiError> {
-        let key = self.key()?;
-        let stub = self
-            .env
-            .durable_object("SITES")
-            .and_then(|namespace| namespace.get_by_name(&key.site))
-            .map_err(|e| internal("site object", e))?;
-        call(
-            &stub,
-            "POST",
-            "/",
-            Some(&SiteCommand::Answer {
-                question: question.to_owned(),
-            }),
-        )
-        .await
+        let command = SiteCommand::Answer {
+            question: question.to_owned(),
+        };
+        site_command(&self.env, &self.key()?.site, &command).await
     }
 
     /// The visitor accepts the offer of a person: the conversation waits for staff and the bot
@@ -410,19 +387,13 @@ impl ConversationObject {
             return Ok(messages);
         }
         self.take_rate_token()?;
-        let message = self.insert(id.clone(), Role::Visitor, HANDOFF_TEXT.to_owned(), None, None)?;
-        self.broadcast(&ServerFrame::Message {
-            message: message.clone(),
-        });
+        let message = self.store(id.clone(), Role::Visitor, HANDOFF_TEXT.to_owned(), None, None)?;
         let already_waiting = self.status()? == ConversationStatus::WaitingForHuman;
         let mut messages = vec![message];
         if !already_waiting {
             self.set_meta("status", "waiting_for_human")?;
             let reply = answer::handoff_reply();
-            let confirmation = self.insert(format!("bot:{id}"), Role::Bot, reply.text, Some(id), Some(reply.detail))?;
-            self.broadcast(&ServerFrame::Message {
-                message: confirmation.clone(),
-            });
+            let confirmation = self.store(format!("bot:{id}"), Role::Bot, reply.text, Some(id), Some(reply.detail))?;
             self.broadcast(&ServerFrame::Status {
                 status: ConversationStatus::WaitingForHuman,
             });

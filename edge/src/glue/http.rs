@@ -4,9 +4,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::wire::{ErrorCode, ErrorEnvelope};
 use worker::wasm_bindgen::JsValue;
-use worker::{Method, Request, RequestInit, Response, Stub, console_error};
+use worker::{Env, Method, Request, RequestInit, Response, Stub, console_error};
 
 use crate::api_error::ApiError;
+use crate::internal::SiteCommand;
 
 /// Turns a platform failure into a 500, logging what happened for us (never request contents).
 pub fn internal(context: &str, error: impl std::fmt::Display) -> ApiError {
@@ -41,13 +42,7 @@ pub fn error_response(error: &ApiError) -> Response {
 /// Reads a body of at most `limit` bytes, refusing larger ones by their declared length before
 /// reading them when the client declares it.
 pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let too_large = |len: usize| {
-        ApiError::from(shared::wire::RequestError::TooLarge {
-            field: None,
-            message: format!("request body is {len} bytes; the limit is {limit} bytes"),
-            limit: limit as u64,
-        })
-    };
+    let too_large = |len: usize| ApiError::from(shared::wire::RequestError::body_too_large(len, limit));
     if let Some(declared) = req
         .headers()
         .get("Content-Length")
@@ -134,4 +129,16 @@ pub async fn call<T: DeserializeOwned, B: Serialize>(
             allow: None,
         })
     }
+}
+
+/// The `SiteObject` of `site`.
+pub fn site_stub(env: &Env, site: &str) -> Result<Stub, ApiError> {
+    env.durable_object("SITES")
+        .and_then(|namespace| namespace.get_by_name(site))
+        .map_err(|e| internal("site object", e))
+}
+
+/// Sends `command` to the `SiteObject` of `site` and reads its reply.
+pub async fn site_command<T: DeserializeOwned>(env: &Env, site: &str, command: &SiteCommand) -> Result<T, ApiError> {
+    call(&site_stub(env, site)?, "POST", "/", Some(command)).await
 }

@@ -9,7 +9,7 @@ mod site_object;
 pub use conversation_object::ConversationObject;
 pub use site_object::SiteObject;
 
-use worker::{Context, Env, Headers, Request, Response, Result, event};
+use worker::{Context, Env, Request, Response, Result, event};
 
 use crate::cors;
 
@@ -31,15 +31,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     Ok(with_headers(response, cors::response_headers(origin.as_deref())))
 }
 
-/// Copies the response's headers into a fresh, mutable set (responses from Durable Objects have
-/// immutable ones) and adds `extra`.
-fn with_headers(response: Response, extra: Vec<(&'static str, String)>) -> Response {
-    let headers = Headers::new();
-    for (name, value) in response.headers().entries() {
-        let _ = headers.append(&name, &value);
-    }
+/// Adds `extra` headers to a response the worker built itself (its headers are mutable, unlike
+/// those of responses fetched from elsewhere).
+fn with_headers(mut response: Response, extra: Vec<(&'static str, String)>) -> Response {
+    let headers = response.headers_mut();
     for (name, value) in extra {
         let _ = headers.set(name, &value);
     }
-    response.with_headers(headers)
+    response
 }

@@ -35,6 +35,13 @@ struct Knowledge {
     index: Index,
 }
 
+impl Knowledge {
+    fn new(articles: Vec<Article>) -> Knowledge {
+        let index = Index::build(&articles);
+        Knowledge { articles, index }
+    }
+}
+
 #[durable_object]
 #[allow(missing_debug_implementations)] // Holds platform handles that have no Debug.
 pub struct SiteObject {
@@ -151,16 +158,11 @@ impl SiteObject {
                     )
                     .map_err(|e| internal("storing an article", e))?;
                 }
-                // Build the new index now, on the uploader's request, so no visitor's question
-                // waits for it (after an eviction the first question rebuilds it).
-                self.knowledge.replace(None);
-                self.knowledge()?;
-                json(
-                    200,
-                    &shared::wire::ArticlesResponse {
-                        n_articles: articles.len(),
-                    },
-                )
+                // Build the new index now, from the articles in hand, so no visitor's question
+                // waits for it (after an eviction the first question rebuilds it from storage).
+                let n_articles = articles.len();
+                self.knowledge.replace(Some(Rc::new(Knowledge::new(articles))));
+                json(200, &shared::wire::ArticlesResponse { n_articles })
             }
             SiteCommand::GetArticles => {
                 self.existing()?;
@@ -227,8 +229,7 @@ impl SiteObject {
             .map(|row| serde_json::from_str(&row.article))
             .collect::<std::result::Result<Vec<Article>, _>>()
             .map_err(|e| internal("stored article", e))?;
-        let index = Index::build(&articles);
-        let knowledge = Rc::new(Knowledge { articles, index });
+        let knowledge = Rc::new(Knowledge::new(articles));
         self.knowledge.replace(Some(Rc::clone(&knowledge)));
         Ok(knowledge)
     }

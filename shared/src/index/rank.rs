@@ -213,15 +213,7 @@ fn unit_vector(passage: &[Feature], idf: impl Fn(u64) -> f32) -> Vec<(u64, f32)>
 mod tests {
     use super::*;
 
-    fn article(id: &str, title: &str, body: &str, questions: &[&str]) -> Article {
-        Article {
-            id: id.into(),
-            title: title.into(),
-            body: body.into(),
-            questions: questions.iter().map(|q| q.to_string()).collect(),
-            url: None,
-        }
-    }
+    use crate::article::test_article as article;
 
     fn articles() -> Vec<Article> {
         vec![

@@ -4,7 +4,8 @@
 mod request;
 
 pub use request::{
-    CreateSiteRequest, FieldError, RequestError, SendMessageRequest, UpdateSiteRequest, frame_id, parse_json_body,
+    CreateSiteRequest, FieldError, HandoffRequest, RequestError, SendMessageRequest, UpdateSiteRequest, frame_id,
+    parse_json_body,
 };
 
 use serde::{Deserialize, Serialize};

@@ -24,6 +24,17 @@ pub enum RequestError {
     },
 }
 
+impl RequestError {
+    /// A request body of `len` bytes over an endpoint's `limit`.
+    pub fn body_too_large(len: usize, limit: usize) -> RequestError {
+        RequestError::TooLarge {
+            field: None,
+            message: format!("request body is {len} bytes; the limit is {limit} bytes"),
+            limit: limit as u64,
+        }
+    }
+}
+
 /// A field that is missing, of the wrong type, or out of range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -49,14 +60,7 @@ impl From<FieldError> for RequestError {
 /// Parses a request body that must be one JSON object.
 pub fn parse_json_body(body: &[u8]) -> Result<Map<String, Value>, RequestError> {
     if body.len() > MAX_JSON_BODY_BYTES {
-        return Err(RequestError::TooLarge {
-            field: None,
-            message: format!(
-                "request body is {} bytes; the limit is {MAX_JSON_BODY_BYTES} bytes",
-                body.len()
-            ),
-            limit: MAX_JSON_BODY_BYTES as u64,
-        });
+        return Err(RequestError::body_too_large(body.len(), MAX_JSON_BODY_BYTES));
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|error| RequestError::MalformedJson(format!("body is not valid JSON: {error}")))?;
@@ -97,6 +101,20 @@ impl SendMessageRequest {
     }
 }
 
+/// `POST /v1/sites/{site}/conversation/handoff`, and the `request_human` WebSocket frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandoffRequest {
+    pub id: String,
+}
+
+impl HandoffRequest {
+    pub fn from_json(object: &Map<String, Value>) -> Result<HandoffRequest, RequestError> {
+        let id = required_str(object, "id")?;
+        message::validate_client_id(id).map_err(|why| FieldError::new("id", why))?;
+        Ok(HandoffRequest { id: id.to_owned() })
+    }
+}
+
 impl ClientFrame {
     /// Parses one WebSocket text frame from the widget.
     pub fn parse(frame: &str) -> Result<ClientFrame, RequestError> {
@@ -107,9 +125,8 @@ impl ClientFrame {
                 Ok(ClientFrame::Send { id, text })
             }
             "request_human" => {
-                let id = required_str(&object, "id")?;
-                message::validate_client_id(id).map_err(|why| FieldError::new("id", why))?;
-                Ok(ClientFrame::RequestHuman { id: id.to_owned() })
+                let HandoffRequest { id } = HandoffRequest::from_json(&object)?;
+                Ok(ClientFrame::RequestHuman { id })
             }
             other => Err(FieldError::new(
                 "type",
