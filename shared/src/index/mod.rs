@@ -1,13 +1,15 @@
 //! The knowledge index: finds the articles that best answer a visitor's question.
 //!
-//! A pipeline of one file per stage: `normalize` (case, accents, width) → `tokenize` (words and
-//! character n-grams as hashed features) → `rank` (TF-IDF vectors, cosine similarity over an
-//! article's passages). The answer-or-escalate decision on top of the ranking is in `answer`.
+//! A pipeline of one file per stage: `language` (which stemmer fits the site's articles) →
+//! `normalize` (case, accents, width) → `tokenize` (word stems, word pairs and character n-grams
+//! as hashed features) → `rank` (TF-IDF centroids and a trained linear model over those features,
+//! stored in `postings`). The answer-or-escalate decision on top of the ranking is in `answer`.
 
+mod language;
 mod normalize;
+mod postings;
 mod rank;
 mod tokenize;
 
 pub use normalize::normalize;
 pub use rank::{Index, Scored};
-pub use tokenize::features;

@@ -1,55 +1,92 @@
-//! Turns normalised text into hashed features: whole words (Unicode word boundaries, UAX #29)
-//! and character trigrams of each word, which carry typos, plurals and other word forms. Scripts
-//! written without spaces (Chinese, Japanese) come out of the word segmenter one ideograph at a
-//! time; pairs of neighbouring ideographs add the context a dictionary would.
+//! Turns normalised text into hashed features: word stems (Unicode word boundaries, UAX #29,
+//! then the Snowball stemmer of the site's language when there is one), pairs of neighbouring
+//! words (which carry intent: "cancel order" is not "order cancelled"), and character 3- to
+//! 5-grams of each word, which carry typos and word forms no stemmer knows. Scripts written
+//! without spaces (Chinese, Japanese) come out of the word segmenter one ideograph or kana run at
+//! a time; the pairs add the context a dictionary would.
 
+use rust_stemmers::{Algorithm, Stemmer};
 use unicode_segmentation::UnicodeSegmentation;
 
-/// A feature: its hash and whether it is a whole word (weighted higher than n-grams).
+/// What a feature is made of; each kind has its own weight in a text's vector.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
-pub struct Feature {
-    pub hash: u64,
-    pub is_word: bool,
+pub enum Kind {
+    /// A word's stem.
+    Word,
+    /// A word that says little about the topic on its own ("how", "the"); still a feature,
+    /// because "how do I" and "what is" ask different things.
+    Function,
+    /// Two neighbouring words.
+    Pair,
+    /// A character n-gram inside a word.
+    Gram,
 }
 
-/// The features of already-normalised text, with repeats.
-pub fn features(normalized: &str) -> Vec<Feature> {
+impl Kind {
+    /// Relative weight in a text's vector: n-grams add recall for typos and word forms without
+    /// letting two unrelated words that share letters look alike.
+    pub fn weight(self) -> f32 {
+        match self {
+            Kind::Word => 1.0,
+            Kind::Function => 0.5,
+            Kind::Pair => 0.6,
+            Kind::Gram => 0.35,
+        }
+    }
+}
+
+/// A feature: its hash and kind.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub struct Feature {
+    pub hash: u32,
+    pub kind: Kind,
+}
+
+/// The features of already-normalised text, with repeats. `stemmer` is the site's language's,
+/// when Snowball has one.
+pub fn features(normalized: &str, stemmer: Option<Algorithm>) -> Vec<Feature> {
+    let stemmer = stemmer.map(Stemmer::create);
     let mut out = Vec::new();
-    let mut previous_ideograph: Option<&str> = None;
+    let mut previous: Option<u32> = None;
+    let mut push = |out: &mut Vec<Feature>, hash: u32, kind: Kind| {
+        if let Some(previous) = previous {
+            out.push(Feature {
+                hash: hash_pair(previous, hash),
+                kind: Kind::Pair,
+            });
+        }
+        out.push(Feature { hash, kind });
+        previous = Some(hash);
+    };
     for word in normalized.unicode_words() {
         if is_ideographic(word) {
-            if let Some(previous) = previous_ideograph {
-                out.push(Feature {
-                    hash: hash_pair(previous, word),
-                    is_word: true,
-                });
-            }
-            out.push(Feature {
-                hash: hash_str(b'w', word),
-                is_word: true,
-            });
-            previous_ideograph = Some(word);
+            push(&mut out, hash_str(b'w', word), Kind::Word);
             continue;
         }
-        previous_ideograph = None;
-        if is_stopword(word) {
+        let stem = stemmer
+            .as_ref()
+            .map_or(std::borrow::Cow::Borrowed(word), |s| s.stem(word));
+        let kind = if is_function_word(word) {
+            Kind::Function
+        } else {
+            Kind::Word
+        };
+        push(&mut out, hash_str(b'w', &stem), kind);
+        if kind == Kind::Function {
             continue;
         }
-        out.push(Feature {
-            hash: hash_str(b'w', word),
-            is_word: true,
-        });
         let chars: Vec<char> = std::iter::once('^')
             .chain(word.chars())
             .chain(std::iter::once('$'))
             .collect();
         if chars.len() > 4 {
-            for window in chars.windows(3) {
-                let gram: String = window.iter().collect();
-                out.push(Feature {
-                    hash: hash_str(b'g', &gram),
-                    is_word: false,
-                });
+            for n in 3..=5 {
+                for window in chars.windows(n) {
+                    out.push(Feature {
+                        hash: hash_chars(b'g', window),
+                        kind: Kind::Gram,
+                    });
+                }
             }
         }
     }
@@ -67,57 +104,92 @@ fn is_ideographic(word: &str) -> bool {
     })
 }
 
-/// English function words carry no topic; dropping them keeps "how do I" from matching every
-/// how-to article. Other languages rely on inverse document frequency for the same effect.
-fn is_stopword(word: &str) -> bool {
-    const STOPWORDS: &[&str] = &[
+/// English function words. Other languages rely on inverse document frequency for the same
+/// effect.
+fn is_function_word(word: &str) -> bool {
+    const FUNCTION_WORDS: &[&str] = &[
         "a", "an", "and", "are", "as", "at", "be", "can", "do", "does", "for", "from", "how", "i", "in", "is", "it",
         "me", "my", "of", "on", "or", "the", "to", "what", "when", "where", "which", "with", "you", "your",
     ];
-    STOPWORDS.contains(&word)
+    FUNCTION_WORDS.contains(&word)
 }
 
 /// FNV-1a, with a tag byte so words and n-grams never share a feature.
-fn hash_str(tag: u8, text: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+fn hash_str(tag: u8, text: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
     for byte in std::iter::once(tag).chain(text.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
     }
     hash
 }
 
-fn hash_pair(first: &str, second: &str) -> u64 {
-    hash_str(b'p', first) ^ hash_str(b'q', second).rotate_left(17)
+/// [`hash_str`] of the string `chars` would make, without making it.
+fn hash_chars(tag: u8, chars: &[char]) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut add = |byte: u8| {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    };
+    add(tag);
+    let mut buffer = [0u8; 4];
+    for c in chars {
+        c.encode_utf8(&mut buffer).bytes().for_each(&mut add);
+    }
+    hash
+}
+
+fn hash_pair(first: u32, second: u32) -> u32 {
+    (first.rotate_left(13) ^ second).wrapping_mul(0x9E37_79B1) ^ 0x5bd1_e995
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn words(text: &str) -> usize {
-        features(text).iter().filter(|f| f.is_word).count()
+    fn count(text: &str, kind: Kind) -> usize {
+        features(text, Some(Algorithm::English))
+            .iter()
+            .filter(|f| f.kind == kind)
+            .count()
     }
 
     #[test]
-    fn words_and_grams() {
-        // "how" and "do" are stopwords; "reset" gives one word and five trigrams of "^reset$".
-        let f = features("how do reset");
-        assert_eq!(f.iter().filter(|f| f.is_word).count(), 1);
-        assert_eq!(f.iter().filter(|f| !f.is_word).count(), 5);
+    fn words_pairs_and_grams() {
+        // "how" and "do" are function words; "reset" gives one stem and 5 + 4 + 3 n-grams of
+        // "^reset$"; three words give two pairs.
+        assert_eq!(count("how do reset", Kind::Function), 2);
+        assert_eq!(count("how do reset", Kind::Word), 1);
+        assert_eq!(count("how do reset", Kind::Pair), 2);
+        assert_eq!(count("how do reset", Kind::Gram), 12);
+    }
+
+    #[test]
+    fn stems_join_word_forms() {
+        let stems = |text: &str| -> Vec<u32> {
+            features(text, Some(Algorithm::English))
+                .into_iter()
+                .filter(|f| f.kind == Kind::Word)
+                .map(|f| f.hash)
+                .collect()
+        };
+        assert_eq!(stems("refunds"), stems("refunding"));
+        assert_ne!(stems("refund"), stems("account"));
     }
 
     #[test]
     fn shared_grams_survive_typos() {
-        let a: std::collections::HashSet<_> = features("password").into_iter().collect();
-        let b: std::collections::HashSet<_> = features("pasword").into_iter().collect();
-        assert!(a.intersection(&b).count() >= 3);
+        let grams = |text: &str| -> std::collections::HashSet<u32> {
+            features(text, None).into_iter().map(|f| f.hash).collect()
+        };
+        assert!(grams("password").intersection(&grams("pasword")).count() >= 4);
     }
 
     #[test]
     fn text_without_spaces_still_has_features() {
         // Two ideographs become two words plus one pair; kana runs stay whole words.
-        assert_eq!(words("密码"), 3);
-        assert!(words("パスワードを忘れました") >= 2);
+        assert_eq!(count("密码", Kind::Word), 2);
+        assert_eq!(count("密码", Kind::Pair), 1);
+        assert!(count("パスワードを忘れました", Kind::Word) >= 2);
     }
 }

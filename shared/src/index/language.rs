@@ -1,0 +1,80 @@
+//! Which stemmer a site's knowledge base gets: the language its articles are written in, detected
+//! once over their text (whatlang's trigram profiles), mapped to a Snowball stemmer where one
+//! exists. Questions are stemmed with the same stemmer, so a visitor's word forms meet the
+//! articles'. Text in a language without a stemmer (Japanese, Chinese, Korean, …) is matched by
+//! words and character n-grams alone.
+
+use rust_stemmers::Algorithm;
+use whatlang::Lang;
+
+/// Enough text to be sure of a language, little enough to be quick on a big knowledge base.
+const SAMPLE_CHARS: usize = 20_000;
+
+/// The Snowball stemmer for the language of `texts`, if one fits and detection is sure.
+pub fn detect<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<Algorithm> {
+    let mut sample = String::new();
+    for text in texts {
+        if sample.len() >= SAMPLE_CHARS {
+            break;
+        }
+        sample.push_str(text);
+        sample.push('\n');
+    }
+    let info = whatlang::detect(&sample)?;
+    // whatlang's confidence is the lead over the next language; a stemmer for a close neighbour
+    // only trims suffixes, so a small lead is enough.
+    if info.confidence() < 0.1 {
+        return None;
+    }
+    stemmer_for(info.lang())
+}
+
+fn stemmer_for(lang: Lang) -> Option<Algorithm> {
+    Some(match lang {
+        Lang::Ara => Algorithm::Arabic,
+        Lang::Dan => Algorithm::Danish,
+        Lang::Nld => Algorithm::Dutch,
+        Lang::Eng => Algorithm::English,
+        Lang::Fin => Algorithm::Finnish,
+        Lang::Fra => Algorithm::French,
+        Lang::Deu => Algorithm::German,
+        Lang::Ell => Algorithm::Greek,
+        Lang::Hun => Algorithm::Hungarian,
+        Lang::Ita => Algorithm::Italian,
+        Lang::Nob => Algorithm::Norwegian,
+        Lang::Por => Algorithm::Portuguese,
+        Lang::Ron => Algorithm::Romanian,
+        Lang::Rus => Algorithm::Russian,
+        Lang::Spa => Algorithm::Spanish,
+        Lang::Swe => Algorithm::Swedish,
+        Lang::Tam => Algorithm::Tamil,
+        Lang::Tur => Algorithm::Turkish,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_the_language_of_a_knowledge_base() {
+        assert_eq!(
+            detect([
+                "How do I reset my password?",
+                "Open the settings page and choose a new password."
+            ]),
+            Some(Algorithm::English)
+        );
+        assert_eq!(
+            detect([
+                "Wie setze ich mein Passwort zurück?",
+                "Öffnen Sie die Einstellungen und wählen Sie ein neues Passwort."
+            ]),
+            Some(Algorithm::German)
+        );
+        // Japanese has no Snowball stemmer: n-grams and words carry it.
+        assert_eq!(detect(["パスワードを忘れました。設定からリセットできます。"]), None);
+        assert_eq!(detect([""]), None);
+    }
+}
