@@ -12,7 +12,7 @@
 //! Both views are in `[0, 1]`-like units (cosine; a margin of 1 for a confident class), so one
 //! threshold means the same on every site.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use rust_stemmers::Algorithm;
@@ -97,13 +97,9 @@ impl Index {
 
         // Feature ids (in hash order, for the binary search at question time), and how many
         // articles have each feature.
-        let mut first_seen: FeatureMap<()> = FeatureMap::default();
-        for (_, text) in &texts {
-            for feature in text {
-                first_seen.insert(feature.hash, ());
-            }
-        }
-        let mut hashes: Vec<u32> = first_seen.into_keys().collect();
+        let first_seen: HashSet<u32, BuildHasherDefault<FeatureHasher>> =
+            texts.iter().flat_map(|(_, text)| text.iter().map(|f| f.hash)).collect();
+        let mut hashes: Vec<u32> = first_seen.into_iter().collect();
         hashes.sort_unstable();
         let ids: FeatureMap<u32> = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
         let mut document_frequency = vec![0u32; hashes.len()];
@@ -136,7 +132,7 @@ impl Index {
         drop(texts);
 
         let mut postings = centroids(&examples, articles.len(), hashes.len());
-        train(&examples, &mut postings);
+        train(&examples, articles.len(), &mut postings);
         // Forget the rare features no article kept (a question's rare word counts as unseen,
         // which is about what its idf was); keep the common ones' idf for questions' lengths.
         let keep: Vec<bool> = (0..hashes.len())
@@ -335,8 +331,7 @@ fn centroids(examples: &[Example], n_articles: usize, n_features: usize) -> Post
 /// rival article down uses the rival's features the example shares. Training stops after
 /// [`EPOCHS`] passes or [`WORK_BUDGET`] weight reads, whichever comes first, so a big knowledge
 /// base still builds in seconds.
-fn train(examples: &[Example], postings: &mut Postings) {
-    let n_articles = postings.articles.iter().max().map_or(0, |&a| a as usize + 1);
+fn train(examples: &[Example], n_articles: usize, postings: &mut Postings) {
     let mut value = vec![0f32; postings.len()];
     let mut sum = vec![0f32; postings.len()];
     let mut scores = vec![0f32; n_articles];
@@ -463,5 +458,18 @@ mod tests {
     fn empty_index_and_empty_query() {
         assert!(Index::build(&[]).search("password", 3).is_empty());
         assert!(Index::build(&articles()).search("", 3).is_empty());
+    }
+
+    #[test]
+    fn an_article_made_only_of_common_words_still_builds() {
+        // Past 100 articles, "password" is in too many to be weighted, so the last article, which
+        // has nothing else, keeps no features at all.
+        let mut articles: Vec<Article> = (0..120)
+            .map(|i| article(&format!("a{i}"), &format!("password topic{i}"), "", &[]))
+            .collect();
+        articles.push(article("last", "password", "", &["password"]));
+        let index = Index::build(&articles);
+        let ranked = index.search("topic7 password", 1);
+        assert_eq!(ranked.first().map(|s| articles[s.article].id.as_str()), Some("a7"));
     }
 }
