@@ -1,6 +1,6 @@
 //! Cost growth of the knowledge index: synthetic knowledge bases of 1k, 10k and 50k articles
 //! (each with a title, a body and 10 example questions over a Zipf-like vocabulary), reporting
-//! build time, index bytes and query latency p50/p99 over paraphrased and unrelated questions.
+//! build time, index bytes in memory and stored, load time and query latency p50/p99 over paraphrased and unrelated questions.
 //! Prints numbers; asserts nothing. Run: cargo bench -p shared --bench index
 
 use std::time::Instant;
@@ -61,8 +61,8 @@ fn main() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let words = vocabulary(30_000, &mut rng);
     println!(
-        "{:>8} {:>10} {:>12} {:>10} {:>10}",
-        "articles", "build ms", "index MB", "p50 µs", "p99 µs"
+        "{:>8} {:>10} {:>12} {:>10} {:>10} {:>10} {:>10}",
+        "articles", "build ms", "index MB", "stored MB", "load ms", "p50 µs", "p99 µs"
     );
     for n_articles in [1_000, 10_000, 50_000] {
         let articles: Vec<Article> = (0..n_articles)
@@ -80,6 +80,10 @@ fn main() {
         let started = Instant::now();
         let index = Index::build(&articles);
         let build_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let stored = index.to_bytes();
+        let started = Instant::now();
+        let index = Index::from_bytes(&stored).expect("the index just stored loads");
+        let load_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let config = AnswerConfig::default();
         let mut latencies = Vec::new();
@@ -99,8 +103,9 @@ fn main() {
         latencies.sort_by(f64::total_cmp);
         let at = |p: f64| latencies[((p * latencies.len() as f64) as usize).min(latencies.len() - 1)];
         println!(
-            "{n_articles:>8} {build_ms:>10.0} {:>12.1} {:>10.0} {:>10.0}",
+            "{n_articles:>8} {build_ms:>10.0} {:>12.1} {:>10.1} {load_ms:>10.1} {:>10.0} {:>10.0}",
             index.heap_bytes() as f64 / 1e6,
+            stored.len() as f64 / 1e6,
             at(0.50),
             at(0.99)
         );

@@ -1,6 +1,6 @@
 //! Measures the knowledge index on an evaluation set in the neutral JSONL format of
 //! `../shared/data/README.md`: builds the index exactly as the worker does (same parser, same
-//! `Index::build`, same shipped `AnswerConfig`), answers every query, and prints one JSON object
+//! `Index::build`, stored and loaded back through the same bytes, same shipped `AnswerConfig`), answers every query, and prints one JSON object
 //! of metrics as its last line.
 //!
 //! Usage: cargo run --release -p shared --bin kb-eval -- --articles A.jsonl --queries Q.jsonl
@@ -44,9 +44,17 @@ fn main() {
         .map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| fail(&format!("{queries_path}: line {}: {e}", i + 1))))
         .collect();
 
+    // As the worker does: build and store, then answer from the stored index as loaded.
     let started = Instant::now();
-    let index = Index::build(&articles);
+    let stored = Index::build(&articles).to_bytes();
     let index_build_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let started = Instant::now();
+    let index = Index::from_bytes(&stored).unwrap_or_else(|e| fail(&e.to_string()));
+    println!(
+        "stored index: {} bytes, loaded in {:.1} ms",
+        stored.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     let config = AnswerConfig::default();
 
     let (mut n_in_scope, mut n_out_of_scope, mut top1, mut right, mut wrong, mut escalated_oos) = (0, 0, 0, 0, 0, 0);

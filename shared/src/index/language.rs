@@ -53,6 +53,43 @@ fn stemmer_for(lang: Lang) -> Option<Algorithm> {
     })
 }
 
+/// A stable one-byte code for storing the choice in a compact index.
+pub fn code(algorithm: Option<Algorithm>) -> u8 {
+    ALGORITHMS
+        .iter()
+        .position(|&a| Some(a) == algorithm)
+        .map_or(0, |i| i as u8 + 1)
+}
+
+/// The inverse of [`code`]: `Ok(None)` for 0, an error for a code no stemmer has.
+pub fn from_code(code: u8) -> Result<Option<Algorithm>, u8> {
+    match usize::from(code).checked_sub(1) {
+        None => Ok(None),
+        Some(i) => ALGORITHMS.get(i).copied().map(Some).ok_or(code),
+    }
+}
+
+const ALGORITHMS: [Algorithm; 18] = [
+    Algorithm::Arabic,
+    Algorithm::Danish,
+    Algorithm::Dutch,
+    Algorithm::English,
+    Algorithm::Finnish,
+    Algorithm::French,
+    Algorithm::German,
+    Algorithm::Greek,
+    Algorithm::Hungarian,
+    Algorithm::Italian,
+    Algorithm::Norwegian,
+    Algorithm::Portuguese,
+    Algorithm::Romanian,
+    Algorithm::Russian,
+    Algorithm::Spanish,
+    Algorithm::Swedish,
+    Algorithm::Tamil,
+    Algorithm::Turkish,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +113,15 @@ mod tests {
         // Japanese has no Snowball stemmer: n-grams and words carry it.
         assert_eq!(detect(["パスワードを忘れました。設定からリセットできます。"]), None);
         assert_eq!(detect([""]), None);
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for algorithm in ALGORITHMS {
+            assert_eq!(from_code(code(Some(algorithm))), Ok(Some(algorithm)));
+        }
+        assert_eq!(code(None), 0);
+        assert_eq!(from_code(0), Ok(None));
+        assert_eq!(from_code(200), Err(200));
     }
 }
