@@ -5,6 +5,7 @@
 //! as hashed features) → `rank` (TF-IDF centroids and a trained linear model over those features,
 //! stored in `postings`), kept as compact bytes by `store`. The answer-or-escalate decision on top of the ranking is in `answer`.
 
+mod build;
 mod language;
 mod normalize;
 mod postings;
@@ -12,6 +13,7 @@ mod rank;
 mod store;
 mod tokenize;
 
+pub use build::IndexBuilder;
 pub use normalize::normalize;
 pub use rank::{Index, Scored};
 pub use store::StoreError;

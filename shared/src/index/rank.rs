@@ -12,37 +12,17 @@
 //! Both views are in `[0, 1]`-like units (cosine; a margin of 1 for a confident class), so one
 //! threshold means the same on every site.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use rust_stemmers::Algorithm;
 
 use crate::article::Article;
 
-use super::language;
+use super::build::IndexBuilder;
 use super::normalize::normalize;
 use super::postings::Postings;
 use super::tokenize::{Feature, Kind, features};
-
-/// Features more articles share than this are left out of the centroids and the model (they
-/// still count towards a text's length): on a large knowledge base they are the common letter
-/// sequences and words that tell nothing apart, and their long weight lists would cost most of a
-/// question's time. Small knowledge bases keep every feature.
-fn max_document_frequency(n_articles: usize) -> u32 {
-    (n_articles / 20).max(100) as u32
-}
-/// The most postings (article, feature) a knowledge base keeps, so memory stays bounded: about
-/// 16 MB. Each article keeps its strongest features within its share, and never fewer than
-/// [`MIN_FEATURES_PER_ARTICLE`].
-const ENTRY_BUDGET: usize = 1_800_000;
-const MIN_FEATURES_PER_ARTICLE: usize = 160;
-/// The most weight reads training may spend (about a second natively); a knowledge base of a few
-/// hundred articles with a hundred phrasings each trains all [`EPOCHS`] within it.
-const WORK_BUDGET: usize = 120_000_000;
-/// Passes over the examples when training the model.
-const EPOCHS: usize = 5;
-/// Passive-aggressive step cap (PA-I's `C`): how far one example may move the weights.
-const AGGRESSIVENESS: f32 = 0.5;
 
 #[derive(Debug, Clone)]
 pub struct Index {
@@ -69,92 +49,10 @@ pub struct Scored {
     pub score: f32,
 }
 
-/// One training example: its article and its unit TF-IDF vector over feature ids.
-struct Example {
-    article: u32,
-    vector: Vec<(u32, f32)>,
-}
-
 impl Index {
+    /// Builds the index of `articles` in one go; [`IndexBuilder`] does the same a step at a time.
     pub fn build(articles: &[Article]) -> Index {
-        let stemmer = language::detect(articles.iter().flat_map(|a| {
-            [a.title.as_str(), a.body.as_str()]
-                .into_iter()
-                .chain(a.questions.iter().map(String::as_str))
-        }));
-        let texts: Vec<(u32, Vec<Feature>)> = articles
-            .iter()
-            .enumerate()
-            .flat_map(|(i, article)| {
-                let title = normalize(&article.title);
-                let title_body = normalize(&format!("{}\n{}", article.title, article.body));
-                std::iter::once(title)
-                    .chain((!article.body.is_empty()).then_some(title_body))
-                    .chain(article.questions.iter().map(|q| normalize(q)))
-                    .map(move |text| (i as u32, features(&text, stemmer)))
-            })
-            .collect();
-
-        // Feature ids (in hash order, for the binary search at question time), and how many
-        // articles have each feature.
-        let first_seen: HashSet<u32, BuildHasherDefault<FeatureHasher>> =
-            texts.iter().flat_map(|(_, text)| text.iter().map(|f| f.hash)).collect();
-        let mut hashes: Vec<u32> = first_seen.into_iter().collect();
-        hashes.sort_unstable();
-        let ids: FeatureMap<u32> = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
-        let mut document_frequency = vec![0u32; hashes.len()];
-        let mut last_article = vec![u32::MAX; hashes.len()];
-        for (article, text) in &texts {
-            for feature in text {
-                let id = ids[&feature.hash] as usize;
-                if last_article[id] != *article {
-                    last_article[id] = *article;
-                    document_frequency[id] += 1;
-                }
-            }
-        }
-        let n = articles.len() as f32;
-        let unseen_idf = idf(n, 0.0);
-        let mut idf: Vec<f32> = document_frequency.iter().map(|&df| idf(n, df as f32)).collect();
-
-        let max_df = max_document_frequency(articles.len());
-        let examples: Vec<Example> = texts
-            .iter()
-            .map(|(article, text)| Example {
-                article: *article,
-                vector: {
-                    let mut v = unit_vector(text, |hash| ids.get(&hash).map(|&id| (id, idf[id as usize])));
-                    v.retain(|&(id, _)| document_frequency[id as usize] <= max_df);
-                    v
-                },
-            })
-            .collect();
-        drop(texts);
-
-        let mut postings = centroids(&examples, articles.len(), hashes.len());
-        train(&examples, articles.len(), &mut postings);
-        // Forget the rare features no article kept (a question's rare word counts as unseen,
-        // which is about what its idf was); keep the common ones' idf for questions' lengths.
-        let keep: Vec<bool> = (0..hashes.len())
-            .map(|id| !postings.range(id as u32).is_empty() || document_frequency[id] > max_df)
-            .collect();
-        postings.keep_features(&keep);
-        let mut kept = keep.iter();
-        hashes.retain(|_| *kept.next().unwrap_or(&false));
-        let mut kept = keep.iter();
-        idf.retain(|_| *kept.next().unwrap_or(&false));
-        hashes.shrink_to_fit();
-        idf.shrink_to_fit();
-        let trust = articles.iter().map(|a| trust(a.questions.len())).collect();
-        Index {
-            trust,
-            n_articles: articles.len() as u32,
-            stemmer,
-            hashes,
-            idf,
-            unseen_idf,
-            postings,
-        }
+        IndexBuilder::new(articles).finish()
     }
 
     pub fn n_articles(&self) -> usize {
@@ -211,7 +109,7 @@ impl Index {
 /// How far the model's view is trusted for an article with `n_questions` example phrasings: not
 /// at all at cold start (a classifier trained on one title and body has learned nothing the
 /// centroid does not know), then more with every phrasing: ½ at two, ⅘ at eight, ~1 at a hundred.
-fn trust(n_questions: usize) -> f32 {
+pub(super) fn trust(n_questions: usize) -> f32 {
     let n = n_questions as f32;
     n / (n + 10.0)
 }
@@ -238,10 +136,10 @@ fn logistic(x: f32) -> f32 {
 /// A hash map keyed by feature hashes or ids. The keys are already well mixed, so one
 /// multiplication spreads them over the table: several times faster than the default SipHash,
 /// which defends against chosen keys that an index built from the site's own articles never sees.
-type FeatureMap<V> = HashMap<u32, V, BuildHasherDefault<FeatureHasher>>;
+pub(super) type FeatureMap<V> = HashMap<u32, V, BuildHasherDefault<FeatureHasher>>;
 
 #[derive(Default)]
-struct FeatureHasher(u64);
+pub(super) struct FeatureHasher(u64);
 
 impl Hasher for FeatureHasher {
     fn finish(&self) -> u64 {
@@ -258,12 +156,12 @@ impl Hasher for FeatureHasher {
 }
 
 /// Smoothed inverse document frequency: a feature every article has still counts a little.
-fn idf(n_articles: f32, document_frequency: f32) -> f32 {
+pub(super) fn idf(n_articles: f32, document_frequency: f32) -> f32 {
     ((1.0 + n_articles) / (1.0 + document_frequency)).ln() + 1.0
 }
 
 /// Sublinear TF × IDF × the feature kind's weight, scaled to unit length, sorted by id.
-fn unit_vector(text: &[Feature], lookup: impl Fn(u32) -> Option<(u32, f32)>) -> Vec<(u32, f32)> {
+pub(super) fn unit_vector(text: &[Feature], lookup: impl Fn(u32) -> Option<(u32, f32)>) -> Vec<(u32, f32)> {
     unit_vector_with_unseen(text, 0.0, lookup)
 }
 
@@ -299,104 +197,6 @@ fn unit_vector_with_unseen(
     }
     vector.sort_unstable_by_key(|&(id, _)| id);
     vector
-}
-
-/// Each article's unit centroid (the normalised sum of its examples), as postings whose model
-/// weights are still zero. On a large knowledge base an article keeps only its strongest features
-/// (see [`ENTRY_BUDGET`]).
-fn centroids(examples: &[Example], n_articles: usize, n_features: usize) -> Postings {
-    let mut sums: Vec<FeatureMap<f32>> = vec![FeatureMap::default(); n_articles];
-    for example in examples {
-        for &(id, weight) in &example.vector {
-            *sums[example.article as usize].entry(id).or_default() += weight;
-        }
-    }
-    let keep = (ENTRY_BUDGET / n_articles.max(1)).max(MIN_FEATURES_PER_ARTICLE);
-    let mut entries = Vec::new();
-    for (article, sum) in sums.into_iter().enumerate() {
-        let norm = sum.values().map(|w| w * w).sum::<f32>().sqrt();
-        let mut features: Vec<(u32, f32)> = sum.into_iter().collect();
-        if features.len() > keep {
-            features.select_nth_unstable_by(keep, |a, b| b.1.total_cmp(&a.1));
-            features.truncate(keep);
-        }
-        entries.extend(features.into_iter().map(|(id, w)| (id, article as u32, w / norm)));
-    }
-    Postings::from_entries(n_features, entries)
-}
-
-/// Trains the model weights: averaged multiclass passive-aggressive (PA-I) over the examples, in a
-/// fixed pseudo-random order so a build is reproducible. An article's weights live on its own
-/// centroid's features (so the model costs one number per posting); the update that pushes a
-/// rival article down uses the rival's features the example shares. Training stops after
-/// [`EPOCHS`] passes or [`WORK_BUDGET`] weight reads, whichever comes first, so a big knowledge
-/// base still builds in seconds.
-fn train(examples: &[Example], n_articles: usize, postings: &mut Postings) {
-    let mut value = vec![0f32; postings.len()];
-    let mut sum = vec![0f32; postings.len()];
-    let mut scores = vec![0f32; n_articles];
-    let mut touched: Vec<u32> = Vec::new();
-    let mut order: Vec<usize> = (0..examples.len()).collect();
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-    let mut step = 1.0f32;
-    let mut work = 0usize;
-    let update = |value: &mut [f32], sum: &mut [f32], vector: &[(u32, f32)], article: u32, tau: f32, step: f32| {
-        for &(id, x) in vector {
-            if let Some(slot) = postings.position(id, article) {
-                value[slot] += tau * x;
-                sum[slot] += step * tau * x;
-            }
-        }
-    };
-    'epochs: for _ in 0..EPOCHS {
-        for i in (1..order.len()).rev() {
-            rng ^= rng >> 12;
-            rng ^= rng << 25;
-            rng ^= rng >> 27;
-            let j = (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) % (i as u64 + 1)) as usize;
-            order.swap(i, j);
-        }
-        for &e in &order {
-            if work > WORK_BUDGET {
-                break 'epochs;
-            }
-            let example = &examples[e];
-            for &(id, x) in &example.vector {
-                let range = postings.range(id);
-                work += range.len();
-                for slot in range {
-                    let article = postings.articles[slot];
-                    let score = &mut scores[article as usize];
-                    if *score == 0.0 {
-                        touched.push(article);
-                    }
-                    *score += x * value[slot];
-                }
-            }
-            let own = scores[example.article as usize];
-            let rival = touched
-                .iter()
-                .filter(|&&a| a != example.article)
-                .map(|&a| (a, scores[a as usize]))
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-                .filter(|r| r.1 > 0.0);
-            for &a in &touched {
-                scores[a as usize] = 0.0;
-            }
-            touched.clear();
-            let loss = 1.0 - (own - rival.map_or(0.0, |r| r.1));
-            if loss > 0.0 {
-                let pair = if rival.is_some() { 2.0 } else { 1.0 };
-                let tau = (loss / pair).min(AGGRESSIVENESS);
-                update(&mut value, &mut sum, &example.vector, example.article, tau, step);
-                if let Some((r, _)) = rival {
-                    update(&mut value, &mut sum, &example.vector, r, -tau, step);
-                }
-            }
-            step += 1.0;
-        }
-    }
-    postings.model = value.iter().zip(&sum).map(|(v, s)| v - s / step).collect();
 }
 
 #[cfg(test)]

@@ -1,0 +1,420 @@
+//! Building an index, a step at a time: the worker answers questions from the old index between
+//! steps while a new one is built (one thread serves both), and `Index::build` runs all steps at
+//! once. Steps: read the articles' texts into features (a batch of articles a step), weigh the
+//! features and form each article's centroid (one step), train the model (a slice of work a
+//! step), and keep what matters.
+
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
+
+use rust_stemmers::Algorithm;
+
+use crate::article::Article;
+
+use super::language;
+use super::normalize::normalize;
+use super::postings::Postings;
+use super::rank::{FeatureHasher, FeatureMap, Index, idf, trust, unit_vector};
+use super::tokenize::{Feature, features};
+
+/// Features more articles share than this are left out of the centroids and the model (they
+/// still count towards a text's length): on a large knowledge base they are the common letter
+/// sequences and words that tell nothing apart, and their long weight lists would cost most of a
+/// question's time. Small knowledge bases keep every feature.
+fn max_document_frequency(n_articles: usize) -> u32 {
+    (n_articles / 20).max(100) as u32
+}
+/// The most postings (article, feature) a knowledge base keeps, so memory stays bounded: about
+/// 16 MB. Each article keeps its strongest features within its share, and never fewer than
+/// [`MIN_FEATURES_PER_ARTICLE`].
+const ENTRY_BUDGET: usize = 1_800_000;
+const MIN_FEATURES_PER_ARTICLE: usize = 160;
+/// The most weight reads training may spend (about a second natively); a knowledge base of a few
+/// hundred articles with a hundred phrasings each trains all [`EPOCHS`] within it.
+const WORK_BUDGET: usize = 120_000_000;
+/// Passes over the examples when training the model.
+const EPOCHS: usize = 5;
+/// Passive-aggressive step cap (PA-I's `C`): how far one example may move the weights.
+const AGGRESSIVENESS: f32 = 0.5;
+/// How much one step does: a batch of articles read, or this many weight reads of training
+/// (a few milliseconds natively).
+const ARTICLES_PER_STEP: usize = 200;
+const WORK_PER_STEP: usize = 2_000_000;
+
+/// One training example: its article and its unit TF-IDF vector over feature ids.
+struct Example {
+    article: u32,
+    vector: Vec<(u32, f32)>,
+}
+
+/// An index being built from `articles`.
+#[allow(missing_debug_implementations)] // Holds the whole build's working data.
+pub struct IndexBuilder<'a> {
+    articles: &'a [Article],
+    stage: Stage,
+}
+
+enum Stage {
+    Reading {
+        stemmer: Option<Algorithm>,
+        texts: Vec<(u32, Vec<Feature>)>,
+        /// The first article not read yet.
+        next: usize,
+    },
+    Training(Box<Training>),
+    /// Only while the trained weights move into the index.
+    Finishing,
+    Done(Box<Index>),
+}
+
+/// Everything known once the texts are read: features, their weights, the examples, the
+/// centroids, and the model being trained.
+struct Training {
+    stemmer: Option<Algorithm>,
+    hashes: Vec<u32>,
+    idf: Vec<f32>,
+    unseen_idf: f32,
+    document_frequency: Vec<u32>,
+    max_df: u32,
+    examples: Vec<Example>,
+    postings: Postings,
+    trainer: Trainer,
+}
+
+impl<'a> IndexBuilder<'a> {
+    pub fn new(articles: &'a [Article]) -> IndexBuilder<'a> {
+        let stemmer = language::detect(articles.iter().flat_map(|a| {
+            [a.title.as_str(), a.body.as_str()]
+                .into_iter()
+                .chain(a.questions.iter().map(String::as_str))
+        }));
+        IndexBuilder {
+            articles,
+            stage: Stage::Reading {
+                stemmer,
+                texts: Vec::new(),
+                next: 0,
+            },
+        }
+    }
+
+    /// Does one step; true once the index is built.
+    pub fn step(&mut self) -> bool {
+        let articles = self.articles;
+        match &mut self.stage {
+            Stage::Reading { stemmer, texts, next } => {
+                let stemmer = *stemmer;
+                let end = (*next + ARTICLES_PER_STEP).min(articles.len());
+                for (i, article) in articles.iter().enumerate().take(end).skip(*next) {
+                    let title = normalize(&article.title);
+                    let title_body = normalize(&format!("{}\n{}", article.title, article.body));
+                    let examples = std::iter::once(title)
+                        .chain((!article.body.is_empty()).then_some(title_body))
+                        .chain(article.questions.iter().map(|q| normalize(q)));
+                    texts.extend(examples.map(|text| (i as u32, features(&text, stemmer))));
+                }
+                *next = end;
+                if end == articles.len() {
+                    let texts = std::mem::take(texts);
+                    self.stage = Stage::Training(Box::new(Training::new(articles.len(), stemmer, texts)));
+                }
+                false
+            }
+            Stage::Training(training) => {
+                if training
+                    .trainer
+                    .run(&training.examples, &training.postings, WORK_PER_STEP)
+                {
+                    let Stage::Training(training) = std::mem::replace(&mut self.stage, Stage::Finishing) else {
+                        unreachable!("matched above")
+                    };
+                    self.stage = Stage::Done(Box::new(training.finish(articles)));
+                    return true;
+                }
+                false
+            }
+            Stage::Finishing | Stage::Done(_) => true,
+        }
+    }
+
+    /// Runs the remaining steps and returns the index.
+    pub fn finish(mut self) -> Index {
+        while !self.step() {}
+        match self.stage {
+            Stage::Done(index) => *index,
+            _ => unreachable!("step returned true"),
+        }
+    }
+}
+
+impl Training {
+    fn new(n_articles: usize, stemmer: Option<Algorithm>, texts: Vec<(u32, Vec<Feature>)>) -> Training {
+        // Feature ids (in hash order, for the binary search at question time), and how many
+        // articles have each feature.
+        let first_seen: HashSet<u32, BuildHasherDefault<FeatureHasher>> =
+            texts.iter().flat_map(|(_, text)| text.iter().map(|f| f.hash)).collect();
+        let mut hashes: Vec<u32> = first_seen.into_iter().collect();
+        hashes.sort_unstable();
+        let ids: FeatureMap<u32> = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
+        let mut document_frequency = vec![0u32; hashes.len()];
+        let mut last_article = vec![u32::MAX; hashes.len()];
+        for (article, text) in &texts {
+            for feature in text {
+                let id = ids[&feature.hash] as usize;
+                if last_article[id] != *article {
+                    last_article[id] = *article;
+                    document_frequency[id] += 1;
+                }
+            }
+        }
+        let n = n_articles as f32;
+        let unseen_idf = idf(n, 0.0);
+        let idf: Vec<f32> = document_frequency.iter().map(|&df| idf(n, df as f32)).collect();
+
+        let max_df = max_document_frequency(n_articles);
+        let examples: Vec<Example> = texts
+            .iter()
+            .map(|(article, text)| {
+                let mut vector = unit_vector(text, |hash| ids.get(&hash).map(|&id| (id, idf[id as usize])));
+                vector.retain(|&(id, _)| document_frequency[id as usize] <= max_df);
+                Example {
+                    article: *article,
+                    vector,
+                }
+            })
+            .collect();
+        let postings = centroids(&examples, n_articles, hashes.len());
+        let trainer = Trainer::new(examples.len(), n_articles, postings.len());
+        Training {
+            stemmer,
+            hashes,
+            idf,
+            unseen_idf,
+            document_frequency,
+            max_df,
+            examples,
+            postings,
+            trainer,
+        }
+    }
+
+    fn finish(self, articles: &[Article]) -> Index {
+        let Training {
+            stemmer,
+            mut hashes,
+            mut idf,
+            unseen_idf,
+            document_frequency,
+            max_df,
+            mut postings,
+            trainer,
+            ..
+        } = self;
+        postings.model = trainer.averaged();
+        // Forget the rare features no article kept (a question's rare word counts as unseen,
+        // which is about what its idf was); keep the common ones' idf for questions' lengths.
+        let keep: Vec<bool> = (0..hashes.len())
+            .map(|id| !postings.range(id as u32).is_empty() || document_frequency[id] > max_df)
+            .collect();
+        postings.keep_features(&keep);
+        let mut kept = keep.iter();
+        hashes.retain(|_| *kept.next().unwrap_or(&false));
+        let mut kept = keep.iter();
+        idf.retain(|_| *kept.next().unwrap_or(&false));
+        hashes.shrink_to_fit();
+        idf.shrink_to_fit();
+        Index {
+            trust: articles.iter().map(|a| trust(a.questions.len())).collect(),
+            n_articles: articles.len() as u32,
+            stemmer,
+            hashes,
+            idf,
+            unseen_idf,
+            postings,
+        }
+    }
+}
+
+/// Each article's unit centroid (the normalised sum of its examples), as postings whose model
+/// weights are still zero. On a large knowledge base an article keeps only its strongest features
+/// (see [`ENTRY_BUDGET`]).
+fn centroids(examples: &[Example], n_articles: usize, n_features: usize) -> Postings {
+    let mut sums: Vec<FeatureMap<f32>> = vec![FeatureMap::default(); n_articles];
+    for example in examples {
+        for &(id, weight) in &example.vector {
+            *sums[example.article as usize].entry(id).or_default() += weight;
+        }
+    }
+    let keep = (ENTRY_BUDGET / n_articles.max(1)).max(MIN_FEATURES_PER_ARTICLE);
+    let mut entries = Vec::new();
+    for (article, sum) in sums.into_iter().enumerate() {
+        let norm = sum.values().map(|w| w * w).sum::<f32>().sqrt();
+        let mut features: Vec<(u32, f32)> = sum.into_iter().collect();
+        if features.len() > keep {
+            features.select_nth_unstable_by(keep, |a, b| b.1.total_cmp(&a.1));
+            features.truncate(keep);
+        }
+        entries.extend(features.into_iter().map(|(id, w)| (id, article as u32, w / norm)));
+    }
+    Postings::from_entries(n_features, entries)
+}
+
+/// Trains the model weights: averaged multiclass passive-aggressive (PA-I) over the examples, in a
+/// fixed pseudo-random order so a build is reproducible. An article's weights live on its own
+/// centroid's features (so the model costs one number per posting); the update that pushes a
+/// rival article down uses the rival's features the example shares. Training stops after
+/// [`EPOCHS`] passes or [`WORK_BUDGET`] weight reads, whichever comes first, so a big knowledge
+/// base still builds in seconds.
+struct Trainer {
+    value: Vec<f32>,
+    /// The sums the averaging trick needs.
+    sum: Vec<f32>,
+    scores: Vec<f32>,
+    touched: Vec<u32>,
+    order: Vec<usize>,
+    rng: u64,
+    epoch: usize,
+    /// Next position in `order`.
+    next: usize,
+    step: f32,
+    work: usize,
+}
+
+impl Trainer {
+    fn new(n_examples: usize, n_articles: usize, n_postings: usize) -> Trainer {
+        Trainer {
+            value: vec![0.0; n_postings],
+            sum: vec![0.0; n_postings],
+            scores: vec![0.0; n_articles],
+            touched: Vec::new(),
+            order: (0..n_examples).collect(),
+            rng: 0x9E37_79B9_7F4A_7C15,
+            epoch: 0,
+            next: n_examples,
+            step: 1.0,
+            work: 0,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.epoch >= EPOCHS || self.work > WORK_BUDGET || self.order.is_empty()
+    }
+
+    /// Trains until about `slice` more weight reads are spent; true once training is over.
+    fn run(&mut self, examples: &[Example], postings: &Postings, slice: usize) -> bool {
+        let stop = self.work.saturating_add(slice);
+        while !self.done() && self.work < stop {
+            if self.next >= self.order.len() {
+                if self.step > 1.0 {
+                    self.epoch += 1;
+                    if self.done() {
+                        break;
+                    }
+                }
+                self.shuffle();
+                self.next = 0;
+            }
+            let example = &examples[self.order[self.next]];
+            self.next += 1;
+            self.learn(example, postings);
+        }
+        self.done()
+    }
+
+    fn shuffle(&mut self) {
+        for i in (1..self.order.len()).rev() {
+            self.rng ^= self.rng >> 12;
+            self.rng ^= self.rng << 25;
+            self.rng ^= self.rng >> 27;
+            let j = (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) % (i as u64 + 1)) as usize;
+            self.order.swap(i, j);
+        }
+    }
+
+    fn learn(&mut self, example: &Example, postings: &Postings) {
+        for &(id, x) in &example.vector {
+            let range = postings.range(id);
+            self.work += range.len();
+            for slot in range {
+                let article = postings.articles[slot];
+                let score = &mut self.scores[article as usize];
+                if *score == 0.0 {
+                    self.touched.push(article);
+                }
+                *score += x * self.value[slot];
+            }
+        }
+        let own = self.scores[example.article as usize];
+        let rival = self
+            .touched
+            .iter()
+            .filter(|&&a| a != example.article)
+            .map(|&a| (a, self.scores[a as usize]))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .filter(|r| r.1 > 0.0);
+        for &a in &self.touched {
+            self.scores[a as usize] = 0.0;
+        }
+        self.touched.clear();
+        let loss = 1.0 - (own - rival.map_or(0.0, |r| r.1));
+        if loss > 0.0 {
+            let pair = if rival.is_some() { 2.0 } else { 1.0 };
+            let tau = (loss / pair).min(AGGRESSIVENESS);
+            self.update(postings, &example.vector, example.article, tau);
+            if let Some((r, _)) = rival {
+                self.update(postings, &example.vector, r, -tau);
+            }
+        }
+        self.step += 1.0;
+    }
+
+    fn update(&mut self, postings: &Postings, vector: &[(u32, f32)], article: u32, tau: f32) {
+        for &(id, x) in vector {
+            if let Some(slot) = postings.position(id, article) {
+                self.value[slot] += tau * x;
+                self.sum[slot] += self.step * tau * x;
+            }
+        }
+    }
+
+    /// The averaged weights.
+    fn averaged(&self) -> Vec<f32> {
+        self.value
+            .iter()
+            .zip(&self.sum)
+            .map(|(v, s)| v - s / self.step)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::article::test_article as article;
+
+    #[test]
+    fn step_by_step_builds_the_same_index_as_one_go() {
+        let articles: Vec<Article> = (0..450)
+            .map(|i| {
+                article(
+                    &format!("a{i}"),
+                    &format!("topic{i} title"),
+                    &format!("body about topic{i} and item{}", i % 7),
+                    &[&format!("question on topic{i}")],
+                )
+            })
+            .collect();
+        let mut builder = IndexBuilder::new(&articles);
+        let mut steps = 1;
+        while !builder.step() {
+            steps += 1;
+        }
+        // 450 articles read in three steps, then at least one of training.
+        assert!(steps >= 4, "{steps} steps");
+        let stepped = builder.finish();
+        let whole = Index::build(&articles);
+        assert_eq!(stepped.to_bytes(), whole.to_bytes());
+        let best = whole.search("topic42 question", 1);
+        assert_eq!(best.first().map(|s| articles[s.article].id.as_str()), Some("a42"));
+    }
+}
