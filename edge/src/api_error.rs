@@ -63,7 +63,7 @@ pub fn status(code: ErrorCode) -> u16 {
         ErrorCode::OriginNotAllowed => 403,
         ErrorCode::UnknownSite | ErrorCode::NotFound => 404,
         ErrorCode::MethodNotAllowed => 405,
-        ErrorCode::SiteExists => 409,
+        ErrorCode::SiteExists | ErrorCode::Superseded => 409,
         ErrorCode::PayloadTooLarge => 413,
         ErrorCode::UnsupportedMediaType => 415,
         ErrorCode::UpgradeRequired => 426,

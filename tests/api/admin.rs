@@ -1,6 +1,8 @@
 //! The operator and site-admin APIs: creating sites, admin keys, and knowledge-base uploads
 //! that are all-or-nothing.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 
 use crate::support::{ARTICLES, edge, site_with_articles};
@@ -122,4 +124,53 @@ fn a_site_without_articles_offers_a_person() {
     let token = site.session();
     let messages = site.send(&token, "q", "anything at all").expect_ok(200)["messages"].clone();
     assert_eq!(messages[1]["bot"]["reason"], "no_knowledge_base");
+}
+
+#[test]
+fn questions_are_answered_from_the_current_index_while_a_new_one_builds() {
+    let site = site_with_articles();
+    let token = site.session();
+    // A big upload (2,000 articles × 10 phrasings, near the upload limits) takes seconds to index.
+    let words: Vec<String> = (0..3000)
+        .map(|i| format!("w{:x}z{}", i * 7919 % 4093, i % 17))
+        .collect();
+    let big: String = (0..2000)
+        .map(|i| {
+            let pick = |k: usize| words[(i * 31 + k * 97) % words.len()].clone();
+            let sentence = |k: usize| (0..7).map(|j| pick(k * 7 + j)).collect::<Vec<_>>().join(" ");
+            let questions: Vec<String> = (1..=10).map(sentence).collect();
+            serde_json::json!({
+                "id": format!("a{i}"),
+                "title": sentence(0),
+                "body": (11..20).map(sentence).collect::<Vec<_>>().join(". "),
+                "questions": questions,
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let uploader = {
+        let site = site.clone();
+        std::thread::spawn(move || {
+            let reply = site.load_articles(&big);
+            (reply, Instant::now())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = Instant::now();
+    let messages = site.send(&token, "q1", "I forgot my password").expect_ok(200)["messages"].clone();
+    let answered = Instant::now();
+    let (reply, uploaded) = uploader.join().unwrap();
+    reply.expect_ok(200);
+    assert!(
+        answered < uploaded,
+        "the question waited for the upload: asked {:?} before the upload finished, answered {:?} after asking",
+        uploaded - asked,
+        answered - asked
+    );
+    // Answered from the articles the site had when it was asked.
+    assert_eq!(messages[1]["bot"]["article"]["id"], "reset-password");
+    // Afterwards the new articles answer.
+    let messages = site.send(&token, "q2", "I forgot my password").expect_ok(200)["messages"].clone();
+    assert_ne!(messages[1]["bot"]["article"]["id"], "reset-password");
 }

@@ -138,6 +138,7 @@ impl Edge {
     }
 }
 
+#[derive(Clone)]
 pub struct Site {
     pub id: String,
     pub admin_key: String,

@@ -193,6 +193,7 @@ pub fn describe(error: &ErrorBody) -> String {
         | ErrorCode::MethodNotAllowed
         | ErrorCode::InvalidKey
         | ErrorCode::SiteExists
+        | ErrorCode::Superseded
         | ErrorCode::UnsupportedMediaType
         | ErrorCode::UpgradeRequired
         | ErrorCode::Internal

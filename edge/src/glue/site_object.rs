@@ -1,14 +1,18 @@
-//! `SiteObject`: one Durable Object per site, holding its configuration and knowledge base in
-//! SQLite, and the knowledge index built from them in memory (a cache: rebuilt after the object
-//! is evicted or the articles change).
+//! `SiteObject`: one Durable Object per site, holding its configuration, knowledge base and built
+//! knowledge index in SQLite, and the index loaded in memory.
+//!
+//! Index lifecycle: an upload builds the new index a step at a time, yielding between steps, so
+//! visitors' questions keep being answered from the current index meanwhile; then the articles
+//! and the index's compact bytes are stored in one atomic write and the new index takes over.
+//! A cold start loads the stored bytes (milliseconds) instead of training again.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use serde::Deserialize;
 use shared::answer::{self, AnswerConfig};
 use shared::article::Article;
-use shared::index::Index;
+use shared::index::{Index, IndexBuilder};
 use shared::wire::ErrorCode;
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
 
@@ -28,18 +32,18 @@ CREATE TABLE IF NOT EXISTS articles (
     position INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     article TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS index_chunks (
+    seq INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
 );";
+
+/// Stored index bytes per row (SQLite rows in a Durable Object hold at most 2 MB).
+const INDEX_CHUNK_BYTES: usize = 1 << 20;
 
 struct Knowledge {
     articles: Vec<Article>,
     index: Index,
-}
-
-impl Knowledge {
-    fn new(articles: Vec<Article>) -> Knowledge {
-        let index = Index::build(&articles);
-        Knowledge { articles, index }
-    }
 }
 
 #[durable_object]
@@ -47,6 +51,8 @@ impl Knowledge {
 pub struct SiteObject {
     state: State,
     knowledge: RefCell<Option<Rc<Knowledge>>>,
+    /// Counts uploads, so an upload whose build a newer one overtook is not stored.
+    uploads: Cell<u64>,
 }
 
 impl DurableObject for SiteObject {
@@ -57,11 +63,13 @@ impl DurableObject for SiteObject {
         SiteObject {
             state,
             knowledge: RefCell::new(None),
+            uploads: Cell::new(0),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let result = match req.json::<SiteCommand>().await {
+            Ok(SiteCommand::PutArticles { articles }) => self.put_articles(articles).await,
             Ok(command) => self.handle(command),
             Err(error) => Err(internal("SiteObject command", error)),
         };
@@ -139,31 +147,7 @@ impl SiteObject {
                     .map_err(|e| internal("rotating an admin key", e))?;
                 json(200, &self.existing()?)
             }
-            SiteCommand::PutArticles { articles } => {
-                self.existing()?;
-                // No await between these statements: the object commits them as one atomic
-                // write, so a failed upload never leaves half a knowledge base.
-                let sql = self.sql();
-                sql.exec("DELETE FROM articles", None)
-                    .map_err(|e| internal("replacing articles", e))?;
-                for (position, article) in articles.iter().enumerate() {
-                    let text = serde_json::to_string(article).map_err(|e| internal("article", e))?;
-                    sql.exec(
-                        "INSERT INTO articles (position, id, article) VALUES (?, ?, ?)",
-                        vec![
-                            SqlStorageValue::from(position as i64),
-                            article.id.clone().into(),
-                            text.into(),
-                        ],
-                    )
-                    .map_err(|e| internal("storing an article", e))?;
-                }
-                // Build the new index now, from the articles in hand, so no visitor's question
-                // waits for it (after an eviction the first question rebuilds it from storage).
-                let n_articles = articles.len();
-                self.knowledge.replace(Some(Rc::new(Knowledge::new(articles))));
-                json(200, &shared::wire::ArticlesResponse { n_articles })
-            }
+            SiteCommand::PutArticles { .. } => Err(internal("SiteObject", "uploads are handled by put_articles")),
             SiteCommand::GetArticles => {
                 self.existing()?;
                 json(200, &self.knowledge()?.articles)
@@ -180,6 +164,84 @@ impl SiteObject {
                         detail: reply.detail,
                     },
                 )
+            }
+        }
+    }
+
+    async fn put_articles(&self, articles: Vec<Article>) -> std::result::Result<Response, ApiError> {
+        self.existing()?;
+        let upload = self.uploads.get() + 1;
+        self.uploads.set(upload);
+        let mut builder = IndexBuilder::new(&articles);
+        while !builder.step() {
+            // Let waiting questions in: they are answered from the current index.
+            worker::Delay::from(std::time::Duration::ZERO).await;
+        }
+        let index = builder.finish();
+        if self.uploads.get() != upload {
+            return Err(ApiError::new(
+                ErrorCode::Superseded,
+                "a newer upload of this site's articles arrived while this one was being indexed; the newer one is kept",
+            ));
+        }
+        // No await from here to the swap: the object commits these statements as one atomic
+        // write, so storage never holds articles without their index, or half of either.
+        let sql = self.sql();
+        sql.exec("DELETE FROM articles", None)
+            .map_err(|e| internal("replacing articles", e))?;
+        for (position, article) in articles.iter().enumerate() {
+            let text = serde_json::to_string(article).map_err(|e| internal("article", e))?;
+            sql.exec(
+                "INSERT INTO articles (position, id, article) VALUES (?, ?, ?)",
+                vec![
+                    SqlStorageValue::from(position as i64),
+                    article.id.clone().into(),
+                    text.into(),
+                ],
+            )
+            .map_err(|e| internal("storing an article", e))?;
+        }
+        self.store_index(&index)?;
+        let n_articles = articles.len();
+        self.knowledge.replace(Some(Rc::new(Knowledge { articles, index })));
+        json(200, &shared::wire::ArticlesResponse { n_articles })
+    }
+
+    fn store_index(&self, index: &Index) -> std::result::Result<(), ApiError> {
+        let sql = self.sql();
+        sql.exec("DELETE FROM index_chunks", None)
+            .map_err(|e| internal("replacing the index", e))?;
+        for (seq, chunk) in index.to_bytes().chunks(INDEX_CHUNK_BYTES).enumerate() {
+            sql.exec(
+                "INSERT INTO index_chunks (seq, data) VALUES (?, ?)",
+                vec![SqlStorageValue::from(seq as i64), SqlStorageValue::Blob(chunk.to_vec())],
+            )
+            .map_err(|e| internal("storing the index", e))?;
+        }
+        Ok(())
+    }
+
+    /// The stored index, if there is a readable one.
+    fn stored_index(&self) -> std::result::Result<Option<Index>, ApiError> {
+        let cursor = self
+            .sql()
+            .exec("SELECT data FROM index_chunks ORDER BY seq", None)
+            .map_err(|e| internal("reading the index", e))?;
+        let mut bytes = Vec::new();
+        for row in cursor.raw() {
+            match row.map_err(|e| internal("reading the index", e))?.into_iter().next() {
+                Some(SqlStorageValue::Blob(chunk)) => bytes.extend_from_slice(&chunk),
+                _ => return Err(internal("reading the index", "a chunk is not a blob")),
+            }
+        }
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        match Index::from_bytes(&bytes) {
+            Ok(index) => Ok(Some(index)),
+            Err(error) => {
+                worker::console_error!("stored index unreadable, rebuilding: {error}");
+                Ok(None)
             }
         }
     }
@@ -229,7 +291,17 @@ impl SiteObject {
             .map(|row| serde_json::from_str(&row.article))
             .collect::<std::result::Result<Vec<Article>, _>>()
             .map_err(|e| internal("stored article", e))?;
-        let knowledge = Rc::new(Knowledge::new(articles));
+        // Stored with its articles in one write; built here only for a site stored before
+        // indexes were (or if the stored one cannot be read), and then stored.
+        let index = match self.stored_index()? {
+            Some(index) if index.n_articles() == articles.len() => index,
+            _ => {
+                let index = Index::build(&articles);
+                self.store_index(&index)?;
+                index
+            }
+        };
+        let knowledge = Rc::new(Knowledge { articles, index });
         self.knowledge.replace(Some(Rc::clone(&knowledge)));
         Ok(knowledge)
     }

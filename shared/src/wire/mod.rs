@@ -47,6 +47,9 @@ pub enum ErrorCode {
     RateLimited,
     /// A site with that id already exists.
     SiteExists,
+    /// A newer upload of the site's articles arrived while this one's index was being built;
+    /// the newer one is kept and this one was not stored.
+    Superseded,
     /// Something failed on our side; nothing the client sent was lost.
     Internal,
     /// A code this build does not know (sent by a newer server).
