@@ -1,10 +1,10 @@
 //! Building an index, a step at a time: the worker answers questions from the old index between
 //! steps while a new one is built (one thread serves both), and `Index::build` runs all steps at
 //! once. Steps: read the articles' texts into features (a batch of articles a step), weigh the
-//! features and form each article's centroid (one step), train the model (a slice of work a
+//! features and form each article's centroid (one step), train the model (a slice of examples a
 //! step), and keep what matters.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use rust_stemmers::Algorithm;
@@ -14,32 +14,38 @@ use crate::article::Article;
 use super::language;
 use super::normalize::normalize;
 use super::postings::Postings;
-use super::rank::{FeatureHasher, FeatureMap, Index, idf, trust, unit_vector};
-use super::tokenize::{Feature, features};
+use super::rank::{FeatureHasher, FeatureMap, Index, idf, trust};
+use super::tokenize::{Kind, features};
 
 /// Features more articles share than this are left out of the centroids and the model (they
 /// still count towards a text's length): on a large knowledge base they are the common letter
 /// sequences and words that tell nothing apart, and their long weight lists would cost most of a
 /// question's time. Small knowledge bases keep every feature.
 fn max_document_frequency(n_articles: usize) -> u32 {
-    (n_articles / 20).max(100) as u32
+    (n_articles / 100).max(150) as u32
 }
-/// The most postings (article, feature) a knowledge base keeps, so memory stays bounded: about
-/// 16 MB. Each article keeps its strongest features within its share, and never fewer than
+/// The most centroid postings (article, feature) a knowledge base keeps, so memory stays bounded.
+/// Each article keeps its strongest features within its share, and never fewer than
 /// [`MIN_FEATURES_PER_ARTICLE`].
-const ENTRY_BUDGET: usize = 1_800_000;
-const MIN_FEATURES_PER_ARTICLE: usize = 160;
-/// The most weight reads training may spend (about a second natively); a knowledge base of a few
-/// hundred articles with a hundred phrasings each trains all [`EPOCHS`] within it.
-const WORK_BUDGET: usize = 120_000_000;
+const ENTRY_BUDGET: usize = 1_300_000;
+const MIN_FEATURES_PER_ARTICLE: usize = 128;
+/// The most postings the index keeps in all (about 30 MB with everything else at 10,000
+/// articles): what the centroids leave of it, up to as many again as they have, training may add
+/// outside them (a rival article learns that a feature it does not have speaks against it:
+/// "balance" is not about transfers).
+const TOTAL_BUDGET: usize = 1_700_000;
+/// The most examples training visits (about two seconds natively, whatever the knowledge base's
+/// size, since a visit costs about the same): 150 articles with a hundred phrasings each train
+/// all [`EPOCHS`]; 10,000 articles with ten each get through two thirds of one.
+const VISIT_BUDGET: usize = 80_000;
 /// Passes over the examples when training the model.
 const EPOCHS: usize = 5;
 /// Passive-aggressive step cap (PA-I's `C`): how far one example may move the weights.
 const AGGRESSIVENESS: f32 = 0.5;
-/// How much one step does: a batch of articles read, or this many weight reads of training
-/// (a few milliseconds natively).
+/// How much one step does: a batch of articles read, or a batch of training examples (a few
+/// milliseconds natively each).
 const ARTICLES_PER_STEP: usize = 200;
-const WORK_PER_STEP: usize = 2_000_000;
+const VISITS_PER_STEP: usize = 200;
 
 /// One training example: its article and its unit TF-IDF vector over feature ids.
 struct Example {
@@ -57,7 +63,11 @@ pub struct IndexBuilder<'a> {
 enum Stage {
     Reading {
         stemmer: Option<Algorithm>,
-        texts: Vec<(u32, Vec<Feature>)>,
+        /// Each example's article and features, as ids in order of first sight.
+        texts: Vec<(u32, Vec<(u32, Kind)>)>,
+        /// Hash → id in order of first sight, and the hashes by that id.
+        ids: FeatureMap<u32>,
+        seen: Vec<u32>,
         /// The first article not read yet.
         next: usize,
     },
@@ -93,6 +103,8 @@ impl<'a> IndexBuilder<'a> {
             stage: Stage::Reading {
                 stemmer,
                 texts: Vec::new(),
+                ids: FeatureMap::default(),
+                seen: Vec::new(),
                 next: 0,
             },
         }
@@ -102,7 +114,13 @@ impl<'a> IndexBuilder<'a> {
     pub fn step(&mut self) -> bool {
         let articles = self.articles;
         match &mut self.stage {
-            Stage::Reading { stemmer, texts, next } => {
+            Stage::Reading {
+                stemmer,
+                texts,
+                ids,
+                seen,
+                next,
+            } => {
                 let stemmer = *stemmer;
                 let end = (*next + ARTICLES_PER_STEP).min(articles.len());
                 for (i, article) in articles.iter().enumerate().take(end).skip(*next) {
@@ -111,19 +129,32 @@ impl<'a> IndexBuilder<'a> {
                     let examples = std::iter::once(title)
                         .chain((!article.body.is_empty()).then_some(title_body))
                         .chain(article.questions.iter().map(|q| normalize(q)));
-                    texts.extend(examples.map(|text| (i as u32, features(&text, stemmer))));
+                    for text in examples {
+                        let text = features(&text, stemmer)
+                            .into_iter()
+                            .map(|feature| {
+                                let id = *ids.entry(feature.hash).or_insert_with(|| {
+                                    seen.push(feature.hash);
+                                    seen.len() as u32 - 1
+                                });
+                                (id, feature.kind)
+                            })
+                            .collect();
+                        texts.push((i as u32, text));
+                    }
                 }
                 *next = end;
                 if end == articles.len() {
                     let texts = std::mem::take(texts);
-                    self.stage = Stage::Training(Box::new(Training::new(articles.len(), stemmer, texts)));
+                    let seen = std::mem::take(seen);
+                    self.stage = Stage::Training(Box::new(Training::new(articles.len(), stemmer, texts, seen)));
                 }
                 false
             }
             Stage::Training(training) => {
                 if training
                     .trainer
-                    .run(&training.examples, &training.postings, WORK_PER_STEP)
+                    .run(&training.examples, &training.postings, VISITS_PER_STEP)
                 {
                     let Stage::Training(training) = std::mem::replace(&mut self.stage, Stage::Finishing) else {
                         unreachable!("matched above")
@@ -148,39 +179,46 @@ impl<'a> IndexBuilder<'a> {
 }
 
 impl Training {
-    fn new(n_articles: usize, stemmer: Option<Algorithm>, texts: Vec<(u32, Vec<Feature>)>) -> Training {
-        // Feature ids (in hash order, for the binary search at question time), and how many
-        // articles have each feature.
-        let first_seen: HashSet<u32, BuildHasherDefault<FeatureHasher>> =
-            texts.iter().flat_map(|(_, text)| text.iter().map(|f| f.hash)).collect();
-        let mut hashes: Vec<u32> = first_seen.into_iter().collect();
-        hashes.sort_unstable();
-        let ids: FeatureMap<u32> = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
+    fn new(
+        n_articles: usize,
+        stemmer: Option<Algorithm>,
+        mut texts: Vec<(u32, Vec<(u32, Kind)>)>,
+        seen: Vec<u32>,
+    ) -> Training {
+        // Renumber features in hash order, for the binary search at question time.
+        let mut order: Vec<u32> = (0..seen.len() as u32).collect();
+        order.sort_unstable_by_key(|&id| seen[id as usize]);
+        let hashes: Vec<u32> = order.iter().map(|&id| seen[id as usize]).collect();
+        let mut renumber = vec![0u32; seen.len()];
+        for (new, &old) in order.iter().enumerate() {
+            renumber[old as usize] = new as u32;
+        }
+        drop((order, seen));
+        // How many articles have each feature.
         let mut document_frequency = vec![0u32; hashes.len()];
         let mut last_article = vec![u32::MAX; hashes.len()];
-        for (article, text) in &texts {
-            for feature in text {
-                let id = ids[&feature.hash] as usize;
-                if last_article[id] != *article {
-                    last_article[id] = *article;
-                    document_frequency[id] += 1;
+        for (article, text) in &mut texts {
+            for (id, _) in text.iter_mut() {
+                *id = renumber[*id as usize];
+                let i = *id as usize;
+                if last_article[i] != *article {
+                    last_article[i] = *article;
+                    document_frequency[i] += 1;
                 }
             }
         }
+        drop((renumber, last_article));
         let n = n_articles as f32;
         let unseen_idf = idf(n, 0.0);
         let idf: Vec<f32> = document_frequency.iter().map(|&df| idf(n, df as f32)).collect();
 
         let max_df = max_document_frequency(n_articles);
         let examples: Vec<Example> = texts
-            .iter()
-            .map(|(article, text)| {
-                let mut vector = unit_vector(text, |hash| ids.get(&hash).map(|&id| (id, idf[id as usize])));
+            .into_iter()
+            .map(|(article, mut text)| {
+                let mut vector = weigh(&mut text, &idf);
                 vector.retain(|&(id, _)| document_frequency[id as usize] <= max_df);
-                Example {
-                    article: *article,
-                    vector,
-                }
+                Example { article, vector }
             })
             .collect();
         let postings = centroids(&examples, n_articles, hashes.len());
@@ -206,11 +244,11 @@ impl Training {
             unseen_idf,
             document_frequency,
             max_df,
-            mut postings,
+            postings,
             trainer,
             ..
         } = self;
-        postings.model = trainer.averaged();
+        let mut postings = trainer.into_postings(postings);
         // Forget the rare features no article kept (a question's rare word counts as unseen,
         // which is about what its idf was); keep the common ones' idf for questions' lengths.
         let keep: Vec<bool> = (0..hashes.len())
@@ -235,6 +273,25 @@ impl Training {
     }
 }
 
+/// A text's unit TF-IDF vector, sorted by id: sublinear term frequency × idf × the feature
+/// kind's weight, as `rank::unit_vector` weighs a question (a text here has no unseen features).
+fn weigh(text: &mut [(u32, Kind)], idf: &[f32]) -> Vec<(u32, f32)> {
+    text.sort_unstable_by_key(|&(id, _)| id);
+    let mut vector: Vec<(u32, f32)> = Vec::with_capacity(text.len());
+    for run in text.chunk_by(|a, b| a.0 == b.0) {
+        let (id, kind) = run[0];
+        let tf = (1.0 + (run.len() as f32).ln()) * kind.weight();
+        vector.push((id, tf * idf[id as usize]));
+    }
+    let norm = vector.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for (_, weight) in &mut vector {
+            *weight /= norm;
+        }
+    }
+    vector
+}
+
 /// Each article's unit centroid (the normalised sum of its examples), as postings whose model
 /// weights are still zero. On a large knowledge base an article keeps only its strongest features
 /// (see [`ENTRY_BUDGET`]).
@@ -254,16 +311,16 @@ fn centroids(examples: &[Example], n_articles: usize, n_features: usize) -> Post
             features.select_nth_unstable_by(keep, |a, b| b.1.total_cmp(&a.1));
             features.truncate(keep);
         }
-        entries.extend(features.into_iter().map(|(id, w)| (id, article as u32, w / norm)));
+        entries.extend(features.into_iter().map(|(id, w)| (id, article as u32, w / norm, 0.0)));
     }
     Postings::from_entries(n_features, entries)
 }
 
 /// Trains the model weights: averaged multiclass passive-aggressive (PA-I) over the examples, in a
 /// fixed pseudo-random order so a build is reproducible. An article's weights live on its own
-/// centroid's features (so the model costs one number per posting); the update that pushes a
-/// rival article down uses the rival's features the example shares. Training stops after
-/// [`EPOCHS`] passes or [`WORK_BUDGET`] weight reads, whichever comes first, so a big knowledge
+/// centroid's features (one more number per posting) and, within [`TOTAL_BUDGET`], on features
+/// the update that pushes a rival article down adds to it. Training stops after
+/// [`EPOCHS`] passes or [`VISIT_BUDGET`] example visits, whichever comes first, so a big knowledge
 /// base still builds in seconds.
 struct Trainer {
     value: Vec<f32>,
@@ -277,7 +334,16 @@ struct Trainer {
     /// Next position in `order`.
     next: usize,
     step: f32,
-    work: usize,
+    /// Examples visited so far.
+    visits: usize,
+    /// Weights outside the centroids' features: feature id → (article, value, sum).
+    /// (article, value, sum) of each extra weight.
+    extras: Vec<(u32, f32, f32)>,
+    /// Feature id → its extra weights' positions in `extras`.
+    extras_by_feature: FeatureMap<Vec<u32>>,
+    /// (feature id, article) → position in `extras`.
+    extra_slot: HashMap<u64, u32, BuildHasherDefault<FeatureHasher>>,
+    max_extras: usize,
 }
 
 impl Trainer {
@@ -292,18 +358,22 @@ impl Trainer {
             epoch: 0,
             next: n_examples,
             step: 1.0,
-            work: 0,
+            visits: 0,
+            extras: Vec::new(),
+            extras_by_feature: FeatureMap::default(),
+            extra_slot: HashMap::default(),
+            max_extras: TOTAL_BUDGET.saturating_sub(n_postings).min(n_postings / 2),
         }
     }
 
     fn done(&self) -> bool {
-        self.epoch >= EPOCHS || self.work > WORK_BUDGET || self.order.is_empty()
+        self.epoch >= EPOCHS || self.visits >= VISIT_BUDGET || self.order.is_empty()
     }
 
-    /// Trains until about `slice` more weight reads are spent; true once training is over.
+    /// Trains on up to `slice` more examples; true once training is over.
     fn run(&mut self, examples: &[Example], postings: &Postings, slice: usize) -> bool {
-        let stop = self.work.saturating_add(slice);
-        while !self.done() && self.work < stop {
+        let stop = self.visits + slice;
+        while !self.done() && self.visits < stop {
             if self.next >= self.order.len() {
                 if self.step > 1.0 {
                     self.epoch += 1;
@@ -316,6 +386,7 @@ impl Trainer {
             }
             let example = &examples[self.order[self.next]];
             self.next += 1;
+            self.visits += 1;
             self.learn(example, postings);
         }
         self.done()
@@ -334,14 +405,20 @@ impl Trainer {
     fn learn(&mut self, example: &Example, postings: &Postings) {
         for &(id, x) in &example.vector {
             let range = postings.range(id);
-            self.work += range.len();
-            for slot in range {
-                let article = postings.articles[slot];
+            for (&article, &value) in postings.articles[range.clone()].iter().zip(&self.value[range]) {
                 let score = &mut self.scores[article as usize];
                 if *score == 0.0 {
                     self.touched.push(article);
                 }
-                *score += x * self.value[slot];
+                *score += x * value;
+            }
+            for &slot in self.extras_by_feature.get(&id).map(Vec::as_slice).unwrap_or_default() {
+                let (article, value, _) = self.extras[slot as usize];
+                let score = &mut self.scores[article as usize];
+                if *score == 0.0 {
+                    self.touched.push(article);
+                }
+                *score += x * value;
             }
         }
         let own = self.scores[example.article as usize];
@@ -373,17 +450,45 @@ impl Trainer {
             if let Some(slot) = postings.position(id, article) {
                 self.value[slot] += tau * x;
                 self.sum[slot] += self.step * tau * x;
+                continue;
             }
+            let key = u64::from(id) << 32 | u64::from(article);
+            let slot = match self.extra_slot.get(&key) {
+                Some(&slot) => slot,
+                None if self.extras.len() < self.max_extras => {
+                    let slot = self.extras.len() as u32;
+                    self.extras.push((article, 0.0, 0.0));
+                    self.extras_by_feature.entry(id).or_default().push(slot);
+                    self.extra_slot.insert(key, slot);
+                    slot
+                }
+                None => continue,
+            };
+            let entry = &mut self.extras[slot as usize];
+            entry.1 += tau * x;
+            entry.2 += self.step * tau * x;
         }
     }
 
-    /// The averaged weights.
-    fn averaged(&self) -> Vec<f32> {
-        self.value
-            .iter()
-            .zip(&self.sum)
-            .map(|(v, s)| v - s / self.step)
-            .collect()
+    /// The postings with the averaged weights, the extra weights joined in.
+    fn into_postings(self, postings: Postings) -> Postings {
+        let n_features = postings.offsets.len() - 1;
+        let step = self.step;
+        let average = |value: f32, sum: f32| value - sum / step;
+        let mut entries: Vec<(u32, u32, f32, f32)> = Vec::with_capacity(postings.len() + self.extras.len());
+        for id in 0..n_features as u32 {
+            for slot in postings.range(id) {
+                let model = average(self.value[slot], self.sum[slot]);
+                entries.push((id, postings.articles[slot], postings.centroid[slot], model));
+            }
+        }
+        for (id, slots) in self.extras_by_feature {
+            entries.extend(slots.into_iter().map(|slot| {
+                let (article, value, sum) = self.extras[slot as usize];
+                (id, article, 0.0, average(value, sum))
+            }));
+        }
+        Postings::from_entries(n_features, entries)
     }
 }
 

@@ -9,16 +9,16 @@ pub struct Postings {
     pub(super) articles: Vec<u32>,
     /// The article's unit-centroid weight for the feature.
     pub(super) centroid: Vec<f32>,
-    /// The trained model's weight (zero until trained).
+    /// The trained model's weight.
     pub(super) model: Vec<f32>,
 }
 
 impl Postings {
-    /// From `(feature id, article, weight)` entries in any order.
-    pub fn from_entries(n_features: usize, mut entries: Vec<(u32, u32, f32)>) -> Postings {
-        entries.sort_unstable_by_key(|&(id, article, _)| (id, article));
+    /// From `(feature id, article, centroid weight, model weight)` entries in any order.
+    pub fn from_entries(n_features: usize, mut entries: Vec<(u32, u32, f32, f32)>) -> Postings {
+        entries.sort_unstable_by_key(|&(id, article, _, _)| (id, article));
         let mut offsets = vec![0u32; n_features + 1];
-        for &(id, _, _) in &entries {
+        for &(id, _, _, _) in &entries {
             offsets[id as usize + 1] += 1;
         }
         for i in 1..offsets.len() {
@@ -28,7 +28,7 @@ impl Postings {
             offsets,
             articles: entries.iter().map(|e| e.1).collect(),
             centroid: entries.iter().map(|e| e.2).collect(),
-            model: vec![0.0; entries.len()],
+            model: entries.iter().map(|e| e.3).collect(),
         }
     }
 
@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn rows_by_feature() {
-        let postings = Postings::from_entries(3, vec![(2, 5, 0.5), (0, 1, 1.0), (2, 3, 0.25)]);
+        let postings = Postings::from_entries(3, vec![(2, 5, 0.5, 0.0), (0, 1, 1.0, 0.0), (2, 3, 0.25, 0.0)]);
         assert_eq!(postings.list(0).collect::<Vec<_>>(), vec![(1, 1.0, 0.0)]);
         assert_eq!(postings.list(1).count(), 0);
         assert_eq!(
