@@ -126,15 +126,12 @@ fn a_site_without_articles_offers_a_person() {
     assert_eq!(messages[1]["bot"]["reason"], "no_knowledge_base");
 }
 
-#[test]
-fn questions_are_answered_from_the_current_index_while_a_new_one_builds() {
-    let site = site_with_articles();
-    let token = site.session();
-    // A big upload (2,000 articles × 10 phrasings, near the upload limits) takes seconds to index.
+/// 2,000 articles × 10 phrasings (near the upload limits): seconds to index.
+fn big_knowledge_base() -> String {
     let words: Vec<String> = (0..3000)
         .map(|i| format!("w{:x}z{}", i * 7919 % 4093, i % 17))
         .collect();
-    let big: String = (0..2000)
+    (0..2000)
         .map(|i| {
             let pick = |k: usize| words[(i * 31 + k * 97) % words.len()].clone();
             let sentence = |k: usize| (0..7).map(|j| pick(k * 7 + j)).collect::<Vec<_>>().join(" ");
@@ -148,7 +145,14 @@ fn questions_are_answered_from_the_current_index_while_a_new_one_builds() {
             .to_string()
                 + "\n"
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn questions_are_answered_from_the_current_index_while_a_new_one_builds() {
+    let site = site_with_articles();
+    let token = site.session();
+    let big = big_knowledge_base();
     let uploader = {
         let site = site.clone();
         std::thread::spawn(move || {
@@ -173,4 +177,29 @@ fn questions_are_answered_from_the_current_index_while_a_new_one_builds() {
     // Afterwards the new articles answer.
     let messages = site.send(&token, "q2", "I forgot my password").expect_ok(200)["messages"].clone();
     assert_ne!(messages[1]["bot"]["article"]["id"], "reset-password");
+}
+
+#[test]
+fn an_upload_overtaken_by_a_newer_one_is_refused_and_the_newer_one_kept() {
+    let site = edge().new_site(&[crate::support::ORIGIN]);
+    let older = {
+        let site = site.clone();
+        let big = big_knowledge_base();
+        std::thread::spawn(move || site.load_articles(&big))
+    };
+    // Once the big upload is being indexed (its body parsed and passed on), a small one.
+    std::thread::sleep(Duration::from_millis(1000));
+    site.load_articles(ARTICLES).expect_ok(200);
+    older.join().unwrap().expect_error(409, "superseded");
+
+    let auth = format!("Bearer {}", site.admin_key);
+    let reply = edge().request("GET", &site.path("/articles"), &[("Authorization", &auth)], None);
+    assert_eq!(
+        reply.expect_ok(200).as_array().unwrap().len(),
+        2,
+        "the newer, small upload is kept"
+    );
+    let token = site.session();
+    let messages = site.send(&token, "q", "I forgot my password").expect_ok(200)["messages"].clone();
+    assert_eq!(messages[1]["bot"]["article"]["id"], "reset-password");
 }
