@@ -1,7 +1,8 @@
 //! Cost growth of the knowledge index: synthetic knowledge bases of 1k, 10k and 50k articles
 //! (each with a title, a body and 10 example questions over a Zipf-like vocabulary), reporting
-//! build time, index bytes in memory and stored, load time and query latency p50/p99 over paraphrased and unrelated questions.
-//! Prints numbers; asserts nothing. Run: cargo bench -p shared --bench index
+//! build time, index bytes in memory and stored, load time, and query latency p50/p99 over
+//! paraphrased and unrelated questions. Prints numbers; asserts nothing.
+//! Run: cargo bench -p shared --bench index [-- 1000 10000]; `scripts/bench` also runs it as Wasm.
 
 use std::time::Instant;
 
@@ -64,7 +65,14 @@ fn main() {
         "{:>8} {:>10} {:>12} {:>10} {:>10} {:>10} {:>10}",
         "articles", "build ms", "index MB", "stored MB", "load ms", "p50 µs", "p99 µs"
     );
-    for n_articles in [1_000, 10_000, 50_000] {
+    // Sizes from the command line (`cargo bench -p shared --bench index -- 1000 10000`), or all three.
+    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let sizes = if sizes.is_empty() {
+        vec![1_000, 10_000, 50_000]
+    } else {
+        sizes
+    };
+    for n_articles in sizes {
         let articles: Vec<Article> = (0..n_articles)
             .map(|i| {
                 let topic: Vec<usize> = (0..8).map(|_| rng.below(words.len())).collect();
