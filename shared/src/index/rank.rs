@@ -1,6 +1,6 @@
 //! Ranking. Every article is learned from its examples: its title, its title with its body, and
 //! each example question. Each example becomes a TF-IDF vector over the features of `tokenize`,
-//! and an article is scored two ways that are then averaged:
+//! and an article is scored two ways, mixed by how many example questions it has:
 //!
 //! - **centroid**: cosine similarity with the normalised sum of the article's examples, which
 //!   works from the first article on (cold start: title and body alone);
@@ -9,8 +9,9 @@
 //!   which learns what tells one article's phrasings from its neighbours'. Every example question
 //!   a site owner adds (or staff answers add later) makes it better.
 //!
-//! Both views are in `[0, 1]`-like units (cosine; a margin of 1 for a confident class), so one
-//! threshold means the same on every site.
+//! Each view's raw score is mapped to a calibrated probability of being the right article (see
+//! [`combine`]), so one threshold means the same on every site, cold start or trained. Building
+//! (and training) is in `build`.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
