@@ -1,8 +1,9 @@
 //! Building an index, a step at a time: the worker answers questions from the old index between
 //! steps while a new one is built (one thread serves both), and `Index::build` runs all steps at
-//! once. Steps: read the articles' texts into features (a batch of articles a step), weigh the
-//! features and form each article's centroid (one step), train the model (a slice of examples a
-//! step), and keep what matters.
+//! once. Steps: read the articles' texts into features (a batch of articles a step), number and
+//! count the features (one step), weigh the texts into examples (a batch a step), form each
+//! article's centroid (one step), train the model (a batch of examples a step), and keep what
+//! matters.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -42,9 +43,10 @@ const VISIT_BUDGET: usize = 80_000;
 const EPOCHS: usize = 5;
 /// Passive-aggressive step cap (PA-I's `C`): how far one example may move the weights.
 const AGGRESSIVENESS: f32 = 0.5;
-/// How much one step does: a batch of articles read, or a batch of training examples (a few
-/// milliseconds natively each).
+/// How much one step does: a batch of articles read, of texts weighed, or of training examples
+/// (a few milliseconds natively each).
 const ARTICLES_PER_STEP: usize = 200;
+const TEXTS_PER_STEP: usize = 2_000;
 const VISITS_PER_STEP: usize = 200;
 
 /// One training example: its article and its unit TF-IDF vector over feature ids.
@@ -71,13 +73,29 @@ enum Stage {
         /// The first article not read yet.
         next: usize,
     },
+    Weighing(Box<Weighing>),
     Training(Box<Training>),
     /// Only while the trained weights move into the index.
     Finishing,
     Done(Box<Index>),
 }
 
-/// Everything known once the texts are read: features, their weights, the examples, the
+/// The texts read, their features numbered and counted; each text becomes a weighted example.
+struct Weighing {
+    n_articles: usize,
+    stemmer: Option<Algorithm>,
+    hashes: Vec<u32>,
+    idf: Vec<f32>,
+    unseen_idf: f32,
+    document_frequency: Vec<u32>,
+    max_df: u32,
+    texts: Vec<(u32, Vec<(u32, Kind)>)>,
+    /// The first text not weighed yet.
+    next: usize,
+    examples: Vec<Example>,
+}
+
+/// Everything known once the texts are weighed: features, their weights, the examples, the
 /// centroids, and the model being trained.
 struct Training {
     stemmer: Option<Algorithm>,
@@ -147,7 +165,16 @@ impl<'a> IndexBuilder<'a> {
                 if end == articles.len() {
                     let texts = std::mem::take(texts);
                     let seen = std::mem::take(seen);
-                    self.stage = Stage::Training(Box::new(Training::new(articles.len(), stemmer, texts, seen)));
+                    self.stage = Stage::Weighing(Box::new(Weighing::new(articles.len(), stemmer, texts, seen)));
+                }
+                false
+            }
+            Stage::Weighing(weighing) => {
+                if weighing.step() {
+                    let Stage::Weighing(weighing) = std::mem::replace(&mut self.stage, Stage::Finishing) else {
+                        unreachable!("matched above")
+                    };
+                    self.stage = Stage::Training(Box::new(weighing.into_training()));
                 }
                 false
             }
@@ -178,13 +205,13 @@ impl<'a> IndexBuilder<'a> {
     }
 }
 
-impl Training {
+impl Weighing {
     fn new(
         n_articles: usize,
         stemmer: Option<Algorithm>,
         mut texts: Vec<(u32, Vec<(u32, Kind)>)>,
         seen: Vec<u32>,
-    ) -> Training {
+    ) -> Weighing {
         // Renumber features in hash order, for the binary search at question time.
         let mut order: Vec<u32> = (0..seen.len() as u32).collect();
         order.sort_unstable_by_key(|&id| seen[id as usize]);
@@ -207,35 +234,55 @@ impl Training {
                 }
             }
         }
-        drop((renumber, last_article));
         let n = n_articles as f32;
-        let unseen_idf = idf(n, 0.0);
-        let idf: Vec<f32> = document_frequency.iter().map(|&df| idf(n, df as f32)).collect();
-
-        let max_df = max_document_frequency(n_articles);
-        let examples: Vec<Example> = texts
-            .into_iter()
-            .map(|(article, mut text)| {
-                let mut vector = weigh(&mut text, &idf);
-                vector.retain(|&(id, _)| document_frequency[id as usize] <= max_df);
-                Example { article, vector }
-            })
-            .collect();
-        let postings = centroids(&examples, n_articles, hashes.len());
-        let trainer = Trainer::new(examples.len(), n_articles, postings.len());
-        Training {
+        Weighing {
+            n_articles,
             stemmer,
+            idf: document_frequency.iter().map(|&df| idf(n, df as f32)).collect(),
+            unseen_idf: idf(n, 0.0),
             hashes,
-            idf,
-            unseen_idf,
             document_frequency,
-            max_df,
-            examples,
+            max_df: max_document_frequency(n_articles),
+            examples: Vec::with_capacity(texts.len()),
+            texts,
+            next: 0,
+        }
+    }
+
+    /// Weighs the next batch of texts; true once all are.
+    fn step(&mut self) -> bool {
+        let end = (self.next + TEXTS_PER_STEP).min(self.texts.len());
+        for (article, text) in &mut self.texts[self.next..end] {
+            let mut vector = weigh(text, &self.idf);
+            vector.retain(|&(id, _)| self.document_frequency[id as usize] <= self.max_df);
+            self.examples.push(Example {
+                article: *article,
+                vector,
+            });
+            *text = Vec::new();
+        }
+        self.next = end;
+        end == self.texts.len()
+    }
+
+    fn into_training(self) -> Training {
+        let postings = centroids(&self.examples, self.n_articles, self.hashes.len());
+        let trainer = Trainer::new(self.examples.len(), self.n_articles, postings.len());
+        Training {
+            stemmer: self.stemmer,
+            hashes: self.hashes,
+            idf: self.idf,
+            unseen_idf: self.unseen_idf,
+            document_frequency: self.document_frequency,
+            max_df: self.max_df,
+            examples: self.examples,
             postings,
             trainer,
         }
     }
+}
 
+impl Training {
     fn finish(self, articles: &[Article]) -> Index {
         let Training {
             stemmer,

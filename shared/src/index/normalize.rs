@@ -7,6 +7,11 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
 pub fn normalize(text: &str) -> String {
+    // Plain ASCII has nothing to decompose or strip: lowercase is all (and most help-centre text
+    // is ASCII, so building an index skips the Unicode passes).
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
     let mut base = ' ';
     let stripped = text.nfkd().filter(|&c| {
         if is_combining_mark(c) {
@@ -25,6 +30,7 @@ mod tests {
 
     #[test]
     fn folds_case_accents_and_width() {
+        assert_eq!(normalize("Reset PASSWORD?"), "reset password?");
         assert_eq!(normalize("Café RÉSUMÉ"), "cafe resume");
         assert_eq!(normalize("ＡＢＣ ﬁle"), "abc file");
         assert_eq!(normalize("Straße"), "straße");
