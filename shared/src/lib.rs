@@ -8,10 +8,13 @@
 
 pub mod answer;
 pub mod article;
+pub mod identity;
 pub mod index;
 pub mod jwt;
 pub mod limits;
 pub mod message;
+pub mod otp;
+pub mod profile;
 pub mod rate;
 pub mod session;
 pub mod site;

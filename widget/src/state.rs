@@ -256,6 +256,8 @@ mod tests {
             at: seq * 1000,
             reply_to: None,
             bot: None,
+            channel: Default::default(),
+            origin: None,
         }
     }
 

@@ -129,6 +129,44 @@ pub struct Message {
     /// For bot replies: where the answer came from, or why there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot: Option<BotDetail>,
+    /// Where the message was written or delivered.
+    #[serde(default)]
+    pub channel: Channel,
+    /// For messages that joined from another conversation when two profiles merged: the
+    /// conversation they came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+/// The channel a message travelled on.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The site's chat widget.
+    #[default]
+    Chat,
+    Email,
+    Sms,
+    Whatsapp,
+    Messenger,
+    Instagram,
+    Telegram,
+    Phone,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Chat => "chat",
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Whatsapp => "whatsapp",
+            Channel::Messenger => "messenger",
+            Channel::Instagram => "instagram",
+            Channel::Telegram => "telegram",
+            Channel::Phone => "phone",
+        }
+    }
 }
 
 /// What a bot reply is, so clients can show its source or offer a person.
