@@ -2,6 +2,8 @@
 //! from one exhaustive table, so a code always means the same status everywhere.
 
 use shared::article::ArticleError;
+use shared::identity::IdentifyError;
+use shared::otp::CodeError;
 use shared::session::SessionError;
 use shared::wire::{ErrorBody, ErrorCode, ErrorEnvelope, RequestError};
 
@@ -59,16 +61,32 @@ pub fn status(code: ErrorCode) -> u16 {
         | ErrorCode::InvalidToken
         | ErrorCode::TokenExpired
         | ErrorCode::TokenWrongSite
-        | ErrorCode::InvalidKey => 401,
-        ErrorCode::OriginNotAllowed => 403,
-        ErrorCode::UnknownSite | ErrorCode::NotFound => 404,
+        | ErrorCode::InvalidKey
+        | ErrorCode::IdentityInvalid
+        | ErrorCode::IdentityExpired
+        | ErrorCode::IdentityWrongSite
+        | ErrorCode::CodeInvalid
+        | ErrorCode::CodeExpired => 401,
+        ErrorCode::OriginNotAllowed | ErrorCode::NotAMember | ErrorCode::CodeAttemptsExceeded => 403,
+        ErrorCode::UnknownSite
+        | ErrorCode::NotFound
+        | ErrorCode::UnknownProfile
+        | ErrorCode::UnknownMerge
+        | ErrorCode::UnknownSecret => 404,
         ErrorCode::MethodNotAllowed => 405,
-        ErrorCode::SiteExists | ErrorCode::Superseded => 409,
+        ErrorCode::SiteExists
+        | ErrorCode::Superseded
+        | ErrorCode::IdentityNotConfigured
+        | ErrorCode::CodeUsed
+        | ErrorCode::MergeNotUndoable
+        | ErrorCode::TooManySecrets => 409,
         ErrorCode::PayloadTooLarge => 413,
         ErrorCode::UnsupportedMediaType => 415,
         ErrorCode::UpgradeRequired => 426,
         ErrorCode::RateLimited => 429,
         ErrorCode::Internal | ErrorCode::Unknown => 500,
+        ErrorCode::EmailFailed => 502,
+        ErrorCode::EmailUnavailable => 503,
     }
 }
 
@@ -92,6 +110,32 @@ impl From<SessionError> for ApiError {
             SessionError::Invalid => ErrorCode::InvalidToken,
             SessionError::Expired { .. } => ErrorCode::TokenExpired,
             SessionError::WrongSite => ErrorCode::TokenWrongSite,
+        };
+        ApiError::new(code, error.to_string())
+    }
+}
+
+impl From<IdentifyError> for ApiError {
+    fn from(error: IdentifyError) -> ApiError {
+        let code = match error {
+            IdentifyError::Invalid | IdentifyError::UnknownKey(_) | IdentifyError::Claims(_) => {
+                ErrorCode::IdentityInvalid
+            }
+            IdentifyError::Expired { .. } | IdentifyError::TooLongLived { .. } => ErrorCode::IdentityExpired,
+            IdentifyError::WrongSite(_) => ErrorCode::IdentityWrongSite,
+            IdentifyError::NotConfigured => ErrorCode::IdentityNotConfigured,
+        };
+        ApiError::new(code, error.to_string())
+    }
+}
+
+impl From<CodeError> for ApiError {
+    fn from(error: CodeError) -> ApiError {
+        let code = match error {
+            CodeError::NoPendingCode | CodeError::Wrong { .. } => ErrorCode::CodeInvalid,
+            CodeError::Expired => ErrorCode::CodeExpired,
+            CodeError::AlreadyUsed => ErrorCode::CodeUsed,
+            CodeError::TooManyAttempts => ErrorCode::CodeAttemptsExceeded,
         };
         ApiError::new(code, error.to_string())
     }

@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 use shared::article::Article;
-use shared::wire::{BotDetail, SiteView};
+use shared::identity::{Identified, IdentityKey};
+use shared::otp::PendingCode;
+use shared::profile::{MergeRecord, Profile, TraitRules};
+use shared::wire::{BotDetail, Message, SiteView};
 
 /// A site as stored in its `SiteObject`.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
@@ -13,6 +16,8 @@ pub struct SiteRecord {
     pub allowed_origins: Vec<String>,
     pub admin_key_hash: String,
     pub n_articles: usize,
+    #[serde(default)]
+    pub trait_rules: TraitRules,
 }
 
 impl SiteRecord {
@@ -22,6 +27,7 @@ impl SiteRecord {
             name: self.name.clone(),
             allowed_origins: self.allowed_origins.clone(),
             n_articles: self.n_articles,
+            trait_rules: self.trait_rules.clone(),
         }
     }
 }
@@ -40,6 +46,7 @@ pub enum SiteCommand {
     Update {
         name: Option<String>,
         allowed_origins: Option<Vec<String>>,
+        trait_rules: Option<TraitRules>,
     },
     SetAdminKey {
         admin_key_hash: String,
@@ -51,6 +58,230 @@ pub enum SiteCommand {
     Answer {
         question: String,
     },
+    /// Stores a new identity secret (at most `MAX_IDENTITY_SECRETS`).
+    AddIdentitySecret {
+        kid: String,
+        secret: String,
+        now: u64,
+    },
+    /// The identity secrets' ids and ages (never the secrets).
+    ListIdentitySecrets,
+    DeleteIdentitySecret {
+        kid: String,
+    },
+    /// The identity secrets themselves, for verifying (internal only).
+    IdentityKeys,
+}
+
+/// Most identity secrets a site holds at once: the current one and the one being rotated out,
+/// plus one spare.
+pub const MAX_IDENTITY_SECRETS: usize = 3;
+
+/// An identity secret as the site object keeps it.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct IdentitySecret {
+    pub kid: String,
+    pub secret: String,
+    pub created_at: u64,
+}
+
+impl std::fmt::Debug for IdentitySecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentitySecret")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request to a site's `ProfileDirectory`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct DirectoryRequest {
+    pub site: String,
+    pub command: DirectoryCommand,
+}
+
+/// `ProfileDirectory` commands. Times are milliseconds since the Unix epoch unless named `_secs`;
+/// ids and random values come from the worker.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum DirectoryCommand {
+    /// A session proved identities: attach them, merging with whoever already has them.
+    Identify {
+        visitor: String,
+        conversation: String,
+        identified: Identified,
+        new_ids: NewIds,
+        rules: TraitRules,
+        now: u64,
+    },
+    /// Store a code to send to `pending.email` (the address becomes a claim of the session's
+    /// profile), if the send limits allow.
+    RequestCode {
+        visitor: String,
+        conversation: String,
+        pending: PendingCode,
+        new_ids: NewIds,
+        now: u64,
+    },
+    /// Check a code; on success, like `Identify` with the verified address.
+    VerifyCode {
+        visitor: String,
+        conversation: String,
+        email: String,
+        code: String,
+        new_ids: NewIds,
+        rules: TraitRules,
+        now: u64,
+    },
+    /// The conversation a visitor's session belongs to now, if its profile says.
+    SessionConversation {
+        visitor: String,
+    },
+    Lookup {
+        identity: IdentityKey,
+    },
+    Get {
+        profile: String,
+    },
+    Export {
+        profile: String,
+    },
+    Delete {
+        profile: String,
+    },
+    Undo {
+        merge: String,
+        now: u64,
+    },
+}
+
+/// Fresh ids for whatever a command may have to create.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct NewIds {
+    pub profile: String,
+    pub merge: String,
+    pub conversation: String,
+}
+
+/// What an identify (or verified code) did.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The identities joined the session's own profile.
+    Attached,
+    /// The session's profile merged into the profile that already had them.
+    Merged,
+    /// The session belonged to someone else: it moved to this person's profile, without
+    /// taking the other person's history along.
+    Switched,
+}
+
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct IdentifyOutcome {
+    pub outcome: Outcome,
+    pub profile: String,
+    pub conversation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<String>,
+}
+
+/// A profile as the admin API shows it.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct ProfileView {
+    #[serde(flatten)]
+    pub profile: Profile,
+    pub merges: Vec<MergeSummary>,
+}
+
+/// One merge in a profile's history.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct MergeSummary {
+    pub id: String,
+    pub at: u64,
+    pub survivor: String,
+    pub absorbed: String,
+    pub because: IdentityKey,
+    pub proof: shared::identity::Proof,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undone_at: Option<u64>,
+}
+
+impl MergeSummary {
+    pub fn of(record: &MergeRecord) -> MergeSummary {
+        MergeSummary {
+            id: record.id.clone(),
+            at: record.at,
+            survivor: record.survivor.clone(),
+            absorbed: record.absorbed.id.clone(),
+            because: record.because.clone(),
+            proof: record.proof.clone(),
+            undone_at: record.undone_at,
+        }
+    }
+}
+
+/// Everything held about a person.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct ProfileExport {
+    pub profile: ProfileView,
+    pub conversations: Vec<ConversationExport>,
+    pub exported_at: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct ConversationExport {
+    pub id: String,
+    pub messages: Vec<Message>,
+}
+
+/// What deleting a person erased.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct ErasureReport {
+    pub profile: String,
+    pub identities: usize,
+    pub traits: usize,
+    pub conversations: usize,
+    pub messages: usize,
+    pub merge_records: usize,
+    pub pending_codes: usize,
+}
+
+/// What undoing a merge restored.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct UndoReport {
+    pub merge: String,
+    pub survivor: ProfileView,
+    pub restored: ProfileView,
+}
+
+/// `ConversationObject` `/join`: the messages of another conversation join this one's timeline,
+/// and `member` (if any) may now read it.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct JoinCommand {
+    pub from: String,
+    pub messages: Vec<Message>,
+    pub member: Option<String>,
+}
+
+/// `ConversationObject` `/split`: the messages that joined from `from` leave, and `member` (if
+/// any) may no longer read this conversation.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct SplitCommand {
+    pub from: Option<String>,
+    pub member: Option<String>,
+}
+
+/// `ConversationObject` `/members`: who may read and write it.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct MemberCommand {
+    pub visitor: String,
+    pub add: bool,
+}
+
+/// `ConversationObject` `/erase` reply.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct EraseReport {
+    pub messages: usize,
 }
 
 /// `SiteObject`'s reply to `Answer`: what the bot should say.
@@ -73,16 +304,24 @@ pub struct HandoffCommand {
     pub id: String,
 }
 
-/// Who a conversation belongs to; the worker vouches for it after checking the session token.
+/// Which conversation an object holds. A visitor's first conversation is named by its visitor
+/// id; the worker vouches for the visitor after checking the session token.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
 pub struct ConversationKey {
     pub site: String,
-    pub visitor: String,
+    /// Stored by earlier versions as `visitor`.
+    #[serde(alias = "visitor")]
+    pub conversation: String,
 }
 
 impl ConversationKey {
-    /// The Durable Object name: one conversation object per visitor per site.
+    /// The Durable Object name: one conversation object per conversation per site.
     pub fn object_name(&self) -> String {
-        format!("{}/{}", self.site, self.visitor)
+        object_name(&self.site, &self.conversation)
     }
+}
+
+/// The Durable Object name of `conversation` on `site`.
+pub fn object_name(site: &str, conversation: &str) -> String {
+    format!("{site}/{conversation}")
 }

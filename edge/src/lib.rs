@@ -7,6 +7,7 @@
 pub mod api_error;
 pub mod config;
 pub mod cors;
+pub mod email;
 pub mod internal;
 pub mod route;
 
@@ -14,4 +15,4 @@ pub mod route;
 mod glue;
 
 #[cfg(target_arch = "wasm32")]
-pub use glue::{ConversationObject, SiteObject};
+pub use glue::{ConversationObject, ProfileDirectory, SiteObject};

@@ -43,6 +43,45 @@ pub enum Route {
     Live {
         site: String,
     },
+    Identify {
+        site: String,
+    },
+    RequestEmailCode {
+        site: String,
+    },
+    VerifyEmailCode {
+        site: String,
+    },
+    /// Site admin API: identity secrets and profiles.
+    ListIdentitySecrets {
+        site: String,
+    },
+    CreateIdentitySecret {
+        site: String,
+    },
+    DeleteIdentitySecret {
+        site: String,
+        kid: String,
+    },
+    FindProfiles {
+        site: String,
+    },
+    GetProfile {
+        site: String,
+        profile: String,
+    },
+    DeleteProfile {
+        site: String,
+        profile: String,
+    },
+    ExportProfile {
+        site: String,
+        profile: String,
+    },
+    UndoMerge {
+        site: String,
+        merge: String,
+    },
 }
 
 impl Route {
@@ -59,7 +98,18 @@ impl Route {
             | Route::Transcript { site }
             | Route::SendMessage { site }
             | Route::RequestHuman { site }
-            | Route::Live { site } => Some(site),
+            | Route::Live { site }
+            | Route::Identify { site }
+            | Route::RequestEmailCode { site }
+            | Route::VerifyEmailCode { site }
+            | Route::ListIdentitySecrets { site }
+            | Route::CreateIdentitySecret { site }
+            | Route::DeleteIdentitySecret { site, .. }
+            | Route::FindProfiles { site }
+            | Route::GetProfile { site, .. }
+            | Route::DeleteProfile { site, .. }
+            | Route::ExportProfile { site, .. }
+            | Route::UndoMerge { site, .. } => Some(site),
         }
     }
 
@@ -72,6 +122,9 @@ impl Route {
                 | Route::SendMessage { .. }
                 | Route::RequestHuman { .. }
                 | Route::Live { .. }
+                | Route::Identify { .. }
+                | Route::RequestEmailCode { .. }
+                | Route::VerifyEmailCode { .. }
         )
     }
 }
@@ -147,6 +200,83 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .transpose()?
                 .map(|site| Route::Live { site }),
         ),
+        ["v1", "sites", id, "identify"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::Identify { site }),
+        ),
+        ["v1", "sites", id, "identify", "email"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::RequestEmailCode { site }),
+        ),
+        ["v1", "sites", id, "identify", "email", "verify"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::VerifyEmailCode { site }),
+        ),
+        ["v1", "sites", id, "identity-secrets"] => {
+            let site = site(id)?;
+            let route = match method {
+                "GET" => Some(Route::ListIdentitySecrets { site }),
+                "POST" => Some(Route::CreateIdentitySecret { site }),
+                _ => None,
+            };
+            ("GET, POST", route)
+        }
+        ["v1", "sites", id, "identity-secrets", kid] => (
+            "DELETE",
+            (method == "DELETE")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::DeleteIdentitySecret {
+                    site,
+                    kid: (*kid).to_owned(),
+                }),
+        ),
+        ["v1", "sites", id, "profiles"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::FindProfiles { site }),
+        ),
+        ["v1", "sites", id, "profiles", profile] => {
+            let site = site(id)?;
+            let profile = (*profile).to_owned();
+            let route = match method {
+                "GET" => Some(Route::GetProfile { site, profile }),
+                "DELETE" => Some(Route::DeleteProfile { site, profile }),
+                _ => None,
+            };
+            ("GET, DELETE", route)
+        }
+        ["v1", "sites", id, "profiles", profile, "export"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::ExportProfile {
+                    site,
+                    profile: (*profile).to_owned(),
+                }),
+        ),
+        ["v1", "sites", id, "merges", merge, "undo"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::UndoMerge {
+                    site,
+                    merge: (*merge).to_owned(),
+                }),
+        ),
         _ => {
             return Err(ApiError::new(
                 ErrorCode::NotFound,
@@ -209,6 +339,38 @@ mod tests {
         check("PATCH", "/v1/sites/demo", Ok(Route::UpdateSite { site: demo() }));
         check("POST", "/v1/sites", Ok(Route::CreateSite));
         check("GET", "/healthz", Ok(Route::Health));
+        check("POST", "/v1/sites/demo/identify", Ok(Route::Identify { site: demo() }));
+        check(
+            "POST",
+            "/v1/sites/demo/identify/email/verify",
+            Ok(Route::VerifyEmailCode { site: demo() }),
+        );
+        check(
+            "DELETE",
+            "/v1/sites/demo/identity-secrets/idk_1",
+            Ok(Route::DeleteIdentitySecret {
+                site: demo(),
+                kid: "idk_1".into(),
+            }),
+        );
+        check(
+            "GET",
+            "/v1/sites/demo/profiles/p_1/export",
+            Ok(Route::ExportProfile {
+                site: demo(),
+                profile: "p_1".into(),
+            }),
+        );
+        check(
+            "POST",
+            "/v1/sites/demo/merges/m_1/undo",
+            Ok(Route::UndoMerge {
+                site: demo(),
+                merge: "m_1".into(),
+            }),
+        );
+        assert!(Route::Identify { site: demo() }.is_visitor_route());
+        assert!(!Route::FindProfiles { site: demo() }.is_visitor_route());
     }
 
     #[test]
@@ -216,6 +378,8 @@ mod tests {
         check("GET", "/v1/sites/demo/sessions", Err((405, Some("POST"))));
         check("DELETE", "/v1/sites/demo/articles", Err((405, Some("GET, PUT"))));
         check("PUT", "/v1/sites/demo/conversation/messages", Err((405, Some("POST"))));
+        check("PUT", "/v1/sites/demo/profiles/p_1", Err((405, Some("GET, DELETE"))));
+        check("GET", "/v1/sites/demo/identify", Err((405, Some("POST"))));
     }
 
     #[test]

@@ -142,13 +142,13 @@ pub fn normalize_email(email: &str) -> Result<String, String> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && domain
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && !local.contains('@')
-        && !local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+        && !local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
     if !domain_ok || !local_ok {
         return Err(invalid());
     }
@@ -225,7 +225,7 @@ impl Proof {
 }
 
 /// What a checked `identify` call establishes: verified identities, claimed ones, and traits.
-#[derive(Clone, PartialEq, Debug)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct Identified {
     pub proof: Proof,
     pub verified: Vec<IdentityKey>,
@@ -244,7 +244,9 @@ pub enum IdentifyError {
     UnknownKey(String),
     #[error("identity proof expired at {expired_at}; the site's backend must sign a fresh one")]
     Expired { expired_at: u64 },
-    #[error("identity proof is valid until {expires_at}, more than {MAX_IDENTIFY_TTL_SECS} seconds from now; sign short-lived ones")]
+    #[error(
+        "identity proof is valid until {expires_at}, more than {MAX_IDENTIFY_TTL_SECS} seconds from now; sign short-lived ones"
+    )]
     TooLongLived { expires_at: u64 },
     #[error("identity token was issued for site {0:?}, not this one")]
     WrongSite(String),
@@ -304,11 +306,7 @@ pub fn verify_identity_token(token: &str, site: &str, now: u64, keys: &KeyRing) 
 pub fn user_hash(secret: &[u8], user_id: &str, expires_at: u64) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
     mac.update(format!("{user_id}:{expires_at}").as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Verifies a user hash for `user_id`. Each of the site's secrets is tried (there are at most a
@@ -470,7 +468,10 @@ mod tests {
         let keys = ring(&[("k1", b"site secret")]);
         let claims = json!({"sub": "u-42", "aud": "demo", "exp": NOW + 300});
         let forged = token(claims.clone(), &ring(&[("k1", b"attacker's guess")]));
-        assert_eq!(verify_identity_token(&forged, "demo", NOW, &keys), Err(IdentifyError::Invalid));
+        assert_eq!(
+            verify_identity_token(&forged, "demo", NOW, &keys),
+            Err(IdentifyError::Invalid)
+        );
         let expired = token(json!({"sub": "u-42", "aud": "demo", "exp": NOW - 61}), &keys);
         assert_eq!(
             verify_identity_token(&expired, "demo", NOW, &keys),
@@ -556,7 +557,14 @@ mod tests {
     #[test]
     fn identities_normalise() {
         assert_eq!(normalize_email(" Ana.B@Example.COM ").unwrap(), "ana.b@example.com");
-        for bad in ["ana", "ana@", "@example.com", "ana@example", "a b@example.com", "ana@ex..com"] {
+        for bad in [
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "a b@example.com",
+            "ana@ex..com",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
         assert_eq!(normalize_phone("+1 (415) 555-0100").unwrap(), "+14155550100");

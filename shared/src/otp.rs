@@ -124,7 +124,10 @@ pub fn may_send(session_sends: &[u64], address_sends: &[u64], now: u64) -> Resul
         // The oldest send that must age out of the window first.
         Some(recent[recent.len() - limit] + CODE_WINDOW_SECS - now)
     };
-    match (wait(session_sends, MAX_CODES_PER_SESSION), wait(address_sends, MAX_CODES_PER_ADDRESS)) {
+    match (
+        wait(session_sends, MAX_CODES_PER_SESSION),
+        wait(address_sends, MAX_CODES_PER_ADDRESS),
+    ) {
         (None, None) => Ok(()),
         (a, b) => Err(a.unwrap_or(0).max(b.unwrap_or(0))),
     }
@@ -163,7 +166,10 @@ mod tests {
         let pending = PendingCode::new("demo", "v1", "ana@example.com", "123456", NOW);
         let (used, result) = check(&pending, "demo", "v1", "123 456", NOW + 5);
         assert_eq!(result, Ok(()));
-        assert_eq!(check(&used, "demo", "v1", "123456", NOW + 6).1, Err(CodeError::AlreadyUsed));
+        assert_eq!(
+            check(&used, "demo", "v1", "123456", NOW + 6).1,
+            Err(CodeError::AlreadyUsed)
+        );
         assert_eq!(
             check(&pending, "demo", "v1", "123456", NOW + CODE_TTL_SECS).1,
             Err(CodeError::Expired)
@@ -189,7 +195,10 @@ mod tests {
         let (next, result) = check(&pending, "demo", "v1", "000000", NOW);
         assert_eq!(result, Err(CodeError::TooManyAttempts));
         // Even the right code is refused now.
-        assert_eq!(check(&next, "demo", "v1", "123456", NOW).1, Err(CodeError::TooManyAttempts));
+        assert_eq!(
+            check(&next, "demo", "v1", "123456", NOW).1,
+            Err(CodeError::TooManyAttempts)
+        );
     }
 
     #[test]
@@ -198,7 +207,10 @@ mod tests {
         let session = [NOW - 100, NOW - 50, NOW - 10];
         assert_eq!(may_send(&session, &[], NOW), Err(CODE_WINDOW_SECS - 100));
         // Old sends age out.
-        assert_eq!(may_send(&[NOW - CODE_WINDOW_SECS, NOW - 50, NOW - 10], &[], NOW), Ok(()));
+        assert_eq!(
+            may_send(&[NOW - CODE_WINDOW_SECS, NOW - 50, NOW - 10], &[], NOW),
+            Ok(())
+        );
         let address = [NOW - 500, NOW - 400, NOW - 300, NOW - 200, NOW - 100];
         assert_eq!(may_send(&[], &address, NOW), Err(CODE_WINDOW_SECS - 500));
     }

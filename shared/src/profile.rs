@@ -112,7 +112,12 @@ impl Profile {
                 existing.proof = proof;
                 existing.at = at;
             }
-            None => self.identities.push(IdentityRecord { key, verified, proof, at }),
+            None => self.identities.push(IdentityRecord {
+                key,
+                verified,
+                proof,
+                at,
+            }),
         }
     }
 
@@ -313,8 +318,9 @@ pub fn plan(session: &Profile, identified: &Identified, owners: &BTreeMap<Identi
         .map(|k| k.value.as_str())
         .collect();
     let session_user_ids = session.verified_of(IdentityKind::UserId);
-    let someone_else =
-        !proven_user_ids.is_empty() && !session_user_ids.is_empty() && !session_user_ids.iter().any(|u| proven_user_ids.contains(u));
+    let someone_else = !proven_user_ids.is_empty()
+        && !session_user_ids.is_empty()
+        && !session_user_ids.iter().any(|u| proven_user_ids.contains(u));
     match owner {
         Some((_, owner)) if owner.id == session.id => Plan::Attach,
         Some((key, owner)) => {
@@ -491,7 +497,15 @@ mod tests {
         b.add_identity(key(IdentityKind::UserId, "u2"), token_proof(), 1);
         let because = key(IdentityKind::Email, "x@example.com");
         assert!(matches!(
-            merge(&a, &b, because.clone(), token_proof(), "m".into(), 2, &TraitRules::new()),
+            merge(
+                &a,
+                &b,
+                because.clone(),
+                token_proof(),
+                "m".into(),
+                2,
+                &TraitRules::new()
+            ),
             Err(MergeError::DifferentPeople(..))
         ));
         assert_eq!(
@@ -518,7 +532,10 @@ mod tests {
         let mut known = profile("p-old", "va", 1);
         known.add_identity(u1.clone(), token_proof(), 1);
         // Nobody has u1 yet: the session's profile takes it.
-        assert_eq!(plan(&fresh, &identified(vec![u1.clone()]), &BTreeMap::new()), Plan::Attach);
+        assert_eq!(
+            plan(&fresh, &identified(vec![u1.clone()]), &BTreeMap::new()),
+            Plan::Attach
+        );
         // Someone has it: merge into them.
         let owners: BTreeMap<_, _> = [(u1.clone(), known.clone())].into();
         assert_eq!(

@@ -23,6 +23,17 @@ pub struct SessionClaims {
     pub sub: String,
     pub iat: u64,
     pub exp: u64,
+    /// The conversation the session reads and writes, when it is not the visitor's own (after
+    /// the visitor proved who they are and joined their profile's conversation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<String>,
+}
+
+impl SessionClaims {
+    /// The conversation this session belongs to.
+    pub fn conversation(&self) -> &str {
+        self.conv.as_deref().unwrap_or(&self.sub)
+    }
 }
 
 /// A freshly issued token.
@@ -30,6 +41,7 @@ pub struct SessionClaims {
 pub struct IssuedSession {
     pub token: String,
     pub visitor_id: String,
+    pub conversation: String,
     pub expires_at: u64,
 }
 
@@ -53,8 +65,9 @@ pub fn visitor_id(random: [u8; 16]) -> String {
     id
 }
 
-/// Issues a token for `visitor_id` on `site`, valid for `SESSION_TTL_SECS` from `now`.
-pub fn issue(site: &str, visitor_id: &str, now: u64, keys: &KeyRing) -> IssuedSession {
+/// Issues a token for `visitor_id` on `site`, valid for `SESSION_TTL_SECS` from `now`, for
+/// `conversation` (the visitor's own when `None`).
+pub fn issue(site: &str, visitor_id: &str, conversation: Option<&str>, now: u64, keys: &KeyRing) -> IssuedSession {
     let claims = SessionClaims {
         iss: ISSUER.into(),
         typ: TOKEN_TYPE.into(),
@@ -62,10 +75,12 @@ pub fn issue(site: &str, visitor_id: &str, now: u64, keys: &KeyRing) -> IssuedSe
         sub: visitor_id.into(),
         iat: now,
         exp: now + SESSION_TTL_SECS,
+        conv: conversation.filter(|c| *c != visitor_id).map(str::to_owned),
     };
     IssuedSession {
         token: jwt::sign(&claims, keys),
         visitor_id: visitor_id.into(),
+        conversation: claims.conversation().to_owned(),
         expires_at: claims.exp,
     }
 }
@@ -110,7 +125,7 @@ mod tests {
     #[test]
     fn issued_token_verifies_for_its_site_until_it_expires() {
         let keys = keys(b"session secret");
-        let issued = issue("demo", "v_01", NOW, &keys);
+        let issued = issue("demo", "v_01", None, NOW, &keys);
         assert_eq!(issued.expires_at, NOW + SESSION_TTL_SECS);
         let claims = verify(&issued.token, "demo", NOW + 10, &keys).unwrap();
         assert_eq!((claims.site.as_str(), claims.sub.as_str()), ("demo", "v_01"));
@@ -125,13 +140,13 @@ mod tests {
     #[test]
     fn refused_for_another_site() {
         let keys = keys(b"session secret");
-        let issued = issue("demo", "v_01", NOW, &keys);
+        let issued = issue("demo", "v_01", None, NOW, &keys);
         assert_eq!(verify(&issued.token, "other", NOW, &keys), Err(SessionError::WrongSite));
     }
 
     #[test]
     fn refused_when_forged_or_tampered() {
-        let issued = issue("demo", "v_01", NOW, &keys(b"session secret"));
+        let issued = issue("demo", "v_01", None, NOW, &keys(b"session secret"));
         assert_eq!(
             verify(&issued.token, "demo", NOW, &keys(b"attacker's guess")),
             Err(SessionError::Invalid)
@@ -155,9 +170,20 @@ mod tests {
     #[test]
     fn renewal_after_half_life() {
         let keys = keys(b"session secret");
-        let claims = verify(&issue("demo", "v_01", NOW, &keys).token, "demo", NOW, &keys).unwrap();
+        let claims = verify(&issue("demo", "v_01", None, NOW, &keys).token, "demo", NOW, &keys).unwrap();
         assert!(!should_renew(&claims, NOW + SESSION_TTL_SECS / 2 - 1));
         assert!(should_renew(&claims, NOW + SESSION_TTL_SECS / 2));
+    }
+
+    #[test]
+    fn a_session_can_name_another_conversation() {
+        let keys = keys(b"session secret");
+        let own = issue("demo", "v_01", None, NOW, &keys);
+        assert_eq!(own.conversation, "v_01");
+        let joined = issue("demo", "v_01", Some("v_00"), NOW, &keys);
+        assert_eq!(joined.conversation, "v_00");
+        let claims = verify(&joined.token, "demo", NOW, &keys).unwrap();
+        assert_eq!((claims.sub.as_str(), claims.conversation()), ("v_01", "v_00"));
     }
 
     #[test]

@@ -77,6 +77,14 @@ impl Chat {
                 self.status = status;
                 None
             }
+            ServerFrame::Reset { messages, status } => {
+                self.messages.clear();
+                for message in messages {
+                    self.store(message);
+                }
+                self.status = status;
+                None
+            }
             ServerFrame::Message { message } => {
                 self.store(message);
                 None
@@ -189,11 +197,30 @@ pub fn describe(error: &ErrorBody) -> String {
                 error.message.trim_end_matches('.')
             )
         }
+        ErrorCode::IdentityInvalid
+        | ErrorCode::IdentityExpired
+        | ErrorCode::IdentityWrongSite
+        | ErrorCode::IdentityNotConfigured => {
+            "We couldn't confirm who you're signed in as, so this chat stays anonymous for now.".into()
+        }
+        ErrorCode::CodeInvalid => "That code isn't right. Check the email and try again.".into(),
+        ErrorCode::CodeExpired => "That code has expired. Ask for a new one.".into(),
+        ErrorCode::CodeUsed => "That code was already used. Ask for a new one.".into(),
+        ErrorCode::CodeAttemptsExceeded => "Too many wrong codes. Ask for a new one.".into(),
+        ErrorCode::EmailUnavailable | ErrorCode::EmailFailed => {
+            "We couldn't send an email just now. Please try again in a little while.".into()
+        }
         ErrorCode::NotFound
         | ErrorCode::MethodNotAllowed
         | ErrorCode::InvalidKey
         | ErrorCode::SiteExists
         | ErrorCode::Superseded
+        | ErrorCode::NotAMember
+        | ErrorCode::UnknownProfile
+        | ErrorCode::UnknownMerge
+        | ErrorCode::MergeNotUndoable
+        | ErrorCode::TooManySecrets
+        | ErrorCode::UnknownSecret
         | ErrorCode::UnsupportedMediaType
         | ErrorCode::UpgradeRequired
         | ErrorCode::Internal
@@ -206,7 +233,11 @@ pub fn describe(error: &ErrorBody) -> String {
 pub fn is_session_error(code: ErrorCode) -> bool {
     matches!(
         code,
-        ErrorCode::MissingToken | ErrorCode::InvalidToken | ErrorCode::TokenExpired | ErrorCode::TokenWrongSite
+        ErrorCode::MissingToken
+            | ErrorCode::InvalidToken
+            | ErrorCode::TokenExpired
+            | ErrorCode::TokenWrongSite
+            | ErrorCode::NotAMember
     )
 }
 
@@ -272,6 +303,29 @@ mod tests {
         });
         assert!(chat.outbox.is_empty());
         assert_eq!(chat.rows(), vec![Row::Stored(message(1, "a", Role::Visitor))]);
+    }
+
+    #[test]
+    fn a_reset_replaces_the_whole_conversation() {
+        let mut chat = Chat::default();
+        chat.receive(ServerFrame::History {
+            messages: vec![message(1, "a", Role::Visitor), message(2, "b", Role::Bot)],
+            status: ConversationStatus::Bot,
+        });
+        chat.queue("p".into(), OutgoingKind::Text("still sending".into()));
+        chat.receive(ServerFrame::Reset {
+            messages: vec![
+                message(1, "x", Role::Visitor),
+                message(2, "a", Role::Visitor),
+                message(3, "b", Role::Bot),
+            ],
+            status: ConversationStatus::WaitingForHuman,
+        });
+        let ids: Vec<&str> = chat.messages.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, vec!["x", "a", "b"]);
+        assert_eq!(chat.status, ConversationStatus::WaitingForHuman);
+        // What the visitor is still sending survives.
+        assert_eq!(chat.outbox.len(), 1);
     }
 
     #[test]

@@ -1,21 +1,34 @@
 //! The public API's handlers: each checks who is asking and what they sent, then hands the work
 //! to a Durable Object.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use shared::article;
+use shared::identity::{self, IdentifyError, IdentityKey};
+use shared::jwt::{Key, KeyRing};
 use shared::limits::{MAX_ARTICLES_UPLOAD_BYTES, MAX_JSON_BODY_BYTES};
+use shared::otp::{self, PendingCode};
 use shared::session::{self, SessionClaims};
 use shared::site;
 use shared::wire::{
-    ArticlesResponse, CreateSiteRequest, ErrorCode, HandoffRequest, SendMessageRequest, SendMessageResponse,
-    SessionResponse, SiteKeyResponse, TranscriptResponse, UpdateSiteRequest, parse_json_body,
+    ArticlesResponse, CreateSiteRequest, EmailCodeRequest, EmailCodeResponse, EmailVerifyRequest, ErrorCode,
+    HandoffRequest, IdentifyRequest, IdentifyResponse, IdentitySecretInfo, IdentitySecretResponse, SendMessageRequest,
+    SendMessageResponse, SessionResponse, SiteKeyResponse, TranscriptResponse, UpdateSiteRequest, parse_json_body,
 };
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub, Url};
 
 use super::conversation_object::PROTOCOL;
-use super::http::{bearer, call, internal, json, now_ms, random_bytes, read_body, require_content_type, site_command};
+use super::http::{
+    bearer, call, directory, internal, json, now_ms, random_bytes, read_body, require_content_type, send_email,
+    site_command,
+};
 use crate::api_error::ApiError;
 use crate::config;
-use crate::internal::{ConversationKey, HandoffCommand, SendCommand, SiteCommand, SiteRecord};
+use crate::email::{self, EmailConfig};
+use crate::internal::{
+    ConversationKey, DirectoryCommand, ErasureReport, HandoffCommand, IdentifyOutcome, IdentitySecret, NewIds,
+    ProfileExport, ProfileView, SendCommand, SiteCommand, SiteRecord, UndoReport,
+};
 use crate::route::{self, Route};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -69,6 +82,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let command = SiteCommand::Update {
                 name: request.name,
                 allowed_origins: request.allowed_origins,
+                trait_rules: request.trait_rules,
             };
             let record: SiteRecord = site_command(env, &site, &command).await?;
             json(200, &record.view())
@@ -93,13 +107,25 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             visitor_site(&req, env, &site).await?;
             let keys = session_keys(env)?;
             let now = now_ms() / 1000;
-            // A still-valid token renews to the same visitor; a bad one is refused so the widget
+            // A still-valid token renews to the same visitor, in the conversation its profile has
+            // now (a merge or its undo may have moved it); a bad one is refused so the widget
             // knows to drop it rather than silently starting someone else's conversation.
-            let visitor = match bearer(&req) {
-                Some(token) => session::verify(&token, &site, now, &keys)?.sub,
-                None => session::visitor_id(random_bytes()?),
+            let (visitor, conversation) = match bearer(&req) {
+                Some(token) => {
+                    let visitor = session::verify(&token, &site, now, &keys)?.sub;
+                    let conversation: Option<String> = directory(
+                        env,
+                        &site,
+                        DirectoryCommand::SessionConversation {
+                            visitor: visitor.clone(),
+                        },
+                    )
+                    .await?;
+                    (visitor, conversation)
+                }
+                None => (session::visitor_id(random_bytes()?), None),
             };
-            let issued = session::issue(&site, &visitor, now, &keys);
+            let issued = session::issue(&site, &visitor, conversation.as_deref(), now, &keys);
             json(
                 201,
                 &SessionResponse {
@@ -170,7 +196,213 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 .await
                 .map_err(|e| internal("opening a websocket", e))
         }
+
+        Route::Identify { site } => {
+            let record = visitor_site(&req, env, &site).await?;
+            let claims = visitor_session(bearer(&req), env, &site)?;
+            let request = IdentifyRequest::from_json(&json_body(&mut req).await?)?;
+            let now = now_ms() / 1000;
+            let secrets: Vec<IdentitySecret> = site_command(env, &site, &SiteCommand::IdentityKeys).await?;
+            let keys: Vec<Key> = secrets
+                .into_iter()
+                .map(|s| Key {
+                    kid: s.kid,
+                    secret: s.secret.into_bytes(),
+                })
+                .collect();
+            let identified = match request {
+                IdentifyRequest::Token { token } => {
+                    let ring = KeyRing::new(keys).ok_or(IdentifyError::NotConfigured)?;
+                    identity::verify_identity_token(&token, &site, now, &ring)?
+                }
+                IdentifyRequest::UserHash {
+                    user_id,
+                    user_hash,
+                    expires_at,
+                    email,
+                    traits,
+                } => {
+                    identity::verify_user_hash(&user_id, &user_hash, expires_at, email.as_deref(), traits, now, &keys)?
+                }
+            };
+            let command = DirectoryCommand::Identify {
+                visitor: claims.sub.clone(),
+                conversation: claims.conversation().to_owned(),
+                identified,
+                new_ids: new_ids()?,
+                rules: record.trait_rules,
+                now: now_ms(),
+            };
+            let outcome: IdentifyOutcome = directory(env, &site, command).await?;
+            identified_session(env, &site, &claims.sub, &outcome)
+        }
+        Route::RequestEmailCode { site } => {
+            let record = visitor_site(&req, env, &site).await?;
+            let claims = visitor_session(bearer(&req), env, &site)?;
+            let EmailCodeRequest { email } = EmailCodeRequest::from_json(&json_body(&mut req).await?)?;
+            let config = email_config(env).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::EmailUnavailable,
+                    "this deployment has no email provider configured (EMAIL_API_TOKEN, EMAIL_FROM), so codes cannot be sent",
+                )
+            })?;
+            let code = otp::code(random_bytes()?);
+            let pending = PendingCode::new(&site, &claims.sub, &email, &code, now_ms() / 1000);
+            let expires_at = pending.expires_at;
+            let command = DirectoryCommand::RequestCode {
+                visitor: claims.sub.clone(),
+                conversation: claims.conversation().to_owned(),
+                pending,
+                new_ids: new_ids()?,
+                now: now_ms(),
+            };
+            let _: serde_json::Value = directory(env, &site, command).await?;
+            let message = email::code_email(&record.name, &email, &code, otp::CODE_TTL_SECS / 60);
+            send_email(&config, &message).await?;
+            json(
+                202,
+                &EmailCodeResponse {
+                    sent_to: otp::mask_email(&email),
+                    expires_at,
+                },
+            )
+        }
+        Route::VerifyEmailCode { site } => {
+            let record = visitor_site(&req, env, &site).await?;
+            let claims = visitor_session(bearer(&req), env, &site)?;
+            let EmailVerifyRequest { email, code } = EmailVerifyRequest::from_json(&json_body(&mut req).await?)?;
+            let command = DirectoryCommand::VerifyCode {
+                visitor: claims.sub.clone(),
+                conversation: claims.conversation().to_owned(),
+                email,
+                code,
+                new_ids: new_ids()?,
+                rules: record.trait_rules,
+                now: now_ms(),
+            };
+            let outcome: IdentifyOutcome = directory(env, &site, command).await?;
+            identified_session(env, &site, &claims.sub, &outcome)
+        }
+
+        Route::ListIdentitySecrets { site } => {
+            require_admin(&req, env, &site).await?;
+            let secrets: Vec<IdentitySecretInfo> = site_command(env, &site, &SiteCommand::ListIdentitySecrets).await?;
+            json(200, &serde_json::json!({ "secrets": secrets }))
+        }
+        Route::CreateIdentitySecret { site } => {
+            require_admin(&req, env, &site).await?;
+            let kid = format!("idk_{}", hex(&random_bytes::<6>()?));
+            let secret = format!("tl_idsec_{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
+            let command = SiteCommand::AddIdentitySecret {
+                kid,
+                secret,
+                now: now_ms() / 1000,
+            };
+            let stored: IdentitySecret = site_command(env, &site, &command).await?;
+            json(
+                201,
+                &IdentitySecretResponse {
+                    kid: stored.kid,
+                    secret: stored.secret,
+                    created_at: stored.created_at,
+                },
+            )
+        }
+        Route::DeleteIdentitySecret { site, kid } => {
+            require_admin(&req, env, &site).await?;
+            let reply: serde_json::Value = site_command(env, &site, &SiteCommand::DeleteIdentitySecret { kid }).await?;
+            json(200, &reply)
+        }
+        Route::FindProfiles { site } => {
+            require_admin(&req, env, &site).await?;
+            let identity = url
+                .query_pairs()
+                .find(|(k, _)| k == "identity")
+                .map(|(_, v)| v.into_owned())
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "identity",
+                        "pass `?identity=kind:value`, e.g. `?identity=email:ana@example.com`",
+                    )
+                })?;
+            let identity = IdentityKey::parse(&identity).map_err(|why| ApiError::field("identity", why))?;
+            let profiles: Vec<ProfileView> = directory(env, &site, DirectoryCommand::Lookup { identity }).await?;
+            json(200, &serde_json::json!({ "profiles": profiles }))
+        }
+        Route::GetProfile { site, profile } => {
+            require_admin(&req, env, &site).await?;
+            let view: ProfileView = directory(env, &site, DirectoryCommand::Get { profile }).await?;
+            json(200, &view)
+        }
+        Route::ExportProfile { site, profile } => {
+            require_admin(&req, env, &site).await?;
+            let export: ProfileExport = directory(env, &site, DirectoryCommand::Export { profile }).await?;
+            json(200, &export)
+        }
+        Route::DeleteProfile { site, profile } => {
+            require_admin(&req, env, &site).await?;
+            let report: ErasureReport = directory(env, &site, DirectoryCommand::Delete { profile }).await?;
+            json(200, &report)
+        }
+        Route::UndoMerge { site, merge } => {
+            require_admin(&req, env, &site).await?;
+            let report: UndoReport = directory(env, &site, DirectoryCommand::Undo { merge, now: now_ms() }).await?;
+            json(200, &report)
+        }
     }
+}
+
+/// The session a visitor gets after proving who they are: same visitor, the conversation of the
+/// profile they belong to now.
+fn identified_session(env: &Env, site: &str, visitor: &str, outcome: &IdentifyOutcome) -> ApiResult<Response> {
+    let issued = session::issue(
+        site,
+        visitor,
+        Some(&outcome.conversation),
+        now_ms() / 1000,
+        &session_keys(env)?,
+    );
+    let outcome = serde_json::to_value(outcome.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    json(
+        200,
+        &IdentifyResponse {
+            token: issued.token,
+            visitor_id: issued.visitor_id,
+            expires_at: issued.expires_at,
+            outcome,
+        },
+    )
+}
+
+fn new_ids() -> ApiResult<NewIds> {
+    Ok(NewIds {
+        profile: format!("p_{}", hex(&random_bytes::<12>()?)),
+        merge: format!("m_{}", hex(&random_bytes::<12>()?)),
+        conversation: format!("c_{}", hex(&random_bytes::<16>()?)),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A variable or secret from the environment.
+fn setting(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+}
+
+fn email_config(env: &Env) -> Option<EmailConfig> {
+    EmailConfig::from_env(
+        setting(env, "EMAIL_API_URL").as_deref(),
+        setting(env, "EMAIL_API_TOKEN").as_deref(),
+        setting(env, "EMAIL_FROM").as_deref(),
+    )
 }
 
 /// The `after` cursor of a transcript or live request, if given.
@@ -189,7 +421,7 @@ async fn json_body(req: &mut Request) -> ApiResult<serde_json::Map<String, serde
 fn conversation_stub(env: &Env, claims: &SessionClaims) -> ApiResult<Stub> {
     let key = ConversationKey {
         site: claims.site.clone(),
-        visitor: claims.sub.clone(),
+        conversation: claims.conversation().to_owned(),
     };
     env.durable_object("CONVERSATIONS")
         .and_then(|ns| ns.get_by_name(&key.object_name()))
@@ -200,6 +432,7 @@ fn conversation_path(path: &str, claims: &SessionClaims, after: Option<u64>) -> 
     let mut query = worker::url::form_urlencoded::Serializer::new(String::new());
     query
         .append_pair("site", &claims.site)
+        .append_pair("conversation", claims.conversation())
         .append_pair("visitor", &claims.sub);
     if let Some(after) = after {
         query.append_pair("after", &after.to_string());

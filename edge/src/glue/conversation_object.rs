@@ -8,9 +8,10 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 use shared::answer;
+use shared::profile;
 use shared::rate::{self, Bucket, RateConfig};
 use shared::wire::{
-    BotDetail, ClientFrame, ConversationStatus, ErrorCode, Message, Role, SendMessageResponse, ServerFrame,
+    BotDetail, Channel, ClientFrame, ConversationStatus, ErrorCode, Message, Role, SendMessageResponse, ServerFrame,
     TranscriptResponse,
 };
 use worker::{
@@ -20,7 +21,10 @@ use worker::{
 
 use super::http::{error_response, internal, json, now_ms, site_command};
 use crate::api_error::ApiError;
-use crate::internal::{AnswerReply, ConversationKey, HandoffCommand, SendCommand, SiteCommand};
+use crate::internal::{
+    AnswerReply, ConversationKey, EraseReport, HandoffCommand, JoinCommand, MemberCommand, SendCommand, SiteCommand,
+    SplitCommand,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -36,7 +40,16 @@ CREATE INDEX IF NOT EXISTS messages_reply_to ON messages (reply_to);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS members (
+    visitor TEXT PRIMARY KEY
 );";
+
+/// Columns added after the first release; adding one that exists fails harmlessly.
+const MIGRATIONS: [&str; 2] = [
+    "ALTER TABLE messages ADD COLUMN channel TEXT NOT NULL DEFAULT 'chat'",
+    "ALTER TABLE messages ADD COLUMN origin TEXT",
+];
 
 /// The WebSocket subprotocol the widget speaks; the token rides beside it as `bearer.<token>`.
 pub const PROTOCOL: &str = "threadline.v1";
@@ -56,8 +69,12 @@ pub struct ConversationObject {
 
 impl DurableObject for ConversationObject {
     fn new(state: State, env: Env) -> Self {
-        if let Err(error) = state.storage().sql().exec(SCHEMA, None) {
+        let sql = state.storage().sql();
+        if let Err(error) = sql.exec(SCHEMA, None) {
             worker::console_error!("ConversationObject schema: {error}");
+        }
+        for migration in MIGRATIONS {
+            let _ = sql.exec(migration, None);
         }
         ConversationObject {
             state,
@@ -116,6 +133,8 @@ struct MessageRow {
     at: i64,
     reply_to: Option<String>,
     bot: Option<String>,
+    channel: Option<String>,
+    origin: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -130,7 +149,9 @@ struct MetaRow {
 
 struct Query {
     site: String,
-    visitor: String,
+    conversation: String,
+    /// For visitor requests: whose session is asking (the worker checked the token).
+    visitor: Option<String>,
     after: Option<u64>,
 }
 
@@ -140,9 +161,13 @@ impl ConversationObject {
         let query: Query = parse_query(&url)?;
         self.remember(&ConversationKey {
             site: query.site,
-            visitor: query.visitor,
+            conversation: query.conversation,
         })?;
-        match url.path() {
+        let path = url.path();
+        if matches!(path, "/transcript" | "/messages" | "/handoff" | "/live") {
+            self.require_member(query.visitor.as_deref())?;
+        }
+        match path {
             "/transcript" => json(200, &self.transcript(query.after)?),
             "/messages" => {
                 let body: SendCommand = req.json().await.map_err(|e| internal("conversation send body", e))?;
@@ -162,7 +187,46 @@ impl ConversationObject {
                     },
                 )
             }
-            "/live" => self.accept_live(query.after),
+            "/live" => self.accept_live(query.after, query.visitor.as_deref().unwrap_or_default()),
+            // From the site's profile directory.
+            "/export" => json(200, &self.all_messages()?),
+            "/join" => {
+                let body: JoinCommand = req.json().await.map_err(|e| internal("conversation join body", e))?;
+                let joined = profile::merge_timeline(&self.all_messages()?, &body.messages, &body.from);
+                self.replace_messages(&joined)?;
+                if let Some(member) = body.member {
+                    self.set_member(&member, true)?;
+                }
+                json(200, &serde_json::json!({ "messages": joined.len() }))
+            }
+            "/split" => {
+                let body: SplitCommand = req.json().await.map_err(|e| internal("conversation split body", e))?;
+                if let Some(from) = body.from {
+                    let kept = profile::split_timeline(&self.all_messages()?, &from);
+                    self.replace_messages(&kept)?;
+                }
+                if let Some(member) = body.member {
+                    self.set_member(&member, false)?;
+                }
+                json(200, &serde_json::json!({ "ok": true }))
+            }
+            "/members" => {
+                let body: MemberCommand = req.json().await.map_err(|e| internal("conversation members body", e))?;
+                self.set_member(&body.visitor, body.add)?;
+                json(200, &serde_json::json!({ "ok": true }))
+            }
+            "/erase" => {
+                let messages = self.all_messages()?.len();
+                for ws in self.state.get_websockets() {
+                    let _ = ws.close(Some(4403), Some("conversation erased"));
+                }
+                self.state
+                    .storage()
+                    .delete_all()
+                    .await
+                    .map_err(|e| internal("erasing a conversation", e))?;
+                json(200, &EraseReport { messages })
+            }
             other => Err(internal("conversation route", other)),
         }
     }
@@ -171,7 +235,8 @@ impl ConversationObject {
         self.state.storage().sql()
     }
 
-    /// Records whose conversation this is, the first time the worker tells us.
+    /// Records whose conversation this is, the first time the worker tells us. A conversation
+    /// named after a visitor (their first) starts with that visitor as its one member.
     fn remember(&self, key: &ConversationKey) -> std::result::Result<(), ApiError> {
         let value = serde_json::to_string(key).map_err(|e| internal("conversation key", e))?;
         self.sql()
@@ -180,6 +245,104 @@ impl ConversationObject {
                 vec![value.into()],
             )
             .map_err(|e| internal("remembering a conversation key", e))?;
+        if self.meta("members")?.is_none() {
+            if key.conversation.starts_with("v_") {
+                self.set_member(&key.conversation, true)?;
+            }
+            self.set_meta("members", "1")?;
+        }
+        Ok(())
+    }
+
+    fn require_member(&self, visitor: Option<&str>) -> std::result::Result<(), ApiError> {
+        let visitor = visitor.ok_or_else(|| internal("conversation", "visitor route without a visitor"))?;
+        let rows: Vec<MetaRow> = self
+            .sql()
+            .exec(
+                "SELECT visitor AS value FROM members WHERE visitor = ?",
+                vec![visitor.into()],
+            )
+            .and_then(|cursor| cursor.to_array())
+            .map_err(|e| internal("checking membership", e))?;
+        if rows.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::NotAMember,
+                "this session may not read this conversation (any more); renew the session",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Grants or revokes a visitor's access; a revoked visitor's open sockets are closed.
+    fn set_member(&self, visitor: &str, add: bool) -> std::result::Result<(), ApiError> {
+        let statement = if add {
+            "INSERT OR IGNORE INTO members (visitor) VALUES (?)"
+        } else {
+            "DELETE FROM members WHERE visitor = ?"
+        };
+        self.sql()
+            .exec(statement, vec![visitor.into()])
+            .map_err(|e| internal("changing members", e))?;
+        if !add {
+            for ws in self.state.get_websockets_with_tag(visitor) {
+                let _ = ws.close(Some(4403), Some("no longer a member"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every message, in order.
+    fn all_messages(&self) -> std::result::Result<Vec<Message>, ApiError> {
+        let rows: Vec<MessageRow> = self
+            .sql()
+            .exec("SELECT * FROM messages ORDER BY seq", None)
+            .and_then(|cursor| cursor.to_array())
+            .map_err(|e| internal("reading the conversation", e))?;
+        rows.into_iter().map(message_from_row).collect()
+    }
+
+    /// Replaces the whole timeline (after a join or split) and tells every open tab.
+    fn replace_messages(&self, messages: &[Message]) -> std::result::Result<(), ApiError> {
+        let sql = self.sql();
+        sql.exec("DELETE FROM messages", None)
+            .map_err(|e| internal("replacing the timeline", e))?;
+        for message in messages {
+            self.insert(message)?;
+        }
+        self.broadcast(&ServerFrame::Reset {
+            messages: messages.to_vec(),
+            status: self.status()?,
+        });
+        Ok(())
+    }
+
+    fn insert(&self, message: &Message) -> std::result::Result<(), ApiError> {
+        let role = serde_json::to_value(message.role)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let bot = message
+            .bot
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| internal("bot detail", e))?;
+        self.sql()
+            .exec(
+                "INSERT INTO messages (seq, id, role, text, at, reply_to, bot, channel, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                vec![
+                    SqlStorageValue::from(message.seq as i64),
+                    message.id.clone().into(),
+                    role.into(),
+                    message.text.clone().into(),
+                    SqlStorageValue::from(message.at as i64),
+                    message.reply_to.clone().into(),
+                    bot.into(),
+                    message.channel.as_str().into(),
+                    message.origin.clone().into(),
+                ],
+            )
+            .map_err(|e| internal("storing a message", e))?;
         Ok(())
     }
 
@@ -304,6 +467,8 @@ impl ConversationObject {
             at,
             reply_to,
             bot,
+            channel: Channel::Chat,
+            origin: None,
         };
         self.broadcast(&ServerFrame::Message {
             message: message.clone(),
@@ -431,9 +596,10 @@ impl ConversationObject {
     }
 
     /// Upgrades to a hibernatable WebSocket and sends the history after `after` first.
-    fn accept_live(&self, after: Option<u64>) -> std::result::Result<Response, ApiError> {
+    fn accept_live(&self, after: Option<u64>, visitor: &str) -> std::result::Result<Response, ApiError> {
         let pair = WebSocketPair::new().map_err(|e| internal("websocket pair", e))?;
-        self.state.accept_web_socket(&pair.server);
+        // Tagged with the visitor, so revoking their access closes their sockets.
+        self.state.accept_websocket_with_tags(&pair.server, &[visitor]);
         let transcript = self.transcript(after)?;
         send(
             &pair.server,
@@ -484,23 +650,35 @@ fn message_from_row(row: MessageRow) -> std::result::Result<Message, ApiError> {
         at: row.at as u64,
         reply_to: row.reply_to,
         bot,
+        channel: row
+            .channel
+            .and_then(|c| serde_json::from_value(serde_json::Value::String(c)).ok())
+            .unwrap_or(Channel::Chat),
+        origin: row.origin,
     })
 }
 
 fn parse_query(url: &worker::Url) -> std::result::Result<Query, ApiError> {
     let mut site = None;
+    let mut conversation = None;
     let mut visitor = None;
     let mut after = None;
     for (key, value) in url.query_pairs() {
         match key.as_ref() {
             "site" => site = Some(value.into_owned()),
+            "conversation" => conversation = Some(value.into_owned()),
             "visitor" => visitor = Some(value.into_owned()),
             "after" => after = value.parse().ok(),
             _ => {}
         }
     }
-    match (site, visitor) {
-        (Some(site), Some(visitor)) => Ok(Query { site, visitor, after }),
-        _ => Err(internal("conversation query", "site and visitor are required")),
+    match (site, conversation) {
+        (Some(site), Some(conversation)) => Ok(Query {
+            site,
+            conversation,
+            visitor,
+            after,
+        }),
+        _ => Err(internal("conversation query", "site and conversation are required")),
     }
 }

@@ -4,10 +4,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::wire::{ErrorCode, ErrorEnvelope};
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, Method, Request, RequestInit, Response, Stub, console_error};
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response, Stub, console_error};
 
 use crate::api_error::ApiError;
-use crate::internal::SiteCommand;
+use crate::email::{EmailConfig, OutboundEmail};
+use crate::internal::{DirectoryCommand, DirectoryRequest, SiteCommand};
 
 /// Turns a platform failure into a 500, logging what happened for us (never request contents).
 pub fn internal(context: &str, error: impl std::fmt::Display) -> ApiError {
@@ -141,4 +142,52 @@ pub fn site_stub(env: &Env, site: &str) -> Result<Stub, ApiError> {
 /// Sends `command` to the `SiteObject` of `site` and reads its reply.
 pub async fn site_command<T: DeserializeOwned>(env: &Env, site: &str, command: &SiteCommand) -> Result<T, ApiError> {
     call(&site_stub(env, site)?, "POST", "/", Some(command)).await
+}
+
+/// Sends `command` to the `ProfileDirectory` of `site` and reads its reply.
+pub async fn directory<T: DeserializeOwned>(env: &Env, site: &str, command: DirectoryCommand) -> Result<T, ApiError> {
+    let stub = env
+        .durable_object("PROFILES")
+        .and_then(|namespace| namespace.get_by_name(site))
+        .map_err(|e| internal("profile directory", e))?;
+    let request = DirectoryRequest {
+        site: site.to_owned(),
+        command,
+    };
+    call(&stub, "POST", "/", Some(&request)).await
+}
+
+/// Sends one email through the provider. Logs the provider's status and error code, never the
+/// address or the content.
+pub async fn send_email(config: &EmailConfig, email: &OutboundEmail) -> Result<(), ApiError> {
+    let failed = || {
+        ApiError::new(
+            ErrorCode::EmailFailed,
+            "the email provider did not accept the message; nothing was changed, try again shortly",
+        )
+    };
+    let headers = Headers::new();
+    for (name, value) in config.headers() {
+        headers.set(name, &value).map_err(|e| internal("email headers", e))?;
+    }
+    let body = crate::email::postmark_body(config, email).to_string();
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(&body)));
+    let request =
+        Request::new_with_init(&config.endpoint(), &init).map_err(|e| internal("building an email request", e))?;
+    let mut response = Fetch::Request(request).send().await.map_err(|e| {
+        console_error!("email provider unreachable: {e}");
+        failed()
+    })?;
+    let status = response.status_code();
+    let text = response.text().await.unwrap_or_default();
+    crate::email::postmark_result(status, &text).map_err(|_| {
+        let code = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("ErrorCode").and_then(serde_json::Value::as_i64));
+        console_error!("email provider refused a message: HTTP {status}, error code {code:?}");
+        failed()
+    })
 }

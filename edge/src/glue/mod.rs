@@ -3,10 +3,12 @@
 
 mod api;
 mod conversation_object;
+mod directory_object;
 mod http;
 mod site_object;
 
 pub use conversation_object::ConversationObject;
+pub use directory_object::ProfileDirectory;
 pub use site_object::SiteObject;
 
 use worker::{Context, Env, Request, Response, Result, event};

@@ -13,12 +13,12 @@ use serde::Deserialize;
 use shared::answer::{self, AnswerConfig};
 use shared::article::Article;
 use shared::index::{Index, IndexBuilder};
-use shared::wire::ErrorCode;
+use shared::wire::{ErrorCode, IdentitySecretInfo};
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
 
 use super::http::{error_response, internal, json};
 use crate::api_error::ApiError;
-use crate::internal::{AnswerReply, SiteCommand, SiteRecord};
+use crate::internal::{AnswerReply, IdentitySecret, MAX_IDENTITY_SECRETS, SiteCommand, SiteRecord};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS site (
@@ -36,7 +36,15 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE TABLE IF NOT EXISTS index_chunks (
     seq INTEGER PRIMARY KEY,
     data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS identity_secrets (
+    kid TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL
 );";
+
+/// Columns added after the first release; adding one that exists fails harmlessly.
+const MIGRATIONS: [&str; 1] = ["ALTER TABLE site ADD COLUMN trait_rules TEXT NOT NULL DEFAULT '{}'"];
 
 /// Stored index bytes per row (SQLite rows in a Durable Object hold at most 2 MB).
 const INDEX_CHUNK_BYTES: usize = 1 << 20;
@@ -57,8 +65,12 @@ pub struct SiteObject {
 
 impl DurableObject for SiteObject {
     fn new(state: State, _env: Env) -> Self {
-        if let Err(error) = state.storage().sql().exec(SCHEMA, None) {
+        let sql = state.storage().sql();
+        if let Err(error) = sql.exec(SCHEMA, None) {
             worker::console_error!("SiteObject schema: {error}");
+        }
+        for migration in MIGRATIONS {
+            let _ = sql.exec(migration, None);
         }
         SiteObject {
             state,
@@ -83,6 +95,14 @@ struct SiteRow {
     name: String,
     allowed_origins: String,
     admin_key_hash: String,
+    trait_rules: String,
+}
+
+#[derive(Deserialize)]
+struct SecretRow {
+    kid: String,
+    secret: String,
+    created_at: i64,
 }
 
 #[derive(Deserialize)]
@@ -125,8 +145,18 @@ impl SiteObject {
                 json(201, &self.existing()?)
             }
             SiteCommand::Get => json(200, &self.existing()?),
-            SiteCommand::Update { name, allowed_origins } => {
+            SiteCommand::Update {
+                name,
+                allowed_origins,
+                trait_rules,
+            } => {
                 self.existing()?;
+                if let Some(rules) = trait_rules {
+                    let rules = serde_json::to_string(&rules).map_err(|e| internal("trait rules", e))?;
+                    self.sql()
+                        .exec("UPDATE site SET trait_rules = ?", vec![rules.into()])
+                        .map_err(|e| internal("updating a site", e))?;
+                }
                 if let Some(name) = name {
                     self.sql()
                         .exec("UPDATE site SET name = ?", vec![name.into()])
@@ -146,6 +176,65 @@ impl SiteObject {
                     .exec("UPDATE site SET admin_key_hash = ?", vec![admin_key_hash.into()])
                     .map_err(|e| internal("rotating an admin key", e))?;
                 json(200, &self.existing()?)
+            }
+            SiteCommand::AddIdentitySecret { kid, secret, now } => {
+                self.existing()?;
+                let secrets = self.identity_secrets()?;
+                if secrets.len() >= MAX_IDENTITY_SECRETS {
+                    return Err(ApiError::new(
+                        ErrorCode::TooManySecrets,
+                        format!(
+                            "a site holds at most {MAX_IDENTITY_SECRETS} identity secrets; delete one (DELETE .../identity-secrets/{{kid}}) before adding another"
+                        ),
+                    ));
+                }
+                self.sql()
+                    .exec(
+                        "INSERT INTO identity_secrets (kid, secret, created_at) VALUES (?, ?, ?)",
+                        vec![
+                            kid.clone().into(),
+                            secret.clone().into(),
+                            SqlStorageValue::from(now as i64),
+                        ],
+                    )
+                    .map_err(|e| internal("storing an identity secret", e))?;
+                json(
+                    201,
+                    &IdentitySecret {
+                        kid,
+                        secret,
+                        created_at: now,
+                    },
+                )
+            }
+            SiteCommand::ListIdentitySecrets => {
+                self.existing()?;
+                let list: Vec<IdentitySecretInfo> = self
+                    .identity_secrets()?
+                    .into_iter()
+                    .map(|s| IdentitySecretInfo {
+                        kid: s.kid,
+                        created_at: s.created_at,
+                    })
+                    .collect();
+                json(200, &list)
+            }
+            SiteCommand::DeleteIdentitySecret { kid } => {
+                self.existing()?;
+                if !self.identity_secrets()?.iter().any(|s| s.kid == kid) {
+                    return Err(ApiError::new(
+                        ErrorCode::UnknownSecret,
+                        format!("this site has no identity secret with key id {kid:?}"),
+                    ));
+                }
+                self.sql()
+                    .exec("DELETE FROM identity_secrets WHERE kid = ?", vec![kid.clone().into()])
+                    .map_err(|e| internal("deleting an identity secret", e))?;
+                json(200, &serde_json::json!({ "deleted": kid }))
+            }
+            SiteCommand::IdentityKeys => {
+                self.existing()?;
+                json(200, &self.identity_secrets()?)
             }
             SiteCommand::PutArticles { .. } => Err(internal("SiteObject", "uploads are handled by put_articles")),
             SiteCommand::GetArticles => {
@@ -246,11 +335,31 @@ impl SiteObject {
         }
     }
 
+    /// Newest first.
+    fn identity_secrets(&self) -> std::result::Result<Vec<IdentitySecret>, ApiError> {
+        let rows: Vec<SecretRow> = self
+            .sql()
+            .exec(
+                "SELECT kid, secret, created_at FROM identity_secrets ORDER BY created_at DESC, kid",
+                None,
+            )
+            .and_then(|cursor| cursor.to_array())
+            .map_err(|e| internal("reading identity secrets", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| IdentitySecret {
+                kid: row.kid,
+                secret: row.secret,
+                created_at: row.created_at as u64,
+            })
+            .collect())
+    }
+
     fn record(&self) -> std::result::Result<Option<SiteRecord>, ApiError> {
         let rows: Vec<SiteRow> = self
             .sql()
             .exec(
-                "SELECT id, name, allowed_origins, admin_key_hash FROM site LIMIT 1",
+                "SELECT id, name, allowed_origins, admin_key_hash, trait_rules FROM site LIMIT 1",
                 None,
             )
             .and_then(|cursor| cursor.to_array())
@@ -269,6 +378,7 @@ impl SiteObject {
             allowed_origins: serde_json::from_str(&row.allowed_origins).map_err(|e| internal("stored origins", e))?,
             admin_key_hash: row.admin_key_hash,
             n_articles: count.n as usize,
+            trait_rules: serde_json::from_str(&row.trait_rules).unwrap_or_default(),
         }))
     }
 

@@ -4,8 +4,8 @@
 mod request;
 
 pub use request::{
-    CreateSiteRequest, FieldError, HandoffRequest, RequestError, SendMessageRequest, UpdateSiteRequest, frame_id,
-    parse_json_body,
+    CreateSiteRequest, EmailCodeRequest, EmailVerifyRequest, FieldError, HandoffRequest, IdentifyRequest,
+    MAX_IDENTITY_TOKEN_BYTES, RequestError, SendMessageRequest, UpdateSiteRequest, frame_id, parse_json_body,
 };
 
 use serde::{Deserialize, Serialize};
@@ -50,6 +50,39 @@ pub enum ErrorCode {
     /// A newer upload of the site's articles arrived while this one's index was being built;
     /// the newer one is kept and this one was not stored.
     Superseded,
+    /// An identity token or user hash is malformed, forged, signed with an unknown key id, or
+    /// its claims are invalid.
+    IdentityInvalid,
+    /// An identity token or user hash has expired (or was made to live too long).
+    IdentityExpired,
+    /// An identity token was signed for another site.
+    IdentityWrongSite,
+    /// The site has no identity secret, so nothing can be verified.
+    IdentityNotConfigured,
+    /// A one-time code is wrong, or none was sent to that address from this session.
+    CodeInvalid,
+    /// The one-time code expired.
+    CodeExpired,
+    /// The one-time code was already used.
+    CodeUsed,
+    /// Too many wrong codes: this one is void; request a new one.
+    CodeAttemptsExceeded,
+    /// Email cannot be sent: no email provider is configured.
+    EmailUnavailable,
+    /// The email provider refused or failed to send; nothing was changed.
+    EmailFailed,
+    /// The session may not read or write this conversation (any more).
+    NotAMember,
+    /// No profile matches.
+    UnknownProfile,
+    /// No merge with that id.
+    UnknownMerge,
+    /// The merge was already undone, or a later merge depends on it.
+    MergeNotUndoable,
+    /// The site already has the most identity secrets it may hold.
+    TooManySecrets,
+    /// No identity secret with that key id.
+    UnknownSecret,
     /// Something failed on our side; nothing the client sent was lost.
     Internal,
     /// A code this build does not know (sent by a newer server).
@@ -234,6 +267,12 @@ pub enum ServerFrame {
         messages: Vec<Message>,
         status: ConversationStatus,
     },
+    /// The whole conversation, replacing what the client has: sent when the timeline changed as
+    /// a whole (another conversation joined it when two profiles merged, or left it again).
+    Reset {
+        messages: Vec<Message>,
+        status: ConversationStatus,
+    },
     /// A message was stored (the visitor's own, echoed as the acknowledgement, or a reply).
     Message { message: Message },
     /// The conversation changed hands.
@@ -276,6 +315,9 @@ pub struct SiteView {
     pub name: String,
     pub allowed_origins: Vec<String>,
     pub n_articles: usize,
+    /// How conflicting trait values settle when profiles merge (traits not named: newest wins).
+    #[serde(default)]
+    pub trait_rules: crate::profile::TraitRules,
 }
 
 /// `POST /v1/sites` and `POST /v1/sites/{site}/admin-key`: the admin key is shown this once.
@@ -289,4 +331,42 @@ pub struct SiteKeyResponse {
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct ArticlesResponse {
     pub n_articles: usize,
+}
+
+/// `POST /v1/sites/{site}/identify` and `.../identify/email/verify`: a session for the
+/// conversation of the profile the visitor now belongs to.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct IdentifyResponse {
+    pub token: String,
+    pub visitor_id: String,
+    /// Seconds since the Unix epoch.
+    pub expires_at: u64,
+    /// `attached` (the identity joined this visitor's profile), `merged` (this visitor joined
+    /// the profile that already had it, and sees its conversation now) or `switched` (the
+    /// browser belonged to someone else; it now shows this person's conversation only).
+    pub outcome: String,
+}
+
+/// `POST /v1/sites/{site}/identify/email`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct EmailCodeResponse {
+    /// The address, masked (`a***@example.com`).
+    pub sent_to: String,
+    /// When the code stops working, in seconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
+/// `POST /v1/sites/{site}/identity-secrets`: the secret is shown this once.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct IdentitySecretResponse {
+    pub kid: String,
+    pub secret: String,
+    pub created_at: u64,
+}
+
+/// One identity secret as `GET /v1/sites/{site}/identity-secrets` lists it.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct IdentitySecretInfo {
+    pub kid: String,
+    pub created_at: u64,
 }

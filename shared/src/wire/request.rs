@@ -1,8 +1,11 @@
 //! Reading request bodies into typed requests. Every refusal names the field, the value's type
 //! and what was expected, because "invalid request" helps nobody integrate.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
+use crate::identity;
 use crate::limits::{MAX_ALLOWED_ORIGINS, MAX_JSON_BODY_BYTES};
 use crate::message::{self, TextError};
 use crate::site;
@@ -174,6 +177,7 @@ impl CreateSiteRequest {
 pub struct UpdateSiteRequest {
     pub name: Option<String>,
     pub allowed_origins: Option<Vec<String>>,
+    pub trait_rules: Option<crate::profile::TraitRules>,
 }
 
 impl UpdateSiteRequest {
@@ -183,10 +187,141 @@ impl UpdateSiteRequest {
             Some(Value::String(name)) => Some(site_name(name)?),
             Some(other) => return Err(wrong_type("name", "a string", other).into()),
         };
+        let trait_rules = match object.get("trait_rules") {
+            None => None,
+            Some(value @ Value::Object(rules)) => {
+                if rules.len() > identity::MAX_TRAITS {
+                    return Err(FieldError::new(
+                        "trait_rules",
+                        format!("at most {} trait rules", identity::MAX_TRAITS),
+                    )
+                    .into());
+                }
+                Some(serde_json::from_value(value.clone()).map_err(|_| {
+                    FieldError::new(
+                        "trait_rules",
+                        "`trait_rules` maps trait names to \"newest\", \"keep_first\" or \"max\"",
+                    )
+                })?)
+            }
+            Some(other) => return Err(wrong_type("trait_rules", "an object", other).into()),
+        };
         Ok(UpdateSiteRequest {
             name,
             allowed_origins: origins(object.get("allowed_origins"))?,
+            trait_rules,
         })
+    }
+}
+
+/// `POST /v1/sites/{site}/identify`: proof from the site's backend of who the visitor is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdentifyRequest {
+    /// An identity token (JWT) signed with one of the site's identity secrets.
+    Token { token: String },
+    /// An Intercom-style user hash over `user_id` and `expires_at`; `email` and `traits` beside it
+    /// are claims.
+    UserHash {
+        user_id: String,
+        user_hash: String,
+        expires_at: u64,
+        email: Option<String>,
+        traits: BTreeMap<String, Value>,
+    },
+}
+
+/// Longest identity token accepted, in bytes.
+pub const MAX_IDENTITY_TOKEN_BYTES: usize = 4096;
+
+impl IdentifyRequest {
+    pub fn from_json(object: &Map<String, Value>) -> Result<IdentifyRequest, RequestError> {
+        if let Some(token) = object.get("token") {
+            let Value::String(token) = token else {
+                return Err(wrong_type("token", "a string (the identity JWT)", token).into());
+            };
+            if token.len() > MAX_IDENTITY_TOKEN_BYTES {
+                return Err(RequestError::TooLarge {
+                    field: Some("token".into()),
+                    message: format!(
+                        "`token` is {} bytes; the limit is {MAX_IDENTITY_TOKEN_BYTES} bytes",
+                        token.len()
+                    ),
+                    limit: MAX_IDENTITY_TOKEN_BYTES as u64,
+                });
+            }
+            return Ok(IdentifyRequest::Token { token: token.clone() });
+        }
+        if !object.contains_key("user_id") {
+            return Err(FieldError::new(
+                "token",
+                "send either `token` (a signed identity JWT) or `user_id`, `user_hash` and `expires_at`",
+            )
+            .into());
+        }
+        let user_id = required_str(object, "user_id")?.to_owned();
+        let user_hash = required_str(object, "user_hash")?.to_owned();
+        let expires_at = match object.get("expires_at") {
+            Some(value) => value
+                .as_u64()
+                .ok_or_else(|| wrong_type("expires_at", "a whole number of seconds since the Unix epoch", value))?,
+            None => return Err(FieldError::new("expires_at", "`expires_at` is required").into()),
+        };
+        let email = match object.get("email") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(email)) => Some(email.clone()),
+            Some(other) => return Err(wrong_type("email", "a string", other).into()),
+        };
+        let traits = match object.get("traits") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Object(traits)) => traits.clone().into_iter().collect(),
+            Some(other) => return Err(wrong_type("traits", "an object", other).into()),
+        };
+        identity::check_traits(&traits).map_err(|why| FieldError::new("traits", why))?;
+        Ok(IdentifyRequest::UserHash {
+            user_id,
+            user_hash,
+            expires_at,
+            email,
+            traits,
+        })
+    }
+}
+
+/// `POST /v1/sites/{site}/identify/email`: send a one-time code to this address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailCodeRequest {
+    /// Normalised.
+    pub email: String,
+}
+
+impl EmailCodeRequest {
+    pub fn from_json(object: &Map<String, Value>) -> Result<EmailCodeRequest, RequestError> {
+        let email =
+            identity::normalize_email(required_str(object, "email")?).map_err(|why| FieldError::new("email", why))?;
+        Ok(EmailCodeRequest { email })
+    }
+}
+
+/// `POST /v1/sites/{site}/identify/email/verify`: the code the visitor received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailVerifyRequest {
+    pub email: String,
+    pub code: String,
+}
+
+impl EmailVerifyRequest {
+    pub fn from_json(object: &Map<String, Value>) -> Result<EmailVerifyRequest, RequestError> {
+        let EmailCodeRequest { email } = EmailCodeRequest::from_json(object)?;
+        let code = required_str(object, "code")?;
+        let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        if digits.len() != crate::otp::CODE_DIGITS as usize || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(FieldError::new(
+                "code",
+                format!("`code` must be the {} digits from the email", crate::otp::CODE_DIGITS),
+            )
+            .into());
+        }
+        Ok(EmailVerifyRequest { email, code: digits })
     }
 }
 

@@ -1,0 +1,174 @@
+//! Outbound email through one documented HTTP provider API: Postmark's `POST /email`
+//! (<https://postmarkapp.com/developer/api/email-api>). The worker builds the request here
+//! (native, tested) and the glue sends it.
+//!
+//! Configuration: `EMAIL_API_URL` (default `https://api.postmarkapp.com`), `EMAIL_API_TOKEN`
+//! (the server token, a secret) and `EMAIL_FROM` (a sender signature, e.g.
+//! `Larkspur Support <support@larkspur.example>`). Without a token, email is unavailable and the
+//! endpoints that send it answer `503 email_unavailable`.
+
+use serde_json::{Value, json};
+
+pub const DEFAULT_API_URL: &str = "https://api.postmarkapp.com";
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmailConfig {
+    pub api_url: String,
+    pub token: String,
+    pub from: String,
+}
+
+impl std::fmt::Debug for EmailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailConfig")
+            .field("api_url", &self.api_url)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmailConfig {
+    /// The configuration from the environment, if email is configured.
+    pub fn from_env(api_url: Option<&str>, token: Option<&str>, from: Option<&str>) -> Option<EmailConfig> {
+        let token = token.filter(|t| !t.is_empty())?;
+        let from = from.filter(|f| !f.is_empty())?;
+        Some(EmailConfig {
+            api_url: api_url
+                .filter(|u| !u.is_empty())
+                .unwrap_or(DEFAULT_API_URL)
+                .trim_end_matches('/')
+                .to_owned(),
+            token: token.to_owned(),
+            from: from.to_owned(),
+        })
+    }
+
+    /// The endpoint that sends one email.
+    pub fn endpoint(&self) -> String {
+        format!("{}/email", self.api_url)
+    }
+
+    /// The request headers Postmark requires.
+    pub fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            ("Accept", "application/json".into()),
+            ("Content-Type", "application/json".into()),
+            ("X-Postmark-Server-Token", self.token.clone()),
+        ]
+    }
+}
+
+/// One email to send.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct OutboundEmail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// Postmark's tag, for the provider's statistics.
+    pub tag: &'static str,
+}
+
+/// The one-time code email.
+pub fn code_email(site_name: &str, to: &str, code: &str, ttl_minutes: u64) -> OutboundEmail {
+    let subject = format!("{code} is your {site_name} verification code");
+    let text = format!(
+        "Your verification code is {code}.\n\nEnter it in the {site_name} chat to continue your conversation. It works once, for {ttl_minutes} minutes.\n\nIf you did not ask for it, ignore this email: nothing happens without the code."
+    );
+    let html = format!(
+        "<p>Your verification code is</p><p style=\"font-size:28px;font-weight:bold;letter-spacing:4px\">{code}</p><p>Enter it in the {site} chat to continue your conversation. It works once, for {ttl_minutes} minutes.</p><p>If you did not ask for it, ignore this email: nothing happens without the code.</p>",
+        code = escape_html(code),
+        site = escape_html(site_name),
+    );
+    OutboundEmail {
+        to: to.to_owned(),
+        subject,
+        text,
+        html,
+        tag: "verification-code",
+    }
+}
+
+/// The JSON body of Postmark's `POST /email`.
+pub fn postmark_body(config: &EmailConfig, email: &OutboundEmail) -> Value {
+    json!({
+        "From": config.from,
+        "To": email.to,
+        "Subject": email.subject,
+        "TextBody": email.text,
+        "HtmlBody": email.html,
+        "Tag": email.tag,
+        "MessageStream": "outbound",
+    })
+}
+
+/// Reads Postmark's reply: success is HTTP 200 with `ErrorCode: 0`; otherwise its message.
+pub fn postmark_result(status: u16, body: &str) -> Result<(), String> {
+    let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let code = parsed.get("ErrorCode").and_then(Value::as_i64);
+    if status == 200 && code == Some(0) {
+        return Ok(());
+    }
+    let message = parsed.get("Message").and_then(Value::as_str).unwrap_or("no message");
+    Err(format!(
+        "the email provider answered {status} (error code {}): {message}",
+        code.map_or("none".into(), |c| c.to_string())
+    ))
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> EmailConfig {
+        EmailConfig::from_env(None, Some("server-token"), Some("Support <support@example.com>")).unwrap()
+    }
+
+    #[test]
+    fn configuration_needs_a_token_and_a_sender() {
+        assert!(EmailConfig::from_env(None, None, Some("a@b.c")).is_none());
+        assert!(EmailConfig::from_env(None, Some("t"), None).is_none());
+        assert_eq!(config().endpoint(), "https://api.postmarkapp.com/email");
+        let local = EmailConfig::from_env(Some("http://127.0.0.1:9/"), Some("t"), Some("a@b.c")).unwrap();
+        assert_eq!(local.endpoint(), "http://127.0.0.1:9/email");
+        assert!(!format!("{:?}", config()).contains("server-token"));
+    }
+
+    #[test]
+    fn the_code_email_is_a_postmark_request_with_text_and_escaped_html() {
+        let email = code_email("Bob's <Shop>", "ana@example.com", "123456", 10);
+        let body = postmark_body(&config(), &email);
+        assert_eq!(body["To"], "ana@example.com");
+        assert_eq!(body["From"], "Support <support@example.com>");
+        assert!(body["Subject"].as_str().unwrap().starts_with("123456 "));
+        assert!(body["TextBody"].as_str().unwrap().contains("123456"));
+        let html = body["HtmlBody"].as_str().unwrap();
+        assert!(html.contains("Bob&#39;s &lt;Shop&gt;"));
+        assert!(!html.contains("<Shop>"));
+        assert_eq!(body["MessageStream"], "outbound");
+    }
+
+    #[test]
+    fn provider_replies() {
+        assert!(postmark_result(200, r#"{"To":"a@b.c","ErrorCode":0,"Message":"OK"}"#).is_ok());
+        let error = postmark_result(422, r#"{"ErrorCode":300,"Message":"Invalid 'To' address"}"#).unwrap_err();
+        assert!(error.contains("300") && error.contains("Invalid 'To'"));
+        assert!(postmark_result(500, "oops").is_err());
+    }
+}

@@ -1,0 +1,855 @@
+//! `ProfileDirectory`: one Durable Object per site holding its customer profiles, the index from
+//! every identity to its profile, the merge records, and the one-time codes waiting to be
+//! entered. Every decision (what an identify does, how two profiles merge, how a merge is
+//! undone, whether a code is good) is a pure function in `shared`; this object loads rows, calls
+//! them, and writes the result back in one synchronous (hence atomic) step.
+//!
+//! Work on conversations (joining one timeline into another, granting or revoking a session's
+//! access, erasing) is written as a job in the same step and carried out right after; a job
+//! that fails stays queued and an alarm retries it, and every job is idempotent, so a merge is
+//! never half-done for long and never done twice.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use shared::identity::{Identified, IdentityKey, IdentityKind, Proof};
+use shared::otp::{self, PendingCode};
+use shared::profile::{self, MergeRecord, Plan, Profile, TraitRules};
+use shared::wire::{ErrorCode, Message};
+use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
+
+use super::http::{call, error_response, internal, json};
+use crate::api_error::ApiError;
+use crate::internal::{
+    ConversationExport, DirectoryCommand, DirectoryRequest, EraseReport, ErasureReport, IdentifyOutcome, JoinCommand,
+    MemberCommand, MergeSummary, NewIds, Outcome, ProfileExport, ProfileView, SplitCommand, UndoReport, object_name,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS profiles (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS identities (
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    verified INTEGER NOT NULL,
+    PRIMARY KEY (kind, value, profile)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS identities_verified ON identities (kind, value) WHERE verified = 1;
+CREATE INDEX IF NOT EXISTS identities_profile ON identities (profile);
+CREATE TABLE IF NOT EXISTS merges (
+    id TEXT PRIMARY KEY,
+    survivor TEXT NOT NULL,
+    absorbed TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS merges_survivor ON merges (survivor);
+CREATE INDEX IF NOT EXISTS merges_absorbed ON merges (absorbed);
+CREATE TABLE IF NOT EXISTS codes (
+    visitor TEXT NOT NULL,
+    email TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (visitor, email)
+);
+CREATE TABLE IF NOT EXISTS code_sends (
+    visitor TEXT NOT NULL,
+    email TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS code_sends_visitor ON code_sends (visitor, at);
+CREATE INDEX IF NOT EXISTS code_sends_email ON code_sends (email, at);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    data TEXT NOT NULL
+);";
+
+/// How long a failed conversation job waits before it is retried.
+const JOB_RETRY: Duration = Duration::from_secs(5);
+
+/// Work on conversation objects, queued in the same write as the directory change it follows.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[serde(tag = "job", rename_all = "snake_case")]
+enum Job {
+    Join {
+        site: String,
+        into: String,
+        from: String,
+    },
+    Split {
+        site: String,
+        into: String,
+        from: String,
+    },
+    Member {
+        site: String,
+        conversation: String,
+        visitor: String,
+        add: bool,
+    },
+}
+
+#[durable_object]
+#[allow(missing_debug_implementations)] // Holds platform handles that have no Debug.
+pub struct ProfileDirectory {
+    state: State,
+    env: Env,
+}
+
+impl DurableObject for ProfileDirectory {
+    fn new(state: State, env: Env) -> Self {
+        if let Err(error) = state.storage().sql().exec(SCHEMA, None) {
+            worker::console_error!("ProfileDirectory schema: {error}");
+        }
+        ProfileDirectory { state, env }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let result = match req.json::<DirectoryRequest>().await {
+            Ok(request) => self.handle(request).await,
+            Err(error) => Err(internal("ProfileDirectory command", error)),
+        };
+        Ok(result.unwrap_or_else(|error| error_response(&error)))
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.run_jobs().await;
+        Response::ok("")
+    }
+}
+
+#[derive(Deserialize)]
+struct DataRow {
+    data: String,
+}
+
+#[derive(Deserialize)]
+struct ProfileIdRow {
+    profile: String,
+}
+
+#[derive(Deserialize)]
+struct AtRow {
+    at: i64,
+}
+
+#[derive(Deserialize)]
+struct JobRow {
+    id: i64,
+    data: String,
+}
+
+type ApiResult<T> = std::result::Result<T, ApiError>;
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(ErrorCode::UnknownProfile, format!("no profile {id:?} on this site"))
+}
+
+impl ProfileDirectory {
+    fn sql(&self) -> SqlStorage {
+        self.state.storage().sql()
+    }
+
+    async fn handle(&self, request: DirectoryRequest) -> ApiResult<Response> {
+        let site = request.site;
+        match request.command {
+            DirectoryCommand::Identify {
+                visitor,
+                conversation,
+                identified,
+                new_ids,
+                rules,
+                now,
+            } => {
+                let outcome = self.link(&site, &visitor, &conversation, &identified, &new_ids, &rules, now)?;
+                self.run_jobs().await;
+                json(200, &outcome)
+            }
+            DirectoryCommand::RequestCode {
+                visitor,
+                conversation,
+                pending,
+                new_ids,
+                now,
+            } => {
+                self.request_code(&visitor, &conversation, &pending, &new_ids, now)?;
+                json(200, &serde_json::json!({ "ok": true }))
+            }
+            DirectoryCommand::VerifyCode {
+                visitor,
+                conversation,
+                email,
+                code,
+                new_ids,
+                rules,
+                now,
+            } => {
+                let identified = self.verify_code(&site, &visitor, &email, &code, now)?;
+                let outcome = self.link(&site, &visitor, &conversation, &identified, &new_ids, &rules, now)?;
+                self.run_jobs().await;
+                json(200, &outcome)
+            }
+            DirectoryCommand::SessionConversation { visitor } => {
+                let key = IdentityKey {
+                    kind: IdentityKind::Session,
+                    value: visitor,
+                };
+                let conversation = self
+                    .owner(&key)?
+                    .and_then(|p| p.active_conversation().map(str::to_owned));
+                json(200, &conversation)
+            }
+            DirectoryCommand::Lookup { identity } => json(200, &self.lookup(&identity)?),
+            DirectoryCommand::Get { profile } => {
+                let found = self.profile(&profile)?.ok_or_else(|| not_found(&profile))?;
+                json(200, &self.view(found)?)
+            }
+            DirectoryCommand::Export { profile } => {
+                let found = self.profile(&profile)?.ok_or_else(|| not_found(&profile))?;
+                let mut conversations = Vec::new();
+                for id in &found.conversations {
+                    let messages: Vec<Message> = call::<_, ()>(
+                        &self.conversation(&site, id)?,
+                        "GET",
+                        &format!("/export?site={site}&conversation={id}"),
+                        None,
+                    )
+                    .await?;
+                    conversations.push(ConversationExport {
+                        id: id.clone(),
+                        messages,
+                    });
+                }
+                let export = ProfileExport {
+                    profile: self.view(found)?,
+                    conversations,
+                    exported_at: super::http::now_ms(),
+                };
+                json(200, &export)
+            }
+            DirectoryCommand::Delete { profile } => json(200, &self.delete(&site, &profile).await?),
+            DirectoryCommand::Undo { merge, now } => {
+                let report = self.undo(&site, &merge, now)?;
+                self.run_jobs().await;
+                json(200, &report)
+            }
+        }
+    }
+
+    /// Attaches what `identified` proves to the session's profile, merging or switching as
+    /// `profile::plan` decides. Synchronous: one atomic write, conversation work queued.
+    #[allow(clippy::too_many_arguments)]
+    fn link(
+        &self,
+        site: &str,
+        visitor: &str,
+        conversation: &str,
+        identified: &Identified,
+        new_ids: &NewIds,
+        rules: &TraitRules,
+        now: u64,
+    ) -> ApiResult<IdentifyOutcome> {
+        let session_key = IdentityKey {
+            kind: IdentityKind::Session,
+            value: visitor.to_owned(),
+        };
+        let stored_session = self.owner(&session_key)?;
+        let session_stored = stored_session.is_some();
+        let session =
+            stored_session.unwrap_or_else(|| Profile::for_session(new_ids.profile.clone(), visitor, conversation, now));
+        let mut owners = BTreeMap::new();
+        for key in &identified.verified {
+            if let Some(owner) = self.owner(key)? {
+                owners.insert(key.clone(), owner);
+            }
+        }
+        let outcome = match profile::plan(&session, identified, &owners) {
+            Plan::Attach => {
+                let mut updated = session;
+                updated.apply(&unowned(identified, &owners, &updated.id), rules, now);
+                self.write(&updated)?;
+                IdentifyOutcome {
+                    outcome: Outcome::Attached,
+                    profile: updated.id.clone(),
+                    conversation: active(&updated, conversation),
+                    merge: None,
+                }
+            }
+            Plan::Merge { survivor, because } => {
+                let target = owners
+                    .values()
+                    .find(|p| p.id == survivor)
+                    .cloned()
+                    .ok_or_else(|| internal("merge", "survivor vanished"))?;
+                let (mut merged, record) = profile::merge(
+                    &target,
+                    &session,
+                    because,
+                    identified.proof.clone(),
+                    new_ids.merge.clone(),
+                    now,
+                    rules,
+                )
+                .map_err(|e| internal("merge", e))?;
+                merged.apply(&unowned(identified, &owners, &merged.id), rules, now);
+                if session_stored {
+                    self.remove(&session.id)?;
+                }
+                self.write(&merged)?;
+                self.write_merge(&record)?;
+                let into = active(&merged, conversation);
+                for from in &session.conversations {
+                    self.enqueue(&Job::Join {
+                        site: site.to_owned(),
+                        into: into.clone(),
+                        from: from.clone(),
+                    })?;
+                }
+                self.enqueue(&Job::Member {
+                    site: site.to_owned(),
+                    conversation: into.clone(),
+                    visitor: visitor.to_owned(),
+                    add: true,
+                })?;
+                IdentifyOutcome {
+                    outcome: Outcome::Merged,
+                    profile: merged.id.clone(),
+                    conversation: into,
+                    merge: Some(record.id),
+                }
+            }
+            Plan::Switch { owner } => {
+                // The session leaves the other person's profile and loses access to their
+                // conversations; their history stays with them.
+                let mut left = session;
+                left.identities.retain(|i| i.key != session_key);
+                if session_stored {
+                    self.write(&left)?;
+                }
+                for conversation in &left.conversations {
+                    self.enqueue(&Job::Member {
+                        site: site.to_owned(),
+                        conversation: conversation.clone(),
+                        visitor: visitor.to_owned(),
+                        add: false,
+                    })?;
+                }
+                let mut target = match owner.and_then(|id| owners.values().find(|p| p.id == id).cloned()) {
+                    Some(target) => target,
+                    None => Profile::for_session(new_ids.profile.clone(), visitor, &new_ids.conversation, now),
+                };
+                target.add_identity(session_key.clone(), Proof::Session, now);
+                target.apply(&unowned(identified, &owners, &target.id), rules, now);
+                self.write(&target)?;
+                let into = active(&target, &new_ids.conversation);
+                self.enqueue(&Job::Member {
+                    site: site.to_owned(),
+                    conversation: into.clone(),
+                    visitor: visitor.to_owned(),
+                    add: true,
+                })?;
+                IdentifyOutcome {
+                    outcome: Outcome::Switched,
+                    profile: target.id.clone(),
+                    conversation: into,
+                    merge: None,
+                }
+            }
+        };
+        Ok(outcome)
+    }
+
+    fn request_code(
+        &self,
+        visitor: &str,
+        conversation: &str,
+        pending: &PendingCode,
+        new_ids: &NewIds,
+        now: u64,
+    ) -> ApiResult<()> {
+        let now_secs = now / 1000;
+        let window_start = (now_secs.saturating_sub(otp::CODE_WINDOW_SECS)) as i64;
+        let session_sends = self.send_times("visitor", visitor, window_start)?;
+        let address_sends = self.send_times("email", &pending.email, window_start)?;
+        if let Err(wait_secs) = otp::may_send(&session_sends, &address_sends, now_secs) {
+            let mut error = ApiError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "too many codes requested: at most {} per session and {} per address each hour; retry in {wait_secs} s",
+                    otp::MAX_CODES_PER_SESSION,
+                    otp::MAX_CODES_PER_ADDRESS
+                ),
+            );
+            error.body.retry_after_ms = Some(wait_secs * 1000);
+            return Err(error);
+        }
+        // Until the code is entered, the address is only a claim: it merges nothing.
+        let session_key = IdentityKey {
+            kind: IdentityKind::Session,
+            value: visitor.to_owned(),
+        };
+        let mut session = self
+            .owner(&session_key)?
+            .unwrap_or_else(|| Profile::for_session(new_ids.profile.clone(), visitor, conversation, now));
+        let email = IdentityKey::new(IdentityKind::Email, &pending.email).map_err(|e| internal("email", e))?;
+        session.add_identity(email, Proof::Claimed, now);
+        self.write(&session)?;
+        let data = serde_json::to_string(pending).map_err(|e| internal("code", e))?;
+        let sql = self.sql();
+        sql.exec(
+            "INSERT OR REPLACE INTO codes (visitor, email, data) VALUES (?, ?, ?)",
+            vec![visitor.into(), pending.email.clone().into(), data.into()],
+        )
+        .map_err(|e| internal("storing a code", e))?;
+        sql.exec(
+            "INSERT INTO code_sends (visitor, email, at) VALUES (?, ?, ?)",
+            vec![
+                visitor.into(),
+                pending.email.clone().into(),
+                SqlStorageValue::from(now_secs as i64),
+            ],
+        )
+        .map_err(|e| internal("counting a code", e))?;
+        sql.exec(
+            "DELETE FROM code_sends WHERE at < ?",
+            vec![SqlStorageValue::from(window_start)],
+        )
+        .map_err(|e| internal("pruning code sends", e))?;
+        Ok(())
+    }
+
+    fn send_times(&self, column: &str, value: &str, since: i64) -> ApiResult<Vec<u64>> {
+        let query = format!("SELECT at FROM code_sends WHERE {column} = ? AND at >= ?");
+        let rows: Vec<AtRow> = self
+            .sql()
+            .exec(&query, vec![value.into(), SqlStorageValue::from(since)])
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading code sends", e))?;
+        Ok(rows.into_iter().map(|r| r.at as u64).collect())
+    }
+
+    /// Checks a code; stores its new state (attempts, used) whatever the outcome.
+    fn verify_code(&self, site: &str, visitor: &str, email: &str, code: &str, now: u64) -> ApiResult<Identified> {
+        let rows: Vec<DataRow> = self
+            .sql()
+            .exec(
+                "SELECT data FROM codes WHERE visitor = ? AND email = ?",
+                vec![visitor.into(), email.into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading a code", e))?;
+        let Some(row) = rows.into_iter().next() else {
+            return Err(otp::CodeError::NoPendingCode.into());
+        };
+        let pending: PendingCode = serde_json::from_str(&row.data).map_err(|e| internal("stored code", e))?;
+        let (next, result) = otp::check(&pending, site, visitor, code, now / 1000);
+        let data = serde_json::to_string(&next).map_err(|e| internal("code", e))?;
+        self.sql()
+            .exec(
+                "UPDATE codes SET data = ? WHERE visitor = ? AND email = ?",
+                vec![data.into(), visitor.into(), email.into()],
+            )
+            .map_err(|e| internal("updating a code", e))?;
+        result?;
+        Ok(Identified {
+            proof: Proof::EmailCode,
+            verified: vec![IdentityKey::new(IdentityKind::Email, email).map_err(|e| internal("email", e))?],
+            claimed: vec![],
+            traits: BTreeMap::new(),
+            traits_verified: false,
+        })
+    }
+
+    fn lookup(&self, identity: &IdentityKey) -> ApiResult<Vec<ProfileView>> {
+        // The verified holder first, then profiles that only claim it.
+        let rows: Vec<ProfileIdRow> = self
+            .sql()
+            .exec(
+                "SELECT profile FROM identities WHERE kind = ? AND value = ? ORDER BY verified DESC, profile LIMIT 20",
+                vec![identity.kind.as_str().into(), identity.value.clone().into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("looking up an identity", e))?;
+        let mut views = Vec::new();
+        for row in rows {
+            if let Some(profile) = self.profile(&row.profile)? {
+                views.push(self.view(profile)?);
+            }
+        }
+        Ok(views)
+    }
+
+    async fn delete(&self, site: &str, id: &str) -> ApiResult<ErasureReport> {
+        let found = self.profile(id)?.ok_or_else(|| not_found(id))?;
+        let mut messages = 0;
+        for conversation in &found.conversations {
+            let report: EraseReport = call::<_, ()>(
+                &self.conversation(site, conversation)?,
+                "POST",
+                &format!("/erase?site={site}&conversation={conversation}"),
+                None,
+            )
+            .await?;
+            messages += report.messages;
+        }
+        let records = self.merges_of(id)?;
+        let visitors: Vec<&str> = found
+            .identities
+            .iter()
+            .filter(|i| i.key.kind == IdentityKind::Session)
+            .map(|i| i.key.value.as_str())
+            .collect();
+        let emails: Vec<&str> = found
+            .identities
+            .iter()
+            .filter(|i| i.key.kind == IdentityKind::Email)
+            .map(|i| i.key.value.as_str())
+            .collect();
+        let sql = self.sql();
+        let mut pending_codes = 0;
+        for visitor in &visitors {
+            pending_codes += sql
+                .exec("DELETE FROM codes WHERE visitor = ?", vec![(*visitor).into()])
+                .map(|c| c.rows_written())
+                .map_err(|e| internal("erasing codes", e))?;
+            sql.exec("DELETE FROM code_sends WHERE visitor = ?", vec![(*visitor).into()])
+                .map_err(|e| internal("erasing codes", e))?;
+        }
+        for email in &emails {
+            pending_codes += sql
+                .exec("DELETE FROM codes WHERE email = ?", vec![(*email).into()])
+                .map(|c| c.rows_written())
+                .map_err(|e| internal("erasing codes", e))?;
+            sql.exec("DELETE FROM code_sends WHERE email = ?", vec![(*email).into()])
+                .map_err(|e| internal("erasing codes", e))?;
+        }
+        sql.exec(
+            "DELETE FROM merges WHERE survivor = ? OR absorbed = ?",
+            vec![id.into(), id.into()],
+        )
+        .map_err(|e| internal("erasing merge records", e))?;
+        self.remove(id)?;
+        Ok(ErasureReport {
+            profile: id.to_owned(),
+            identities: found.identities.len(),
+            traits: found.traits.len(),
+            conversations: found.conversations.len(),
+            messages,
+            merge_records: records.len(),
+            pending_codes,
+        })
+    }
+
+    fn undo(&self, site: &str, merge_id: &str, now: u64) -> ApiResult<UndoReport> {
+        let mut record = self
+            .merge_record(merge_id)?
+            .ok_or_else(|| ApiError::new(ErrorCode::UnknownMerge, format!("no merge {merge_id:?} on this site")))?;
+        if record.undone_at.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::MergeNotUndoable,
+                format!("merge {merge_id:?} was already undone"),
+            ));
+        }
+        let current = self.profile(&record.survivor)?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::MergeNotUndoable,
+                format!(
+                    "profile {:?} was merged again since; undo that later merge first",
+                    record.survivor
+                ),
+            )
+        })?;
+        let (survivor, restored) = profile::undo(&current, &record);
+        if let Some(holder) = restored
+            .verified_keys()
+            .filter_map(|key| self.owner(key).ok().flatten())
+            .find(|holder| holder.id != survivor.id && holder.id != restored.id)
+        {
+            return Err(ApiError::new(
+                ErrorCode::MergeNotUndoable,
+                format!(
+                    "an identity of the absorbed profile now belongs to profile {:?}",
+                    holder.id
+                ),
+            ));
+        }
+        self.write(&survivor)?;
+        self.write(&restored)?;
+        record.undone_at = Some(now);
+        self.write_merge(&record)?;
+        let into = survivor.active_conversation().unwrap_or_default().to_owned();
+        for from in &restored.conversations {
+            self.enqueue(&Job::Split {
+                site: site.to_owned(),
+                into: into.clone(),
+                from: from.clone(),
+            })?;
+        }
+        for identity in &restored.identities {
+            if identity.key.kind == IdentityKind::Session {
+                self.enqueue(&Job::Member {
+                    site: site.to_owned(),
+                    conversation: into.clone(),
+                    visitor: identity.key.value.clone(),
+                    add: false,
+                })?;
+            }
+        }
+        Ok(UndoReport {
+            merge: record.id.clone(),
+            survivor: self.view(survivor)?,
+            restored: self.view(restored)?,
+        })
+    }
+
+    // --- storage ---
+
+    fn profile(&self, id: &str) -> ApiResult<Option<Profile>> {
+        let rows: Vec<DataRow> = self
+            .sql()
+            .exec("SELECT data FROM profiles WHERE id = ?", vec![id.into()])
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading a profile", e))?;
+        rows.into_iter()
+            .next()
+            .map(|row| serde_json::from_str(&row.data).map_err(|e| internal("stored profile", e)))
+            .transpose()
+    }
+
+    /// The profile holding `key` verified (an indexed lookup, not a scan).
+    fn owner(&self, key: &IdentityKey) -> ApiResult<Option<Profile>> {
+        let rows: Vec<ProfileIdRow> = self
+            .sql()
+            .exec(
+                "SELECT profile FROM identities WHERE kind = ? AND value = ? AND verified = 1",
+                vec![key.kind.as_str().into(), key.value.clone().into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("looking up an identity", e))?;
+        match rows.into_iter().next() {
+            Some(row) => self.profile(&row.profile),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a profile and re-indexes its identities.
+    fn write(&self, profile: &Profile) -> ApiResult<()> {
+        let data = serde_json::to_string(profile).map_err(|e| internal("profile", e))?;
+        let sql = self.sql();
+        sql.exec(
+            "INSERT OR REPLACE INTO profiles (id, data) VALUES (?, ?)",
+            vec![profile.id.clone().into(), data.into()],
+        )
+        .map_err(|e| internal("storing a profile", e))?;
+        sql.exec(
+            "DELETE FROM identities WHERE profile = ?",
+            vec![profile.id.clone().into()],
+        )
+        .map_err(|e| internal("re-indexing a profile", e))?;
+        for identity in &profile.identities {
+            sql.exec(
+                "INSERT OR REPLACE INTO identities (kind, value, profile, verified) VALUES (?, ?, ?, ?)",
+                vec![
+                    identity.key.kind.as_str().into(),
+                    identity.key.value.clone().into(),
+                    profile.id.clone().into(),
+                    SqlStorageValue::from(i64::from(identity.verified)),
+                ],
+            )
+            .map_err(|e| internal("indexing an identity", e))?;
+        }
+        Ok(())
+    }
+
+    fn remove(&self, id: &str) -> ApiResult<()> {
+        let sql = self.sql();
+        sql.exec("DELETE FROM identities WHERE profile = ?", vec![id.into()])
+            .map_err(|e| internal("removing a profile", e))?;
+        sql.exec("DELETE FROM profiles WHERE id = ?", vec![id.into()])
+            .map_err(|e| internal("removing a profile", e))?;
+        Ok(())
+    }
+
+    fn write_merge(&self, record: &MergeRecord) -> ApiResult<()> {
+        let data = serde_json::to_string(record).map_err(|e| internal("merge record", e))?;
+        self.sql()
+            .exec(
+                "INSERT OR REPLACE INTO merges (id, survivor, absorbed, at, data) VALUES (?, ?, ?, ?, ?)",
+                vec![
+                    record.id.clone().into(),
+                    record.survivor.clone().into(),
+                    record.absorbed.id.clone().into(),
+                    SqlStorageValue::from(record.at as i64),
+                    data.into(),
+                ],
+            )
+            .map_err(|e| internal("storing a merge record", e))?;
+        Ok(())
+    }
+
+    fn merge_record(&self, id: &str) -> ApiResult<Option<MergeRecord>> {
+        let rows: Vec<DataRow> = self
+            .sql()
+            .exec("SELECT data FROM merges WHERE id = ?", vec![id.into()])
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading a merge record", e))?;
+        rows.into_iter()
+            .next()
+            .map(|row| serde_json::from_str(&row.data).map_err(|e| internal("stored merge record", e)))
+            .transpose()
+    }
+
+    fn merges_of(&self, profile: &str) -> ApiResult<Vec<MergeRecord>> {
+        let rows: Vec<DataRow> = self
+            .sql()
+            .exec(
+                "SELECT data FROM merges WHERE survivor = ? OR absorbed = ? ORDER BY at",
+                vec![profile.into(), profile.into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading merge records", e))?;
+        rows.into_iter()
+            .map(|row| serde_json::from_str(&row.data).map_err(|e| internal("stored merge record", e)))
+            .collect()
+    }
+
+    fn view(&self, profile: Profile) -> ApiResult<ProfileView> {
+        let merges = self.merges_of(&profile.id)?.iter().map(MergeSummary::of).collect();
+        Ok(ProfileView { profile, merges })
+    }
+
+    // --- conversation jobs ---
+
+    fn conversation(&self, site: &str, conversation: &str) -> ApiResult<worker::Stub> {
+        self.env
+            .durable_object("CONVERSATIONS")
+            .and_then(|ns| ns.get_by_name(&object_name(site, conversation)))
+            .map_err(|e| internal("conversation object", e))
+    }
+
+    fn enqueue(&self, job: &Job) -> ApiResult<()> {
+        let data = serde_json::to_string(job).map_err(|e| internal("job", e))?;
+        self.sql()
+            .exec("INSERT INTO jobs (data) VALUES (?)", vec![data.into()])
+            .map_err(|e| internal("queueing a job", e))?;
+        Ok(())
+    }
+
+    /// Carries out queued jobs in order; on the first failure, leaves it (and what follows)
+    /// queued and sets an alarm to retry.
+    async fn run_jobs(&self) {
+        loop {
+            let rows: Vec<JobRow> = match self
+                .sql()
+                .exec("SELECT id, data FROM jobs ORDER BY id LIMIT 1", None)
+                .and_then(|c| c.to_array())
+            {
+                Ok(rows) => rows,
+                Err(error) => {
+                    worker::console_error!("reading jobs: {error}");
+                    return;
+                }
+            };
+            let Some(row) = rows.into_iter().next() else {
+                return;
+            };
+            let outcome = match serde_json::from_str::<Job>(&row.data) {
+                Ok(job) => self.perform(&job).await,
+                Err(error) => {
+                    worker::console_error!("dropping an unreadable job: {error}");
+                    Ok(())
+                }
+            };
+            if outcome.is_err() {
+                if let Err(error) = self.state.storage().set_alarm(JOB_RETRY).await {
+                    worker::console_error!("setting a retry alarm: {error}");
+                }
+                return;
+            }
+            if let Err(error) = self
+                .sql()
+                .exec("DELETE FROM jobs WHERE id = ?", vec![SqlStorageValue::from(row.id)])
+            {
+                worker::console_error!("removing a finished job: {error}");
+                return;
+            }
+        }
+    }
+
+    async fn perform(&self, job: &Job) -> ApiResult<()> {
+        match job {
+            Job::Join { site, into, from } => {
+                if into == from {
+                    return Ok(());
+                }
+                let messages: Vec<Message> = call::<_, ()>(
+                    &self.conversation(site, from)?,
+                    "GET",
+                    &format!("/export?site={site}&conversation={from}"),
+                    None,
+                )
+                .await?;
+                let command = JoinCommand {
+                    from: from.clone(),
+                    messages,
+                    member: None,
+                };
+                let _: serde_json::Value = call(
+                    &self.conversation(site, into)?,
+                    "POST",
+                    &format!("/join?site={site}&conversation={into}"),
+                    Some(&command),
+                )
+                .await?;
+            }
+            Job::Split { site, into, from } => {
+                let command = SplitCommand {
+                    from: Some(from.clone()),
+                    member: None,
+                };
+                let _: serde_json::Value = call(
+                    &self.conversation(site, into)?,
+                    "POST",
+                    &format!("/split?site={site}&conversation={into}"),
+                    Some(&command),
+                )
+                .await?;
+            }
+            Job::Member {
+                site,
+                conversation,
+                visitor,
+                add,
+            } => {
+                let command = MemberCommand {
+                    visitor: visitor.clone(),
+                    add: *add,
+                };
+                let _: serde_json::Value = call(
+                    &self.conversation(site, conversation)?,
+                    "POST",
+                    &format!("/members?site={site}&conversation={conversation}"),
+                    Some(&command),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `identified` without the verified identities another profile holds (those stay with it: a
+/// verified identity belongs to one profile).
+fn unowned(identified: &Identified, owners: &BTreeMap<IdentityKey, Profile>, target: &str) -> Identified {
+    let mut kept = identified.clone();
+    kept.verified
+        .retain(|key| owners.get(key).is_none_or(|owner| owner.id == target));
+    kept
+}
+
+fn active(profile: &Profile, fallback: &str) -> String {
+    profile.active_conversation().unwrap_or(fallback).to_owned()
+}
