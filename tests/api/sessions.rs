@@ -42,7 +42,7 @@ fn missing_forged_tampered_and_expired_tokens_are_refused() {
     // Signed with a key the edge does not have.
     let forged_keys = KeyRing::new(vec![Key::from_secret(b"not the edge's secret, but long enough")]).unwrap();
     let claims = shared::session::verify(&token, &site.id, now(), &real_keys()).unwrap();
-    let forged = shared::session::issue(&site.id, &claims.sub, now(), &forged_keys).token;
+    let forged = shared::session::issue(&site.id, &claims.sub, None, now(), &forged_keys).token;
     site.send(&forged, "m1", "hi").expect_error(401, "invalid_token");
 
     // One character of the payload changed.
@@ -53,7 +53,7 @@ fn missing_forged_tampered_and_expired_tokens_are_refused() {
     site.send(&tampered, "m1", "hi").expect_error(401, "invalid_token");
 
     // Properly signed by the edge's own key, but long expired.
-    let expired = shared::session::issue(&site.id, &claims.sub, now() - 60 * 24 * 3600, &real_keys()).token;
+    let expired = shared::session::issue(&site.id, &claims.sub, None, now() - 60 * 24 * 3600, &real_keys()).token;
     site.send(&expired, "m1", "hi").expect_error(401, "token_expired");
 
     // None of that touched the real conversation.

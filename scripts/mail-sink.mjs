@@ -1,0 +1,84 @@
+// A local stand-in for Postmark's Email API (https://postmarkapp.com/developer/api/email-api), so
+// the demo and the tests send real HTTP requests in Postmark's wire format without leaving this
+// machine. It checks each request as Postmark does (token header, JSON content type, From, To,
+// a body) and answers in Postmark's shapes; it never delivers anything.
+//
+//   node scripts/mail-sink.mjs <port> <server token>
+//
+// Besides Postmark's `POST /email`, for tests and the demo:
+//   GET  /_sink/messages?to=<address>   what was accepted (newest last), as JSON
+//   POST /_sink/fail?count=<n>          make the next n sends fail as Postmark's outage would (500)
+import { createServer } from "node:http";
+import { randomUUID } from "node:crypto";
+
+const port = Number(process.argv[2] || 8798);
+const token = process.argv[3] || "";
+const messages = [];
+let failures = 0;
+
+// Postmark's address checks, loosely: one @, a dotted domain, no spaces.
+const address = /^[^\s@<>]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/;
+const addressOf = (field) => {
+  const m = /<([^>]+)>\s*$/.exec(field);
+  return (m ? m[1] : field).trim();
+};
+
+function reply(res, status, body) {
+  res.writeHead(status, { "Content-Type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+const server = createServer((req, res) => {
+  const url = new URL(req.url, "http://sink");
+  let body = "";
+  req.setEncoding("utf8");
+  req.on("data", (chunk) => (body += chunk));
+  req.on("end", () => {
+    if (req.method === "GET" && url.pathname === "/_sink/messages") {
+      const to = (url.searchParams.get("to") || "").toLowerCase();
+      return reply(res, 200, messages.filter((m) => !to || m.To.toLowerCase() === to));
+    }
+    if (req.method === "POST" && url.pathname === "/_sink/fail") {
+      failures = Number(url.searchParams.get("count") || 1);
+      return reply(res, 200, { failing: failures });
+    }
+    if (url.pathname !== "/email") return reply(res, 404, { ErrorCode: 404, Message: "Not found" });
+    if (req.method !== "POST") return reply(res, 405, { ErrorCode: 405, Message: "Method not allowed" });
+    if (!token || req.headers["x-postmark-server-token"] !== token) {
+      return reply(res, 401, { ErrorCode: 10, Message: "Request does not contain a valid Server token." });
+    }
+    if (!(req.headers["accept"] || "").includes("application/json") ||
+        !(req.headers["content-type"] || "").startsWith("application/json")) {
+      return reply(res, 422, { ErrorCode: 409, Message: "JSON data required. Set Accept and Content-Type to application/json." });
+    }
+    let email;
+    try {
+      email = JSON.parse(body);
+    } catch {
+      return reply(res, 422, { ErrorCode: 402, Message: "Received invalid JSON input." });
+    }
+    if (!email.From || !address.test(addressOf(email.From))) {
+      return reply(res, 422, { ErrorCode: 300, Message: "Invalid 'From' address." });
+    }
+    if (!email.To || !address.test(addressOf(email.To))) {
+      return reply(res, 422, { ErrorCode: 300, Message: "Invalid 'To' address." });
+    }
+    if (!email.TextBody && !email.HtmlBody) {
+      return reply(res, 422, { ErrorCode: 300, Message: "Provide either email TextBody or HtmlBody or both." });
+    }
+    if (failures > 0) {
+      failures -= 1;
+      return reply(res, 500, { ErrorCode: 100, Message: "Maintenance" });
+    }
+    const accepted = { ...email, MessageID: randomUUID(), SubmittedAt: new Date().toISOString() };
+    messages.push(accepted);
+    if (process.env.MAIL_SINK_PRINT) {
+      console.log(`[mail] to ${email.To}: ${email.Subject}`);
+    }
+    reply(res, 200, { To: email.To, SubmittedAt: accepted.SubmittedAt, MessageID: accepted.MessageID, ErrorCode: 0, Message: "OK" });
+  });
+});
+
+server.listen(port, "127.0.0.1", () => {
+  if (!process.env.MAIL_SINK_QUIET) console.log(`mail sink (Postmark API stand-in) on http://127.0.0.1:${port}`);
+});
