@@ -127,22 +127,45 @@ fn a_site_without_articles_offers_a_person() {
 }
 
 /// 2,000 articles × 10 phrasings (near the upload limits): seconds to index.
+/// The largest upload a site may make (2,000 articles, 10 phrasings each) over a skewed,
+/// natural-looking vocabulary: big enough that indexing it takes a few seconds at the edge.
 fn big_knowledge_base() -> String {
-    let words: Vec<String> = (0..3000)
-        .map(|i| format!("w{:x}z{}", i * 7919 % 4093, i % 17))
+    const SYLLABLES: &[&str] = &[
+        "ka", "lo", "mi", "ter", "vin", "sol", "par", "ex", "on", "ra", "del", "qui", "bro", "fen", "tas", "ul",
+    ];
+    // A deterministic generator (xorshift64*), so every run uploads the same articles.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move |n: usize| {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
+    };
+    let words: Vec<String> = (0..4000)
+        .map(|_| (0..2 + next(3)).map(|_| SYLLABLES[next(SYLLABLES.len())]).collect())
         .collect();
     (0..2000)
         .map(|i| {
-            let pick = |k: usize| words[(i * 31 + k * 97) % words.len()].clone();
-            let sentence = |k: usize| (0..7).map(|j| pick(k * 7 + j)).collect::<Vec<_>>().join(" ");
-            let questions: Vec<String> = (1..=10).map(sentence).collect();
-            serde_json::json!({
-                "id": format!("a{i}"),
-                "title": sentence(0),
-                "body": (11..20).map(sentence).collect::<Vec<_>>().join(". "),
-                "questions": questions,
-            })
-            .to_string()
+            let topic: Vec<usize> = (0..8).map(|_| next(words.len())).collect();
+            let mut sentence = |length: usize| {
+                (0..length)
+                    .map(|_| {
+                        // Mostly the article's own words, some common ones (low ids are frequent).
+                        if next(3) == 0 {
+                            let bound = 1 + next(words.len());
+                            words[next(bound)].clone()
+                        } else {
+                            words[topic[next(topic.len())]].clone()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let title = sentence(5);
+            let body = (0..4).map(|_| sentence(10)).collect::<Vec<_>>().join(". ");
+            let questions: Vec<String> = (0..10).map(|_| sentence(7)).collect();
+            serde_json::json!({ "id": format!("a{i}"), "title": title, "body": body, "questions": questions })
+                .to_string()
                 + "\n"
         })
         .collect()

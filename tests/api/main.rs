@@ -1,11 +1,12 @@
 //! API tests against a real edge (`wrangler dev`, workerd, Durable Objects on SQLite) over real
 //! HTTP and WebSockets. `scripts/test` builds and starts the edge and sets THREADLINE_URL,
-//! THREADLINE_OPERATOR_KEY and THREADLINE_SESSION_SECRET.
+//! THREADLINE_OPERATOR_KEY, THREADLINE_SESSION_SECRET and THREADLINE_MAIL_URL.
 
 mod support;
 
 mod admin;
 mod conversation;
 mod errors;
+mod identity;
 mod live;
 mod sessions;

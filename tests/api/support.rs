@@ -13,6 +13,8 @@ pub struct Edge {
     pub base: String,
     pub operator_key: String,
     pub session_secret: String,
+    /// The local Postmark stand-in the edge sends email through (scripts/mail-sink.mjs).
+    pub mail_url: String,
     agent: Agent,
 }
 
@@ -72,6 +74,7 @@ pub fn edge() -> &'static Edge {
             base: var("THREADLINE_URL"),
             operator_key: var("THREADLINE_OPERATOR_KEY"),
             session_secret: var("THREADLINE_SESSION_SECRET"),
+            mail_url: var("THREADLINE_MAIL_URL"),
             agent,
         }
     })
@@ -104,6 +107,20 @@ impl Edge {
             headers,
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
         }
+    }
+
+    /// The emails the mail sink accepted for `to`, oldest first.
+    pub fn mail_to(&self, to: &str) -> Vec<Value> {
+        let url = format!("{}/_sink/messages?to={to}", self.mail_url);
+        let mut response = self.agent.get(&url).call().expect("mail sink answers");
+        let text = response.body_mut().read_to_string().expect("mail sink body");
+        serde_json::from_str::<Vec<Value>>(&text).expect("mail sink JSON")
+    }
+
+    /// Makes the mail sink fail the next `count` sends, as the provider would during an outage.
+    pub fn fail_mail(&self, count: u32) {
+        let url = format!("{}/_sink/fail?count={count}", self.mail_url);
+        self.agent.post(&url).send_empty().expect("mail sink answers");
     }
 
     pub fn json(&self, method: &str, path: &str, auth: Option<&str>, body: &Value) -> Reply {

@@ -69,13 +69,7 @@ pub struct ConversationObject {
 
 impl DurableObject for ConversationObject {
     fn new(state: State, env: Env) -> Self {
-        let sql = state.storage().sql();
-        if let Err(error) = sql.exec(SCHEMA, None) {
-            worker::console_error!("ConversationObject schema: {error}");
-        }
-        for migration in MIGRATIONS {
-            let _ = sql.exec(migration, None);
-        }
+        create_schema(&state.storage().sql());
         ConversationObject {
             state,
             env,
@@ -225,6 +219,8 @@ impl ConversationObject {
                     .delete_all()
                     .await
                     .map_err(|e| internal("erasing a conversation", e))?;
+                // The object lives on (empty) for whoever writes next.
+                create_schema(&self.sql());
                 json(200, &EraseReport { messages })
             }
             other => Err(internal("conversation route", other)),
@@ -617,6 +613,15 @@ impl ConversationObject {
         for ws in self.state.get_websockets() {
             send(&ws, frame);
         }
+    }
+}
+
+fn create_schema(sql: &SqlStorage) {
+    if let Err(error) = sql.exec(SCHEMA, None) {
+        worker::console_error!("ConversationObject schema: {error}");
+    }
+    for migration in MIGRATIONS {
+        let _ = sql.exec(migration, None);
     }
 }
 
