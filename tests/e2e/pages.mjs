@@ -1,5 +1,6 @@
 // Page objects for the widget's end-to-end tests: what a visitor does and sees, in words a test
 // can read, so the tests say what is checked rather than how the DOM is shaped.
+import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 export { launchBrowser } from "./browser.mjs";
@@ -12,6 +13,11 @@ if (!EDGE || !OPERATOR_KEY) {
 
 /** Creates a site through the operator and admin APIs, as a site owner would. */
 export async function createSite(prefix, allowedOrigins, articlesJsonl) {
+  return (await createSiteWithKey(prefix, allowedOrigins, articlesJsonl)).id;
+}
+
+/** Like createSite, and returns `{ id, adminKey }`. */
+export async function createSiteWithKey(prefix, allowedOrigins, articlesJsonl) {
   const id = `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
   const created = await fetch(`${EDGE}/v1/sites`, {
     method: "POST",
@@ -28,7 +34,35 @@ export async function createSite(prefix, allowedOrigins, articlesJsonl) {
     });
     if (loaded.status !== 200) throw new Error(`loading articles: ${loaded.status} ${await loaded.text()}`);
   }
-  return id;
+  return { id, adminKey: admin_key };
+}
+
+/** Creates an identity secret for the site: `{ kid, secret }`, as the site's backend keeps them. */
+export async function createIdentitySecret(site) {
+  const response = await fetch(`${EDGE}/v1/sites/${site.id}/identity-secrets`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${site.adminKey}` },
+  });
+  if (response.status !== 201) throw new Error(`identity secret: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+/**
+ * What a site's backend does to vouch for its logged-in user: an HS256 JWT with the secret's
+ * `kid`, the site as `aud` and a short `exp` (the few lines the docs show, in Node).
+ */
+export function signIdentity({ kid, secret }, claims) {
+  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const head = `${b64({ alg: "HS256", typ: "JWT", kid })}.${b64(claims)}`;
+  return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`;
+}
+
+/** The six-digit code in the newest email the local mail sink accepted for `address`. */
+export async function codeSentTo(address) {
+  const sink = process.env.THREADLINE_MAIL_URL;
+  const mail = await (await fetch(`${sink}/_sink/messages?to=${encodeURIComponent(address)}`)).json();
+  if (!mail.length) throw new Error(`no email was sent to ${address}`);
+  return /\b(\d{6})\b/.exec(mail.at(-1).TextBody)[1];
 }
 
 /**
@@ -90,5 +124,23 @@ export class Widget {
 
   async transcriptTexts() {
     return this.host.locator("li.tl-message .tl-bubble").allTextContents();
+  }
+
+  /** Waits until the transcript shows a message containing `text`. */
+  async shows(text) {
+    await this.host.locator("li.tl-message .tl-bubble", { hasText: text }).first().waitFor({ state: "visible", timeout: 15_000 });
+  }
+
+  /** The host page calls `Threadline('identify', { token })`, as after its user logs in. */
+  async identify(token) {
+    await this.page.evaluate((t) => window.Threadline("identify", { token: t }), token);
+  }
+
+  /** Accepts the offer to verify the typed email address, and enters the code that arrives. */
+  async verifyEmail(address, code) {
+    await this.host.locator("[data-action=send-code]").click();
+    await this.host.locator(".tl-code").waitFor({ state: "visible" });
+    await this.host.locator(".tl-code").fill(await code(address));
+    await this.host.locator("[data-action=verify-code]").click();
   }
 }

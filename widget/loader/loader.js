@@ -24,7 +24,7 @@
 
   function run(args) {
     try {
-      mod.command(String(args[0]));
+      mod.command(String(args[0]), args[1]);
     } catch (error) {
       console.warn(error);
     }

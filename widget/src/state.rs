@@ -265,6 +265,70 @@ impl StoredSession {
     }
 }
 
+/// The "continue on any device" offer for an email address the visitor typed: a code is sent
+/// there, and entering it joins this chat to the profile that address belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum EmailCheck {
+    /// Nothing to offer.
+    #[default]
+    Idle,
+    /// The visitor typed `email`; offer to send a code.
+    Offered {
+        email: String,
+    },
+    Sending {
+        email: String,
+    },
+    /// A code went to `email` (shown masked as `sent_to`).
+    CodeSent {
+        email: String,
+        sent_to: String,
+        error: Option<String>,
+    },
+    Verifying {
+        email: String,
+        sent_to: String,
+    },
+    /// Verified: this chat now belongs to the address's profile.
+    Verified {
+        email: String,
+    },
+    /// Sending failed; the visitor may try again.
+    Failed {
+        email: String,
+        error: String,
+    },
+}
+
+impl EmailCheck {
+    pub fn email(&self) -> Option<&str> {
+        match self {
+            EmailCheck::Idle => None,
+            EmailCheck::Offered { email }
+            | EmailCheck::Sending { email }
+            | EmailCheck::CodeSent { email, .. }
+            | EmailCheck::Verifying { email, .. }
+            | EmailCheck::Verified { email }
+            | EmailCheck::Failed { email, .. } => Some(email),
+        }
+    }
+
+    /// After the visitor's message `text`: offer to verify an address in it, unless one is
+    /// already being verified or was verified or declined (`declined` lists those).
+    pub fn after_message(self, text: &str, declined: &[String]) -> EmailCheck {
+        let busy = matches!(
+            self,
+            EmailCheck::Sending { .. } | EmailCheck::CodeSent { .. } | EmailCheck::Verifying { .. }
+        );
+        match shared::identity::find_email(text) {
+            Some(email) if !busy && !declined.contains(&email) && self.email() != Some(&email) => {
+                EmailCheck::Offered { email }
+            }
+            _ => self,
+        }
+    }
+}
+
 /// How long to wait before reconnect attempt `attempt` (0-based): exponential from half a second
 /// to half a minute, scaled by `jitter` in `[0, 1)` so a thousand widgets do not reconnect in step
 /// after an outage.
@@ -303,6 +367,40 @@ mod tests {
         });
         assert!(chat.outbox.is_empty());
         assert_eq!(chat.rows(), vec![Row::Stored(message(1, "a", Role::Visitor))]);
+    }
+
+    #[test]
+    fn an_email_in_a_message_is_offered_for_verification_once() {
+        let check = EmailCheck::Idle.after_message("reach me at Ana@Example.com please", &[]);
+        assert_eq!(
+            check,
+            EmailCheck::Offered {
+                email: "ana@example.com".into()
+            }
+        );
+        // Declined addresses are not offered again; messages without one change nothing.
+        assert_eq!(
+            EmailCheck::Idle.after_message("ana@example.com", &["ana@example.com".into()]),
+            EmailCheck::Idle
+        );
+        assert_eq!(check.clone().after_message("thanks!", &[]), check);
+        // While a code is out, another address does not interrupt.
+        let sent = EmailCheck::CodeSent {
+            email: "ana@example.com".into(),
+            sent_to: "a***@example.com".into(),
+            error: None,
+        };
+        assert_eq!(sent.clone().after_message("or bo@example.com", &[]), sent);
+        // Once verified, a new address can be offered.
+        let verified = EmailCheck::Verified {
+            email: "ana@example.com".into(),
+        };
+        assert_eq!(
+            verified.after_message("my work address is bo@example.com", &[]),
+            EmailCheck::Offered {
+                email: "bo@example.com".into()
+            }
+        );
     }
 
     #[test]

@@ -9,15 +9,15 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use shared::wire::{
-    ClientFrame, ErrorBody, ErrorCode, ErrorEnvelope, SendMessageResponse, ServerFrame, SessionResponse,
-    TranscriptResponse,
+    ClientFrame, EmailCodeResponse, ErrorBody, ErrorCode, ErrorEnvelope, IdentifyResponse, SendMessageResponse,
+    ServerFrame, SessionResponse, TranscriptResponse,
 };
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use crate::state::{self, Chat, OutgoingKind, StoredSession};
+use crate::state::{self, Chat, EmailCheck, OutgoingKind, StoredSession};
 
 /// A DOM event handler, kept alive as long as the socket it listens to.
 type Handler = Closure<dyn FnMut(JsValue)>;
@@ -42,6 +42,10 @@ pub struct Transport {
     pub chat: RwSignal<Chat>,
     pub connection: RwSignal<Connection>,
     pub notice: RwSignal<Option<String>>,
+    /// The "continue on any device" email verification offer.
+    pub email: RwSignal<EmailCheck>,
+    /// Addresses the visitor declined to verify, not offered again.
+    declined: RefCell<Vec<String>>,
     session: RefCell<Option<StoredSession>>,
     socket: RefCell<Option<WebSocket>>,
     /// Ids sent on the current socket, so a new message does not resend the whole outbox.
@@ -59,6 +63,8 @@ enum Failure {
     Fatal(String),
     /// The session token is useless; get a new one.
     Session,
+    /// The session's conversation changed (profiles merged or split): renew it, same visitor.
+    Stale,
     /// Try again later (network down, server error).
     Transient,
     /// The edge refused this particular request.
@@ -73,6 +79,8 @@ impl Transport {
             chat: RwSignal::new(Chat::default()),
             connection: RwSignal::new(Connection::Idle),
             notice: RwSignal::new(None),
+            email: RwSignal::new(EmailCheck::Idle),
+            declined: RefCell::new(Vec::new()),
             session: RefCell::new(None),
             socket: RefCell::new(None),
             sent_on_socket: RefCell::new(HashSet::new()),
@@ -91,9 +99,174 @@ impl Transport {
     }
 
     pub fn send_text(self: &Rc<Self>, text: String) {
+        let declined = self.declined.borrow().clone();
+        self.email
+            .update(|check| *check = std::mem::take(check).after_message(&text, &declined));
         self.chat
             .update(|chat| chat.queue(random_id(), OutgoingKind::Text(text)));
         self.flush();
+    }
+
+    /// `Threadline('identify', proof)`: the site's backend vouches for who the visitor is. On
+    /// success the widget switches to the conversation of that person's profile.
+    pub fn identify(self: &Rc<Self>, proof: serde_json::Value) {
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let token = match this.token().await {
+                Ok(token) => token,
+                Err(_) => return warn("Threadline: identify failed: no session (the chat is unavailable)"),
+            };
+            let url = this.url("/identify");
+            match this
+                .request::<IdentifyResponse>("POST", &url, Some(&token), Some(proof.to_string()))
+                .await
+            {
+                Ok(identified) => this.adopt(identified),
+                Err(Failure::Refused(error)) => {
+                    let code = serde_json::to_value(error.code).unwrap_or_default();
+                    warn(&format!(
+                        "Threadline: identify refused ({}): {}",
+                        code.as_str().unwrap_or("?"),
+                        error.message
+                    ))
+                }
+                Err(_) => warn("Threadline: identify failed; the chat stays anonymous"),
+            }
+        });
+    }
+
+    /// `Threadline('shutdown')`: the visitor logged out. Forget the session and start afresh, so
+    /// the next person on this browser sees nothing of theirs.
+    pub fn shutdown(self: &Rc<Self>) {
+        self.forget_session();
+        self.chat.set(Chat::default());
+        self.email.set(EmailCheck::Idle);
+        self.declined.borrow_mut().clear();
+        self.drop_socket();
+        if self.started.get() {
+            self.connect();
+        }
+    }
+
+    /// Sends a one-time code to the offered address.
+    pub fn send_code(self: &Rc<Self>) {
+        let Some(email) = self.email.with_untracked(|c| c.email().map(str::to_owned)) else {
+            return;
+        };
+        self.email.set(EmailCheck::Sending { email: email.clone() });
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let next = match this.token().await {
+                Err(_) => EmailCheck::Failed {
+                    email,
+                    error: "We couldn't reach the server. Please try again.".into(),
+                },
+                Ok(token) => {
+                    let url = this.url("/identify/email");
+                    let body = serde_json::json!({ "email": email }).to_string();
+                    match this
+                        .request::<EmailCodeResponse>("POST", &url, Some(&token), Some(body))
+                        .await
+                    {
+                        Ok(sent) => EmailCheck::CodeSent {
+                            email,
+                            sent_to: sent.sent_to,
+                            error: None,
+                        },
+                        Err(Failure::Refused(error)) => EmailCheck::Failed {
+                            email,
+                            error: state::describe(&error),
+                        },
+                        Err(_) => EmailCheck::Failed {
+                            email,
+                            error: "We couldn't send the code just now. Please try again.".into(),
+                        },
+                    }
+                }
+            };
+            this.email.set(next);
+        });
+    }
+
+    /// Checks the code the visitor entered; on success the chat joins that address's profile.
+    pub fn verify_code(self: &Rc<Self>, code: String) {
+        let EmailCheck::CodeSent { email, sent_to, .. } = self.email.get_untracked() else {
+            return;
+        };
+        self.email.set(EmailCheck::Verifying {
+            email: email.clone(),
+            sent_to: sent_to.clone(),
+        });
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let retry = |error: String| EmailCheck::CodeSent {
+                email: email.clone(),
+                sent_to: sent_to.clone(),
+                error: Some(error),
+            };
+            let next = match this.token().await {
+                Err(_) => retry("We couldn't reach the server. Please try again.".into()),
+                Ok(token) => {
+                    let url = this.url("/identify/email/verify");
+                    let body = serde_json::json!({ "email": email, "code": code }).to_string();
+                    match this
+                        .request::<IdentifyResponse>("POST", &url, Some(&token), Some(body))
+                        .await
+                    {
+                        Ok(identified) => {
+                            this.adopt(identified);
+                            EmailCheck::Verified { email: email.clone() }
+                        }
+                        // A code that can no longer work: offer a new one.
+                        Err(Failure::Refused(error))
+                            if matches!(
+                                error.code,
+                                ErrorCode::CodeExpired | ErrorCode::CodeUsed | ErrorCode::CodeAttemptsExceeded
+                            ) =>
+                        {
+                            EmailCheck::Failed {
+                                email: email.clone(),
+                                error: state::describe(&error),
+                            }
+                        }
+                        Err(Failure::Refused(error)) => retry(state::describe(&error)),
+                        Err(_) => retry("We couldn't check the code just now. Please try again.".into()),
+                    }
+                }
+            };
+            this.email.set(next);
+        });
+    }
+
+    /// The visitor does not want to verify the offered address.
+    pub fn decline_email(&self) {
+        if let Some(email) = self.email.with_untracked(|c| c.email().map(str::to_owned)) {
+            self.declined.borrow_mut().push(email);
+        }
+        self.email.set(EmailCheck::Idle);
+    }
+
+    /// Takes the session an identify or a verified code returned: same visitor, the profile's
+    /// conversation, loaded afresh.
+    fn adopt(self: &Rc<Self>, identified: IdentifyResponse) {
+        self.store_session(StoredSession {
+            token: identified.token,
+            visitor_id: identified.visitor_id,
+            expires_at: identified.expires_at,
+        });
+        self.chat.update(|chat| chat.messages.clear());
+        self.drop_socket();
+        if self.started.get() {
+            self.connect();
+        }
+    }
+
+    /// Closes the current socket without reconnecting through its close handler.
+    fn drop_socket(&self) {
+        self.sent_on_socket.borrow_mut().clear();
+        if let Some(old) = self.socket.replace(None) {
+            detach(&old);
+        }
     }
 
     pub fn request_human(self: &Rc<Self>) {
@@ -150,10 +323,12 @@ impl Transport {
             let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
                 return;
             };
-            if let ServerFrame::Error { error, .. } = &frame
-                && state::is_session_error(error.code)
-            {
-                this.forget_session();
+            if let ServerFrame::Error { error, .. } = &frame {
+                if error.code == ErrorCode::NotAMember {
+                    this.renew_session();
+                } else if state::is_session_error(error.code) {
+                    this.forget_session();
+                }
             }
             let mut notice = None;
             this.chat.update(|chat| notice = chat.receive(frame));
@@ -180,10 +355,10 @@ impl Transport {
         socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        self.handlers.replace(vec![on_open, on_message, on_close]);
         if let Some(old) = self.socket.replace(Some(socket)) {
-            let _ = old.close();
+            detach(&old);
         }
+        self.handlers.replace(vec![on_open, on_message, on_close]);
     }
 
     /// Sends what is queued: over the socket when it is open, else over HTTP when in fallback.
@@ -303,6 +478,11 @@ impl Transport {
                 self.forget_session();
                 self.schedule_reconnect();
             }
+            Failure::Stale => {
+                self.renew_session();
+                self.chat.update(|chat| chat.messages.clear());
+                self.schedule_reconnect();
+            }
             Failure::Transient | Failure::Refused(_) => self.schedule_reconnect(),
         }
     }
@@ -353,6 +533,22 @@ impl Transport {
         }
     }
 
+    /// Marks the session for renewal: the next request swaps it for one naming the conversation
+    /// the visitor's profile has now.
+    fn renew_session(&self) {
+        if let Some(session) = self.session.borrow_mut().as_mut() {
+            session.expires_at = session.expires_at.min((js_sys::Date::now() / 1000.0) as u64 + 1);
+        }
+    }
+
+    fn store_session(&self, session: StoredSession) {
+        if let (Some(storage), Ok(text)) = (local_storage(), serde_json::to_string(&session)) {
+            // Storage can be full or disabled; the session then lasts as long as the page.
+            let _ = storage.set_item(&self.storage_key(), &text);
+        }
+        self.session.replace(Some(session));
+    }
+
     /// A usable session token: the stored one, renewed past half its life, or a new one.
     async fn token(&self) -> Result<String, Failure> {
         let now = (js_sys::Date::now() / 1000.0) as u64;
@@ -377,17 +573,12 @@ impl Transport {
             }
             _ => self.request::<SessionResponse>("POST", &url, None, None).await?,
         };
-        let session = StoredSession {
+        let token = issued.token.clone();
+        self.store_session(StoredSession {
             token: issued.token,
             visitor_id: issued.visitor_id,
             expires_at: issued.expires_at,
-        };
-        if let (Some(storage), Ok(text)) = (local_storage(), serde_json::to_string(&session)) {
-            // Storage can be full or disabled; the session then lasts as long as the page.
-            let _ = storage.set_item(&self.storage_key(), &text);
-        }
-        let token = session.token.clone();
-        self.session.replace(Some(session));
+        });
         Ok(token)
     }
 
@@ -408,6 +599,8 @@ impl Transport {
         let error = envelope.error;
         Err(if state::is_fatal(error.code) {
             Failure::Fatal(state::describe(&error))
+        } else if error.code == ErrorCode::NotAMember {
+            Failure::Stale
         } else if state::is_session_error(error.code) {
             Failure::Session
         } else if matches!(error.code, ErrorCode::Internal | ErrorCode::Unknown) {
@@ -442,6 +635,19 @@ async fn fetch(method: &str, url: &str, token: Option<&str>, body: Option<String
     let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request)).await?.dyn_into()?;
     let text = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
     Ok((response.status(), text))
+}
+
+/// Closes a socket the widget is done with, unhooking its handlers first: they are dropped with
+/// it, and a late event must not call into them.
+fn detach(socket: &WebSocket) {
+    socket.set_onopen(None);
+    socket.set_onmessage(None);
+    socket.set_onclose(None);
+    let _ = socket.close();
+}
+
+fn warn(text: &str) {
+    web_sys::console::warn_1(&JsValue::from_str(text));
 }
 
 fn local_storage() -> Option<web_sys::Storage> {

@@ -9,7 +9,7 @@ use shared::limits::MAX_MESSAGE_CHARS;
 use shared::wire::{BotDetail, ConversationStatus, Message, Role};
 use wasm_bindgen::prelude::*;
 
-use crate::state::Row;
+use crate::state::{EmailCheck, Row};
 use crate::transport::{Connection, Transport};
 
 const STYLE: &str = include_str!("widget.css");
@@ -17,6 +17,8 @@ const STYLE: &str = include_str!("widget.css");
 thread_local! {
     /// The mounted widget's open/closed signal, for `Threadline('open')` and friends.
     static OPEN: RefCell<Option<RwSignal<bool>>> = const { RefCell::new(None) };
+    /// The mounted widget's connection, for `Threadline('identify', ...)` and `shutdown`.
+    static TRANSPORT: RefCell<Option<Rc<Transport>>> = const { RefCell::new(None) };
 }
 
 /// Mounts the widget into `container` (a node inside the loader's shadow root).
@@ -35,16 +37,36 @@ pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), Js
     Ok(())
 }
 
-/// The JS API's commands that reach the mounted widget: `open`, `close`, `toggle`.
+/// The JS API's commands that reach the mounted widget: `open`, `close`, `toggle`,
+/// `identify` (with the proof the site's backend signed: `{ token }` or
+/// `{ user_id, user_hash, expires_at, email?, traits? }`) and `shutdown` (the visitor logged out).
 #[wasm_bindgen]
-pub fn command(name: &str) -> Result<(), JsValue> {
+pub fn command(name: &str, argument: JsValue) -> Result<(), JsValue> {
     let open = OPEN
         .with(|open| *open.borrow())
+        .ok_or("Threadline is not mounted yet")?;
+    let transport = TRANSPORT
+        .with(|t| t.borrow().clone())
         .ok_or("Threadline is not mounted yet")?;
     match name {
         "open" => open.set(true),
         "close" => open.set(false),
         "toggle" => open.update(|o| *o = !*o),
+        "identify" => {
+            let text = js_sys::JSON::stringify(&argument)
+                .ok()
+                .and_then(|s| s.as_string())
+                .unwrap_or_default();
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(proof @ serde_json::Value::Object(_)) => transport.identify(proof),
+                _ => {
+                    return Err(JsValue::from_str(
+                        "Threadline('identify', proof): proof must be { token } or { user_id, user_hash, expires_at }",
+                    ));
+                }
+            }
+        }
+        "shutdown" => transport.shutdown(),
         other => return Err(JsValue::from_str(&format!("Threadline: unknown command {other:?}"))),
     }
     Ok(())
@@ -52,7 +74,9 @@ pub fn command(name: &str) -> Result<(), JsValue> {
 
 #[component]
 fn App(site: String, api: String, initially_open: bool) -> impl IntoView {
-    let transport = StoredValue::new_local(Transport::new(site, api));
+    let connection = Transport::new(site, api);
+    TRANSPORT.with(|slot| *slot.borrow_mut() = Some(Rc::clone(&connection)));
+    let transport = StoredValue::new_local(connection);
     let open = RwSignal::new(initially_open);
     OPEN.with(|slot| *slot.borrow_mut() = Some(open));
     let launcher = NodeRef::<html::Button>::new();
@@ -162,6 +186,7 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
                     <MessageRow row transport/>
                 </For>
             </ol>
+            <EmailOffer transport/>
             <Show when=move || chat.with(|c| c.offers_person())>
                 <div class="tl-actions">
                     <button class="tl-handoff" on:click=move |_| transport.with_value(|t| t.request_human())>
@@ -200,6 +225,86 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
                 </p>
             </Show>
         </section>
+    }
+}
+
+/// "Continue on any device": verify an address the visitor typed with a one-time code.
+#[component]
+fn EmailOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoView {
+    let check = transport.with_value(|t| t.email);
+    let code = RwSignal::new(String::new());
+    let submit = move || {
+        let entered: String = code.get_untracked().chars().filter(char::is_ascii_digit).collect();
+        if entered.len() == 6 {
+            code.set(String::new());
+            transport.with_value(|t| t.verify_code(entered));
+        }
+    };
+    move || {
+        match check.get() {
+        EmailCheck::Idle => None,
+        EmailCheck::Offered { email } => Some(
+            view! {
+                <div class="tl-verify" role="group" aria-label="Continue on any device">
+                    <p>"Want to pick this conversation up on any device? We can send a code to " <strong>{email}</strong> "."</p>
+                    <div class="tl-verify-actions">
+                        <button class="tl-handoff" data-action="send-code" on:click=move |_| transport.with_value(|t| t.send_code())>"Send code"</button>
+                        <button class="tl-link" on:click=move |_| transport.with_value(|t| t.decline_email())>"No thanks"</button>
+                    </div>
+                </div>
+            }
+            .into_any(),
+        ),
+        EmailCheck::Sending { .. } => Some(view! { <div class="tl-verify" role="status"><p>"Sending a code…"</p></div> }.into_any()),
+        EmailCheck::CodeSent { sent_to, error, .. } => Some(
+            view! {
+                <form
+                    class="tl-verify"
+                    on:submit=move |event| {
+                        event.prevent_default();
+                        submit();
+                    }
+                >
+                    <label for="tl-code">"Enter the 6-digit code we sent to " {sent_to}</label>
+                    <div class="tl-verify-actions">
+                        <input
+                            id="tl-code"
+                            class="tl-code"
+                            inputmode="numeric"
+                            autocomplete="one-time-code"
+                            maxlength="7"
+                            prop:value=move || code.get()
+                            on:input=move |event| code.set(event_target_value(&event))
+                        />
+                        <button type="submit" class="tl-handoff" data-action="verify-code">"Verify"</button>
+                    </div>
+                    {error.map(|e| view! { <p class="tl-failed" role="alert">{e}</p> })}
+                </form>
+            }
+            .into_any(),
+        ),
+        EmailCheck::Verifying { .. } => Some(view! { <div class="tl-verify" role="status"><p>"Checking the code…"</p></div> }.into_any()),
+        EmailCheck::Verified { email } => Some(
+            view! {
+                <div class="tl-verify tl-verified" role="status">
+                    <p>"Verified " <strong>{email}</strong> ": this conversation now follows you to any device where you use it."</p>
+                </div>
+            }
+            .into_any(),
+        ),
+        EmailCheck::Failed { error, .. } => Some(
+            view! {
+                <div class="tl-verify" role="alert">
+                    <p class="tl-failed">{error}</p>
+                    <div class="tl-verify-actions">
+                        <button class="tl-handoff" data-action="send-code" on:click=move |_| transport.with_value(|t| t.send_code())>"Send a new code"</button>
+                        <button class="tl-link" on:click=move |_| transport.with_value(|t| t.decline_email())>"Not now"</button>
+                    </div>
+                </div>
+            }
+            .into_any(),
+        ),
+    }
     }
 }
 
