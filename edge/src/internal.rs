@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use shared::article::Article;
 use shared::identity::{Identified, IdentityKey};
 use shared::otp::PendingCode;
-use shared::profile::{MergeRecord, Profile, TraitRules};
+use shared::profile::{ImportPerson, MergeRecord, Profile, TraitRules};
 use shared::wire::{BotDetail, Message, SiteView};
 
 /// A site as stored in its `SiteObject`.
@@ -153,6 +153,23 @@ pub enum DirectoryCommand {
         merge: String,
         now: u64,
     },
+    /// Creates or updates the profiles of the site's known users. Profile ids are
+    /// `<id_prefix><line>`.
+    Import {
+        people: Vec<ImportPerson>,
+        id_prefix: String,
+        rules: TraitRules,
+        now: u64,
+    },
+}
+
+/// What an import did.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    /// Emails and phones left out because another person's profile holds them verified.
+    pub identities_skipped: usize,
 }
 
 /// Fresh ids for whatever a command may have to create.

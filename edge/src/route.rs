@@ -66,6 +66,9 @@ pub enum Route {
     FindProfiles {
         site: String,
     },
+    ImportProfiles {
+        site: String,
+    },
     GetProfile {
         site: String,
         profile: String,
@@ -106,6 +109,7 @@ impl Route {
             | Route::CreateIdentitySecret { site }
             | Route::DeleteIdentitySecret { site, .. }
             | Route::FindProfiles { site }
+            | Route::ImportProfiles { site }
             | Route::GetProfile { site, .. }
             | Route::DeleteProfile { site, .. }
             | Route::ExportProfile { site, .. }
@@ -247,6 +251,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .transpose()?
                 .map(|site| Route::FindProfiles { site }),
         ),
+        ["v1", "sites", id, "profiles", "import"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::ImportProfiles { site }),
+        ),
         ["v1", "sites", id, "profiles", profile] => {
             let site = site(id)?;
             let profile = (*profile).to_owned();
@@ -368,6 +379,11 @@ mod tests {
                 site: demo(),
                 merge: "m_1".into(),
             }),
+        );
+        check(
+            "POST",
+            "/v1/sites/demo/profiles/import",
+            Ok(Route::ImportProfiles { site: demo() }),
         );
         assert!(Route::Identify { site: demo() }.is_visitor_route());
         assert!(!Route::FindProfiles { site: demo() }.is_visitor_route());

@@ -216,6 +216,8 @@ pub enum Proof {
     Session,
     /// Said by the visitor (or sent unsigned beside a proof): never merges anything.
     Claimed,
+    /// Imported by the site's admin (`POST /v1/sites/{site}/profiles/import`).
+    Import,
 }
 
 impl Proof {

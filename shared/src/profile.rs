@@ -178,6 +178,109 @@ fn prefer(incoming: &TraitValue, existing: &TraitValue, rule: TraitRule) -> bool
     }
 }
 
+/// Most people one import request may carry.
+pub const MAX_IMPORT_PEOPLE: usize = 50_000;
+
+/// One person in a profile import: the site's user id, and optionally their email, phone and
+/// traits, all vouched for by the site's admin.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct ImportPerson {
+    pub user_id: IdentityKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<IdentityKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<IdentityKey>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub traits: BTreeMap<String, Value>,
+}
+
+impl ImportPerson {
+    /// Its verified identities, the user id first.
+    pub fn keys(&self) -> impl Iterator<Item = &IdentityKey> {
+        std::iter::once(&self.user_id).chain(&self.email).chain(&self.phone)
+    }
+}
+
+/// Parses a profile import: JSON Lines of `{"user_id", "email"?, "phone"?, "traits"?}`. All or
+/// nothing: the first bad line refuses the upload, naming the line and field.
+pub fn parse_import(text: &str) -> Result<Vec<ImportPerson>, crate::article::ArticleError> {
+    use crate::article::ArticleError;
+    let mut people = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let error = |field: Option<&str>, message: String| ArticleError {
+            line: index + 1,
+            field: field.map(str::to_owned),
+            message,
+        };
+        let value: Value = serde_json::from_str(line).map_err(|e| error(None, format!("not valid JSON: {e}")))?;
+        let Value::Object(object) = value else {
+            return Err(error(None, "each line must be a JSON object".into()));
+        };
+        let key = |field: &str, kind: IdentityKind, required: bool| -> Result<Option<IdentityKey>, ArticleError> {
+            match object.get(field) {
+                None | Some(Value::Null) if !required => Ok(None),
+                None | Some(Value::Null) => Err(error(Some(field), format!("`{field}` is required"))),
+                Some(Value::String(text)) => IdentityKey::new(kind, text)
+                    .map(Some)
+                    .map_err(|why| error(Some(field), why)),
+                Some(_) => Err(error(Some(field), format!("`{field}` must be a string"))),
+            }
+        };
+        let user_id = key("user_id", IdentityKind::UserId, true)?.expect("required");
+        let email = key("email", IdentityKind::Email, false)?;
+        let phone = key("phone", IdentityKind::Phone, false)?;
+        let traits: BTreeMap<String, Value> = match object.get("traits") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Object(traits)) => traits.clone().into_iter().collect(),
+            Some(_) => return Err(error(Some("traits"), "`traits` must be an object".into())),
+        };
+        crate::identity::check_traits(&traits).map_err(|why| error(Some("traits"), why))?;
+        if !seen.insert(user_id.value.clone()) {
+            return Err(error(
+                Some("user_id"),
+                format!("user {:?} appears twice", user_id.value),
+            ));
+        }
+        people.push(ImportPerson {
+            user_id,
+            email,
+            phone,
+            traits,
+        });
+        if people.len() > MAX_IMPORT_PEOPLE {
+            return Err(error(
+                None,
+                format!("too many people: at most {MAX_IMPORT_PEOPLE} per request; split the file"),
+            ));
+        }
+    }
+    Ok(people)
+}
+
+impl Profile {
+    /// Applies an imported person: identities verified by the admin (except `taken` ones, held
+    /// verified by other profiles), traits as verified values.
+    pub fn apply_import(&mut self, person: &ImportPerson, taken: &[&IdentityKey], rules: &TraitRules, now: u64) {
+        for key in person.keys() {
+            if !taken.contains(&key) {
+                self.add_identity(key.clone(), Proof::Import, now);
+            }
+        }
+        for (name, value) in &person.traits {
+            let incoming = TraitValue {
+                value: value.clone(),
+                at: now,
+                verified: true,
+            };
+            self.set_trait(name, incoming, rules);
+        }
+    }
+}
+
 /// Why two profiles may not be merged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MergeError {
@@ -561,6 +664,36 @@ mod tests {
                 owner: Some("p-u2".into())
             }
         );
+    }
+
+    #[test]
+    fn imports_parse_all_or_nothing_and_apply_as_verified() {
+        let people = parse_import(
+            "{\"user_id\": \"u1\", \"email\": \"Ana@Example.com\", \"traits\": {\"plan\": \"pro\"}}\n\n{\"user_id\": \"u2\"}\n",
+        )
+        .unwrap();
+        assert_eq!(people.len(), 2);
+        assert_eq!(people[0].email.as_ref().unwrap().value, "ana@example.com");
+        let error = parse_import("{\"user_id\": \"u1\"}\n{\"email\": \"x@y.z\"}").unwrap_err();
+        assert_eq!((error.line, error.field.as_deref()), (2, Some("user_id")));
+        let error = parse_import("{\"user_id\": \"u1\"}\n{\"user_id\": \"u1\"}").unwrap_err();
+        assert!(error.message.contains("twice"));
+        assert!(parse_import("{\"user_id\": \"u1\", \"phone\": \"555\"}").is_err());
+
+        let mut profile = Profile {
+            id: "p".into(),
+            created_at: 1,
+            identities: vec![],
+            traits: BTreeMap::new(),
+            conversations: vec![],
+        };
+        let email = people[0].email.clone().unwrap();
+        profile.apply_import(&people[0], &[&email], &TraitRules::new(), 5);
+        // The email another profile holds stays with it.
+        assert_eq!(profile.identities.len(), 1);
+        assert!(profile.identities[0].verified);
+        assert_eq!(profile.identities[0].proof, Proof::Import);
+        assert!(profile.traits["plan"].verified);
     }
 
     #[test]

@@ -593,3 +593,62 @@ fn identity_secrets_rotate_without_downtime() {
         .request("DELETE", &path, &[("Authorization", &admin(&site))], None)
         .expect_error(404, "unknown_secret");
 }
+
+#[test]
+fn a_site_imports_its_users_and_their_chats_join_those_profiles() {
+    let site = site_with_articles();
+    let secret = new_secret(&site);
+    // A visitor verified an address by code before the import: that profile is theirs.
+    let early = unique_email("early");
+    let visitor = site.session();
+    site.send(&visitor, "e1", "hello before the import").expect_ok(200);
+    request_code(&site, &visitor, &early).expect_ok(202);
+    verify_code(&site, &visitor, &early, &code_sent_to(&early)).expect_ok(200);
+
+    let known = unique_email("known");
+    let import = format!(
+        "{}\n{}\n{}\n",
+        json!({"user_id": "imp-1", "email": known, "traits": {"plan": "team", "lifetime_value": 1200}}),
+        json!({"user_id": "imp-2", "email": early}),
+        json!({"user_id": "imp-3", "phone": "+1 (415) 555-0100"}),
+    );
+    let auth = admin(&site);
+    let upload = |body: &str| {
+        edge().request(
+            "POST",
+            &site.path("/profiles/import"),
+            &[("Authorization", &auth), ("Content-Type", "application/x-ndjson")],
+            Some(body.as_bytes()),
+        )
+    };
+    let report = upload(&import);
+    let body = report.expect_ok(200);
+    assert_eq!(
+        (body["created"].as_u64(), body["updated"].as_u64()),
+        (Some(2), Some(1)),
+        "{body}"
+    );
+    // imp-2 is the visitor who verified `early`: one profile, with the chat.
+    let merged = &profiles(&site, "user_id:imp-2")[0];
+    assert_eq!(merged["conversations"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        profiles(&site, "phone:%2B14155550100")[0]["identities"][0]["value"],
+        "imp-3"
+    );
+    // Importing again updates, never duplicates.
+    let again = upload(&import);
+    assert_eq!(again.expect_ok(200)["updated"], 3);
+    // Bad lines refuse the whole file, naming the line.
+    upload("{\"user_id\": \"imp-9\"}\n{\"email\": \"x@example.com\"}\n").expect_error(400, "invalid_field");
+    assert!(profiles(&site, "user_id:imp-9").is_empty());
+
+    // A chat from imp-1 joins the imported profile, with its traits.
+    let session = site.session();
+    site.send(&session, "s1", "hi, it's imp-1").expect_ok(200);
+    let token = secret.token(json!({"sub": "imp-1", "aud": site.id, "exp": now() + 300}));
+    let session = identify_ok(&site, &session, &token, "merged");
+    assert!(texts(&site, &session).iter().any(|t| t == "hi, it's imp-1"));
+    let profile = &profiles(&site, &format!("email:{known}"))[0];
+    assert_eq!(profile["traits"]["plan"]["value"], "team");
+    assert_eq!(profile["conversations"].as_array().unwrap().len(), 1);
+}

@@ -26,8 +26,8 @@ use crate::api_error::ApiError;
 use crate::config;
 use crate::email::{self, EmailConfig};
 use crate::internal::{
-    ConversationKey, DirectoryCommand, ErasureReport, HandoffCommand, IdentifyOutcome, IdentitySecret, NewIds,
-    ProfileExport, ProfileView, SendCommand, SiteCommand, SiteRecord, UndoReport,
+    ConversationKey, DirectoryCommand, ErasureReport, HandoffCommand, IdentifyOutcome, IdentitySecret, ImportReport,
+    NewIds, ProfileExport, ProfileView, SendCommand, SiteCommand, SiteRecord, UndoReport,
 };
 use crate::route::{self, Route};
 
@@ -328,6 +328,22 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let identity = IdentityKey::parse(&identity).map_err(|why| ApiError::field("identity", why))?;
             let profiles: Vec<ProfileView> = directory(env, &site, DirectoryCommand::Lookup { identity }).await?;
             json(200, &serde_json::json!({ "profiles": profiles }))
+        }
+        Route::ImportProfiles { site } => {
+            let record = require_admin(&req, env, &site).await?;
+            require_content_type(&req, &["application/x-ndjson", "application/jsonl"])?;
+            let body = read_body(&mut req, MAX_ARTICLES_UPLOAD_BYTES).await?;
+            let text = String::from_utf8(body)
+                .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "body is not UTF-8 text"))?;
+            let people = shared::profile::parse_import(&text)?;
+            let command = DirectoryCommand::Import {
+                people,
+                id_prefix: format!("p_{}", hex(&random_bytes::<8>()?)),
+                rules: record.trait_rules,
+                now: now_ms(),
+            };
+            let report: ImportReport = directory(env, &site, command).await?;
+            json(200, &report)
         }
         Route::GetProfile { site, profile } => {
             require_admin(&req, env, &site).await?;

@@ -15,15 +15,16 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use shared::identity::{Identified, IdentityKey, IdentityKind, Proof};
 use shared::otp::{self, PendingCode};
-use shared::profile::{self, MergeRecord, Plan, Profile, TraitRules};
+use shared::profile::{self, ImportPerson, MergeRecord, Plan, Profile, TraitRules};
 use shared::wire::{ErrorCode, Message};
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
 
 use super::http::{call, error_response, internal, json};
 use crate::api_error::ApiError;
 use crate::internal::{
-    ConversationExport, DirectoryCommand, DirectoryRequest, EraseReport, ErasureReport, IdentifyOutcome, JoinCommand,
-    MemberCommand, MergeSummary, NewIds, Outcome, ProfileExport, ProfileView, SplitCommand, UndoReport, object_name,
+    ConversationExport, DirectoryCommand, DirectoryRequest, EraseReport, ErasureReport, IdentifyOutcome, ImportReport,
+    JoinCommand, MemberCommand, MergeSummary, NewIds, Outcome, ProfileExport, ProfileView, SplitCommand, UndoReport,
+    object_name,
 };
 
 const SCHEMA: &str = "
@@ -231,6 +232,12 @@ impl ProfileDirectory {
                 json(200, &export)
             }
             DirectoryCommand::Delete { profile } => json(200, &self.delete(&site, &profile).await?),
+            DirectoryCommand::Import {
+                people,
+                id_prefix,
+                rules,
+                now,
+            } => json(200, &self.import(&people, &id_prefix, &rules, now)?),
             DirectoryCommand::Undo { merge, now } => {
                 let report = self.undo(&site, &merge, now)?;
                 self.run_jobs().await;
@@ -461,6 +468,64 @@ impl ProfileDirectory {
             traits: BTreeMap::new(),
             traits_verified: false,
         })
+    }
+
+    /// Creates or updates one profile per person: the one holding their user id, else one that
+    /// holds their email or phone and no other user id (the same person, known so far by
+    /// address), else a new one. An address another person's profile holds stays with it.
+    fn import(
+        &self,
+        people: &[ImportPerson],
+        id_prefix: &str,
+        rules: &TraitRules,
+        now: u64,
+    ) -> ApiResult<ImportReport> {
+        let mut report = ImportReport {
+            created: 0,
+            updated: 0,
+            identities_skipped: 0,
+        };
+        for (line, person) in people.iter().enumerate() {
+            let mut owners: Vec<(&IdentityKey, Profile)> = Vec::new();
+            for key in person.keys() {
+                if let Some(owner) = self.owner(key)? {
+                    owners.push((key, owner));
+                }
+            }
+            let anonymous = |p: &Profile| !p.verified_keys().any(|k| k.kind == IdentityKind::UserId);
+            let existing = owners
+                .iter()
+                .find(|(key, _)| key.kind == IdentityKind::UserId)
+                .or_else(|| owners.iter().find(|(_, owner)| anonymous(owner)))
+                .map(|(_, owner)| owner.clone());
+            let (mut target, created) = match existing {
+                Some(profile) => (profile, false),
+                None => (
+                    Profile {
+                        id: format!("{id_prefix}{line:x}"),
+                        created_at: now,
+                        identities: Vec::new(),
+                        traits: BTreeMap::new(),
+                        conversations: Vec::new(),
+                    },
+                    true,
+                ),
+            };
+            let taken: Vec<&IdentityKey> = owners
+                .iter()
+                .filter(|(_, owner)| owner.id != target.id)
+                .map(|(key, _)| *key)
+                .collect();
+            report.identities_skipped += taken.len();
+            target.apply_import(person, &taken, rules, now);
+            self.write(&target)?;
+            if created {
+                report.created += 1;
+            } else {
+                report.updated += 1;
+            }
+        }
+        Ok(report)
     }
 
     fn lookup(&self, identity: &IdentityKey) -> ApiResult<Vec<ProfileView>> {
