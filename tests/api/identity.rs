@@ -652,3 +652,32 @@ fn a_site_imports_its_users_and_their_chats_join_those_profiles() {
     assert_eq!(profile["traits"]["plan"]["value"], "team");
     assert_eq!(profile["conversations"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn the_site_decides_how_conflicting_traits_settle() {
+    let site = site_with_articles();
+    let secret = new_secret(&site);
+    let auth = admin(&site);
+    let patch = |body: Value| {
+        edge().request(
+            "PATCH",
+            &site.path(""),
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            Some(body.to_string().as_bytes()),
+        )
+    };
+    patch(json!({"trait_rules": {"lifetime_value": "biggest"}})).expect_error(400, "invalid_field");
+    let updated = patch(json!({"trait_rules": {"lifetime_value": "max", "signed_up": "keep_first"}}));
+    assert_eq!(updated.expect_ok(200)["trait_rules"]["lifetime_value"], "max");
+
+    let identify_with = |traits: Value| {
+        let token = secret.token(json!({"sub": "u-traits", "aud": site.id, "exp": now() + 300, "traits": traits}));
+        identify(&site, &site.session(), json!({ "token": token })).expect_ok(200);
+    };
+    identify_with(json!({"lifetime_value": 900, "signed_up": "2024-01", "plan": "free"}));
+    identify_with(json!({"lifetime_value": 300, "signed_up": "2025-06", "plan": "pro"}));
+    let traits = profiles(&site, "user_id:u-traits")[0]["traits"].clone();
+    assert_eq!(traits["lifetime_value"]["value"], 900, "max");
+    assert_eq!(traits["signed_up"]["value"], "2024-01", "keep_first");
+    assert_eq!(traits["plan"]["value"], "pro", "newest, the default");
+}

@@ -52,6 +52,12 @@ test("a customer who chatted on one device sees the same conversation after logg
   const b = await device();
   await b.widget.ask("I forgot my password");
   assert.ok(!(await b.widget.transcriptTexts()).some((t) => t.includes("invoice reminder")), "nothing of A's before B proves who it is");
+  // A second tab on device B, open before the login.
+  const bTab2 = await b.context.newPage();
+  await bTab2.goto(`${hosts.origin}/plain?site=${site.id}`);
+  const bWidget2 = new Widget(bTab2);
+  await bWidget2.open();
+  await bWidget2.shows("I forgot my password");
   await b.widget.identify(token());
   await b.widget.shows("How do I send an invoice reminder?");
   await b.widget.shows("I forgot my password");
@@ -59,8 +65,10 @@ test("a customer who chatted on one device sees the same conversation after logg
   assert.ok(onB.indexOf("How do I send an invoice reminder?") < onB.indexOf("I forgot my password"), JSON.stringify(onB));
   assert.equal(onB.filter((t) => t === "I forgot my password").length, 1);
 
-  // A sees B's question too (live, no reload), and a new message from B reaches A.
+  // A sees B's question too (live, no reload), B's other tab follows, and a new message from B
+  // reaches A.
   await a.widget.shows("I forgot my password");
+  await bWidget2.shows("How do I send an invoice reminder?");
   await b.widget.ask("Can clients pay by credit card?");
   await a.widget.shows("Can clients pay by credit card?");
 

@@ -93,6 +93,8 @@ impl Chat {
                 self.status = status;
                 None
             }
+            // The transport renews the session and reloads; nothing to change here yet.
+            ServerFrame::Moved => None,
             ServerFrame::Error { reply_to, error } => {
                 let text = describe(&error);
                 match reply_to.and_then(|id| self.outbox.iter_mut().find(|o| o.id == id)) {

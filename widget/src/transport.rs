@@ -323,6 +323,14 @@ impl Transport {
             let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
                 return;
             };
+            if frame == ServerFrame::Moved {
+                // Another tab or device merged this visitor into a profile: follow it there.
+                this.renew_session();
+                this.chat.update(|chat| chat.messages.clear());
+                this.drop_socket();
+                this.connect();
+                return;
+            }
             if let ServerFrame::Error { error, .. } = &frame {
                 if error.code == ErrorCode::NotAMember {
                     this.renew_session();

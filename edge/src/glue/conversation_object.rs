@@ -204,6 +204,10 @@ impl ConversationObject {
                 }
                 json(200, &serde_json::json!({ "ok": true }))
             }
+            "/moved" => {
+                self.broadcast(&ServerFrame::Moved);
+                json(200, &serde_json::json!({ "ok": true }))
+            }
             "/members" => {
                 let body: MemberCommand = req.json().await.map_err(|e| internal("conversation members body", e))?;
                 self.set_member(&body.visitor, body.add)?;

@@ -869,6 +869,14 @@ impl ProfileDirectory {
                     Some(&command),
                 )
                 .await?;
+                // Tabs still showing the absorbed conversation follow to the joined one.
+                let _: serde_json::Value = call::<_, ()>(
+                    &self.conversation(site, from)?,
+                    "POST",
+                    &format!("/moved?site={site}&conversation={from}"),
+                    None,
+                )
+                .await?;
             }
             Job::Split { site, into, from } => {
                 let command = SplitCommand {

@@ -273,6 +273,9 @@ pub enum ServerFrame {
         messages: Vec<Message>,
         status: ConversationStatus,
     },
+    /// This conversation joined another one (the visitor's profile merged): renew the session,
+    /// which names the conversation to follow now.
+    Moved,
     /// A message was stored (the visitor's own, echoed as the acknowledgement, or a reply).
     Message { message: Message },
     /// The conversation changed hands.
