@@ -138,3 +138,44 @@ test("identify with a forged token changes nothing, and logging out forgets the 
   await again.host.locator(".tl-empty").waitFor({ state: "visible" });
   await d.context.close();
 });
+
+test("expired, wrong-key and other-site tokens and guessed codes are refused in the browser, and nothing joins", async () => {
+  const email = unique("dee");
+  const owner = await device();
+  await owner.widget.ask("My last invoice was charged twice");
+  await owner.widget.identify(signIdentity(secret, { sub: `user-${email}`, aud: site.id, exp: now() + 300, email }));
+  await owner.widget.shows("My last invoice was charged twice");
+
+  const intruder = await device();
+  await intruder.widget.ask("hello");
+  const warnings = [];
+  intruder.tab.on("console", (message) => message.type() === "warning" && warnings.push(message.text()));
+  const claims = { sub: `user-${email}`, aud: site.id, exp: now() + 300, email };
+  const attempts = [
+    ["identity_expired", signIdentity(secret, { ...claims, exp: now() - 3600 })],
+    ["identity_invalid", signIdentity({ kid: "idk_000000000000", secret: secret.secret }, claims)],
+    ["identity_wrong_site", signIdentity(secret, { ...claims, aud: "another-site" })],
+  ];
+  for (const [code, token] of attempts) {
+    await intruder.widget.identify(token);
+    for (let i = 0; i < 50 && !warnings.some((w) => w.includes(code)); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(warnings.some((w) => w.includes(code)), `${code}: ${JSON.stringify(warnings)}`);
+  }
+  // Guessing the owner's code: five wrong tries, then even a right one would be refused.
+  await intruder.widget.ask(`I am ${email}`);
+  await intruder.widget.host.locator("[data-action=send-code]").click();
+  const real = await (async () => {
+    await intruder.widget.host.locator(".tl-code").waitFor({ state: "visible" });
+    return codeSentTo(email);
+  })();
+  const wrong = ["000000", "111111", "222222", "333333", "444444", "555555"].filter((c) => c !== real).slice(0, 5);
+  for (const [n, guess] of wrong.entries()) {
+    await intruder.widget.host.locator(".tl-code").waitFor({ state: "visible" });
+    await intruder.widget.host.locator(".tl-code").fill(guess);
+    await intruder.widget.host.locator("[data-action=verify-code]").click();
+    const expected = n < wrong.length - 1 ? /isn't right/ : /Too many wrong codes/;
+    await intruder.widget.host.locator(".tl-verify .tl-failed", { hasText: expected }).waitFor({ state: "visible" });
+  }
+  assert.ok(!(await intruder.widget.transcriptTexts()).some((t) => t.includes("charged twice")));
+  for (const d of [owner, intruder]) await d.context.close();
+});
