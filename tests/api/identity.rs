@@ -681,3 +681,41 @@ fn the_site_decides_how_conflicting_traits_settle() {
     assert_eq!(traits["signed_up"]["value"], "2024-01", "keep_first");
     assert_eq!(traits["plan"]["value"], "pro", "newest, the default");
 }
+
+#[test]
+fn a_shared_browser_switches_people_without_carrying_history_across() {
+    let site = site_with_articles();
+    let secret = new_secret(&site);
+    let first = secret.token(json!({"sub": "first-user", "aud": site.id, "exp": now() + 300}));
+    let second = secret.token(json!({"sub": "second-user", "aud": site.id, "exp": now() + 300}));
+    // The second user chatted before, elsewhere.
+    let elsewhere = site.session();
+    site.send(&elsewhere, "e1", "second user's own question").expect_ok(200);
+    identify_ok(&site, &elsewhere, &second, "attached");
+
+    // On a shared browser the first user chats, then (without logging out) the second logs in.
+    let shared = site.session();
+    site.send(&shared, "s1", "first user's private question").expect_ok(200);
+    let as_first = identify_ok(&site, &shared, &first, "attached");
+    let as_second = identify_ok(&site, &as_first, &second, "switched");
+    let seen = texts(&site, &as_second);
+    assert!(seen.iter().any(|t| t == "second user's own question"), "{seen:?}");
+    assert!(!seen.iter().any(|t| t.contains("first user's")), "{seen:?}");
+    // The first user's conversation is out of this browser's reach now...
+    let auth = format!("Bearer {as_first}");
+    edge()
+        .request("GET", &site.path("/conversation"), &[("Authorization", &auth)], None)
+        .expect_error(403, "not_a_member");
+    // ...and still theirs, unmerged.
+    let first_profile = &profiles(&site, "user_id:first-user")[0];
+    assert!(first_profile["merges"].as_array().unwrap().is_empty());
+    assert!(
+        !first_profile["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "session")
+    );
+    let second_profile = &profiles(&site, "user_id:second-user")[0];
+    assert_eq!(second_profile["merges"].as_array().unwrap().len(), 0);
+}
