@@ -18,4 +18,5 @@ pub mod profile;
 pub mod rate;
 pub mod session;
 pub mod site;
+pub mod webhook;
 pub mod wire;
