@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use shared::article::Article;
+use shared::escalation::{Escalation, EscalationRules};
 use shared::identity::{Identified, IdentityKey};
 use shared::otp::PendingCode;
 use shared::profile::{ImportPerson, MergeRecord, Profile, TraitRules};
@@ -18,6 +19,8 @@ pub struct SiteRecord {
     pub n_articles: usize,
     #[serde(default)]
     pub trait_rules: TraitRules,
+    #[serde(default)]
+    pub escalation_rules: EscalationRules,
 }
 
 impl SiteRecord {
@@ -28,6 +31,7 @@ impl SiteRecord {
             allowed_origins: self.allowed_origins.clone(),
             n_articles: self.n_articles,
             trait_rules: self.trait_rules.clone(),
+            escalation_rules: self.escalation_rules.clone(),
         }
     }
 }
@@ -47,6 +51,7 @@ pub enum SiteCommand {
         name: Option<String>,
         allowed_origins: Option<Vec<String>>,
         trait_rules: Option<TraitRules>,
+        escalation_rules: Option<EscalationRules>,
     },
     SetAdminKey {
         admin_key_hash: String,
@@ -55,8 +60,12 @@ pub enum SiteCommand {
         articles: Vec<Article>,
     },
     GetArticles,
+    /// What the bot says to `question`, `bot_failures` unhelpful answers into the conversation,
+    /// and whether the site's rules hand the conversation to a person.
     Answer {
         question: String,
+        #[serde(default)]
+        bot_failures: u32,
     },
     /// Stores a new identity secret (at most `MAX_IDENTITY_SECRETS`).
     AddIdentitySecret {
@@ -306,6 +315,9 @@ pub struct EraseReport {
 pub struct AnswerReply {
     pub text: String,
     pub detail: BotDetail,
+    /// Set when the conversation goes to a person now.
+    #[serde(default)]
+    pub escalation: Option<Escalation>,
 }
 
 /// `ConversationObject` `/messages`: a visitor message the worker has already validated.

@@ -3,6 +3,7 @@
 //! article is both a good match and clearly better than the next one.
 
 use crate::article::{Article, answer_excerpt};
+use crate::escalation::{Escalation, Priority};
 use crate::index::{Index, Scored};
 use crate::wire::{ArticleLink, BotDetail, EscalationReason};
 
@@ -138,6 +139,39 @@ pub fn reply(decision: &Decision, articles: &[Article], config: &AnswerConfig) -
     }
 }
 
+/// What the bot says when the rules hand the conversation to a person: what happens next, in
+/// plain words, so the customer knows they will not have to repeat themselves.
+pub fn escalation_reply(escalation: &Escalation) -> BotReply {
+    let first = escalation
+        .reasons
+        .first()
+        .copied()
+        .unwrap_or(EscalationReason::VisitorAsked);
+    let opening = match first {
+        EscalationReason::VisitorAsked => "Of course.",
+        EscalationReason::Urgent => "I can see this is urgent.",
+        EscalationReason::Upset => "I'm sorry this has been frustrating.",
+        EscalationReason::HumanOnlyTopic | EscalationReason::HighValueCustomer => {
+            "I can see this needs a specialist who can look at your account."
+        }
+        EscalationReason::RepeatedFailure
+        | EscalationReason::NoMatch
+        | EscalationReason::Ambiguous
+        | EscalationReason::NoKnowledgeBase => "I haven't been able to help with this myself.",
+    };
+    let urgency = if escalation.priority == Priority::Urgent {
+        " I've marked it urgent."
+    } else {
+        ""
+    };
+    BotReply {
+        text: format!(
+            "{opening} I've passed this conversation to a person from the team with everything we discussed.{urgency} You'll get a reply here, so you won't need to repeat yourself."
+        ),
+        detail: BotDetail::HandoffRequested { reason: first },
+    }
+}
+
 /// What the bot says when the visitor accepts the offer of a person.
 pub fn handoff_reply() -> BotReply {
     BotReply {
@@ -175,6 +209,31 @@ mod tests {
             Decision::Escalate { reason, .. } => Err(reason),
         };
         assert_eq!(actual, expected);
+    }
+
+    #[test]
+    fn escalation_replies_say_what_happens_next() {
+        let urgent = escalation_reply(&Escalation {
+            reasons: vec![EscalationReason::Urgent, EscalationReason::VisitorAsked],
+            priority: Priority::Urgent,
+            team: "tech".into(),
+        });
+        assert!(urgent.text.starts_with("I can see this is urgent."));
+        assert!(urgent.text.contains("marked it urgent"));
+        assert!(urgent.text.contains("won't need to repeat yourself"));
+        assert_eq!(
+            urgent.detail,
+            BotDetail::HandoffRequested {
+                reason: EscalationReason::Urgent
+            }
+        );
+        let topic = escalation_reply(&Escalation {
+            reasons: vec![EscalationReason::HumanOnlyTopic],
+            priority: Priority::Normal,
+            team: "billing".into(),
+        });
+        assert!(topic.text.contains("specialist"));
+        assert!(!topic.text.contains("urgent"));
     }
 
     #[test]

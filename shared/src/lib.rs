@@ -8,6 +8,7 @@
 
 pub mod answer;
 pub mod article;
+pub mod escalation;
 pub mod identity;
 pub mod index;
 pub mod jwt;

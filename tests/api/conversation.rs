@@ -95,3 +95,82 @@ fn after_asking_for_a_person_the_bot_stays_quiet() {
     let transcript = edge().request("GET", &site.path("/conversation"), &[("Authorization", &auth)], None);
     assert_eq!(transcript.expect_ok(200)["status"], "waiting_for_human");
 }
+
+fn status(site: &crate::support::Site, token: &str) -> String {
+    let auth = format!("Bearer {token}");
+    let reply = edge().request("GET", &site.path("/conversation"), &[("Authorization", &auth)], None);
+    reply.expect_ok(200)["status"].as_str().unwrap().to_owned()
+}
+
+fn bot_reply(site: &crate::support::Site, token: &str, id: &str, text: &str) -> serde_json::Value {
+    let reply = site.send(token, id, text);
+    let messages = reply.expect_ok(200)["messages"].as_array().unwrap().clone();
+    messages.get(1).cloned().unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn asking_for_a_person_in_words_hands_over_and_the_bot_stays_quiet() {
+    let site = site_with_articles();
+    let token = site.session();
+    let reply = bot_reply(&site, &token, "q1", "Can I speak to someone, please?");
+    assert_eq!(reply["bot"]["kind"], "handoff_requested");
+    assert_eq!(reply["bot"]["reason"], "visitor_asked");
+    assert!(reply["text"].as_str().unwrap().contains("won't need to repeat yourself"));
+    assert_eq!(status(&site, &token), "waiting_for_human");
+    assert_eq!(bot_reply(&site, &token, "q2", "I forgot my password"), serde_json::Value::Null);
+}
+
+#[test]
+fn urgency_hands_over_at_once_and_says_so() {
+    let site = site_with_articles();
+    let token = site.session();
+    let reply = bot_reply(&site, &token, "q1", "Our checkout is down, this is urgent");
+    assert_eq!(reply["bot"]["reason"], "urgent");
+    assert!(reply["text"].as_str().unwrap().contains("marked it urgent"));
+    assert_eq!(status(&site, &token), "waiting_for_human");
+}
+
+#[test]
+fn after_failing_twice_the_bot_hands_over_instead_of_failing_again() {
+    let site = site_with_articles();
+    let token = site.session();
+    for (id, text) in [("q1", "do you sell garden furniture"), ("q2", "what about patio umbrellas")] {
+        assert_eq!(bot_reply(&site, &token, id, text)["bot"]["kind"], "no_answer");
+        assert_eq!(status(&site, &token), "bot");
+    }
+    let third = bot_reply(&site, &token, "q3", "and deck chairs");
+    assert_eq!(third["bot"]["kind"], "handoff_requested");
+    assert_eq!(third["bot"]["reason"], "repeated_failure");
+    assert_eq!(status(&site, &token), "waiting_for_human");
+}
+
+#[test]
+fn the_site_keeps_topics_for_people() {
+    let site = site_with_articles();
+    let auth = format!("Bearer {}", site.admin_key);
+    let patch = |body: serde_json::Value| {
+        edge().request(
+            "PATCH",
+            &site.path(""),
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            Some(body.to_string().as_bytes()),
+        )
+    };
+    patch(json!({"escalation_rules": {"max_bot_failures": "two"}})).expect_error(400, "invalid_field");
+    let updated = patch(json!({"escalation_rules": {
+        "human_only_articles": ["refunds"],
+        "teams": [{"team": "billing", "articles": ["refunds"]}]
+    }}));
+    assert_eq!(
+        updated.expect_ok(200)["escalation_rules"]["human_only_articles"],
+        json!(["refunds"])
+    );
+    let token = site.session();
+    // Answerable, but refunds go to a person here.
+    let reply = bot_reply(&site, &token, "q1", "can I get a refund");
+    assert_eq!(reply["bot"]["reason"], "human_only_topic");
+    assert!(reply["text"].as_str().unwrap().contains("specialist"));
+    // Other questions are still answered by the bot.
+    let other = site.session();
+    assert_eq!(bot_reply(&site, &other, "q1", "I forgot my password")["bot"]["kind"], "answer");
+}

@@ -83,6 +83,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 name: request.name,
                 allowed_origins: request.allowed_origins,
                 trait_rules: request.trait_rules,
+                escalation_rules: request.escalation_rules,
             };
             let record: SiteRecord = site_command(env, &site, &command).await?;
             json(200, &record.view())

@@ -528,6 +528,13 @@ impl ConversationObject {
         let result = self.ask_site(&question.text).await;
         self.answering.borrow_mut().remove(&question.id);
         let reply = result?;
+        // The site's rules may hand the conversation to a person now (asked for one, urgent,
+        // upset, a human-only topic, the bot failing again): from here the bot stays quiet.
+        if let Some(escalation) = &reply.escalation {
+            let record = serde_json::to_string(escalation).map_err(|e| internal("escalation", e))?;
+            self.set_meta("escalation", &record)?;
+            self.set_meta("status", "waiting_for_human")?;
+        }
         let message = self.store(
             format!("bot:{}", question.id),
             Role::Bot,
@@ -535,14 +542,37 @@ impl ConversationObject {
             Some(question.id.clone()),
             Some(reply.detail),
         )?;
+        if reply.escalation.is_some() {
+            self.broadcast(&ServerFrame::Status {
+                status: ConversationStatus::WaitingForHuman,
+            });
+        }
         Ok(Some(message))
     }
 
     async fn ask_site(&self, question: &str) -> std::result::Result<AnswerReply, ApiError> {
         let command = SiteCommand::Answer {
             question: question.to_owned(),
+            bot_failures: self.bot_failures()?,
         };
         site_command(&self.env, &self.key()?.site, &command).await
+    }
+
+    /// Bot replies in this conversation that did not answer.
+    fn bot_failures(&self) -> std::result::Result<u32, ApiError> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let count: Count = self
+            .sql()
+            .exec(
+                "SELECT COUNT(*) AS n FROM messages WHERE role = 'bot' AND bot LIKE '%\"kind\":\"no_answer\"%'",
+                None,
+            )
+            .and_then(|cursor| cursor.one())
+            .map_err(|e| internal("counting bot failures", e))?;
+        Ok(count.n as u32)
     }
 
     /// The visitor accepts the offer of a person: the conversation waits for staff and the bot

@@ -7,13 +7,15 @@
 //! A cold start loads the stored bytes (milliseconds) instead of training again.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use serde::Deserialize;
-use shared::answer::{self, AnswerConfig};
+use shared::answer::{self, AnswerConfig, Decision};
 use shared::article::Article;
+use shared::escalation::{self, Situation};
 use shared::index::{Index, IndexBuilder};
-use shared::wire::{ErrorCode, IdentitySecretInfo};
+use shared::wire::{BotDetail, ErrorCode, IdentitySecretInfo};
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
 
 use super::http::{error_response, internal, json};
@@ -44,10 +46,22 @@ CREATE TABLE IF NOT EXISTS identity_secrets (
 );";
 
 /// Columns added after the first release; adding one that exists fails harmlessly.
-const MIGRATIONS: [&str; 1] = ["ALTER TABLE site ADD COLUMN trait_rules TEXT NOT NULL DEFAULT '{}'"];
+const MIGRATIONS: [&str; 2] = [
+    "ALTER TABLE site ADD COLUMN trait_rules TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE site ADD COLUMN escalation_rules TEXT NOT NULL DEFAULT '{}'",
+];
 
 /// Stored index bytes per row (SQLite rows in a Durable Object hold at most 2 MB).
 const INDEX_CHUNK_BYTES: usize = 1 << 20;
+
+/// The article the engine leaned towards (its answer, or its best candidate when it would not
+/// answer), for the site's topic rules.
+fn decision_candidate(decision: &Decision) -> Option<usize> {
+    match decision {
+        Decision::Answer { best, .. } => Some(best.article),
+        Decision::Escalate { candidates, .. } => candidates.first().map(|c| c.article),
+    }
+}
 
 struct Knowledge {
     articles: Vec<Article>,
@@ -96,6 +110,7 @@ struct SiteRow {
     allowed_origins: String,
     admin_key_hash: String,
     trait_rules: String,
+    escalation_rules: String,
 }
 
 #[derive(Deserialize)]
@@ -149,8 +164,15 @@ impl SiteObject {
                 name,
                 allowed_origins,
                 trait_rules,
+                escalation_rules,
             } => {
                 self.existing()?;
+                if let Some(rules) = escalation_rules {
+                    let rules = serde_json::to_string(&rules).map_err(|e| internal("escalation rules", e))?;
+                    self.sql()
+                        .exec("UPDATE site SET escalation_rules = ?", vec![rules.into()])
+                        .map_err(|e| internal("updating a site", e))?;
+                }
                 if let Some(rules) = trait_rules {
                     let rules = serde_json::to_string(&rules).map_err(|e| internal("trait rules", e))?;
                     self.sql()
@@ -241,18 +263,41 @@ impl SiteObject {
                 self.existing()?;
                 json(200, &self.knowledge()?.articles)
             }
-            SiteCommand::Answer { question } => {
+            SiteCommand::Answer { question, bot_failures } => {
                 let knowledge = self.knowledge()?;
                 let config = AnswerConfig::default();
                 let decision = answer::decide(&knowledge.index, &question, &config);
                 let reply = answer::reply(&decision, &knowledge.articles, &config);
-                json(
-                    200,
-                    &AnswerReply {
+                let engine = match &reply.detail {
+                    BotDetail::NoAnswer { reason, .. } => Some(*reason),
+                    _ => None,
+                };
+                let article = decision_candidate(&decision).map(|i| knowledge.articles[i].id.as_str());
+                let rules = self.existing()?.escalation_rules;
+                let traits = BTreeMap::new();
+                let situation = Situation {
+                    text: &question,
+                    engine,
+                    article,
+                    bot_failures,
+                    traits: &traits,
+                };
+                let reply = match escalation::decide(&situation, &rules) {
+                    Some(escalation) => {
+                        let handoff = answer::escalation_reply(&escalation);
+                        AnswerReply {
+                            text: handoff.text,
+                            detail: handoff.detail,
+                            escalation: Some(escalation),
+                        }
+                    }
+                    None => AnswerReply {
                         text: reply.text,
                         detail: reply.detail,
+                        escalation: None,
                     },
-                )
+                };
+                json(200, &reply)
             }
         }
     }
@@ -359,7 +404,7 @@ impl SiteObject {
         let rows: Vec<SiteRow> = self
             .sql()
             .exec(
-                "SELECT id, name, allowed_origins, admin_key_hash, trait_rules FROM site LIMIT 1",
+                "SELECT id, name, allowed_origins, admin_key_hash, trait_rules, escalation_rules FROM site LIMIT 1",
                 None,
             )
             .and_then(|cursor| cursor.to_array())
@@ -379,6 +424,7 @@ impl SiteObject {
             admin_key_hash: row.admin_key_hash,
             n_articles: count.n as usize,
             trait_rules: serde_json::from_str(&row.trait_rules).unwrap_or_default(),
+            escalation_rules: serde_json::from_str(&row.escalation_rules).unwrap_or_default(),
         }))
     }
 

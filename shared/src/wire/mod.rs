@@ -235,6 +235,16 @@ pub enum EscalationReason {
     NoKnowledgeBase,
     /// The visitor asked for a person.
     VisitorAsked,
+    /// The bot already failed to help enough times in this conversation.
+    RepeatedFailure,
+    /// The customer's message is urgent (an outage, a double charge, "urgent").
+    Urgent,
+    /// The customer is upset or wants to leave ("unacceptable", "cancel my account").
+    Upset,
+    /// The site keeps this topic for people (billing disputes, refunds, legal).
+    HumanOnlyTopic,
+    /// A high-value customer by the site's rule.
+    HighValueCustomer,
 }
 
 /// Who is answering a conversation now.
@@ -321,6 +331,9 @@ pub struct SiteView {
     /// How conflicting trait values settle when profiles merge (traits not named: newest wins).
     #[serde(default)]
     pub trait_rules: crate::profile::TraitRules,
+    /// When conversations go to a person, and to which team.
+    #[serde(default)]
+    pub escalation_rules: crate::escalation::EscalationRules,
 }
 
 /// `POST /v1/sites` and `POST /v1/sites/{site}/admin-key`: the admin key is shown this once.

@@ -173,11 +173,12 @@ impl CreateSiteRequest {
 }
 
 /// `PATCH /v1/sites/{site}`: absent fields stay as they are.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct UpdateSiteRequest {
     pub name: Option<String>,
     pub allowed_origins: Option<Vec<String>>,
     pub trait_rules: Option<crate::profile::TraitRules>,
+    pub escalation_rules: Option<crate::escalation::EscalationRules>,
 }
 
 impl UpdateSiteRequest {
@@ -206,10 +207,21 @@ impl UpdateSiteRequest {
             }
             Some(other) => return Err(wrong_type("trait_rules", "an object", other).into()),
         };
+        let escalation_rules = match object.get("escalation_rules") {
+            None => None,
+            Some(value @ Value::Object(_)) => Some(serde_json::from_value(value.clone()).map_err(|error| {
+                FieldError::new(
+                    "escalation_rules",
+                    format!("`escalation_rules` is not valid: {error} (see docs/api.md)"),
+                )
+            })?),
+            Some(other) => return Err(wrong_type("escalation_rules", "an object", other).into()),
+        };
         Ok(UpdateSiteRequest {
             name,
             allowed_origins: origins(object.get("allowed_origins"))?,
             trait_rules,
+            escalation_rules,
         })
     }
 }
