@@ -72,6 +72,7 @@ pub fn status(code: ErrorCode) -> u16 {
         | ErrorCode::NotFound
         | ErrorCode::UnknownProfile
         | ErrorCode::UnknownMerge
+        | ErrorCode::UnknownConversation
         | ErrorCode::UnknownSecret => 404,
         ErrorCode::MethodNotAllowed => 405,
         ErrorCode::SiteExists

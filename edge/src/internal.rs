@@ -80,6 +80,86 @@ pub enum SiteCommand {
     },
     /// The identity secrets themselves, for verifying (internal only).
     IdentityKeys,
+    AddStaffKey {
+        id: String,
+        name: String,
+        key_hash: String,
+        now: u64,
+    },
+    ListStaffKeys,
+    DeleteStaffKey {
+        id: String,
+    },
+    /// The staff member whose key hashes to `key_hash`, if any.
+    StaffByKey {
+        key_hash: String,
+    },
+    /// A conversation enters (or re-enters) the human queue.
+    Enqueue {
+        conversation: String,
+        escalation: Escalation,
+        at: u64,
+        excerpt: String,
+    },
+    /// The queue, most urgent and longest waiting first.
+    Queue {
+        include_resolved: bool,
+    },
+    /// A staff member takes a conversation.
+    Assign {
+        conversation: String,
+        to: String,
+        at: u64,
+    },
+    Resolve {
+        conversation: String,
+        at: u64,
+    },
+}
+
+/// A staff member's key, as the admin API lists it (never the key).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct StaffKeyInfo {
+    pub id: String,
+    pub name: String,
+    pub created_at: u64,
+}
+
+/// One conversation in the human queue.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct QueueEntry {
+    pub conversation: String,
+    /// `waiting`, `assigned` or `resolved`.
+    pub state: String,
+    pub priority: shared::escalation::Priority,
+    pub team: String,
+    pub reasons: Vec<shared::wire::EscalationReason>,
+    /// When it was escalated, milliseconds since the epoch.
+    pub escalated_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<u64>,
+    /// The customer's last words before the hand-over.
+    pub excerpt: String,
+}
+
+/// `ConversationObject` `/agent`: a staff reply.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct AgentReplyCommand {
+    pub id: String,
+    pub text: String,
+    pub author: String,
+}
+
+/// A conversation as staff see it.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct StaffConversation {
+    pub id: String,
+    pub status: shared::wire::ConversationStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+    pub messages: Vec<Message>,
 }
 
 /// Most identity secrets a site holds at once: the current one and the one being rotated out,

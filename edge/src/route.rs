@@ -69,6 +69,36 @@ pub enum Route {
     ImportProfiles {
         site: String,
     },
+    CreateStaffKey {
+        site: String,
+    },
+    ListStaffKeys {
+        site: String,
+    },
+    DeleteStaffKey {
+        site: String,
+        id: String,
+    },
+    /// Staff API (staff or admin key).
+    Queue {
+        site: String,
+    },
+    StaffConversation {
+        site: String,
+        conversation: String,
+    },
+    ClaimConversation {
+        site: String,
+        conversation: String,
+    },
+    ReplyToConversation {
+        site: String,
+        conversation: String,
+    },
+    ResolveConversation {
+        site: String,
+        conversation: String,
+    },
     GetProfile {
         site: String,
         profile: String,
@@ -110,6 +140,14 @@ impl Route {
             | Route::DeleteIdentitySecret { site, .. }
             | Route::FindProfiles { site }
             | Route::ImportProfiles { site }
+            | Route::CreateStaffKey { site }
+            | Route::ListStaffKeys { site }
+            | Route::DeleteStaffKey { site, .. }
+            | Route::Queue { site }
+            | Route::StaffConversation { site, .. }
+            | Route::ClaimConversation { site, .. }
+            | Route::ReplyToConversation { site, .. }
+            | Route::ResolveConversation { site, .. }
             | Route::GetProfile { site, .. }
             | Route::DeleteProfile { site, .. }
             | Route::ExportProfile { site, .. }
@@ -130,6 +168,21 @@ impl Route {
                 | Route::RequestEmailCode { .. }
                 | Route::VerifyEmailCode { .. }
         )
+    }
+}
+
+/// A conversation id in a staff URL: what the edge makes (`v_…`, `c_…`), nothing else.
+fn conversation_id(text: &str) -> Result<String, ApiError> {
+    let well_formed = (3..=80).contains(&text.len())
+        && (text.starts_with("v_") || text.starts_with("c_"))
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if well_formed {
+        Ok(text.to_owned())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::UnknownConversation,
+            format!("no conversation {text:?} on this site"),
+        ))
     }
 }
 
@@ -251,6 +304,56 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .transpose()?
                 .map(|site| Route::FindProfiles { site }),
         ),
+        ["v1", "sites", id, "staff-keys"] => {
+            let site = site(id)?;
+            let route = match method {
+                "GET" => Some(Route::ListStaffKeys { site }),
+                "POST" => Some(Route::CreateStaffKey { site }),
+                _ => None,
+            };
+            ("GET, POST", route)
+        }
+        ["v1", "sites", id, "staff-keys", key] => (
+            "DELETE",
+            (method == "DELETE")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::DeleteStaffKey {
+                    site,
+                    id: (*key).to_owned(),
+                }),
+        ),
+        ["v1", "sites", id, "queue"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::Queue { site }),
+        ),
+        ["v1", "sites", id, "conversations", conversation] => {
+            let site = site(id)?;
+            let conversation = conversation_id(conversation)?;
+            (
+                "GET",
+                (method == "GET").then_some(Route::StaffConversation { site, conversation }),
+            )
+        }
+        ["v1", "sites", id, "conversations", conversation, action] => {
+            let site = site(id)?;
+            let conversation = conversation_id(conversation)?;
+            let route = match *action {
+                "claim" => Route::ClaimConversation { site, conversation },
+                "replies" => Route::ReplyToConversation { site, conversation },
+                "resolve" => Route::ResolveConversation { site, conversation },
+                _ => {
+                    return Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no endpoint at {path}; see /docs/api"),
+                    ));
+                }
+            };
+            ("POST", (method == "POST").then_some(route))
+        }
         ["v1", "sites", id, "profiles", "import"] => (
             "POST",
             (method == "POST")
@@ -384,6 +487,22 @@ mod tests {
             "POST",
             "/v1/sites/demo/profiles/import",
             Ok(Route::ImportProfiles { site: demo() }),
+        );
+        check(
+            "POST",
+            "/v1/sites/demo/conversations/v_0123abcd/replies",
+            Ok(Route::ReplyToConversation {
+                site: demo(),
+                conversation: "v_0123abcd".into(),
+            }),
+        );
+        check("GET", "/v1/sites/demo/queue", Ok(Route::Queue { site: demo() }));
+        check("GET", "/v1/sites/demo/conversations/../x", Err((404, None)));
+        check("POST", "/v1/sites/demo/conversations/v_01/archive", Err((404, None)));
+        check(
+            "GET",
+            "/v1/sites/demo/conversations/v_01/resolve",
+            Err((405, Some("POST"))),
         );
         assert!(Route::Identify { site: demo() }.is_visitor_route());
         assert!(!Route::FindProfiles { site: demo() }.is_visitor_route());

@@ -115,9 +115,17 @@ fn asking_for_a_person_in_words_hands_over_and_the_bot_stays_quiet() {
     let reply = bot_reply(&site, &token, "q1", "Can I speak to someone, please?");
     assert_eq!(reply["bot"]["kind"], "handoff_requested");
     assert_eq!(reply["bot"]["reason"], "visitor_asked");
-    assert!(reply["text"].as_str().unwrap().contains("won't need to repeat yourself"));
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("won't need to repeat yourself")
+    );
     assert_eq!(status(&site, &token), "waiting_for_human");
-    assert_eq!(bot_reply(&site, &token, "q2", "I forgot my password"), serde_json::Value::Null);
+    assert_eq!(
+        bot_reply(&site, &token, "q2", "I forgot my password"),
+        serde_json::Value::Null
+    );
 }
 
 #[test]
@@ -134,7 +142,10 @@ fn urgency_hands_over_at_once_and_says_so() {
 fn after_failing_twice_the_bot_hands_over_instead_of_failing_again() {
     let site = site_with_articles();
     let token = site.session();
-    for (id, text) in [("q1", "do you sell garden furniture"), ("q2", "what about patio umbrellas")] {
+    for (id, text) in [
+        ("q1", "do you sell garden furniture"),
+        ("q2", "what about patio umbrellas"),
+    ] {
         assert_eq!(bot_reply(&site, &token, id, text)["bot"]["kind"], "no_answer");
         assert_eq!(status(&site, &token), "bot");
     }
@@ -172,5 +183,8 @@ fn the_site_keeps_topics_for_people() {
     assert!(reply["text"].as_str().unwrap().contains("specialist"));
     // Other questions are still answered by the bot.
     let other = site.session();
-    assert_eq!(bot_reply(&site, &other, "q1", "I forgot my password")["bot"]["kind"], "answer");
+    assert_eq!(
+        bot_reply(&site, &other, "q1", "I forgot my password")["bot"]["kind"],
+        "answer"
+    );
 }

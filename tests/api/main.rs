@@ -10,3 +10,4 @@ mod errors;
 mod identity;
 mod live;
 mod sessions;
+mod staff;

@@ -220,6 +220,7 @@ pub fn describe(error: &ErrorBody) -> String {
         | ErrorCode::NotAMember
         | ErrorCode::UnknownProfile
         | ErrorCode::UnknownMerge
+        | ErrorCode::UnknownConversation
         | ErrorCode::MergeNotUndoable
         | ErrorCode::TooManySecrets
         | ErrorCode::UnknownSecret

@@ -26,8 +26,9 @@ use crate::api_error::ApiError;
 use crate::config;
 use crate::email::{self, EmailConfig};
 use crate::internal::{
-    ConversationKey, DirectoryCommand, ErasureReport, HandoffCommand, IdentifyOutcome, IdentitySecret, ImportReport,
-    NewIds, ProfileExport, ProfileView, SendCommand, SiteCommand, SiteRecord, UndoReport,
+    AgentReplyCommand, ConversationKey, DirectoryCommand, ErasureReport, HandoffCommand, IdentifyOutcome,
+    IdentitySecret, ImportReport, NewIds, ProfileExport, ProfileView, QueueEntry, SendCommand, SiteCommand, SiteRecord,
+    StaffConversation, StaffKeyInfo, UndoReport,
 };
 use crate::route::{self, Route};
 
@@ -346,6 +347,132 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let report: ImportReport = directory(env, &site, command).await?;
             json(200, &report)
         }
+        Route::CreateStaffKey { site } => {
+            require_admin(&req, env, &site).await?;
+            let body = json_body(&mut req).await?;
+            let name = match body.get("name") {
+                Some(serde_json::Value::String(name)) if (1..=100).contains(&name.trim().chars().count()) => {
+                    name.trim().to_owned()
+                }
+                _ => {
+                    return Err(ApiError::field(
+                        "name",
+                        "`name` (1 to 100 characters) says whose key this is",
+                    ));
+                }
+            };
+            let key = format!("tl_staff_{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
+            let command = SiteCommand::AddStaffKey {
+                id: format!("sk_{}", hex(&random_bytes::<6>()?)),
+                name,
+                key_hash: site::admin_key_hash(&key),
+                now: now_ms() / 1000,
+            };
+            let info: StaffKeyInfo = site_command(env, &site, &command).await?;
+            json(
+                201,
+                &serde_json::json!({ "id": info.id, "name": info.name, "created_at": info.created_at, "key": key }),
+            )
+        }
+        Route::ListStaffKeys { site } => {
+            require_admin(&req, env, &site).await?;
+            let keys: Vec<StaffKeyInfo> = site_command(env, &site, &SiteCommand::ListStaffKeys).await?;
+            json(200, &serde_json::json!({ "staff_keys": keys }))
+        }
+        Route::DeleteStaffKey { site, id } => {
+            require_admin(&req, env, &site).await?;
+            let reply: serde_json::Value = site_command(env, &site, &SiteCommand::DeleteStaffKey { id }).await?;
+            json(200, &reply)
+        }
+        Route::Queue { site } => {
+            require_staff(&req, env, &site).await?;
+            let include_resolved = url.query_pairs().any(|(k, v)| k == "include" && v == "resolved");
+            let entries: Vec<QueueEntry> = site_command(env, &site, &SiteCommand::Queue { include_resolved }).await?;
+            json(200, &serde_json::json!({ "queue": entries }))
+        }
+        Route::StaffConversation { site, conversation } => {
+            require_staff(&req, env, &site).await?;
+            let path = format!("/staff-view?site={site}&conversation={conversation}");
+            let view: StaffConversation =
+                call::<_, ()>(&named_conversation(env, &site, &conversation)?, "GET", &path, None).await?;
+            json(200, &view)
+        }
+        Route::ClaimConversation { site, conversation } => {
+            let staff = require_staff(&req, env, &site).await?;
+            let command = SiteCommand::Assign {
+                conversation,
+                to: staff,
+                at: now_ms(),
+            };
+            let entry: QueueEntry = site_command(env, &site, &command).await?;
+            json(200, &entry)
+        }
+        Route::ReplyToConversation { site, conversation } => {
+            let staff = require_staff(&req, env, &site).await?;
+            let request = SendMessageRequest::from_json(&json_body(&mut req).await?)?;
+            let command = AgentReplyCommand {
+                id: request.id,
+                text: request.text,
+                author: staff.clone(),
+            };
+            let path = format!("/agent?site={site}&conversation={conversation}");
+            let message: shared::wire::Message = call(
+                &named_conversation(env, &site, &conversation)?,
+                "POST",
+                &path,
+                Some(&command),
+            )
+            .await?;
+            // Replying takes the conversation, if nobody has yet.
+            let queued: Result<QueueEntry, ApiError> = site_command(
+                env,
+                &site,
+                &SiteCommand::Queue {
+                    include_resolved: false,
+                },
+            )
+            .await
+            .and_then(|entries: Vec<QueueEntry>| {
+                entries
+                    .into_iter()
+                    .find(|e| e.conversation == conversation)
+                    .ok_or_else(|| ApiError::new(ErrorCode::UnknownConversation, "not queued"))
+            });
+            if let Ok(entry) = queued
+                && entry.assigned_to.is_none()
+            {
+                let assign = SiteCommand::Assign {
+                    conversation,
+                    to: staff,
+                    at: now_ms(),
+                };
+                let _: Result<QueueEntry, ApiError> = site_command(env, &site, &assign).await;
+            }
+            json(200, &message)
+        }
+        Route::ResolveConversation { site, conversation } => {
+            require_staff(&req, env, &site).await?;
+            let path = format!("/resolve?site={site}&conversation={conversation}");
+            let _: serde_json::Value =
+                call::<_, ()>(&named_conversation(env, &site, &conversation)?, "POST", &path, None).await?;
+            let resolved: Result<QueueEntry, ApiError> = site_command(
+                env,
+                &site,
+                &SiteCommand::Resolve {
+                    conversation,
+                    at: now_ms(),
+                },
+            )
+            .await;
+            match resolved {
+                Ok(entry) => json(200, &entry),
+                // Resolving a conversation that never went to the queue is fine.
+                Err(error) if error.body.code == ErrorCode::UnknownConversation => {
+                    json(200, &serde_json::json!({ "state": "resolved" }))
+                }
+                Err(error) => Err(error),
+            }
+        }
         Route::GetProfile { site, profile } => {
             require_admin(&req, env, &site).await?;
             let view: ProfileView = directory(env, &site, DirectoryCommand::Get { profile }).await?;
@@ -533,6 +660,34 @@ fn require_operator(req: &Request, env: &Env) -> ApiResult<()> {
             "this endpoint needs the operator key: `Authorization: Bearer <OPERATOR_KEY>`",
         ))
     }
+}
+
+/// A staff member of `site` (their name), by staff key; the admin key also acts as staff.
+async fn require_staff(req: &Request, env: &Env, site: &str) -> ApiResult<String> {
+    let record = load_site(env, site).await?;
+    let presented = bearer(req).unwrap_or_default();
+    if site::admin_key_matches(&presented, &record.admin_key_hash) {
+        return Ok("admin".into());
+    }
+    let command = SiteCommand::StaffByKey {
+        key_hash: site::admin_key_hash(&presented),
+    };
+    let staff: Option<StaffKeyInfo> = site_command(env, site, &command).await?;
+    staff.map(|s| s.name).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidKey,
+            format!(
+                "this endpoint needs a staff key (or the admin key) of site {site:?}: `Authorization: Bearer <key>`"
+            ),
+        )
+    })
+}
+
+/// The conversation object `conversation` of `site`.
+fn named_conversation(env: &Env, site: &str, conversation: &str) -> ApiResult<Stub> {
+    env.durable_object("CONVERSATIONS")
+        .and_then(|ns| ns.get_by_name(&crate::internal::object_name(site, conversation)))
+        .map_err(|e| internal("conversation object", e))
 }
 
 async fn require_admin(req: &Request, env: &Env, site: &str) -> ApiResult<SiteRecord> {

@@ -8,11 +8,12 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 use shared::answer;
+use shared::escalation::{Escalation, Priority};
 use shared::profile;
 use shared::rate::{self, Bucket, RateConfig};
 use shared::wire::{
-    BotDetail, Channel, ClientFrame, ConversationStatus, ErrorCode, Message, Role, SendMessageResponse, ServerFrame,
-    TranscriptResponse,
+    BotDetail, Channel, ClientFrame, ConversationStatus, ErrorCode, EscalationReason, Message, Role,
+    SendMessageResponse, ServerFrame, TranscriptResponse,
 };
 use worker::{
     DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, WebSocket,
@@ -22,8 +23,8 @@ use worker::{
 use super::http::{error_response, internal, json, now_ms, site_command};
 use crate::api_error::ApiError;
 use crate::internal::{
-    AnswerReply, ConversationKey, EraseReport, HandoffCommand, JoinCommand, MemberCommand, SendCommand, SiteCommand,
-    SplitCommand,
+    AgentReplyCommand, AnswerReply, ConversationKey, EraseReport, HandoffCommand, JoinCommand, MemberCommand,
+    SendCommand, SiteCommand, SplitCommand, StaffConversation,
 };
 
 const SCHEMA: &str = "
@@ -116,7 +117,19 @@ impl DurableObject for ConversationObject {
         let _ = ws.close(Some(1011), Some("error"));
         Ok(())
     }
+
+    /// Retries putting the conversation in the site's queue, if that failed.
+    async fn alarm(&self) -> Result<Response> {
+        if let Err(error) = self.flush_enqueue().await {
+            worker::console_error!("queueing an escalation failed again: {}", error.body.message);
+            let _ = self.state.storage().set_alarm(ENQUEUE_RETRY).await;
+        }
+        Response::ok("")
+    }
 }
+
+/// How long a failed hand-over to the site's queue waits before it is tried again.
+const ENQUEUE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Deserialize)]
 struct MessageRow {
@@ -153,11 +166,18 @@ impl ConversationObject {
     async fn route(&self, req: &mut Request) -> std::result::Result<Response, ApiError> {
         let url = req.url().map_err(|e| internal("conversation url", e))?;
         let query: Query = parse_query(&url)?;
+        let path = url.path();
+        // Staff act only on conversations that exist.
+        if matches!(path, "/agent" | "/resolve" | "/staff-view") && self.meta("key")?.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::UnknownConversation,
+                format!("no conversation {:?} on this site", query.conversation),
+            ));
+        }
         self.remember(&ConversationKey {
             site: query.site,
             conversation: query.conversation,
         })?;
-        let path = url.path();
         if matches!(path, "/transcript" | "/messages" | "/handoff" | "/live") {
             self.require_member(query.visitor.as_deref())?;
         }
@@ -202,6 +222,42 @@ impl ConversationObject {
                 if let Some(member) = body.member {
                     self.set_member(&member, false)?;
                 }
+                json(200, &serde_json::json!({ "ok": true }))
+            }
+            // From staff, through the worker.
+            "/staff-view" => json(
+                200,
+                &StaffConversation {
+                    id: self.key()?.conversation,
+                    status: self.status()?,
+                    escalation: self.escalation()?,
+                    messages: self.all_messages()?,
+                },
+            ),
+            "/agent" => {
+                let body: AgentReplyCommand = req.json().await.map_err(|e| internal("agent reply body", e))?;
+                let id = format!("agent:{}", body.id);
+                if let Some(existing) = self.find(&id)? {
+                    return json(200, &existing);
+                }
+                // A person has the conversation now: the bot stays quiet until it is resolved.
+                if self.status()? == ConversationStatus::Bot {
+                    self.set_meta("status", "waiting_for_human")?;
+                    self.broadcast(&ServerFrame::Status {
+                        status: ConversationStatus::WaitingForHuman,
+                    });
+                }
+                let message = self.store(id, Role::Agent, body.text, None, None)?;
+                json(200, &message)
+            }
+            "/resolve" => {
+                self.set_meta("status", "bot")?;
+                self.sql()
+                    .exec("DELETE FROM meta WHERE key = 'escalation'", None)
+                    .map_err(|e| internal("resolving", e))?;
+                self.broadcast(&ServerFrame::Status {
+                    status: ConversationStatus::Bot,
+                });
                 json(200, &serde_json::json!({ "ok": true }))
             }
             "/moved" => {
@@ -531,9 +587,7 @@ impl ConversationObject {
         // The site's rules may hand the conversation to a person now (asked for one, urgent,
         // upset, a human-only topic, the bot failing again): from here the bot stays quiet.
         if let Some(escalation) = &reply.escalation {
-            let record = serde_json::to_string(escalation).map_err(|e| internal("escalation", e))?;
-            self.set_meta("escalation", &record)?;
-            self.set_meta("status", "waiting_for_human")?;
+            self.escalate(escalation, &question.text)?;
         }
         let message = self.store(
             format!("bot:{}", question.id),
@@ -546,8 +600,51 @@ impl ConversationObject {
             self.broadcast(&ServerFrame::Status {
                 status: ConversationStatus::WaitingForHuman,
             });
+            self.enqueue_now().await;
         }
         Ok(Some(message))
+    }
+
+    /// Hands the conversation to people: stored first (with the queue entry still to deliver),
+    /// so an escalation is never lost, even if the site's queue cannot be reached right now.
+    fn escalate(&self, escalation: &Escalation, last_words: &str) -> std::result::Result<(), ApiError> {
+        let record = serde_json::to_string(escalation).map_err(|e| internal("escalation", e))?;
+        self.set_meta("escalation", &record)?;
+        self.set_meta("status", "waiting_for_human")?;
+        let command = SiteCommand::Enqueue {
+            conversation: self.key()?.conversation,
+            escalation: escalation.clone(),
+            at: now_ms(),
+            excerpt: last_words.chars().take(280).collect(),
+        };
+        let pending = serde_json::to_string(&command).map_err(|e| internal("queue entry", e))?;
+        self.set_meta("enqueue", &pending)
+    }
+
+    /// Delivers a pending queue entry now, leaving a retry alarm if the site cannot take it.
+    async fn enqueue_now(&self) {
+        if let Err(error) = self.flush_enqueue().await {
+            worker::console_error!("queueing an escalation failed, will retry: {}", error.body.message);
+            let _ = self.state.storage().set_alarm(ENQUEUE_RETRY).await;
+        }
+    }
+
+    async fn flush_enqueue(&self) -> std::result::Result<(), ApiError> {
+        let Some(pending) = self.meta("enqueue")? else {
+            return Ok(());
+        };
+        let command: SiteCommand = serde_json::from_str(&pending).map_err(|e| internal("pending queue entry", e))?;
+        let _: serde_json::Value = site_command(&self.env, &self.key()?.site, &command).await?;
+        self.sql()
+            .exec("DELETE FROM meta WHERE key = 'enqueue'", None)
+            .map_err(|e| internal("queued", e))?;
+        Ok(())
+    }
+
+    fn escalation(&self) -> std::result::Result<Option<Escalation>, ApiError> {
+        self.meta("escalation")?
+            .map(|text| serde_json::from_str(&text).map_err(|e| internal("stored escalation", e)))
+            .transpose()
     }
 
     async fn ask_site(&self, question: &str) -> std::result::Result<AnswerReply, ApiError> {
@@ -586,15 +683,35 @@ impl ConversationObject {
         let already_waiting = self.status()? == ConversationStatus::WaitingForHuman;
         let mut messages = vec![message];
         if !already_waiting {
-            self.set_meta("status", "waiting_for_human")?;
+            let escalation = Escalation {
+                reasons: vec![EscalationReason::VisitorAsked],
+                priority: Priority::Normal,
+                team: "support".into(),
+            };
+            let last_words = self.last_visitor_words()?.unwrap_or_else(|| HANDOFF_TEXT.to_owned());
+            self.escalate(&escalation, &last_words)?;
             let reply = answer::handoff_reply();
             let confirmation = self.store(format!("bot:{id}"), Role::Bot, reply.text, Some(id), Some(reply.detail))?;
             self.broadcast(&ServerFrame::Status {
                 status: ConversationStatus::WaitingForHuman,
             });
             messages.push(confirmation);
+            self.enqueue_now().await;
         }
         Ok(messages)
+    }
+
+    /// What the visitor last wrote before pressing "talk to a person".
+    fn last_visitor_words(&self) -> std::result::Result<Option<String>, ApiError> {
+        let rows: Vec<MessageRow> = self
+            .sql()
+            .exec(
+                "SELECT * FROM messages WHERE role = 'visitor' AND text != ? ORDER BY seq DESC LIMIT 1",
+                vec![HANDOFF_TEXT.into()],
+            )
+            .and_then(|cursor| cursor.to_array())
+            .map_err(|e| internal("reading the conversation", e))?;
+        Ok(rows.into_iter().next().map(|row| row.text))
     }
 
     fn take_rate_token(&self) -> std::result::Result<(), ApiError> {

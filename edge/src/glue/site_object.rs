@@ -20,7 +20,9 @@ use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStora
 
 use super::http::{error_response, internal, json};
 use crate::api_error::ApiError;
-use crate::internal::{AnswerReply, IdentitySecret, MAX_IDENTITY_SECRETS, SiteCommand, SiteRecord};
+use crate::internal::{
+    AnswerReply, IdentitySecret, MAX_IDENTITY_SECRETS, QueueEntry, SiteCommand, SiteRecord, StaffKeyInfo,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS site (
@@ -39,6 +41,20 @@ CREATE TABLE IF NOT EXISTS index_chunks (
     seq INTEGER PRIMARY KEY,
     data BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS staff_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queue (
+    conversation TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    entry TEXT NOT NULL,
+    escalated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_order ON queue (state, priority DESC, escalated_at);
 CREATE TABLE IF NOT EXISTS identity_secrets (
     kid TEXT PRIMARY KEY,
     secret TEXT NOT NULL,
@@ -111,6 +127,18 @@ struct SiteRow {
     admin_key_hash: String,
     trait_rules: String,
     escalation_rules: String,
+}
+
+#[derive(Deserialize)]
+struct StaffRow {
+    id: String,
+    name: String,
+    created_at: i64,
+}
+
+#[derive(Deserialize)]
+struct EntryRow {
+    entry: String,
 }
 
 #[derive(Deserialize)]
@@ -258,6 +286,111 @@ impl SiteObject {
                 self.existing()?;
                 json(200, &self.identity_secrets()?)
             }
+            SiteCommand::AddStaffKey {
+                id,
+                name,
+                key_hash,
+                now,
+            } => {
+                self.existing()?;
+                self.sql()
+                    .exec(
+                        "INSERT INTO staff_keys (id, name, key_hash, created_at) VALUES (?, ?, ?, ?)",
+                        vec![
+                            id.clone().into(),
+                            name.clone().into(),
+                            key_hash.into(),
+                            SqlStorageValue::from(now as i64),
+                        ],
+                    )
+                    .map_err(|e| internal("storing a staff key", e))?;
+                json(
+                    201,
+                    &StaffKeyInfo {
+                        id,
+                        name,
+                        created_at: now,
+                    },
+                )
+            }
+            SiteCommand::ListStaffKeys => {
+                self.existing()?;
+                json(200, &self.staff_keys(None)?)
+            }
+            SiteCommand::DeleteStaffKey { id } => {
+                self.existing()?;
+                let deleted = self
+                    .sql()
+                    .exec("DELETE FROM staff_keys WHERE id = ?", vec![id.clone().into()])
+                    .map(|c| c.rows_written())
+                    .map_err(|e| internal("deleting a staff key", e))?;
+                if deleted == 0 {
+                    return Err(ApiError::new(ErrorCode::NotFound, format!("no staff key {id:?}")));
+                }
+                json(200, &serde_json::json!({ "deleted": id }))
+            }
+            SiteCommand::StaffByKey { key_hash } => {
+                self.existing()?;
+                json(200, &self.staff_keys(Some(&key_hash))?.into_iter().next())
+            }
+            SiteCommand::Enqueue {
+                conversation,
+                escalation,
+                at,
+                excerpt,
+            } => {
+                self.existing()?;
+                let entry = QueueEntry {
+                    conversation: conversation.clone(),
+                    state: "waiting".into(),
+                    priority: escalation.priority,
+                    team: escalation.team,
+                    reasons: escalation.reasons,
+                    escalated_at: at,
+                    assigned_to: None,
+                    resolved_at: None,
+                    excerpt,
+                };
+                self.write_queue_entry(&entry)?;
+                json(200, &entry)
+            }
+            SiteCommand::Queue { include_resolved } => {
+                self.existing()?;
+                let query = if include_resolved {
+                    "SELECT entry FROM queue ORDER BY state = 'resolved', priority DESC, escalated_at LIMIT 500"
+                } else {
+                    "SELECT entry FROM queue WHERE state != 'resolved' ORDER BY priority DESC, escalated_at LIMIT 500"
+                };
+                let rows: Vec<EntryRow> = self
+                    .sql()
+                    .exec(query, None)
+                    .and_then(|c| c.to_array())
+                    .map_err(|e| internal("reading the queue", e))?;
+                let entries = rows
+                    .iter()
+                    .map(|row| serde_json::from_str::<QueueEntry>(&row.entry))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| internal("stored queue entry", e))?;
+                json(200, &entries)
+            }
+            SiteCommand::Assign {
+                conversation,
+                to,
+                at: _,
+            } => {
+                let mut entry = self.queue_entry(&conversation)?;
+                entry.state = "assigned".into();
+                entry.assigned_to = Some(to);
+                self.write_queue_entry(&entry)?;
+                json(200, &entry)
+            }
+            SiteCommand::Resolve { conversation, at } => {
+                let mut entry = self.queue_entry(&conversation)?;
+                entry.state = "resolved".into();
+                entry.resolved_at = Some(at);
+                self.write_queue_entry(&entry)?;
+                json(200, &entry)
+            }
             SiteCommand::PutArticles { .. } => Err(internal("SiteObject", "uploads are handled by put_articles")),
             SiteCommand::GetArticles => {
                 self.existing()?;
@@ -378,6 +511,67 @@ impl SiteObject {
                 Ok(None)
             }
         }
+    }
+
+    fn staff_keys(&self, key_hash: Option<&str>) -> std::result::Result<Vec<StaffKeyInfo>, ApiError> {
+        let (query, args): (&str, Vec<SqlStorageValue>) = match key_hash {
+            Some(hash) => (
+                "SELECT id, name, created_at FROM staff_keys WHERE key_hash = ?",
+                vec![hash.into()],
+            ),
+            None => (
+                "SELECT id, name, created_at FROM staff_keys ORDER BY created_at, id",
+                vec![],
+            ),
+        };
+        let rows: Vec<StaffRow> = self
+            .sql()
+            .exec(query, args)
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading staff keys", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| StaffKeyInfo {
+                id: row.id,
+                name: row.name,
+                created_at: row.created_at as u64,
+            })
+            .collect())
+    }
+
+    fn queue_entry(&self, conversation: &str) -> std::result::Result<QueueEntry, ApiError> {
+        let rows: Vec<EntryRow> = self
+            .sql()
+            .exec(
+                "SELECT entry FROM queue WHERE conversation = ?",
+                vec![conversation.into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading the queue", e))?;
+        let row = rows.into_iter().next().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownConversation,
+                format!("conversation {conversation:?} is not in this site's queue"),
+            )
+        })?;
+        serde_json::from_str(&row.entry).map_err(|e| internal("stored queue entry", e))
+    }
+
+    fn write_queue_entry(&self, entry: &QueueEntry) -> std::result::Result<(), ApiError> {
+        let text = serde_json::to_string(entry).map_err(|e| internal("queue entry", e))?;
+        self.sql()
+            .exec(
+                "INSERT OR REPLACE INTO queue (conversation, state, priority, entry, escalated_at) VALUES (?, ?, ?, ?, ?)",
+                vec![
+                    entry.conversation.clone().into(),
+                    entry.state.clone().into(),
+                    SqlStorageValue::from(entry.priority as i64),
+                    text.into(),
+                    SqlStorageValue::from(entry.escalated_at as i64),
+                ],
+            )
+            .map_err(|e| internal("writing the queue", e))?;
+        Ok(())
     }
 
     /// Newest first.

@@ -77,6 +77,8 @@ pub enum ErrorCode {
     UnknownProfile,
     /// No merge with that id.
     UnknownMerge,
+    /// No conversation with that id (or it is not in the human queue).
+    UnknownConversation,
     /// The merge was already undone, or a later merge depends on it.
     MergeNotUndoable,
     /// The site already has the most identity secrets it may hold.
