@@ -94,12 +94,50 @@ pub enum SiteCommand {
     StaffByKey {
         key_hash: String,
     },
-    /// A conversation enters (or re-enters) the human queue.
+    /// A conversation enters (or re-enters) the human queue; subscribed webhooks get
+    /// `conversation.escalated` with the transcript.
     Enqueue {
         conversation: String,
         escalation: Escalation,
         at: u64,
         excerpt: String,
+        #[serde(default)]
+        transcript: Vec<Message>,
+    },
+    /// A customer wrote on a conversation a person has: `message.created` for webhooks.
+    Notify {
+        conversation: String,
+        message: Message,
+    },
+    AddWebhook {
+        id: String,
+        url: String,
+        events: Vec<String>,
+        secret: String,
+        now: u64,
+    },
+    ListWebhooks,
+    DeleteWebhook {
+        id: String,
+    },
+    /// An endpoint's URL and secret, for delivering (internal only).
+    WebhookTarget {
+        id: String,
+    },
+    DisableWebhook {
+        id: String,
+        reason: String,
+    },
+    /// A delivery whose retries ran out.
+    DeadLetter {
+        delivery: Delivery,
+        last_error: String,
+        at: u64,
+    },
+    ListDeadLetters,
+    /// Sends a dead letter again (and removes it from the store).
+    ReplayDeadLetter {
+        id: String,
     },
     /// The queue, most urgent and longest waiting first.
     Queue {
@@ -433,4 +471,56 @@ impl ConversationKey {
 /// The Durable Object name of `conversation` on `site`.
 pub fn object_name(site: &str, conversation: &str) -> String {
     format!("{site}/{conversation}")
+}
+
+/// One webhook event on its way to one endpoint: a Cloudflare Queue message. `id` is the
+/// `webhook-id`, the same for every attempt, so receivers deduplicate.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct Delivery {
+    pub id: String,
+    pub site: String,
+    pub endpoint: String,
+    pub event: String,
+    /// The body, exactly as signed and sent.
+    pub payload: String,
+    pub attempt: u32,
+}
+
+/// A webhook endpoint as the admin API shows it (never its secret).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct WebhookInfo {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<String>,
+}
+
+/// Where and how to deliver (internal).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct WebhookTarget {
+    pub url: String,
+    pub secret: String,
+    pub disabled: bool,
+}
+
+impl std::fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookTarget")
+            .field("url", &self.url)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A delivery that ran out of retries, kept for the admin to see and replay.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct DeadLetterInfo {
+    pub id: String,
+    pub endpoint: String,
+    pub event: String,
+    pub attempts: u32,
+    pub last_error: String,
+    pub at: u64,
 }

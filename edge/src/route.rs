@@ -69,6 +69,23 @@ pub enum Route {
     ImportProfiles {
         site: String,
     },
+    CreateWebhook {
+        site: String,
+    },
+    ListWebhooks {
+        site: String,
+    },
+    DeleteWebhook {
+        site: String,
+        id: String,
+    },
+    ListDeadLetters {
+        site: String,
+    },
+    ReplayDeadLetter {
+        site: String,
+        id: String,
+    },
     CreateStaffKey {
         site: String,
     },
@@ -141,6 +158,11 @@ impl Route {
             | Route::FindProfiles { site }
             | Route::ImportProfiles { site }
             | Route::CreateStaffKey { site }
+            | Route::CreateWebhook { site }
+            | Route::ListWebhooks { site }
+            | Route::DeleteWebhook { site, .. }
+            | Route::ListDeadLetters { site }
+            | Route::ReplayDeadLetter { site, .. }
             | Route::ListStaffKeys { site }
             | Route::DeleteStaffKey { site, .. }
             | Route::Queue { site }
@@ -303,6 +325,42 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .then(|| site(id))
                 .transpose()?
                 .map(|site| Route::FindProfiles { site }),
+        ),
+        ["v1", "sites", id, "webhooks"] => {
+            let site = site(id)?;
+            let route = match method {
+                "GET" => Some(Route::ListWebhooks { site }),
+                "POST" => Some(Route::CreateWebhook { site }),
+                _ => None,
+            };
+            ("GET, POST", route)
+        }
+        ["v1", "sites", id, "webhooks", hook] => (
+            "DELETE",
+            (method == "DELETE")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::DeleteWebhook {
+                    site,
+                    id: (*hook).to_owned(),
+                }),
+        ),
+        ["v1", "sites", id, "dead-letters"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::ListDeadLetters { site }),
+        ),
+        ["v1", "sites", id, "dead-letters", letter, "replay"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::ReplayDeadLetter {
+                    site,
+                    id: (*letter).to_owned(),
+                }),
         ),
         ["v1", "sites", id, "staff-keys"] => {
             let site = site(id)?;

@@ -130,6 +130,77 @@ pub fn verify(
     if matches { Ok(()) } else { Err(VerifyError::NoMatch) }
 }
 
+/// The events a webhook endpoint can subscribe to.
+pub const EVENTS: [&str; 4] = [
+    "conversation.escalated",
+    "message.created",
+    "conversation.assigned",
+    "conversation.resolved",
+];
+
+/// Checks an endpoint URL: `https` (plain `http` only to loopback, and loopback only when
+/// `allow_loopback`, i.e. in local development), never a private-network or link-local address,
+/// no credentials in it. Returns it as given, trimmed.
+pub fn validate_endpoint_url(url: &str, allow_loopback: bool) -> Result<String, String> {
+    let url = url.trim();
+    if url.len() > 2048 {
+        return Err("the URL is longer than 2048 characters".into());
+    }
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("{url:?} is not an absolute URL"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err("credentials in the URL are not allowed; use the signature to authenticate".into());
+    }
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default().to_ascii_lowercase()
+    } else {
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(h, _)| h)
+            .to_ascii_lowercase()
+    };
+    if host.is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    let loopback = host == "localhost" || host.ends_with(".localhost") || host == "::1" || host.starts_with("127.");
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => {}
+        "http" if loopback && allow_loopback => {}
+        "http" => return Err("webhook endpoints must use https".into()),
+        other => return Err(format!("scheme {other:?} is not allowed; use https")),
+    }
+    if loopback && !allow_loopback {
+        return Err("loopback addresses are allowed only in local development".into());
+    }
+    if is_private(&host) {
+        return Err(format!(
+            "{host} is a private-network address; webhooks go to public endpoints"
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+fn is_private(host: &str) -> bool {
+    if host.ends_with(".internal") || host.ends_with(".local") || host == "metadata.google.internal" {
+        return true;
+    }
+    if let Ok(v4) = host.parse::<std::net::Ipv4Addr>() {
+        return v4.is_private()
+            || v4.is_link_local()
+            || v4.is_unspecified()
+            || v4.is_broadcast()
+            || v4.octets()[0] == 0
+            || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]));
+    }
+    if let Ok(v6) = host.parse::<std::net::Ipv6Addr>() {
+        let first = v6.segments()[0];
+        return v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80;
+    }
+    false
+}
+
 /// What to do after an attempt, from the receiver's answer (`None`: no answer, e.g. a timeout
 /// or a refused connection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,6 +312,33 @@ mod tests {
         let secret = WebhookSecret::from_random([9; 32]);
         assert_eq!(WebhookSecret::parse(&secret.encode()).unwrap(), secret);
         assert!(!format!("{secret:?}").contains(&secret.encode()[6..]));
+    }
+
+    #[test]
+    fn endpoint_urls_are_public_https() {
+        assert!(validate_endpoint_url("https://hooks.example.com/threadline", false).is_ok());
+        assert!(validate_endpoint_url(" https://hooks.example.com:8443/x?y=1 ", false).is_ok());
+        for bad in [
+            "http://hooks.example.com/x",
+            "ftp://hooks.example.com",
+            "hooks.example.com",
+            "https://user:pass@hooks.example.com",
+            "https://10.0.0.5/hook",
+            "https://192.168.1.2/hook",
+            "https://172.20.0.1/hook",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[fd00::1]/hook",
+            "https://printer.local/hook",
+            "http://127.0.0.1:9000/hook",
+            "https://localhost/hook",
+        ] {
+            assert!(validate_endpoint_url(bad, false).is_err(), "{bad}");
+        }
+        // Local development may deliver to loopback, plain http included, but still not to the
+        // private network.
+        assert!(validate_endpoint_url("http://127.0.0.1:9000/hook", true).is_ok());
+        assert!(validate_endpoint_url("http://localhost:9000/hook", true).is_ok());
+        assert!(validate_endpoint_url("http://10.0.0.5/hook", true).is_err());
     }
 
     #[test]

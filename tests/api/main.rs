@@ -11,3 +11,4 @@ mod identity;
 mod live;
 mod sessions;
 mod staff;
+mod webhooks;

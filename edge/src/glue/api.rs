@@ -26,9 +26,9 @@ use crate::api_error::ApiError;
 use crate::config;
 use crate::email::{self, EmailConfig};
 use crate::internal::{
-    AgentReplyCommand, ConversationKey, DirectoryCommand, ErasureReport, HandoffCommand, IdentifyOutcome,
-    IdentitySecret, ImportReport, NewIds, ProfileExport, ProfileView, QueueEntry, SendCommand, SiteCommand, SiteRecord,
-    StaffConversation, StaffKeyInfo, UndoReport,
+    AgentReplyCommand, ConversationKey, DeadLetterInfo, DirectoryCommand, ErasureReport, HandoffCommand,
+    IdentifyOutcome, IdentitySecret, ImportReport, NewIds, ProfileExport, ProfileView, QueueEntry, SendCommand,
+    SiteCommand, SiteRecord, StaffConversation, StaffKeyInfo, UndoReport, WebhookInfo,
 };
 use crate::route::{self, Route};
 
@@ -346,6 +346,72 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             };
             let report: ImportReport = directory(env, &site, command).await?;
             json(200, &report)
+        }
+        Route::CreateWebhook { site } => {
+            require_admin(&req, env, &site).await?;
+            let body = json_body(&mut req).await?;
+            let allow_loopback = setting(env, "ALLOW_LOOPBACK_WEBHOOKS").as_deref() == Some("1");
+            let url = match body.get("url") {
+                Some(serde_json::Value::String(url)) => shared::webhook::validate_endpoint_url(url, allow_loopback)
+                    .map_err(|why| ApiError::field("url", why))?,
+                _ => {
+                    return Err(ApiError::field(
+                        "url",
+                        "`url` (the https endpoint to deliver to) is required",
+                    ));
+                }
+            };
+            let events: Vec<String> = match body.get("events") {
+                None => shared::webhook::EVENTS.iter().map(|e| (*e).to_owned()).collect(),
+                Some(serde_json::Value::Array(items)) if !items.is_empty() => items
+                    .iter()
+                    .map(|item| match item.as_str() {
+                        Some(event) if shared::webhook::EVENTS.contains(&event) => Ok(event.to_owned()),
+                        _ => Err(ApiError::field(
+                            "events",
+                            format!("events are some of {}", shared::webhook::EVENTS.join(", ")),
+                        )),
+                    })
+                    .collect::<ApiResult<_>>()?,
+                Some(_) => {
+                    return Err(ApiError::field(
+                        "events",
+                        "`events` is a non-empty array of event types (omit it for all)",
+                    ));
+                }
+            };
+            let secret = shared::webhook::WebhookSecret::from_random(random_bytes()?).encode();
+            let command = SiteCommand::AddWebhook {
+                id: format!("wh_{}", hex(&random_bytes::<6>()?)),
+                url,
+                events,
+                secret: secret.clone(),
+                now: now_ms() / 1000,
+            };
+            let info: WebhookInfo = site_command(env, &site, &command).await?;
+            let mut reply = serde_json::to_value(&info).map_err(|e| internal("webhook", e))?;
+            reply["secret"] = serde_json::Value::String(secret);
+            json(201, &reply)
+        }
+        Route::ListWebhooks { site } => {
+            require_admin(&req, env, &site).await?;
+            let list: Vec<WebhookInfo> = site_command(env, &site, &SiteCommand::ListWebhooks).await?;
+            json(200, &serde_json::json!({ "webhooks": list }))
+        }
+        Route::DeleteWebhook { site, id } => {
+            require_admin(&req, env, &site).await?;
+            let reply: serde_json::Value = site_command(env, &site, &SiteCommand::DeleteWebhook { id }).await?;
+            json(200, &reply)
+        }
+        Route::ListDeadLetters { site } => {
+            require_admin(&req, env, &site).await?;
+            let list: Vec<DeadLetterInfo> = site_command(env, &site, &SiteCommand::ListDeadLetters).await?;
+            json(200, &serde_json::json!({ "dead_letters": list }))
+        }
+        Route::ReplayDeadLetter { site, id } => {
+            require_admin(&req, env, &site).await?;
+            let reply: serde_json::Value = site_command(env, &site, &SiteCommand::ReplayDeadLetter { id }).await?;
+            json(200, &reply)
         }
         Route::CreateStaffKey { site } => {
             require_admin(&req, env, &site).await?;

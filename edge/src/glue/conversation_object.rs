@@ -575,6 +575,15 @@ impl ConversationObject {
         let mut messages = vec![message.clone()];
         if self.status()? == ConversationStatus::Bot {
             messages.extend(self.answer(&message).await?);
+        } else {
+            // A person has the conversation: staff tools hear of the new message.
+            let command = SiteCommand::Notify {
+                conversation: self.key()?.conversation,
+                message: message.clone(),
+            };
+            if let Err(error) = site_command::<serde_json::Value>(&self.env, &self.key()?.site, &command).await {
+                worker::console_error!("message.created event not queued: {}", error.body.message);
+            }
         }
         Ok(messages)
     }
@@ -611,11 +620,16 @@ impl ConversationObject {
         let record = serde_json::to_string(escalation).map_err(|e| internal("escalation", e))?;
         self.set_meta("escalation", &record)?;
         self.set_meta("status", "waiting_for_human")?;
+        // The package for people: the conversation so far (the newest 200 messages).
+        let mut transcript = self.all_messages()?;
+        let skip = transcript.len().saturating_sub(200);
+        transcript.drain(..skip);
         let command = SiteCommand::Enqueue {
             conversation: self.key()?.conversation,
             escalation: escalation.clone(),
             at: now_ms(),
             excerpt: last_words.chars().take(280).collect(),
+            transcript,
         };
         let pending = serde_json::to_string(&command).map_err(|e| internal("queue entry", e))?;
         self.set_meta("enqueue", &pending)

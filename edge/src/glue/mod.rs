@@ -6,12 +6,13 @@ mod conversation_object;
 mod directory_object;
 mod http;
 mod site_object;
+mod webhooks;
 
 pub use conversation_object::ConversationObject;
 pub use directory_object::ProfileDirectory;
 pub use site_object::SiteObject;
 
-use worker::{Context, Env, Request, Response, Result, event};
+use worker::{Context, Env, MessageBatch, Request, Response, Result, event};
 
 use crate::cors;
 
@@ -31,6 +32,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         return Ok(response);
     }
     Ok(with_headers(response, cors::response_headers(origin.as_deref())))
+}
+
+/// Webhook deliveries, from the `WEBHOOKS` queue.
+#[event(queue)]
+async fn queue(batch: MessageBatch<crate::internal::Delivery>, env: Env, _ctx: Context) -> Result<()> {
+    webhooks::consume(batch, env).await
 }
 
 /// Adds `extra` headers to a response the worker built itself (its headers are mutable, unlike

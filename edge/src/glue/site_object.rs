@@ -21,7 +21,8 @@ use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStora
 use super::http::{error_response, internal, json};
 use crate::api_error::ApiError;
 use crate::internal::{
-    AnswerReply, IdentitySecret, MAX_IDENTITY_SECRETS, QueueEntry, SiteCommand, SiteRecord, StaffKeyInfo,
+    AnswerReply, DeadLetterInfo, Delivery, IdentitySecret, MAX_IDENTITY_SECRETS, QueueEntry, SiteCommand, SiteRecord,
+    StaffKeyInfo, WebhookInfo, WebhookTarget,
 };
 
 const SCHEMA: &str = "
@@ -55,6 +56,20 @@ CREATE TABLE IF NOT EXISTS queue (
     escalated_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS queue_order ON queue (state, priority DESC, escalated_at);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    disabled TEXT
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id TEXT PRIMARY KEY,
+    delivery TEXT NOT NULL,
+    last_error TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS identity_secrets (
     kid TEXT PRIMARY KEY,
     secret TEXT NOT NULL,
@@ -88,13 +103,16 @@ struct Knowledge {
 #[allow(missing_debug_implementations)] // Holds platform handles that have no Debug.
 pub struct SiteObject {
     state: State,
+    env: Env,
     knowledge: RefCell<Option<Rc<Knowledge>>>,
     /// Counts uploads, so an upload whose build a newer one overtook is not stored.
     uploads: Cell<u64>,
+    /// Webhook deliveries a command produced, sent to the queue before it answers.
+    outbox: RefCell<Vec<Delivery>>,
 }
 
 impl DurableObject for SiteObject {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();
         if let Err(error) = sql.exec(SCHEMA, None) {
             worker::console_error!("SiteObject schema: {error}");
@@ -104,15 +122,25 @@ impl DurableObject for SiteObject {
         }
         SiteObject {
             state,
+            env,
             knowledge: RefCell::new(None),
             uploads: Cell::new(0),
+            outbox: RefCell::new(Vec::new()),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let result = match req.json::<SiteCommand>().await {
             Ok(SiteCommand::PutArticles { articles }) => self.put_articles(articles).await,
-            Ok(command) => self.handle(command),
+            Ok(command) => match self.handle(command) {
+                // Events go out before the caller hears back: a caller that sees an error
+                // retries, and each event's delivery id is stable, so receivers see it once.
+                Ok(response) => self.send_outbox().await.map(|()| response),
+                Err(error) => {
+                    self.outbox.borrow_mut().clear();
+                    Err(error)
+                }
+            },
             Err(error) => Err(internal("SiteObject command", error)),
         };
         Ok(result.unwrap_or_else(|error| error_response(&error)))
@@ -127,6 +155,24 @@ struct SiteRow {
     admin_key_hash: String,
     trait_rules: String,
     escalation_rules: String,
+}
+
+#[derive(Deserialize)]
+struct WebhookRow {
+    id: String,
+    url: String,
+    events: String,
+    secret: String,
+    created_at: i64,
+    disabled: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DeadRow {
+    id: String,
+    delivery: String,
+    last_error: String,
+    at: i64,
 }
 
 #[derive(Deserialize)]
@@ -338,21 +384,147 @@ impl SiteObject {
                 escalation,
                 at,
                 excerpt,
+                transcript,
             } => {
-                self.existing()?;
+                let site = self.existing()?;
                 let entry = QueueEntry {
                     conversation: conversation.clone(),
                     state: "waiting".into(),
                     priority: escalation.priority,
-                    team: escalation.team,
-                    reasons: escalation.reasons,
+                    team: escalation.team.clone(),
+                    reasons: escalation.reasons.clone(),
                     escalated_at: at,
                     assigned_to: None,
                     resolved_at: None,
                     excerpt,
                 };
                 self.write_queue_entry(&entry)?;
+                let data = serde_json::json!({
+                    "site": site.id,
+                    "conversation": conversation,
+                    "escalation": escalation,
+                    "transcript": transcript,
+                });
+                self.emit("conversation.escalated", &format!("{conversation}:{at}"), at, data)?;
                 json(200, &entry)
+            }
+            SiteCommand::Notify { conversation, message } => {
+                let site = self.existing()?;
+                let key = format!("{conversation}:{}", message.id);
+                let at = message.at;
+                let data = serde_json::json!({ "site": site.id, "conversation": conversation, "message": message });
+                self.emit("message.created", &key, at, data)?;
+                json(200, &serde_json::json!({ "ok": true }))
+            }
+            SiteCommand::AddWebhook {
+                id,
+                url,
+                events,
+                secret,
+                now,
+            } => {
+                self.existing()?;
+                let events_text = serde_json::to_string(&events).map_err(|e| internal("events", e))?;
+                self.sql()
+                    .exec(
+                        "INSERT INTO webhooks (id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?)",
+                        vec![
+                            id.clone().into(),
+                            url.clone().into(),
+                            events_text.into(),
+                            secret.into(),
+                            SqlStorageValue::from(now as i64),
+                        ],
+                    )
+                    .map_err(|e| internal("storing a webhook", e))?;
+                json(
+                    201,
+                    &WebhookInfo {
+                        id,
+                        url,
+                        events,
+                        created_at: now,
+                        disabled: None,
+                    },
+                )
+            }
+            SiteCommand::ListWebhooks => {
+                self.existing()?;
+                let list: Vec<WebhookInfo> = self.webhooks()?.into_iter().map(|(info, _)| info).collect();
+                json(200, &list)
+            }
+            SiteCommand::DeleteWebhook { id } => {
+                self.existing()?;
+                let deleted = self
+                    .sql()
+                    .exec("DELETE FROM webhooks WHERE id = ?", vec![id.clone().into()])
+                    .map(|c| c.rows_written())
+                    .map_err(|e| internal("deleting a webhook", e))?;
+                if deleted == 0 {
+                    return Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no webhook endpoint {id:?}"),
+                    ));
+                }
+                json(200, &serde_json::json!({ "deleted": id }))
+            }
+            SiteCommand::WebhookTarget { id } => {
+                let target = self
+                    .webhooks()?
+                    .into_iter()
+                    .find(|(info, _)| info.id == id)
+                    .map(|(info, secret)| WebhookTarget {
+                        url: info.url,
+                        secret,
+                        disabled: info.disabled.is_some(),
+                    });
+                json(200, &target)
+            }
+            SiteCommand::DisableWebhook { id, reason } => {
+                self.sql()
+                    .exec(
+                        "UPDATE webhooks SET disabled = ? WHERE id = ?",
+                        vec![reason.into(), id.into()],
+                    )
+                    .map_err(|e| internal("disabling a webhook", e))?;
+                json(200, &serde_json::json!({ "ok": true }))
+            }
+            SiteCommand::DeadLetter {
+                delivery,
+                last_error,
+                at,
+            } => {
+                let text = serde_json::to_string(&delivery).map_err(|e| internal("dead letter", e))?;
+                self.sql()
+                    .exec(
+                        "INSERT OR REPLACE INTO dead_letters (id, delivery, last_error, at) VALUES (?, ?, ?, ?)",
+                        vec![
+                            format!("{}:{}", delivery.id, delivery.endpoint).into(),
+                            text.into(),
+                            last_error.into(),
+                            SqlStorageValue::from(at as i64),
+                        ],
+                    )
+                    .map_err(|e| internal("storing a dead letter", e))?;
+                json(200, &serde_json::json!({ "ok": true }))
+            }
+            SiteCommand::ListDeadLetters => {
+                self.existing()?;
+                let list: Vec<DeadLetterInfo> = self.dead_letters()?.into_iter().map(|(info, _)| info).collect();
+                json(200, &list)
+            }
+            SiteCommand::ReplayDeadLetter { id } => {
+                self.existing()?;
+                let (_, delivery) = self
+                    .dead_letters()?
+                    .into_iter()
+                    .find(|(info, _)| info.id == id)
+                    .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no dead letter {id:?}")))?;
+                self.sql()
+                    .exec("DELETE FROM dead_letters WHERE id = ?", vec![id.into()])
+                    .map_err(|e| internal("replaying a dead letter", e))?;
+                self.outbox.borrow_mut().push(Delivery { attempt: 1, ..delivery });
+                json(200, &serde_json::json!({ "replayed": true }))
             }
             SiteCommand::Queue { include_resolved } => {
                 self.existing()?;
@@ -511,6 +683,99 @@ impl SiteObject {
                 Ok(None)
             }
         }
+    }
+
+    /// Queues `event` for every endpoint subscribed to it. The delivery id is derived from the
+    /// event (`key`) and the endpoint, so the same event queued twice is one event to receivers.
+    fn emit(&self, event: &str, key: &str, at: u64, data: serde_json::Value) -> std::result::Result<(), ApiError> {
+        let site = self.existing()?.id;
+        let payload = serde_json::json!({ "type": event, "timestamp": at, "data": data }).to_string();
+        for (info, _) in self.webhooks()? {
+            if info.disabled.is_some() || !info.events.iter().any(|e| e == event) {
+                continue;
+            }
+            use sha2::Digest as _;
+            let digest = sha2::Sha256::digest(format!("{event}\n{key}\n{}", info.id));
+            let id: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+            self.outbox.borrow_mut().push(Delivery {
+                id: format!("msg_{id}"),
+                site: site.clone(),
+                endpoint: info.id,
+                event: event.to_owned(),
+                payload: payload.clone(),
+                attempt: 1,
+            });
+        }
+        Ok(())
+    }
+
+    async fn send_outbox(&self) -> std::result::Result<(), ApiError> {
+        let deliveries: Vec<Delivery> = self.outbox.borrow_mut().drain(..).collect();
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let queue = self.env.queue("WEBHOOKS").map_err(|e| internal("webhook queue", e))?;
+        for delivery in deliveries {
+            queue
+                .send(delivery)
+                .await
+                .map_err(|e| internal("queueing a webhook", e))?;
+        }
+        Ok(())
+    }
+
+    fn webhooks(&self) -> std::result::Result<Vec<(WebhookInfo, String)>, ApiError> {
+        let rows: Vec<WebhookRow> = self
+            .sql()
+            .exec(
+                "SELECT id, url, events, secret, created_at, disabled FROM webhooks ORDER BY created_at, id",
+                None,
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading webhooks", e))?;
+        rows.into_iter()
+            .map(|row| {
+                let events = serde_json::from_str(&row.events).map_err(|e| internal("stored events", e))?;
+                Ok((
+                    WebhookInfo {
+                        id: row.id,
+                        url: row.url,
+                        events,
+                        created_at: row.created_at as u64,
+                        disabled: row.disabled,
+                    },
+                    row.secret,
+                ))
+            })
+            .collect()
+    }
+
+    fn dead_letters(&self) -> std::result::Result<Vec<(DeadLetterInfo, Delivery)>, ApiError> {
+        let rows: Vec<DeadRow> = self
+            .sql()
+            .exec(
+                "SELECT id, delivery, last_error, at FROM dead_letters ORDER BY at LIMIT 500",
+                None,
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading dead letters", e))?;
+        rows.into_iter()
+            .map(|row| {
+                let delivery: Delivery =
+                    serde_json::from_str(&row.delivery).map_err(|e| internal("stored dead letter", e))?;
+                Ok((
+                    DeadLetterInfo {
+                        id: row.id,
+                        endpoint: delivery.endpoint.clone(),
+                        event: delivery.event.clone(),
+                        attempts: delivery.attempt,
+                        last_error: row.last_error,
+                        at: row.at as u64,
+                    },
+                    delivery,
+                ))
+            })
+            .collect()
     }
 
     fn staff_keys(&self, key_hash: Option<&str>) -> std::result::Result<Vec<StaffKeyInfo>, ApiError> {

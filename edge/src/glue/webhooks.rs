@@ -1,0 +1,139 @@
+//! Webhook delivery: the consumer of the `WEBHOOKS` Cloudflare Queue. Each message is one event
+//! for one endpoint; it is signed per Standard Webhooks at each attempt (fresh timestamp, same
+//! `webhook-id`), sent with a 15-second timeout, and then, by `shared::webhook::after_attempt`:
+//! done, the endpoint disabled (410), queued again with the schedule's delay, or after the last
+//! attempt kept as a dead letter for the admin to see and replay. If anything in here fails, the
+//! queue retries the message itself, so an event is never dropped.
+
+use std::time::Duration;
+
+use shared::webhook::{self, Outcome, WebhookSecret};
+use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, wasm_bindgen::JsValue};
+use worker::{MessageBatch, MessageBuilder, MessageExt};
+
+use super::http::{internal, now_ms, site_command};
+use crate::api_error::ApiError;
+use crate::internal::{Delivery, SiteCommand, WebhookTarget};
+
+/// How long a receiver has to answer.
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Longest delay a queue message may carry (Cloudflare Queues: 12 hours); longer waits in the
+/// schedule are capped to it.
+const MAX_QUEUE_DELAY_SECS: u64 = 12 * 60 * 60;
+
+pub async fn consume(batch: MessageBatch<Delivery>, env: Env) -> worker::Result<()> {
+    for message in batch.messages()? {
+        match deliver(&env, message.body()).await {
+            Ok(()) => message.ack(),
+            Err(error) => {
+                worker::console_error!(
+                    "webhook delivery step failed, the queue retries it: {}",
+                    error.body.message
+                );
+                message.retry();
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn deliver(env: &Env, delivery: &Delivery) -> Result<(), ApiError> {
+    let command = SiteCommand::WebhookTarget {
+        id: delivery.endpoint.clone(),
+    };
+    let target: Option<WebhookTarget> = site_command(env, &delivery.site, &command).await?;
+    // A deleted or disabled endpoint gets nothing more.
+    let Some(target) = target.filter(|t| !t.disabled) else {
+        return Ok(());
+    };
+    let secret = WebhookSecret::parse(&target.secret).map_err(|e| internal("stored webhook secret", e))?;
+    let (status, retry_after, error) = attempt(&target.url, delivery, &secret).await;
+    let outcome = webhook::after_attempt(delivery.attempt, status, retry_after, js_sys_random());
+    match outcome {
+        Outcome::Delivered => Ok(()),
+        Outcome::Disable => {
+            let command = SiteCommand::DisableWebhook {
+                id: delivery.endpoint.clone(),
+                reason: "the endpoint answered 410 Gone".into(),
+            };
+            site_command::<serde_json::Value>(env, &delivery.site, &command)
+                .await
+                .map(|_| ())
+        }
+        Outcome::Retry { after_secs } => {
+            let cap = setting_u64(env, "WEBHOOK_MAX_DELAY_SECS").unwrap_or(MAX_QUEUE_DELAY_SECS);
+            let delay = after_secs.min(cap).min(MAX_QUEUE_DELAY_SECS) as u32;
+            let next = Delivery {
+                attempt: delivery.attempt + 1,
+                ..delivery.clone()
+            };
+            let queue = env.queue("WEBHOOKS").map_err(|e| internal("webhook queue", e))?;
+            queue
+                .send(MessageBuilder::new(next).delay_seconds(delay).build())
+                .await
+                .map_err(|e| internal("requeueing a webhook", e))
+        }
+        Outcome::GiveUp => {
+            let command = SiteCommand::DeadLetter {
+                delivery: delivery.clone(),
+                last_error: error,
+                at: now_ms(),
+            };
+            site_command::<serde_json::Value>(env, &delivery.site, &command)
+                .await
+                .map(|_| ())
+        }
+    }
+}
+
+/// One attempt: the status (None if no answer came), its `Retry-After` in seconds, and a
+/// description of what happened for the dead-letter store (never the body).
+async fn attempt(url: &str, delivery: &Delivery, secret: &WebhookSecret) -> (Option<u16>, Option<u64>, String) {
+    let timestamp = now_ms() / 1000;
+    let headers = Headers::new();
+    for (name, value) in webhook::headers(
+        &delivery.id,
+        timestamp,
+        delivery.payload.as_bytes(),
+        std::slice::from_ref(secret),
+    ) {
+        let _ = headers.set(name, &value);
+    }
+    let _ = headers.set("Content-Type", "application/json");
+    let _ = headers.set("User-Agent", "Threadline-Webhooks/1");
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(&delivery.payload)));
+    let Ok(request) = Request::new_with_init(url, &init) else {
+        return (None, None, "the endpoint URL could not be requested".into());
+    };
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    wasm_bindgen_futures::spawn_local(async move {
+        Delay::from(TIMEOUT).await;
+        controller.abort();
+    });
+    match Fetch::Request(request).send_with_signal(&signal).await {
+        Ok(response) => {
+            let status = response.status_code();
+            let retry_after = response
+                .headers()
+                .get("Retry-After")
+                .ok()
+                .flatten()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            (Some(status), retry_after, format!("HTTP {status}"))
+        }
+        Err(_) => (None, None, format!("no answer within {} s", TIMEOUT.as_secs())),
+    }
+}
+
+fn setting_u64(env: &Env, name: &str) -> Option<u64> {
+    env.var(name).ok().and_then(|v| v.to_string().parse().ok())
+}
+
+fn js_sys_random() -> f64 {
+    js_sys::Math::random()
+}

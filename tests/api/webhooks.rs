@@ -1,0 +1,287 @@
+//! Webhooks to staff tools: signed per Standard Webhooks, delivered through the queue with the
+//! full transcript, retried with one `webhook-id` until the receiver takes them, endpoints
+//! disabled on 410, dead letters kept and replayable. The receiver is a local HTTP server
+//! that answers as the test scripts it.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use shared::webhook::{self, WebhookSecret};
+
+use crate::support::{Site, edge, site_with_articles};
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    id: String,
+    timestamp: u64,
+    signature: String,
+    body: Vec<u8>,
+}
+
+/// A local webhook receiver. `script` holds the statuses (with an optional Retry-After) to
+/// answer with, in order; once it is empty it answers 204.
+struct Receiver {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    fn start(script: Vec<(u16, Option<u64>)>) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}/hooks", listener.local_addr().unwrap().port());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&received);
+        let mut script: VecDeque<(u16, Option<u64>)> = script.into();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Some(request) = read_request(&mut stream) else {
+                    continue;
+                };
+                log.lock().unwrap().push(request);
+                let (status, retry_after) = script.pop_front().unwrap_or((204, None));
+                let extra = retry_after.map(|s| format!("Retry-After: {s}\r\n")).unwrap_or_default();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} Scripted\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        Receiver { url, received }
+    }
+
+    /// Waits until `n` requests arrived (or 30 s passed) and returns them.
+    fn wait_for(&self, n: usize) -> Vec<Received> {
+        let started = Instant::now();
+        loop {
+            let got = self.received.lock().unwrap().clone();
+            if got.len() >= n || started.elapsed() > Duration::from_secs(30) {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Received> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut data = Vec::new();
+    let mut buffer = [0u8; 8192];
+    let header_end = loop {
+        let n = stream.read(&mut buffer).ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buffer[..n]);
+        if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..header_end]).to_string();
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|line| {
+                let (k, v) = line.split_once(':')?;
+                k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            })
+            .unwrap_or_default()
+    };
+    let length: usize = header("content-length").parse().unwrap_or(0);
+    while data.len() < header_end + length {
+        let n = stream.read(&mut buffer).ok()?;
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buffer[..n]);
+    }
+    Some(Received {
+        id: header("webhook-id"),
+        timestamp: header("webhook-timestamp").parse().unwrap_or(0),
+        signature: header("webhook-signature"),
+        body: data[header_end..].to_vec(),
+    })
+}
+
+fn add_endpoint(site: &Site, url: &str, events: Option<Value>) -> (String, WebhookSecret) {
+    let mut body = json!({ "url": url });
+    if let Some(events) = events {
+        body["events"] = events;
+    }
+    let reply = edge().json("POST", &site.path("/webhooks"), Some(&site.admin_key), &body);
+    let created = reply.expect_ok(201);
+    (
+        created["id"].as_str().unwrap().to_owned(),
+        WebhookSecret::parse(created["secret"].as_str().unwrap()).unwrap(),
+    )
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[track_caller]
+fn check_signed(delivery: &Received, secret: &WebhookSecret) -> Value {
+    webhook::verify(
+        &delivery.id,
+        delivery.timestamp,
+        &delivery.signature,
+        &delivery.body,
+        std::slice::from_ref(secret),
+        now(),
+    )
+    .unwrap_or_else(|e| panic!("{e}: {delivery:?}"));
+    serde_json::from_slice(&delivery.body).unwrap()
+}
+
+#[test]
+fn an_escalation_reaches_the_receiver_signed_with_the_whole_transcript() {
+    let site = site_with_articles();
+    let receiver = Receiver::start(vec![]);
+    let (_, secret) = add_endpoint(&site, &receiver.url, None);
+    let resolved_only = Receiver::start(vec![]);
+    add_endpoint(&site, &resolved_only.url, Some(json!(["conversation.resolved"])));
+
+    let token = site.session();
+    site.send(&token, "q1", "my invoice shows the wrong VAT number")
+        .expect_ok(200);
+    site.send(&token, "q2", "This is unacceptable, I need a person")
+        .expect_ok(200);
+    let got = receiver.wait_for(1);
+    assert_eq!(got.len(), 1, "one conversation.escalated");
+    let event = check_signed(&got[0], &secret);
+    assert_eq!(event["type"], "conversation.escalated");
+    assert!(got[0].id.starts_with("msg_"));
+    let data = &event["data"];
+    assert_eq!(data["escalation"]["reasons"][0], "visitor_asked");
+    assert_eq!(data["escalation"]["priority"], "high");
+    let texts: Vec<&str> = data["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert!(texts.contains(&"my invoice shows the wrong VAT number"), "{texts:?}");
+    assert!(texts.contains(&"This is unacceptable, I need a person"), "{texts:?}");
+
+    // While a person has it, the customer's messages are events too.
+    site.send(&token, "q3", "the invoice number is 2024-117").expect_ok(200);
+    let got = receiver.wait_for(2);
+    let event = check_signed(&got[1], &secret);
+    assert_eq!(event["type"], "message.created");
+    assert_eq!(event["data"]["message"]["text"], "the invoice number is 2024-117");
+    // The endpoint that only wants resolutions heard nothing.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(resolved_only.received.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_failing_receiver_gets_the_event_again_with_the_same_id_until_it_takes_it() {
+    let site = site_with_articles();
+    let receiver = Receiver::start(vec![(500, None), (502, None), (503, Some(1))]);
+    let (_, secret) = add_endpoint(&site, &receiver.url, Some(json!(["conversation.escalated"])));
+    let token = site.session();
+    site.send(&token, "q1", "talk to a human please").expect_ok(200);
+    let got = receiver.wait_for(4);
+    assert_eq!(got.len(), 4, "three failures, then delivered: {got:?}");
+    assert!(got.iter().all(|d| d.id == got[0].id), "one webhook-id across retries");
+    for delivery in &got {
+        check_signed(delivery, &secret);
+    }
+    // Delivered: nothing more comes.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(receiver.received.lock().unwrap().len(), 4);
+}
+
+#[test]
+fn gone_disables_the_endpoint_and_exhausted_retries_become_replayable_dead_letters() {
+    let site = site_with_articles();
+    let gone = Receiver::start(vec![(410, None)]);
+    let (gone_id, _) = add_endpoint(&site, &gone.url, Some(json!(["conversation.escalated"])));
+    let failing = Receiver::start((0..10).map(|_| (500, None)).collect());
+    let (failing_id, secret) = add_endpoint(&site, &failing.url, Some(json!(["conversation.escalated"])));
+    let token = site.session();
+    site.send(&token, "q1", "I want to speak to a person").expect_ok(200);
+
+    assert_eq!(gone.wait_for(1).len(), 1);
+    let all = failing.wait_for(10);
+    assert_eq!(all.len(), 10, "ten attempts");
+    let auth = format!("Bearer {}", site.admin_key);
+    let started = Instant::now();
+    let letters = loop {
+        let reply = edge().request("GET", &site.path("/dead-letters"), &[("Authorization", &auth)], None);
+        let letters = reply.expect_ok(200)["dead_letters"].as_array().unwrap().clone();
+        if !letters.is_empty() || started.elapsed() > Duration::from_secs(10) {
+            break letters;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0]["endpoint"], failing_id.as_str());
+    assert_eq!(letters[0]["attempts"], 10);
+    assert_eq!(letters[0]["last_error"], "HTTP 500");
+    let hooks = edge().request("GET", &site.path("/webhooks"), &[("Authorization", &auth)], None);
+    let hooks = hooks.expect_ok(200)["webhooks"].as_array().unwrap().clone();
+    let gone_hook = hooks.iter().find(|h| h["id"] == gone_id.as_str()).unwrap();
+    assert!(gone_hook["disabled"].as_str().unwrap().contains("410"));
+    assert!(
+        !hooks.iter().any(|h| h.get("secret").is_some()),
+        "secrets are never listed"
+    );
+    assert_eq!(
+        gone.received.lock().unwrap().len(),
+        1,
+        "nothing more to a gone endpoint"
+    );
+
+    // The receiver is fixed; the admin replays the dead letter: same id, delivered.
+    let id = letters[0]["id"].as_str().unwrap();
+    edge()
+        .request(
+            "POST",
+            &site.path(&format!("/dead-letters/{id}/replay")),
+            &[("Authorization", &auth)],
+            None,
+        )
+        .expect_ok(200);
+    let got = failing.wait_for(11);
+    assert_eq!(got.len(), 11);
+    assert_eq!(got[10].id, got[0].id);
+    check_signed(&got[10], &secret);
+}
+
+#[test]
+fn endpoints_must_be_public_https_and_events_known() {
+    let site = site_with_articles();
+    for (body, field) in [
+        (json!({ "url": "http://hooks.example.com/x" }), "url"),
+        (json!({ "url": "https://10.1.2.3/x" }), "url"),
+        (json!({ "url": "https://169.254.169.254/latest" }), "url"),
+        (json!({}), "url"),
+        (
+            json!({ "url": "https://hooks.example.com/x", "events": ["conversation.deleted"] }),
+            "events",
+        ),
+        (json!({ "url": "https://hooks.example.com/x", "events": [] }), "events"),
+    ] {
+        let reply = edge().json("POST", &site.path("/webhooks"), Some(&site.admin_key), &body);
+        reply.expect_error(400, "invalid_field");
+        assert_eq!(reply.body["error"]["field"], field, "{body}");
+    }
+    let created = edge().json(
+        "POST",
+        &site.path("/webhooks"),
+        Some(&site.admin_key),
+        &json!({ "url": "https://hooks.example.com/threadline" }),
+    );
+    let created = created.expect_ok(201);
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(created["events"].as_array().unwrap().len(), 4);
+}
