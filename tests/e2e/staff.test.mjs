@@ -1,8 +1,12 @@
-// End to end: a visitor asks for a person in the widget, the conversation reaches the staff
-// queue, and a staff reply through the API appears in the widget live, without a reload.
+// End to end: a visitor asks for a person in the widget, a staff tool's endpoint receives a
+// correctly signed `conversation.escalated` with the whole transcript (checked by the reference
+// verifier, PyPI `standardwebhooks`), and a staff reply through the API appears in the widget
+// live, without a reload.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { EDGE, Widget, createSiteWithKey, launchBrowser, startHostServer } from "./pages.mjs";
 
 const ARTICLES = readFileSync(new URL("../../www/demo/articles.jsonl", import.meta.url), "utf8");
@@ -11,20 +15,43 @@ let browser;
 let hosts;
 let site;
 let staffKey;
+let receiver;
+const received = [];
+
+async function admin(method, path, body) {
+  const response = await fetch(`${EDGE}/v1/sites/${site.id}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${site.adminKey}`, "Content-Type": "application/json" },
+    body: body && JSON.stringify(body),
+  });
+  assert.ok(response.ok, `${method} ${path}: ${response.status}`);
+  return response.json();
+}
+
 before(async () => {
   browser = await launchBrowser();
   hosts = await startHostServer();
   site = await createSiteWithKey("e2e-staff", [hosts.origin], ARTICLES);
-  const created = await fetch(`${EDGE}/v1/sites/${site.id}/staff-keys`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${site.adminKey}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ name: "Priya" }),
+  staffKey = (await admin("POST", "/staff-keys", { name: "Priya" })).key;
+
+  // The staff tool's endpoint: starts, says its port, then takes the secret we are given.
+  receiver = spawn("python3", [new URL("webhook_receiver.py", import.meta.url).pathname], {
+    env: { ...process.env, PYTHONPATH: new URL("../../target/pylib", import.meta.url).pathname },
+    stdio: ["pipe", "pipe", "inherit"],
   });
-  staffKey = (await created.json()).key;
+  const lines = createInterface({ input: receiver.stdout });
+  const port = await new Promise((resolve, reject) => {
+    receiver.once("exit", (code) => reject(new Error(`webhook receiver exited with ${code}`)));
+    lines.once("line", (line) => resolve(JSON.parse(line).port));
+  });
+  lines.on("line", (line) => received.push(JSON.parse(line)));
+  const endpoint = await admin("POST", "/webhooks", { url: `http://127.0.0.1:${port}/threadline`, events: ["conversation.escalated"] });
+  receiver.stdin.write(`${endpoint.secret}\n`);
 });
 after(async () => {
   await browser?.close();
   hosts?.server.close();
+  receiver?.kill();
 });
 
 async function staff(method, path, body) {
@@ -37,7 +64,7 @@ async function staff(method, path, body) {
   return response.json();
 }
 
-test("a visitor who asks for a person gets a staff reply in the open widget, and the bot is back after resolving", async () => {
+test("a visitor who asks for a person: a signed webhook with the transcript, a staff reply in the open widget, the bot back after resolving", async () => {
   const context = await browser.newContext();
   const tab = await context.newPage();
   const errors = [];
@@ -51,10 +78,19 @@ test("a visitor who asks for a person gets a staff reply in the open widget, and
   await widget.host.locator("li.tl-message[data-kind=handoff]").waitFor({ state: "visible" });
   await widget.host.locator(".tl-subtitle", { hasText: "Waiting for a person" }).waitFor({ state: "visible" });
 
+  // The staff tool hears of it, signed as the reference verifier expects, with the transcript.
+  for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(received.length, 1, JSON.stringify(received));
+  assert.equal(received[0].verified, true, JSON.stringify(received[0]));
+  assert.equal(received[0].event.type, "conversation.escalated");
+  const transcript = received[0].event.data.transcript.map((m) => m.text);
+  assert.ok(transcript.includes("Do you sell garden furniture?"), JSON.stringify(transcript));
+
   const { queue } = await staff("GET", "/queue");
   assert.equal(queue.length, 1);
   assert.equal(queue[0].excerpt, "Do you sell garden furniture?");
   const conversation = queue[0].conversation;
+  assert.equal(received[0].event.data.conversation, conversation);
   const view = await staff("GET", `/conversations/${conversation}`);
   assert.ok(view.messages.some((m) => m.text === "Do you sell garden furniture?"), "staff see the whole conversation");
 
