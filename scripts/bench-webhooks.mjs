@@ -1,0 +1,85 @@
+// Benchmarks webhook delivery on loopback and prints the numbers (no pass/fail): N visitors each
+// ask for a person; a local receiver timestamps each `conversation.escalated` as it arrives.
+// Latency = from the visitor's message being sent to the event reaching the receiver (through
+// the conversation, the site's queue, the Cloudflare Queue and its consumer).
+// Usage: node scripts/bench-webhooks.mjs [visitors]   (needs a build; starts its own edge on 8792)
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { devVars } from "./dev-vars.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const port = 8792;
+const base = `http://127.0.0.1:${port}`;
+const visitors = Number(process.argv[2] || 100);
+const vars = devVars();
+const state = join(root, "target/bench-webhooks-state");
+rmSync(state, { recursive: true, force: true });
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+
+console.log(`[bench-webhooks 1/3] starting wrangler dev (workerd) with empty state`);
+const edge = spawn(
+  join(root, "node_modules/.bin/wrangler"),
+  ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--log-level", "warn", "--show-interactive-dev-session=false", "--var", "ALLOW_LOOPBACK_WEBHOOKS:1"],
+  { cwd: join(root, "edge"), detached: true, stdio: "ignore", env: { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH}` } },
+);
+const stop = () => {
+  try {
+    process.kill(-edge.pid, "SIGTERM");
+  } catch {}
+};
+process.on("exit", stop);
+
+const arrivals = new Map();
+const receiver = createServer((req, res) => {
+  let body = "";
+  req.on("data", (c) => (body += c));
+  req.on("end", () => {
+    const event = JSON.parse(body);
+    if (event.type === "conversation.escalated") arrivals.set(event.data.conversation, performance.now());
+    res.writeHead(204).end();
+  });
+});
+await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+
+try {
+  const started = performance.now();
+  while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
+    if (performance.now() - started > 90_000) throw new Error("wrangler dev did not start within 90 s");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const post = async (path, body, token) => {
+    const response = await fetch(`${base}${path}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+    return response.json();
+  };
+  const site = "bench-webhooks";
+  const { admin_key } = await post("/v1/sites", { id: site, name: "Bench", allowed_origins: [] }, vars.OPERATOR_KEY);
+  await post(`/v1/sites/${site}/webhooks`, { url: `http://127.0.0.1:${receiver.address().port}/hook`, events: ["conversation.escalated"] }, admin_key);
+  console.log(`[bench-webhooks 2/3] ${visitors} visitors ask for a person, one after another`);
+  const sent = new Map();
+  for (let i = 0; i < visitors; i++) {
+    const { token } = await post(`/v1/sites/${site}/sessions`, {});
+    const conversation = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()).sub;
+    sent.set(conversation, performance.now());
+    await post(`/v1/sites/${site}/conversation/messages`, { id: `m${i}`, text: "I'd like to talk to a person" }, token);
+  }
+  const deadline = performance.now() + 60_000;
+  while (arrivals.size < visitors && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const latencies = [...sent].filter(([c]) => arrivals.has(c)).map(([c, t]) => arrivals.get(c) - t).sort((a, b) => a - b);
+  console.log(
+    `[bench-webhooks 3/3] delivered ${latencies.length}/${visitors}; escalation → receiver p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies.at(-1).toFixed(1)} ms`,
+  );
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
+} finally {
+  receiver.close();
+  stop();
+}
