@@ -66,6 +66,9 @@ pub enum SiteCommand {
         question: String,
         #[serde(default)]
         bot_failures: u32,
+        /// Whose question: for rules over the customer's profile (high-value customers).
+        #[serde(default)]
+        conversation: Option<String>,
     },
     /// Stores a new identity secret (at most `MAX_IDENTITY_SECRETS`).
     AddIdentitySecret {
@@ -103,6 +106,9 @@ pub enum SiteCommand {
         excerpt: String,
         #[serde(default)]
         transcript: Vec<Message>,
+        /// The customer's profile (identities, traits), when they were identified.
+        #[serde(default)]
+        profile: Option<Profile>,
     },
     /// A customer wrote on a conversation a person has: `message.created` for webhooks.
     Notify {
@@ -266,6 +272,10 @@ pub enum DirectoryCommand {
     },
     Lookup {
         identity: IdentityKey,
+    },
+    /// The profile a conversation belongs to, if the visitor was ever identified.
+    ProfileOfConversation {
+        conversation: String,
     },
     Get {
         profile: String,

@@ -285,3 +285,73 @@ fn endpoints_must_be_public_https_and_events_known() {
     assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
     assert_eq!(created["events"].as_array().unwrap().len(), 4);
 }
+
+#[test]
+fn a_valuable_customer_goes_to_a_person_with_their_profile_in_the_package() {
+    let site = site_with_articles();
+    let auth = format!("Bearer {}", site.admin_key);
+    edge()
+        .request(
+            "PATCH",
+            &site.path(""),
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            Some(
+                json!({"escalation_rules": {"high_value": {"trait": "lifetime_value", "at_least": 10000}}})
+                    .to_string()
+                    .as_bytes(),
+            ),
+        )
+        .expect_ok(200);
+    let receiver = Receiver::start(vec![]);
+    let (_, secret) = add_endpoint(&site, &receiver.url, Some(json!(["conversation.escalated"])));
+    let created = edge().request(
+        "POST",
+        &site.path("/identity-secrets"),
+        &[("Authorization", &auth)],
+        None,
+    );
+    let created = created.expect_ok(201);
+    let keys = shared::jwt::KeyRing::new(vec![shared::jwt::Key {
+        kid: created["kid"].as_str().unwrap().to_owned(),
+        secret: created["secret"].as_str().unwrap().as_bytes().to_vec(),
+    }])
+    .unwrap();
+
+    // An anonymous visitor with the same question only gets the offer of a person...
+    let anonymous = site.session();
+    let reply = site.send(&anonymous, "q1", "does the enterprise plan include an audit log");
+    assert_eq!(reply.expect_ok(200)["messages"][1]["bot"]["kind"], "no_answer");
+
+    // ...a customer worth 25,000 goes to a person at once, at high priority, profile attached.
+    let token = site.session();
+    let identity = shared::jwt::sign(
+        &json!({"sub": "big-co", "aud": site.id, "exp": now() + 300, "name": "Ana", "traits": {"lifetime_value": 25000, "plan": "enterprise"}}),
+        &keys,
+    );
+    let identified = edge().json(
+        "POST",
+        &site.path("/identify"),
+        Some(&token),
+        &json!({ "token": identity }),
+    );
+    let token = identified.expect_ok(200)["token"].as_str().unwrap().to_owned();
+    let reply = site.send(&token, "q1", "does the enterprise plan include an audit log");
+    let bot = &reply.expect_ok(200)["messages"][1]["bot"];
+    assert_eq!(bot["kind"], "handoff_requested");
+    assert_eq!(bot["reason"], "high_value_customer");
+
+    let got = receiver.wait_for(1);
+    assert_eq!(got.len(), 1);
+    let event = check_signed(&got[0], &secret);
+    assert_eq!(event["data"]["escalation"]["priority"], "high");
+    let profile = &event["data"]["profile"];
+    assert_eq!(profile["traits"]["lifetime_value"]["value"], 25000);
+    assert_eq!(profile["traits"]["name"]["value"], "Ana");
+    assert!(
+        profile["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "user_id" && i["value"] == "big-co")
+    );
+}

@@ -23,8 +23,8 @@ use worker::{
 use super::http::{error_response, internal, json, now_ms, site_command};
 use crate::api_error::ApiError;
 use crate::internal::{
-    AgentReplyCommand, AnswerReply, ConversationKey, EraseReport, HandoffCommand, JoinCommand, MemberCommand,
-    SendCommand, SiteCommand, SplitCommand, StaffConversation,
+    AgentReplyCommand, AnswerReply, ConversationKey, DirectoryCommand, EraseReport, HandoffCommand, JoinCommand,
+    MemberCommand, SendCommand, SiteCommand, SplitCommand, StaffConversation,
 };
 
 const SCHEMA: &str = "
@@ -630,6 +630,7 @@ impl ConversationObject {
             at: now_ms(),
             excerpt: last_words.chars().take(280).collect(),
             transcript,
+            profile: None,
         };
         let pending = serde_json::to_string(&command).map_err(|e| internal("queue entry", e))?;
         self.set_meta("enqueue", &pending)
@@ -647,8 +648,17 @@ impl ConversationObject {
         let Some(pending) = self.meta("enqueue")? else {
             return Ok(());
         };
-        let command: SiteCommand = serde_json::from_str(&pending).map_err(|e| internal("pending queue entry", e))?;
-        let _: serde_json::Value = site_command(&self.env, &self.key()?.site, &command).await?;
+        let mut command: SiteCommand =
+            serde_json::from_str(&pending).map_err(|e| internal("pending queue entry", e))?;
+        let key = self.key()?;
+        // The package carries who the customer is, when they were identified.
+        if let SiteCommand::Enqueue { profile, .. } = &mut command {
+            let lookup = DirectoryCommand::ProfileOfConversation {
+                conversation: key.conversation.clone(),
+            };
+            *profile = super::http::directory(&self.env, &key.site, lookup).await?;
+        }
+        let _: serde_json::Value = site_command(&self.env, &key.site, &command).await?;
         self.sql()
             .exec("DELETE FROM meta WHERE key = 'enqueue'", None)
             .map_err(|e| internal("queued", e))?;
@@ -665,6 +675,7 @@ impl ConversationObject {
         let command = SiteCommand::Answer {
             question: question.to_owned(),
             bot_failures: self.bot_failures()?,
+            conversation: Some(self.key()?.conversation),
         };
         site_command(&self.env, &self.key()?.site, &command).await
     }

@@ -63,6 +63,11 @@ CREATE TABLE IF NOT EXISTS code_sends (
 );
 CREATE INDEX IF NOT EXISTS code_sends_visitor ON code_sends (visitor, at);
 CREATE INDEX IF NOT EXISTS code_sends_email ON code_sends (email, at);
+CREATE TABLE IF NOT EXISTS conversation_profiles (
+    conversation TEXT PRIMARY KEY,
+    profile TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conversation_profiles_profile ON conversation_profiles (profile);
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     data TEXT NOT NULL
@@ -204,6 +209,21 @@ impl ProfileDirectory {
                 json(200, &conversation)
             }
             DirectoryCommand::Lookup { identity } => json(200, &self.lookup(&identity)?),
+            DirectoryCommand::ProfileOfConversation { conversation } => {
+                let rows: Vec<ProfileIdRow> = self
+                    .sql()
+                    .exec(
+                        "SELECT profile FROM conversation_profiles WHERE conversation = ?",
+                        vec![conversation.into()],
+                    )
+                    .and_then(|c| c.to_array())
+                    .map_err(|e| internal("finding a conversation's profile", e))?;
+                let profile = match rows.into_iter().next() {
+                    Some(row) => self.profile(&row.profile)?,
+                    None => None,
+                };
+                json(200, &profile)
+            }
             DirectoryCommand::Get { profile } => {
                 let found = self.profile(&profile)?.ok_or_else(|| not_found(&profile))?;
                 json(200, &self.view(found)?)
@@ -726,11 +746,25 @@ impl ProfileDirectory {
             )
             .map_err(|e| internal("indexing an identity", e))?;
         }
+        sql.exec(
+            "DELETE FROM conversation_profiles WHERE profile = ?",
+            vec![profile.id.clone().into()],
+        )
+        .map_err(|e| internal("re-indexing a profile", e))?;
+        for conversation in &profile.conversations {
+            sql.exec(
+                "INSERT OR REPLACE INTO conversation_profiles (conversation, profile) VALUES (?, ?)",
+                vec![conversation.clone().into(), profile.id.clone().into()],
+            )
+            .map_err(|e| internal("indexing a conversation", e))?;
+        }
         Ok(())
     }
 
     fn remove(&self, id: &str) -> ApiResult<()> {
         let sql = self.sql();
+        sql.exec("DELETE FROM conversation_profiles WHERE profile = ?", vec![id.into()])
+            .map_err(|e| internal("removing a profile", e))?;
         sql.exec("DELETE FROM identities WHERE profile = ?", vec![id.into()])
             .map_err(|e| internal("removing a profile", e))?;
         sql.exec("DELETE FROM profiles WHERE id = ?", vec![id.into()])

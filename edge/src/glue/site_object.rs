@@ -15,14 +15,15 @@ use shared::answer::{self, AnswerConfig, Decision};
 use shared::article::Article;
 use shared::escalation::{self, Situation};
 use shared::index::{Index, IndexBuilder};
+use shared::profile::Profile;
 use shared::wire::{BotDetail, ErrorCode, IdentitySecretInfo};
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
 
-use super::http::{error_response, internal, json};
+use super::http::{directory, error_response, internal, json};
 use crate::api_error::ApiError;
 use crate::internal::{
-    AnswerReply, DeadLetterInfo, Delivery, IdentitySecret, MAX_IDENTITY_SECRETS, QueueEntry, SiteCommand, SiteRecord,
-    StaffKeyInfo, WebhookInfo, WebhookTarget,
+    AnswerReply, DeadLetterInfo, Delivery, DirectoryCommand, IdentitySecret, MAX_IDENTITY_SECRETS, QueueEntry,
+    SiteCommand, SiteRecord, StaffKeyInfo, WebhookInfo, WebhookTarget,
 };
 
 const SCHEMA: &str = "
@@ -132,6 +133,11 @@ impl DurableObject for SiteObject {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let result = match req.json::<SiteCommand>().await {
             Ok(SiteCommand::PutArticles { articles }) => self.put_articles(articles).await,
+            Ok(SiteCommand::Answer {
+                question,
+                bot_failures,
+                conversation,
+            }) => self.answer(&question, bot_failures, conversation.as_deref()).await,
             Ok(command) => match self.handle(command) {
                 // Events go out before the caller hears back: a caller that sees an error
                 // retries, and each event's delivery id is stable, so receivers see it once.
@@ -385,6 +391,7 @@ impl SiteObject {
                 at,
                 excerpt,
                 transcript,
+                profile,
             } => {
                 let site = self.existing()?;
                 let entry = QueueEntry {
@@ -403,6 +410,7 @@ impl SiteObject {
                     "site": site.id,
                     "conversation": conversation,
                     "escalation": escalation,
+                    "profile": profile,
                     "transcript": transcript,
                 });
                 self.emit("conversation.escalated", &format!("{conversation}:{at}"), at, data)?;
@@ -568,43 +576,63 @@ impl SiteObject {
                 self.existing()?;
                 json(200, &self.knowledge()?.articles)
             }
-            SiteCommand::Answer { question, bot_failures } => {
-                let knowledge = self.knowledge()?;
-                let config = AnswerConfig::default();
-                let decision = answer::decide(&knowledge.index, &question, &config);
-                let reply = answer::reply(&decision, &knowledge.articles, &config);
-                let engine = match &reply.detail {
-                    BotDetail::NoAnswer { reason, .. } => Some(*reason),
-                    _ => None,
-                };
-                let article = decision_candidate(&decision).map(|i| knowledge.articles[i].id.as_str());
-                let rules = self.existing()?.escalation_rules;
-                let traits = BTreeMap::new();
-                let situation = Situation {
-                    text: &question,
-                    engine,
-                    article,
-                    bot_failures,
-                    traits: &traits,
-                };
-                let reply = match escalation::decide(&situation, &rules) {
-                    Some(escalation) => {
-                        let handoff = answer::escalation_reply(&escalation);
-                        AnswerReply {
-                            text: handoff.text,
-                            detail: handoff.detail,
-                            escalation: Some(escalation),
-                        }
-                    }
-                    None => AnswerReply {
-                        text: reply.text,
-                        detail: reply.detail,
-                        escalation: None,
-                    },
-                };
-                json(200, &reply)
-            }
+            SiteCommand::Answer { .. } => Err(internal("SiteObject", "answers are handled by answer")),
         }
+    }
+
+    /// What the bot says, and whether the site's rules hand the conversation to a person. For a
+    /// rule over the customer's profile (high-value customers), the profile's traits are fetched
+    /// from the site's profile directory.
+    async fn answer(
+        &self,
+        question: &str,
+        bot_failures: u32,
+        conversation: Option<&str>,
+    ) -> std::result::Result<Response, ApiError> {
+        let knowledge = self.knowledge()?;
+        let config = AnswerConfig::default();
+        let decision = answer::decide(&knowledge.index, question, &config);
+        let reply = answer::reply(&decision, &knowledge.articles, &config);
+        let engine = match &reply.detail {
+            BotDetail::NoAnswer { reason, .. } => Some(*reason),
+            _ => None,
+        };
+        let article = decision_candidate(&decision).map(|i| knowledge.articles[i].id.clone());
+        let site = self.existing()?;
+        let rules = site.escalation_rules;
+        let traits = match (&rules.high_value, conversation) {
+            (Some(_), Some(conversation)) => {
+                let command = DirectoryCommand::ProfileOfConversation {
+                    conversation: conversation.to_owned(),
+                };
+                let profile: Option<Profile> = directory(&self.env, &site.id, command).await?;
+                profile.map(|p| p.traits).unwrap_or_default()
+            }
+            _ => BTreeMap::new(),
+        };
+        let situation = Situation {
+            text: question,
+            engine,
+            article: article.as_deref(),
+            bot_failures,
+            traits: &traits,
+        };
+        let reply = match escalation::decide(&situation, &rules) {
+            Some(escalation) => {
+                let handoff = answer::escalation_reply(&escalation);
+                AnswerReply {
+                    text: handoff.text,
+                    detail: handoff.detail,
+                    escalation: Some(escalation),
+                }
+            }
+            None => AnswerReply {
+                text: reply.text,
+                detail: reply.detail,
+                escalation: None,
+            },
+        };
+        json(200, &reply)
     }
 
     async fn put_articles(&self, articles: Vec<Article>) -> std::result::Result<Response, ApiError> {
