@@ -24,7 +24,8 @@ struct Received {
 }
 
 /// A local webhook receiver. `script` holds the statuses (with an optional Retry-After) to
-/// answer with, in order; once it is empty it answers 204.
+/// answer with, in order (status 0: never answer, so the sender times out); once it is empty it
+/// answers 204.
 struct Receiver {
     url: String,
     received: Arc<Mutex<Vec<Received>>>,
@@ -45,6 +46,14 @@ impl Receiver {
                 };
                 log.lock().unwrap().push(request);
                 let (status, retry_after) = script.pop_front().unwrap_or((204, None));
+                if status == 0 {
+                    // Hold the connection open past the sender's 15-second timeout.
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_secs(20));
+                        drop(stream);
+                    });
+                    continue;
+                }
                 let extra = retry_after.map(|s| format!("Retry-After: {s}\r\n")).unwrap_or_default();
                 let _ = write!(
                     stream,
@@ -55,12 +64,12 @@ impl Receiver {
         Receiver { url, received }
     }
 
-    /// Waits until `n` requests arrived (or 30 s passed) and returns them.
+    /// Waits until `n` requests arrived (or 45 s passed) and returns them.
     fn wait_for(&self, n: usize) -> Vec<Received> {
         let started = Instant::now();
         loop {
             let got = self.received.lock().unwrap().clone();
-            if got.len() >= n || started.elapsed() > Duration::from_secs(30) {
+            if got.len() >= n || started.elapsed() > Duration::from_secs(45) {
                 return got;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -185,19 +194,21 @@ fn an_escalation_reaches_the_receiver_signed_with_the_whole_transcript() {
 #[test]
 fn a_failing_receiver_gets_the_event_again_with_the_same_id_until_it_takes_it() {
     let site = site_with_articles();
-    let receiver = Receiver::start(vec![(500, None), (502, None), (503, Some(1))]);
+    // Errors, a receiver that does not answer at all (the sender gives up after 15 s), then
+    // a busy one asking for a second.
+    let receiver = Receiver::start(vec![(500, None), (0, None), (502, None), (503, Some(1))]);
     let (_, secret) = add_endpoint(&site, &receiver.url, Some(json!(["conversation.escalated"])));
     let token = site.session();
     site.send(&token, "q1", "talk to a human please").expect_ok(200);
-    let got = receiver.wait_for(4);
-    assert_eq!(got.len(), 4, "three failures, then delivered: {got:?}");
+    let got = receiver.wait_for(5);
+    assert_eq!(got.len(), 5, "four failures, then delivered: {got:?}");
     assert!(got.iter().all(|d| d.id == got[0].id), "one webhook-id across retries");
     for delivery in &got {
         check_signed(delivery, &secret);
     }
     // Delivered: nothing more comes.
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(receiver.received.lock().unwrap().len(), 4);
+    assert_eq!(receiver.received.lock().unwrap().len(), 5);
 }
 
 #[test]
