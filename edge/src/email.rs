@@ -89,6 +89,29 @@ pub fn code_email(site_name: &str, to: &str, code: &str, ttl_minutes: u64) -> Ou
     }
 }
 
+/// A staff reply, for a customer who is no longer in the chat.
+pub fn reply_email(site_name: &str, to: &str, reply: &str) -> OutboundEmail {
+    let subject = format!("A reply from {site_name} support");
+    let text = format!(
+        "{reply}\n\n{site_name} support\n\nYour conversation is kept in the chat on our site: open it to reply, or answer this email."
+    );
+    let paragraphs: String = reply
+        .split("\n\n")
+        .map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>")))
+        .collect();
+    let html = format!(
+        "{paragraphs}<p>{site} support</p><p style=\"color:#475569\">Your conversation is kept in the chat on our site: open it to reply, or answer this email.</p>",
+        site = escape_html(site_name),
+    );
+    OutboundEmail {
+        to: to.to_owned(),
+        subject,
+        text,
+        html,
+        tag: "staff-reply",
+    }
+}
+
 /// The JSON body of Postmark's `POST /email`.
 pub fn postmark_body(config: &EmailConfig, email: &OutboundEmail) -> Value {
     json!({
@@ -162,6 +185,19 @@ mod tests {
         assert!(html.contains("Bob&#39;s &lt;Shop&gt;"));
         assert!(!html.contains("<Shop>"));
         assert_eq!(body["MessageStream"], "outbound");
+    }
+
+    #[test]
+    fn a_staff_reply_email_keeps_the_text_and_escapes_the_html() {
+        let email = reply_email("Larkspur", "ana@example.com", "Hi Ana,\n\nFixed: <b>done</b> & dusted.");
+        assert_eq!(email.subject, "A reply from Larkspur support");
+        assert!(email.text.starts_with("Hi Ana,\n\nFixed: <b>done</b> & dusted."));
+        assert!(
+            email
+                .html
+                .contains("<p>Fixed: &lt;b&gt;done&lt;/b&gt; &amp; dusted.</p>")
+        );
+        assert_eq!(email.tag, "staff-reply");
     }
 
     #[test]

@@ -196,6 +196,14 @@ pub struct AgentReplyCommand {
     pub author: String,
 }
 
+/// What became of a staff reply: `chat` (pushed to the customer's open widget), `email` (nobody
+/// was connected, so it went to their address) or `stored` (it waits in the chat).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct AgentReplyResult {
+    pub message: Message,
+    pub delivered_by: String,
+}
+
 /// A conversation as staff see it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct StaffConversation {

@@ -76,7 +76,10 @@ fn a_handed_over_conversation_reaches_the_queue_and_staff_replies_reach_the_cust
         Some(&key),
         &json!({ "id": "r1", "text": "Hi, Priya here. I'm looking at your invoice now." }),
     );
-    assert_eq!(reply.expect_ok(200)["role"], "agent");
+    let reply = reply.expect_ok(200);
+    assert_eq!(reply["message"]["role"], "agent");
+    // Nobody has the chat open and no address is known: it waits in the chat.
+    assert_eq!(reply["delivered_by"], "stored");
     let transcript = site.transcript(&visitor);
     let last = transcript.last().unwrap();
     assert_eq!(
@@ -84,15 +87,14 @@ fn a_handed_over_conversation_reaches_the_queue_and_staff_replies_reach_the_cust
         (Some("agent"), Some("Hi, Priya here. I'm looking at your invoice now."))
     );
     assert_eq!(queue(&site, &key, false)[0]["assigned_to"], "Priya");
-    // The same reply id again is stored once.
-    edge()
-        .json(
-            "POST",
-            &site.path(&format!("/conversations/{conversation}/replies")),
-            Some(&key),
-            &json!({ "id": "r1", "text": "Hi, Priya here. I'm looking at your invoice now." }),
-        )
-        .expect_ok(200);
+    // The same reply id again is stored (and sent) once.
+    let again = edge().json(
+        "POST",
+        &site.path(&format!("/conversations/{conversation}/replies")),
+        Some(&key),
+        &json!({ "id": "r1", "text": "Hi, Priya here. I'm looking at your invoice now." }),
+    );
+    assert_eq!(again.expect_ok(200)["delivered_by"], "duplicate");
     assert_eq!(site.transcript(&visitor).len(), transcript.len());
     // The bot stays quiet while a person has it...
     let quiet = site.send(&visitor, "q3", "I forgot my password");
@@ -180,4 +182,55 @@ fn staff_keys_are_checked_and_revocable() {
             &json!({ "id": "r1", "text": "hello?" }),
         )
         .expect_error(404, "unknown_conversation");
+}
+
+#[test]
+fn a_reply_to_a_customer_who_left_the_chat_goes_to_their_email() {
+    let site = site_with_articles();
+    let (_, key) = staff_key(&site, "Priya");
+    let email = format!("left-{}-{}@example.com", std::process::id(), conversation_suffix());
+    let visitor = site.session();
+    site.send(
+        &visitor,
+        "q1",
+        &format!("my email is {email}, please help with my invoice"),
+    )
+    .expect_ok(200);
+    // The address is only claimed (a code was sent, never entered): a reply may still go there.
+    edge()
+        .json(
+            "POST",
+            &site.path("/identify/email"),
+            Some(&visitor),
+            &json!({ "email": email }),
+        )
+        .expect_ok(202);
+    site.send(&visitor, "q2", "talk to a person").expect_ok(200);
+    let conversation = conversation_of(&site, &visitor);
+    let reply = edge().json(
+        "POST",
+        &site.path(&format!("/conversations/{conversation}/replies")),
+        Some(&key),
+        &json!({ "id": "r1", "text": "Hi, your invoice is corrected: the VAT number is fixed." }),
+    );
+    assert_eq!(reply.expect_ok(200)["delivered_by"], "email");
+    let mail = edge().mail_to(&email);
+    let last = mail.last().expect("an email");
+    assert_eq!(last["Subject"], "A reply from Test site support");
+    assert!(
+        last["TextBody"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hi, your invoice is corrected")
+    );
+    // It is in the chat too, for when they come back.
+    assert_eq!(site.transcript(&visitor).last().unwrap()["role"], "agent");
+}
+
+fn conversation_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000
 }

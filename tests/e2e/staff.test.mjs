@@ -94,7 +94,8 @@ test("a visitor who asks for a person: a signed webhook with the transcript, a s
   const view = await staff("GET", `/conversations/${conversation}`);
   assert.ok(view.messages.some((m) => m.text === "Do you sell garden furniture?"), "staff see the whole conversation");
 
-  await staff("POST", `/conversations/${conversation}/replies`, { id: "r1", text: "Hi, it's Priya. We don't, but our partner shop does." });
+  const sent = await staff("POST", `/conversations/${conversation}/replies`, { id: "r1", text: "Hi, it's Priya. We don't, but our partner shop does." });
+  assert.equal(sent.delivered_by, "chat", "the customer has the chat open");
   const agent = widget.host.locator("li.tl-message[data-role=agent]");
   await agent.waitFor({ state: "visible" });
   assert.equal(await agent.locator(".tl-bubble").textContent(), "Hi, it's Priya. We don't, but our partner shop does.");

@@ -19,16 +19,16 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub, Url};
 
 use super::conversation_object::PROTOCOL;
 use super::http::{
-    bearer, call, directory, internal, json, now_ms, random_bytes, read_body, require_content_type, send_email,
-    site_command,
+    bearer, call, directory, email_config, internal, json, now_ms, random_bytes, read_body, require_content_type,
+    send_email, setting, site_command,
 };
 use crate::api_error::ApiError;
 use crate::config;
-use crate::email::{self, EmailConfig};
+use crate::email;
 use crate::internal::{
-    AgentReplyCommand, ConversationKey, DeadLetterInfo, DirectoryCommand, ErasureReport, HandoffCommand,
-    IdentifyOutcome, IdentitySecret, ImportReport, NewIds, ProfileExport, ProfileView, QueueEntry, SendCommand,
-    SiteCommand, SiteRecord, StaffConversation, StaffKeyInfo, UndoReport, WebhookInfo,
+    AgentReplyCommand, AgentReplyResult, ConversationKey, DeadLetterInfo, DirectoryCommand, ErasureReport,
+    HandoffCommand, IdentifyOutcome, IdentitySecret, ImportReport, NewIds, ProfileExport, ProfileView, QueueEntry,
+    SendCommand, SiteCommand, SiteRecord, StaffConversation, StaffKeyInfo, UndoReport, WebhookInfo,
 };
 use crate::route::{self, Route};
 
@@ -482,7 +482,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 author: staff.clone(),
             };
             let path = format!("/agent?site={site}&conversation={conversation}");
-            let message: shared::wire::Message = call(
+            let result: AgentReplyResult = call(
                 &named_conversation(env, &site, &conversation)?,
                 "POST",
                 &path,
@@ -514,7 +514,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 };
                 let _: Result<QueueEntry, ApiError> = site_command(env, &site, &assign).await;
             }
-            json(200, &message)
+            json(200, &result)
         }
         Route::ResolveConversation { site, conversation } => {
             require_staff(&req, env, &site).await?;
@@ -597,22 +597,6 @@ fn new_ids() -> ApiResult<NewIds> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A variable or secret from the environment.
-fn setting(env: &Env, name: &str) -> Option<String> {
-    env.secret(name)
-        .map(|s| s.to_string())
-        .or_else(|_| env.var(name).map(|v| v.to_string()))
-        .ok()
-}
-
-fn email_config(env: &Env) -> Option<EmailConfig> {
-    EmailConfig::from_env(
-        setting(env, "EMAIL_API_URL").as_deref(),
-        setting(env, "EMAIL_API_TOKEN").as_deref(),
-        setting(env, "EMAIL_FROM").as_deref(),
-    )
 }
 
 /// The `after` cursor of a transcript or live request, if given.

@@ -23,8 +23,8 @@ use worker::{
 use super::http::{error_response, internal, json, now_ms, site_command};
 use crate::api_error::ApiError;
 use crate::internal::{
-    AgentReplyCommand, AnswerReply, ConversationKey, DirectoryCommand, EraseReport, HandoffCommand, JoinCommand,
-    MemberCommand, SendCommand, SiteCommand, SplitCommand, StaffConversation,
+    AgentReplyCommand, AgentReplyResult, AnswerReply, ConversationKey, DirectoryCommand, EraseReport, HandoffCommand,
+    JoinCommand, MemberCommand, SendCommand, SiteCommand, SplitCommand, StaffConversation,
 };
 
 const SCHEMA: &str = "
@@ -238,7 +238,14 @@ impl ConversationObject {
                 let body: AgentReplyCommand = req.json().await.map_err(|e| internal("agent reply body", e))?;
                 let id = format!("agent:{}", body.id);
                 if let Some(existing) = self.find(&id)? {
-                    return json(200, &existing);
+                    // A resend: nothing goes out twice.
+                    return json(
+                        200,
+                        &AgentReplyResult {
+                            message: existing,
+                            delivered_by: "duplicate".into(),
+                        },
+                    );
                 }
                 // A person has the conversation now: the bot stays quiet until it is resolved.
                 if self.status()? == ConversationStatus::Bot {
@@ -247,8 +254,28 @@ impl ConversationObject {
                         status: ConversationStatus::WaitingForHuman,
                     });
                 }
+                let text = body.text.clone();
                 let message = self.store(id, Role::Agent, body.text, None, None)?;
-                json(200, &message)
+                // Nobody has the chat open: the reply goes where the customer can be reached.
+                let delivered_by = if self.state.get_websockets().is_empty() {
+                    match self.email_reply(&text).await {
+                        Ok(true) => "email",
+                        Ok(false) => "stored",
+                        Err(error) => {
+                            worker::console_error!("emailing a staff reply failed: {}", error.body.message);
+                            "stored"
+                        }
+                    }
+                } else {
+                    "chat"
+                };
+                json(
+                    200,
+                    &AgentReplyResult {
+                        message,
+                        delivered_by: delivered_by.into(),
+                    },
+                )
             }
             "/resolve" => {
                 self.set_meta("status", "bot")?;
@@ -678,6 +705,36 @@ impl ConversationObject {
             conversation: Some(self.key()?.conversation),
         };
         site_command(&self.env, &self.key()?.site, &command).await
+    }
+
+    /// Emails a staff reply to the customer's address: a verified one if the profile has one,
+    /// else the one they gave (a claim may be replied to; it never merges or reveals anything).
+    /// False when there is no address or no email provider.
+    async fn email_reply(&self, text: &str) -> std::result::Result<bool, ApiError> {
+        let Some(config) = super::http::email_config(&self.env) else {
+            return Ok(false);
+        };
+        let key = self.key()?;
+        let lookup = DirectoryCommand::ProfileOfConversation {
+            conversation: key.conversation.clone(),
+        };
+        let profile: Option<shared::profile::Profile> = super::http::directory(&self.env, &key.site, lookup).await?;
+        let Some(profile) = profile else {
+            return Ok(false);
+        };
+        let mut emails: Vec<_> = profile
+            .identities
+            .iter()
+            .filter(|i| i.key.kind == shared::identity::IdentityKind::Email)
+            .collect();
+        emails.sort_by_key(|i| (!i.verified, std::cmp::Reverse(i.at)));
+        let Some(address) = emails.first() else {
+            return Ok(false);
+        };
+        let site: crate::internal::SiteRecord = site_command(&self.env, &key.site, &SiteCommand::Get).await?;
+        let email = crate::email::reply_email(&site.name, &address.key.value, text);
+        super::http::send_email(&config, &email).await?;
+        Ok(true)
     }
 
     /// Bot replies in this conversation that did not answer.

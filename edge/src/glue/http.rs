@@ -191,3 +191,20 @@ pub async fn send_email(config: &EmailConfig, email: &OutboundEmail) -> Result<(
         failed()
     })
 }
+
+/// A variable or secret from the environment.
+pub fn setting(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+}
+
+/// The outbound email configuration, if email is configured.
+pub fn email_config(env: &Env) -> Option<EmailConfig> {
+    EmailConfig::from_env(
+        setting(env, "EMAIL_API_URL").as_deref(),
+        setting(env, "EMAIL_API_TOKEN").as_deref(),
+        setting(env, "EMAIL_FROM").as_deref(),
+    )
+}
