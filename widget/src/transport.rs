@@ -545,7 +545,10 @@ impl Transport {
     /// the visitor's profile has now.
     fn renew_session(&self) {
         if let Some(session) = self.session.borrow_mut().as_mut() {
-            session.expires_at = session.expires_at.min((js_sys::Date::now() / 1000.0) as u64 + 1);
+            // Past half its life, so the next request renews it, but far from expired: a renewal
+            // keeps the visitor (an expired token would start a new, empty one).
+            let now = (js_sys::Date::now() / 1000.0) as u64;
+            session.expires_at = session.expires_at.min(now + shared::limits::SESSION_TTL_SECS / 2);
         }
     }
 

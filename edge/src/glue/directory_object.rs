@@ -692,16 +692,26 @@ impl ProfileDirectory {
 
     // --- storage ---
 
-    fn profile(&self, id: &str) -> ApiResult<Option<Profile>> {
+    /// Rows of one JSON `data` column, parsed.
+    fn json_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        args: Vec<SqlStorageValue>,
+        what: &str,
+    ) -> ApiResult<Vec<T>> {
         let rows: Vec<DataRow> = self
             .sql()
-            .exec("SELECT data FROM profiles WHERE id = ?", vec![id.into()])
+            .exec(query, args)
             .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading a profile", e))?;
-        rows.into_iter()
-            .next()
-            .map(|row| serde_json::from_str(&row.data).map_err(|e| internal("stored profile", e)))
-            .transpose()
+            .map_err(|e| internal(&format!("reading {what}"), e))?;
+        rows.iter()
+            .map(|row| serde_json::from_str(&row.data).map_err(|e| internal(&format!("stored {what}"), e)))
+            .collect()
+    }
+
+    fn profile(&self, id: &str) -> ApiResult<Option<Profile>> {
+        let rows = self.json_rows("SELECT data FROM profiles WHERE id = ?", vec![id.into()], "a profile")?;
+        Ok(rows.into_iter().next())
     }
 
     /// The profile holding `key` verified (an indexed lookup, not a scan).
@@ -790,29 +800,20 @@ impl ProfileDirectory {
     }
 
     fn merge_record(&self, id: &str) -> ApiResult<Option<MergeRecord>> {
-        let rows: Vec<DataRow> = self
-            .sql()
-            .exec("SELECT data FROM merges WHERE id = ?", vec![id.into()])
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading a merge record", e))?;
-        rows.into_iter()
-            .next()
-            .map(|row| serde_json::from_str(&row.data).map_err(|e| internal("stored merge record", e)))
-            .transpose()
+        let rows = self.json_rows(
+            "SELECT data FROM merges WHERE id = ?",
+            vec![id.into()],
+            "a merge record",
+        )?;
+        Ok(rows.into_iter().next())
     }
 
     fn merges_of(&self, profile: &str) -> ApiResult<Vec<MergeRecord>> {
-        let rows: Vec<DataRow> = self
-            .sql()
-            .exec(
-                "SELECT data FROM merges WHERE survivor = ? OR absorbed = ? ORDER BY at",
-                vec![profile.into(), profile.into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading merge records", e))?;
-        rows.into_iter()
-            .map(|row| serde_json::from_str(&row.data).map_err(|e| internal("stored merge record", e)))
-            .collect()
+        self.json_rows(
+            "SELECT data FROM merges WHERE survivor = ? OR absorbed = ? ORDER BY at",
+            vec![profile.into(), profile.into()],
+            "merge records",
+        )
     }
 
     fn view(&self, profile: Profile) -> ApiResult<ProfileView> {
