@@ -149,11 +149,13 @@ pub enum SiteCommand {
     Queue {
         include_resolved: bool,
     },
-    /// A staff member takes a conversation.
+    /// A staff member takes a conversation (with `only_if_unassigned`, only if nobody has it).
     Assign {
         conversation: String,
         to: String,
         at: u64,
+        #[serde(default)]
+        only_if_unassigned: bool,
     },
     Resolve {
         conversation: String,

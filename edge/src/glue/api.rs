@@ -469,6 +469,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 conversation,
                 to: staff,
                 at: now_ms(),
+                only_if_unassigned: false,
             };
             let entry: QueueEntry = site_command(env, &site, &command).await?;
             json(200, &entry)
@@ -489,31 +490,14 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 Some(&command),
             )
             .await?;
-            // Replying takes the conversation, if nobody has yet.
-            let queued: Result<QueueEntry, ApiError> = site_command(
-                env,
-                &site,
-                &SiteCommand::Queue {
-                    include_resolved: false,
-                },
-            )
-            .await
-            .and_then(|entries: Vec<QueueEntry>| {
-                entries
-                    .into_iter()
-                    .find(|e| e.conversation == conversation)
-                    .ok_or_else(|| ApiError::new(ErrorCode::UnknownConversation, "not queued"))
-            });
-            if let Ok(entry) = queued
-                && entry.assigned_to.is_none()
-            {
-                let assign = SiteCommand::Assign {
-                    conversation,
-                    to: staff,
-                    at: now_ms(),
-                };
-                let _: Result<QueueEntry, ApiError> = site_command(env, &site, &assign).await;
-            }
+            // Replying takes the conversation, if nobody has yet (and if it is queued at all).
+            let assign = SiteCommand::Assign {
+                conversation,
+                to: staff,
+                at: now_ms(),
+                only_if_unassigned: true,
+            };
+            let _: Result<QueueEntry, ApiError> = site_command(env, &site, &assign).await;
             json(200, &result)
         }
         Route::ResolveConversation { site, conversation } => {

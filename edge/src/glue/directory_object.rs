@@ -210,16 +210,12 @@ impl ProfileDirectory {
             }
             DirectoryCommand::Lookup { identity } => json(200, &self.lookup(&identity)?),
             DirectoryCommand::ProfileOfConversation { conversation } => {
-                let rows: Vec<ProfileIdRow> = self
-                    .sql()
-                    .exec(
-                        "SELECT profile FROM conversation_profiles WHERE conversation = ?",
-                        vec![conversation.into()],
-                    )
-                    .and_then(|c| c.to_array())
-                    .map_err(|e| internal("finding a conversation's profile", e))?;
-                let profile = match rows.into_iter().next() {
-                    Some(row) => self.profile(&row.profile)?,
+                let ids = self.profile_ids(
+                    "SELECT profile FROM conversation_profiles WHERE conversation = ?",
+                    vec![conversation.into()],
+                )?;
+                let profile = match ids.into_iter().next() {
+                    Some(id) => self.profile(&id)?,
                     None => None,
                 };
                 json(200, &profile)
@@ -550,17 +546,13 @@ impl ProfileDirectory {
 
     fn lookup(&self, identity: &IdentityKey) -> ApiResult<Vec<ProfileView>> {
         // The verified holder first, then profiles that only claim it.
-        let rows: Vec<ProfileIdRow> = self
-            .sql()
-            .exec(
-                "SELECT profile FROM identities WHERE kind = ? AND value = ? ORDER BY verified DESC, profile LIMIT 20",
-                vec![identity.kind.as_str().into(), identity.value.clone().into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("looking up an identity", e))?;
+        let ids = self.profile_ids(
+            "SELECT profile FROM identities WHERE kind = ? AND value = ? ORDER BY verified DESC, profile LIMIT 20",
+            vec![identity.kind.as_str().into(), identity.value.clone().into()],
+        )?;
         let mut views = Vec::new();
-        for row in rows {
-            if let Some(profile) = self.profile(&row.profile)? {
+        for id in ids {
+            if let Some(profile) = self.profile(&id)? {
                 views.push(self.view(profile)?);
             }
         }
@@ -692,6 +684,16 @@ impl ProfileDirectory {
 
     // --- storage ---
 
+    /// The `profile` column of a query's rows.
+    fn profile_ids(&self, query: &str, args: Vec<SqlStorageValue>) -> ApiResult<Vec<String>> {
+        let rows: Vec<ProfileIdRow> = self
+            .sql()
+            .exec(query, args)
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("looking up a profile", e))?;
+        Ok(rows.into_iter().map(|row| row.profile).collect())
+    }
+
     /// Rows of one JSON `data` column, parsed.
     fn json_rows<T: serde::de::DeserializeOwned>(
         &self,
@@ -716,16 +718,12 @@ impl ProfileDirectory {
 
     /// The profile holding `key` verified (an indexed lookup, not a scan).
     fn owner(&self, key: &IdentityKey) -> ApiResult<Option<Profile>> {
-        let rows: Vec<ProfileIdRow> = self
-            .sql()
-            .exec(
-                "SELECT profile FROM identities WHERE kind = ? AND value = ? AND verified = 1",
-                vec![key.kind.as_str().into(), key.value.clone().into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("looking up an identity", e))?;
-        match rows.into_iter().next() {
-            Some(row) => self.profile(&row.profile),
+        let ids = self.profile_ids(
+            "SELECT profile FROM identities WHERE kind = ? AND value = ? AND verified = 1",
+            vec![key.kind.as_str().into(), key.value.clone().into()],
+        )?;
+        match ids.into_iter().next() {
+            Some(id) => self.profile(&id),
             None => Ok(None),
         }
     }

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 use shared::answer::{self, AnswerConfig, Decision};
 use shared::article::Article;
-use shared::escalation::{self, Situation};
+use shared::escalation::{self, EscalationRules, Situation};
 use shared::index::{Index, IndexBuilder};
 use shared::profile::Profile;
 use shared::wire::{BotDetail, ErrorCode, IdentitySecretInfo};
@@ -556,12 +556,18 @@ impl SiteObject {
             SiteCommand::Assign {
                 conversation,
                 to,
-                at: _,
+                at,
+                only_if_unassigned,
             } => {
                 let mut entry = self.queue_entry(&conversation)?;
+                if only_if_unassigned && entry.assigned_to.is_some() {
+                    return json(200, &entry);
+                }
                 entry.state = "assigned".into();
-                entry.assigned_to = Some(to);
+                entry.assigned_to = Some(to.clone());
                 self.write_queue_entry(&entry)?;
+                let data = serde_json::json!({ "conversation": conversation, "assigned_to": to });
+                self.emit("conversation.assigned", &format!("{conversation}:{at}"), at, data)?;
                 json(200, &entry)
             }
             SiteCommand::Resolve { conversation, at } => {
@@ -569,6 +575,8 @@ impl SiteObject {
                 entry.state = "resolved".into();
                 entry.resolved_at = Some(at);
                 self.write_queue_entry(&entry)?;
+                let data = serde_json::json!({ "conversation": conversation });
+                self.emit("conversation.resolved", &format!("{conversation}:{at}"), at, data)?;
                 json(200, &entry)
             }
             SiteCommand::PutArticles { .. } => Err(internal("SiteObject", "uploads are handled by put_articles")),
@@ -598,14 +606,14 @@ impl SiteObject {
             _ => None,
         };
         let article = decision_candidate(&decision).map(|i| knowledge.articles[i].id.clone());
-        let site = self.existing()?;
-        let rules = site.escalation_rules;
+        // On every answer: read the one column, not the whole site record.
+        let (site, rules) = self.escalation_rules()?;
         let traits = match (&rules.high_value, conversation) {
             (Some(_), Some(conversation)) => {
                 let command = DirectoryCommand::ProfileOfConversation {
                     conversation: conversation.to_owned(),
                 };
-                let profile: Option<Profile> = directory(&self.env, &site.id, command).await?;
+                let profile: Option<Profile> = directory(&self.env, &site, command).await?;
                 profile.map(|p| p.traits).unwrap_or_default()
             }
             _ => BTreeMap::new(),
@@ -711,6 +719,25 @@ impl SiteObject {
                 Ok(None)
             }
         }
+    }
+
+    /// The site id and its escalation rules.
+    fn escalation_rules(&self) -> std::result::Result<(String, EscalationRules), ApiError> {
+        #[derive(Deserialize)]
+        struct RulesRow {
+            id: String,
+            escalation_rules: String,
+        }
+        let rows: Vec<RulesRow> = self
+            .sql()
+            .exec("SELECT id, escalation_rules FROM site LIMIT 1", None)
+            .and_then(|cursor| cursor.to_array())
+            .map_err(|e| internal("reading escalation rules", e))?;
+        let row = rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::new(ErrorCode::UnknownSite, "no site with this id exists"))?;
+        Ok((row.id, serde_json::from_str(&row.escalation_rules).unwrap_or_default()))
     }
 
     /// Queues `event` for every endpoint subscribed to it. The delivery id is derived from the
