@@ -126,19 +126,19 @@ pub enum SiteCommand {
     DeleteWebhook {
         id: String,
     },
-    /// An endpoint's URL and secret, for delivering (internal only).
-    WebhookTarget {
-        id: String,
-    },
-    DisableWebhook {
-        id: String,
-        reason: String,
-    },
-    /// A delivery whose retries ran out.
-    DeadLetter {
+    /// The queue consumer is about to attempt `delivery`: where to send it and with which
+    /// secret, or nothing when this copy is stale (delivered already, a later attempt is
+    /// scheduled, another copy is being attempted right now, or the endpoint is gone). Takes a
+    /// short lease on the delivery so the outbox does not send it again meanwhile.
+    BeginAttempt {
         delivery: Delivery,
-        last_error: String,
-        at: u64,
+        now: u64,
+    },
+    /// What became of an attempt. The delivery leaves the outbox unless it is to be retried.
+    Attempted {
+        delivery: Delivery,
+        result: AttemptResult,
+        now: u64,
     },
     ListDeadLetters,
     /// Sends a dead letter again (and removes it from the store).
@@ -504,6 +504,33 @@ pub struct Delivery {
     /// The body, exactly as signed and sent.
     pub payload: String,
     pub attempt: u32,
+}
+
+/// The end of one delivery attempt, as the queue consumer reports it to the site's outbox.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AttemptResult {
+    Delivered,
+    /// The endpoint answered 410: it gets nothing more.
+    Disable {
+        reason: String,
+    },
+    /// Attempt `next.attempt` is due at `due_at` (ms) and already queued with that delay.
+    Retry {
+        next: Delivery,
+        due_at: u64,
+    },
+    /// The last attempt failed: keep it as a dead letter.
+    DeadLetter {
+        last_error: String,
+    },
+}
+
+impl Delivery {
+    /// The delivery's key in the site's outbox and dead-letter store: one per event and endpoint.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.id, self.endpoint)
+    }
 }
 
 /// A webhook endpoint as the admin API shows it (never its secret).

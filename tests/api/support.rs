@@ -214,3 +214,87 @@ pub fn site_with_articles() -> Site {
     site.load_articles(ARTICLES).expect_ok(200);
     site
 }
+
+/// An edge of a test's own (`wrangler dev` on `port` with its own state directory), for tests
+/// that crash and restart it. Started through `scripts/edge.sh`, like the shared one.
+pub struct OwnEdge {
+    pub edge: Edge,
+    port: u16,
+    state: String,
+    vars: String,
+    pids: Option<(u32, u32)>,
+}
+
+impl OwnEdge {
+    /// Starts an edge with empty state; `vars` are extra `--var NAME:VALUE` arguments.
+    pub fn start(port: u16, vars: &str) -> OwnEdge {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let state = format!("{root}/target/test-state-{port}");
+        let _ = std::fs::remove_dir_all(&state);
+        let shared = edge();
+        let mut own = OwnEdge {
+            edge: Edge {
+                base: format!("http://127.0.0.1:{port}"),
+                operator_key: shared.operator_key.clone(),
+                session_secret: shared.session_secret.clone(),
+                mail_url: format!("http://127.0.0.1:{}", port + 10),
+                agent: shared.agent.clone(),
+            },
+            port,
+            state,
+            vars: vars.to_owned(),
+            pids: None,
+        };
+        own.boot();
+        own
+    }
+
+    fn boot(&mut self) {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let script = format!(
+            "source scripts/edge.sh && EDGE_VARS='{}' start_edge {} '{}' target/test-wrangler-{}.log && echo $EDGE_PID $MAIL_PID",
+            self.vars, self.port, self.state, self.port
+        );
+        let output = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .current_dir(root)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("bash runs");
+        assert!(output.status.success(), "the edge on port {} did not start", self.port);
+        let text = String::from_utf8_lossy(&output.stdout);
+        let pids: Vec<u32> = text.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        assert_eq!(pids.len(), 2, "start_edge printed {text:?}");
+        self.pids = Some((pids[0], pids[1]));
+    }
+
+    /// Kills the edge as a crash would (SIGKILL to wrangler, workerd and the mail sink).
+    pub fn crash(&mut self) {
+        if let Some((edge_pid, mail_pid)) = self.pids.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{edge_pid}"), &format!("-{mail_pid}")])
+                .status();
+            // Until the ports are free again.
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(10)
+                && (std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                    || std::net::TcpStream::connect(("127.0.0.1", self.port + 10)).is_ok())
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    /// Starts it again on the same state directory.
+    pub fn restart(&mut self) {
+        self.crash();
+        self.boot();
+    }
+}
+
+impl Drop for OwnEdge {
+    fn drop(&mut self) {
+        self.crash();
+    }
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use shared::webhook::{self, WebhookSecret};
 
-use crate::support::{Site, edge, site_with_articles};
+use crate::support::{ORIGIN, OwnEdge, Site, edge, site_with_articles};
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -365,4 +365,52 @@ fn a_valuable_customer_goes_to_a_person_with_their_profile_in_the_package() {
             .iter()
             .any(|i| i["kind"] == "user_id" && i["value"] == "big-co")
     );
+}
+
+#[test]
+fn a_delivery_survives_the_edge_crashing_between_attempts() {
+    // An edge of this test's own, crashed (SIGKILL) and restarted on the same state. Its outbox
+    // looks for lost deliveries 3 s after they were due.
+    let mut own = OwnEdge::start(8790, "--var WEBHOOK_RESEND_AFTER_SECS:3");
+    let other = &own.edge;
+    let site = other.new_site(&[ORIGIN]);
+    let admin = Some(site.admin_key.as_str());
+    let receiver = Receiver::start(vec![(500, None)]);
+    let created = other.json("POST", &site.path("/webhooks"), admin, &json!({ "url": receiver.url }));
+    let secret = WebhookSecret::parse(created.expect_ok(201)["secret"].as_str().unwrap()).unwrap();
+    let session = other.request("POST", &site.path("/sessions"), &[("Origin", ORIGIN)], None);
+    let token = session.expect_ok(201)["token"].as_str().unwrap().to_owned();
+    let message = json!({ "id": "q1", "text": "I need a human, my card was charged twice" });
+    other
+        .json("POST", &site.path("/conversation/messages"), Some(&token), &message)
+        .expect_ok(200);
+
+    // The first attempt fails; the next one is 5 s away when the edge dies.
+    let first = receiver.wait_for(1);
+    assert_eq!(first.len(), 1, "the first attempt arrived");
+    own.crash();
+    own.restart();
+    let other = &own.edge;
+    // Local workerd forgets alarms when it dies (Cloudflare keeps them): the site's next request
+    // re-arms its outbox. Here the next request is staff looking at the queue.
+    let auth = format!("Bearer {}", site.admin_key);
+    let queue = other.request("GET", &site.path("/queue"), &[("Authorization", &auth)], None);
+    assert_eq!(
+        queue.expect_ok(200)["queue"].as_array().unwrap().len(),
+        1,
+        "the escalation is kept"
+    );
+
+    let got = receiver.wait_for(2);
+    assert!(got.len() >= 2, "delivered after the restart: {got:?}");
+    assert!(got.iter().all(|d| d.id == got[0].id), "one webhook-id throughout");
+    for delivery in &got {
+        let event = check_signed(delivery, &secret);
+        assert_eq!(event["type"], "conversation.escalated");
+        let transcript = event["data"]["transcript"].as_array().unwrap();
+        assert!(transcript.iter().any(|m| m["text"] == message["text"]));
+    }
+    // Nothing was given up on.
+    let dead = other.request("GET", &site.path("/dead-letters"), &[("Authorization", &auth)], None);
+    assert_eq!(dead.expect_ok(200)["dead_letters"].as_array().unwrap().len(), 0);
 }

@@ -3,7 +3,7 @@
 //! API (so an idle conversation costs nothing), stores each client message id once, and asks the
 //! site's `SiteObject` for the bot's reply.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 
 use serde::Deserialize;
@@ -66,6 +66,9 @@ pub struct ConversationObject {
     /// Visitor message ids whose reply is being worked out right now, so a retry that arrives
     /// meanwhile does not produce a second reply.
     answering: RefCell<HashSet<String>>,
+    /// Whether this instance has re-armed a pending hand-over's alarm since it started (local
+    /// `workerd` forgets alarms on a restart).
+    rearmed: Cell<bool>,
 }
 
 impl DurableObject for ConversationObject {
@@ -75,10 +78,14 @@ impl DurableObject for ConversationObject {
             state,
             env,
             answering: RefCell::new(HashSet::new()),
+            rearmed: Cell::new(false),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        if !self.rearmed.replace(true) && matches!(self.meta("enqueue"), Ok(Some(_))) {
+            let _ = self.state.storage().set_alarm(ENQUEUE_RETRY).await;
+        }
         Ok(self
             .route(&mut req)
             .await

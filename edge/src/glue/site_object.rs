@@ -19,11 +19,11 @@ use shared::profile::Profile;
 use shared::wire::{BotDetail, ErrorCode, IdentitySecretInfo};
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
 
-use super::http::{directory, error_response, internal, json};
+use super::http::{directory, error_response, internal, json, now_ms};
 use crate::api_error::ApiError;
 use crate::internal::{
-    AnswerReply, DeadLetterInfo, Delivery, DirectoryCommand, IdentitySecret, MAX_IDENTITY_SECRETS, QueueEntry,
-    SiteCommand, SiteRecord, StaffKeyInfo, WebhookInfo, WebhookTarget,
+    AnswerReply, AttemptResult, DeadLetterInfo, Delivery, DirectoryCommand, IdentitySecret, MAX_IDENTITY_SECRETS,
+    QueueEntry, SiteCommand, SiteRecord, StaffKeyInfo, WebhookInfo, WebhookTarget,
 };
 
 const SCHEMA: &str = "
@@ -71,6 +71,13 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     last_error TEXT NOT NULL,
     at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox (
+    key TEXT PRIMARY KEY,
+    delivery TEXT NOT NULL,
+    due_at INTEGER NOT NULL,
+    leased_until INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at);
 CREATE TABLE IF NOT EXISTS identity_secrets (
     kid TEXT PRIMARY KEY,
     secret TEXT NOT NULL,
@@ -82,6 +89,14 @@ const MIGRATIONS: [&str; 2] = [
     "ALTER TABLE site ADD COLUMN trait_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE site ADD COLUMN escalation_rules TEXT NOT NULL DEFAULT '{}'",
 ];
+
+/// How long the queue consumer holds a delivery while it attempts it: the receiver's 15-second
+/// timeout and some margin.
+const ATTEMPT_LEASE_MS: u64 = 30_000;
+
+/// Default for `WEBHOOK_RESEND_AFTER_SECS`: a delivery not attempted this long after it was due
+/// is sent to the queue again.
+const DEFAULT_RESEND_AFTER_SECS: u64 = 300;
 
 /// Stored index bytes per row (SQLite rows in a Durable Object hold at most 2 MB).
 const INDEX_CHUNK_BYTES: usize = 1 << 20;
@@ -110,6 +125,9 @@ pub struct SiteObject {
     uploads: Cell<u64>,
     /// Webhook deliveries a command produced, sent to the queue before it answers.
     outbox: RefCell<Vec<Delivery>>,
+    /// Whether this instance has re-armed the outbox alarm since it started (local `workerd`
+    /// forgets alarms on a restart).
+    rearmed: Cell<bool>,
 }
 
 impl DurableObject for SiteObject {
@@ -127,10 +145,16 @@ impl DurableObject for SiteObject {
             knowledge: RefCell::new(None),
             uploads: Cell::new(0),
             outbox: RefCell::new(Vec::new()),
+            rearmed: Cell::new(false),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        if !self.rearmed.replace(true)
+            && let Err(error) = self.schedule_resend().await
+        {
+            worker::console_error!("re-arming the outbox: {}", error.body.message);
+        }
         let result = match req.json::<SiteCommand>().await {
             Ok(SiteCommand::PutArticles { articles }) => self.put_articles(articles).await,
             Ok(SiteCommand::Answer {
@@ -150,6 +174,15 @@ impl DurableObject for SiteObject {
             Err(error) => Err(internal("SiteObject command", error)),
         };
         Ok(result.unwrap_or_else(|error| error_response(&error)))
+    }
+
+    /// Sends again the webhook deliveries that went missing on the way to the queue.
+    async fn alarm(&self) -> Result<Response> {
+        if let Err(error) = self.resend_overdue().await {
+            worker::console_error!("resending webhook deliveries: {}", error.body.message);
+            let _ = self.state.storage().set_alarm(std::time::Duration::from_secs(30)).await;
+        }
+        Response::ok("")
     }
 }
 
@@ -171,6 +204,19 @@ struct WebhookRow {
     secret: String,
     created_at: i64,
     disabled: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OutboxRow {
+    delivery: String,
+    #[allow(dead_code)]
+    due_at: i64,
+    leased_until: i64,
+}
+
+#[derive(Deserialize)]
+struct DueRow {
+    due: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -476,44 +522,90 @@ impl SiteObject {
                 }
                 json(200, &serde_json::json!({ "deleted": id }))
             }
-            SiteCommand::WebhookTarget { id } => {
+            SiteCommand::BeginAttempt { delivery, now } => {
+                let key = delivery.key();
+                let rows: Vec<OutboxRow> = self
+                    .sql()
+                    .exec(
+                        "SELECT delivery, due_at, leased_until FROM outbox WHERE key = ?",
+                        vec![key.clone().into()],
+                    )
+                    .and_then(|c| c.to_array())
+                    .map_err(|e| internal("reading the outbox", e))?;
+                let current = rows
+                    .into_iter()
+                    .next()
+                    .map(|row| serde_json::from_str::<Delivery>(&row.delivery).map(|d| (d, row.leased_until)))
+                    .transpose()
+                    .map_err(|e| internal("stored delivery", e))?;
+                // A stale copy: delivered, rescheduled, or being attempted by another copy.
+                let Some((stored, leased_until)) = current else {
+                    return json(200, &Option::<WebhookTarget>::None);
+                };
+                if stored.attempt != delivery.attempt || leased_until as u64 > now {
+                    return json(200, &Option::<WebhookTarget>::None);
+                }
                 let target = self
                     .webhooks()?
                     .into_iter()
-                    .find(|(info, _)| info.id == id)
+                    .find(|(info, _)| info.id == delivery.endpoint && info.disabled.is_none())
                     .map(|(info, secret)| WebhookTarget {
                         url: info.url,
                         secret,
-                        disabled: info.disabled.is_some(),
+                        disabled: false,
                     });
+                match &target {
+                    // Deleted or disabled since: nothing more goes there.
+                    None => self.remove_delivery(&key)?,
+                    Some(_) => {
+                        self.sql()
+                            .exec(
+                                "UPDATE outbox SET leased_until = ? WHERE key = ?",
+                                vec![SqlStorageValue::from((now + ATTEMPT_LEASE_MS) as i64), key.into()],
+                            )
+                            .map_err(|e| internal("leasing a delivery", e))?;
+                    }
+                }
                 json(200, &target)
             }
-            SiteCommand::DisableWebhook { id, reason } => {
-                self.sql()
-                    .exec(
-                        "UPDATE webhooks SET disabled = ? WHERE id = ?",
-                        vec![reason.into(), id.into()],
-                    )
-                    .map_err(|e| internal("disabling a webhook", e))?;
-                json(200, &serde_json::json!({ "ok": true }))
-            }
-            SiteCommand::DeadLetter {
-                delivery,
-                last_error,
-                at,
-            } => {
-                let text = serde_json::to_string(&delivery).map_err(|e| internal("dead letter", e))?;
-                self.sql()
-                    .exec(
-                        "INSERT OR REPLACE INTO dead_letters (id, delivery, last_error, at) VALUES (?, ?, ?, ?)",
-                        vec![
-                            format!("{}:{}", delivery.id, delivery.endpoint).into(),
-                            text.into(),
-                            last_error.into(),
-                            SqlStorageValue::from(at as i64),
-                        ],
-                    )
-                    .map_err(|e| internal("storing a dead letter", e))?;
+            SiteCommand::Attempted { delivery, result, now } => {
+                let key = delivery.key();
+                match result {
+                    AttemptResult::Delivered => self.remove_delivery(&key)?,
+                    AttemptResult::Disable { reason } => {
+                        self.sql()
+                            .exec(
+                                "UPDATE webhooks SET disabled = ? WHERE id = ?",
+                                vec![reason.into(), delivery.endpoint.clone().into()],
+                            )
+                            .map_err(|e| internal("disabling a webhook", e))?;
+                        self.remove_delivery(&key)?;
+                    }
+                    AttemptResult::Retry { next, due_at } => {
+                        let text = serde_json::to_string(&next).map_err(|e| internal("delivery", e))?;
+                        self.sql()
+                            .exec(
+                                "UPDATE outbox SET delivery = ?, due_at = ?, leased_until = 0 WHERE key = ?",
+                                vec![text.into(), SqlStorageValue::from(due_at as i64), key.into()],
+                            )
+                            .map_err(|e| internal("rescheduling a delivery", e))?;
+                    }
+                    AttemptResult::DeadLetter { last_error } => {
+                        let text = serde_json::to_string(&delivery).map_err(|e| internal("dead letter", e))?;
+                        self.sql()
+                            .exec(
+                                "INSERT OR REPLACE INTO dead_letters (id, delivery, last_error, at) VALUES (?, ?, ?, ?)",
+                                vec![
+                                    key.clone().into(),
+                                    text.into(),
+                                    last_error.into(),
+                                    SqlStorageValue::from(now as i64),
+                                ],
+                            )
+                            .map_err(|e| internal("storing a dead letter", e))?;
+                        self.remove_delivery(&key)?;
+                    }
+                }
                 json(200, &serde_json::json!({ "ok": true }))
             }
             SiteCommand::ListDeadLetters => {
@@ -531,7 +623,7 @@ impl SiteObject {
                 self.sql()
                     .exec("DELETE FROM dead_letters WHERE id = ?", vec![id.into()])
                     .map_err(|e| internal("replaying a dead letter", e))?;
-                self.outbox.borrow_mut().push(Delivery { attempt: 1, ..delivery });
+                self.add_to_outbox(Delivery { attempt: 1, ..delivery }, now_ms())?;
                 json(200, &serde_json::json!({ "replayed": true }))
             }
             SiteCommand::Queue { include_resolved } => {
@@ -752,31 +844,119 @@ impl SiteObject {
             use sha2::Digest as _;
             let digest = sha2::Sha256::digest(format!("{event}\n{key}\n{}", info.id));
             let id: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-            self.outbox.borrow_mut().push(Delivery {
+            let delivery = Delivery {
                 id: format!("msg_{id}"),
                 site: site.clone(),
                 endpoint: info.id,
                 event: event.to_owned(),
                 payload: payload.clone(),
                 attempt: 1,
-            });
+            };
+            self.add_to_outbox(delivery, now_ms())?;
         }
         Ok(())
     }
 
+    /// Keeps `delivery` until its receiver has it (or it is given up), and sends it to the queue
+    /// once the command's answer is ready. The same event emitted twice is kept once.
+    fn add_to_outbox(&self, delivery: Delivery, now: u64) -> std::result::Result<(), ApiError> {
+        let text = serde_json::to_string(&delivery).map_err(|e| internal("delivery", e))?;
+        let added = self
+            .sql()
+            .exec(
+                "INSERT OR IGNORE INTO outbox (key, delivery, due_at) VALUES (?, ?, ?)",
+                vec![delivery.key().into(), text.into(), SqlStorageValue::from(now as i64)],
+            )
+            .map(|c| c.rows_written())
+            .map_err(|e| internal("storing a delivery", e))?;
+        if added > 0 {
+            self.outbox.borrow_mut().push(delivery);
+        }
+        Ok(())
+    }
+
+    fn remove_delivery(&self, key: &str) -> std::result::Result<(), ApiError> {
+        self.sql()
+            .exec("DELETE FROM outbox WHERE key = ?", vec![key.into()])
+            .map_err(|e| internal("removing a delivery", e))?;
+        Ok(())
+    }
+
+    /// How long after its due time a delivery nobody attempted counts as lost on the way (the
+    /// queue dropped it, or sending to the queue failed) and is sent again.
+    fn resend_after_ms(&self) -> u64 {
+        self.env
+            .var("WEBHOOK_RESEND_AFTER_SECS")
+            .ok()
+            .and_then(|v| v.to_string().parse::<u64>().ok())
+            .unwrap_or(DEFAULT_RESEND_AFTER_SECS)
+            * 1000
+    }
+
+    /// Wakes up when the oldest delivery still in the outbox would count as lost.
+    async fn schedule_resend(&self) -> std::result::Result<(), ApiError> {
+        let rows: Vec<DueRow> = self
+            .sql()
+            .exec("SELECT MIN(MAX(due_at, leased_until)) AS due FROM outbox", None)
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading the outbox", e))?;
+        if let Some(due) = rows.into_iter().next().and_then(|row| row.due) {
+            let delay = (due as u64 + self.resend_after_ms()).saturating_sub(now_ms()).max(1000);
+            self.state
+                .storage()
+                .set_alarm(std::time::Duration::from_millis(delay))
+                .await
+                .map_err(|e| internal("setting the outbox alarm", e))?;
+        }
+        Ok(())
+    }
+
+    /// Sends again every delivery that is overdue and not being attempted: at least once, never
+    /// lost, with the same `webhook-id`; a copy that turns out stale is skipped by `BeginAttempt`.
+    async fn resend_overdue(&self) -> std::result::Result<(), ApiError> {
+        let now = now_ms();
+        let cutoff = now.saturating_sub(self.resend_after_ms());
+        let rows: Vec<OutboxRow> = self
+            .sql()
+            .exec(
+                "SELECT delivery, due_at, leased_until FROM outbox WHERE due_at <= ? AND leased_until <= ? ORDER BY due_at LIMIT 500",
+                vec![SqlStorageValue::from(cutoff as i64), SqlStorageValue::from(now as i64)],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading the outbox", e))?;
+        for row in rows {
+            let delivery: Delivery = serde_json::from_str(&row.delivery).map_err(|e| internal("stored delivery", e))?;
+            self.sql()
+                .exec(
+                    "UPDATE outbox SET due_at = ? WHERE key = ?",
+                    vec![SqlStorageValue::from(now as i64), delivery.key().into()],
+                )
+                .map_err(|e| internal("rescheduling a delivery", e))?;
+            self.outbox.borrow_mut().push(delivery);
+        }
+        self.send_outbox().await?;
+        self.schedule_resend().await
+    }
+
+    /// Sends this command's deliveries to the queue. They are in the outbox already, so if the
+    /// queue cannot take them now, the alarm sends them later.
     async fn send_outbox(&self) -> std::result::Result<(), ApiError> {
         let deliveries: Vec<Delivery> = self.outbox.borrow_mut().drain(..).collect();
         if deliveries.is_empty() {
             return Ok(());
         }
         let queue = self.env.queue("WEBHOOKS").map_err(|e| internal("webhook queue", e))?;
+        let mut sent = Ok(());
         for delivery in deliveries {
-            queue
-                .send(delivery)
-                .await
-                .map_err(|e| internal("queueing a webhook", e))?;
+            if let Err(error) = queue.send(delivery).await {
+                sent = Err(internal("queueing a webhook", error));
+                break;
+            }
         }
-        Ok(())
+        if let Err(error) = &sent {
+            worker::console_error!("{}; the outbox sends it again later", error.body.message);
+        }
+        self.schedule_resend().await
     }
 
     fn webhooks(&self) -> std::result::Result<Vec<(WebhookInfo, String)>, ApiError> {

@@ -2,8 +2,10 @@
 //! for one endpoint; it is signed per Standard Webhooks at each attempt (fresh timestamp, same
 //! `webhook-id`), sent with a 15-second timeout, and then, by `shared::webhook::after_attempt`:
 //! done, the endpoint disabled (410), queued again with the schedule's delay, or after the last
-//! attempt kept as a dead letter for the admin to see and replay. If anything in here fails, the
-//! queue retries the message itself, so an event is never dropped.
+//! attempt kept as a dead letter for the admin to see and replay. Every delivery also waits in
+//! its site's outbox (`SiteObject`) until this consumer reports it done, so one the queue loses
+//! (a restart of `wrangler dev`, a failed send) is sent again; copies that turn out stale are
+//! skipped. If anything in here fails, the queue retries the message itself.
 
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use worker::{MessageBatch, MessageBuilder, MessageExt};
 
 use super::http::{internal, now_ms, site_command};
 use crate::api_error::ApiError;
-use crate::internal::{Delivery, SiteCommand, WebhookTarget};
+use crate::internal::{AttemptResult, Delivery, SiteCommand, WebhookTarget};
 
 /// How long a receiver has to answer.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -39,52 +41,56 @@ pub async fn consume(batch: MessageBatch<Delivery>, env: Env) -> worker::Result<
 }
 
 async fn deliver(env: &Env, delivery: &Delivery) -> Result<(), ApiError> {
-    let command = SiteCommand::WebhookTarget {
-        id: delivery.endpoint.clone(),
+    let command = SiteCommand::BeginAttempt {
+        delivery: delivery.clone(),
+        now: now_ms(),
     };
     let target: Option<WebhookTarget> = site_command(env, &delivery.site, &command).await?;
-    // A deleted or disabled endpoint gets nothing more.
-    let Some(target) = target.filter(|t| !t.disabled) else {
+    // A stale copy, or an endpoint deleted or disabled since: nothing to do.
+    let Some(target) = target else {
         return Ok(());
     };
     let secret = WebhookSecret::parse(&target.secret).map_err(|e| internal("stored webhook secret", e))?;
     let (status, retry_after, error) = attempt(&target.url, delivery, &secret).await;
     let outcome = webhook::after_attempt(delivery.attempt, status, retry_after, js_sys_random());
-    match outcome {
-        Outcome::Delivered => Ok(()),
-        Outcome::Disable => {
-            let command = SiteCommand::DisableWebhook {
-                id: delivery.endpoint.clone(),
-                reason: "the endpoint answered 410 Gone".into(),
-            };
-            site_command::<serde_json::Value>(env, &delivery.site, &command)
-                .await
-                .map(|_| ())
-        }
+    let result = match outcome {
+        Outcome::Delivered => AttemptResult::Delivered,
+        Outcome::Disable => AttemptResult::Disable {
+            reason: "the endpoint answered 410 Gone".into(),
+        },
         Outcome::Retry { after_secs } => {
             let cap = setting_u64(env, "WEBHOOK_MAX_DELAY_SECS").unwrap_or(MAX_QUEUE_DELAY_SECS);
-            let delay = after_secs.min(cap).min(MAX_QUEUE_DELAY_SECS) as u32;
+            let delay = after_secs.min(cap).min(MAX_QUEUE_DELAY_SECS);
             let next = Delivery {
                 attempt: delivery.attempt + 1,
                 ..delivery.clone()
             };
-            let queue = env.queue("WEBHOOKS").map_err(|e| internal("webhook queue", e))?;
-            queue
-                .send(MessageBuilder::new(next).delay_seconds(delay).build())
-                .await
-                .map_err(|e| internal("requeueing a webhook", e))
-        }
-        Outcome::GiveUp => {
-            let command = SiteCommand::DeadLetter {
-                delivery: delivery.clone(),
-                last_error: error,
-                at: now_ms(),
+            // The outbox learns of the retry first: should queueing it fail, the outbox sends it.
+            let result = AttemptResult::Retry {
+                next: next.clone(),
+                due_at: now_ms() + delay * 1000,
             };
-            site_command::<serde_json::Value>(env, &delivery.site, &command)
+            report(env, delivery, result).await?;
+            let queue = env.queue("WEBHOOKS").map_err(|e| internal("webhook queue", e))?;
+            return queue
+                .send(MessageBuilder::new(next).delay_seconds(delay as u32).build())
                 .await
-                .map(|_| ())
+                .map_err(|e| internal("requeueing a webhook", e));
         }
-    }
+        Outcome::GiveUp => AttemptResult::DeadLetter { last_error: error },
+    };
+    report(env, delivery, result).await
+}
+
+async fn report(env: &Env, delivery: &Delivery, result: AttemptResult) -> Result<(), ApiError> {
+    let command = SiteCommand::Attempted {
+        delivery: delivery.clone(),
+        result,
+        now: now_ms(),
+    };
+    site_command::<serde_json::Value>(env, &delivery.site, &command)
+        .await
+        .map(|_| ())
 }
 
 /// One attempt: the status (None if no answer came), its `Retry-After` in seconds, and a
