@@ -27,7 +27,8 @@ start_edge() {
     export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_LOG=warn
     exec setsid ../node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" \
       --persist-to "$state" --log-level warn --show-interactive-dev-session=false \
-      --var "EMAIL_API_URL:$MAIL_URL" --var "ALLOW_LOOPBACK_WEBHOOKS:1" ${EDGE_VARS:-}
+      --var "EMAIL_API_URL:$MAIL_URL" --var "ALLOW_LOOPBACK_WEBHOOKS:1" \
+      --var "PUBLIC_URL:http://127.0.0.1:$port" ${EDGE_VARS:-}
   ) >"$log" 2>&1 &
   EDGE_PID=$!
   local started=$SECONDS

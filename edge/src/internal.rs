@@ -6,6 +6,7 @@ use shared::article::Article;
 use shared::escalation::{Escalation, EscalationRules};
 use shared::identity::{Identified, IdentityKey};
 use shared::otp::PendingCode;
+use shared::package::{BotAttempt, Truncation};
 use shared::profile::{ImportPerson, MergeRecord, Profile, TraitRules};
 use shared::wire::{BotDetail, Message, SiteView};
 
@@ -86,6 +87,8 @@ pub enum SiteCommand {
     AddStaffKey {
         id: String,
         name: String,
+        #[serde(default)]
+        team: Option<String>,
         key_hash: String,
         now: u64,
     },
@@ -109,6 +112,17 @@ pub enum SiteCommand {
         /// The customer's profile (identities, traits), when they were identified.
         #[serde(default)]
         profile: Option<Profile>,
+        /// How much of the conversation `transcript` leaves out, if any.
+        #[serde(default)]
+        truncation: Option<Truncation>,
+        /// What the bot tried in the whole conversation, and the customer's feedback.
+        #[serde(default)]
+        bot_attempts: Vec<BotAttempt>,
+    },
+    /// The team and topic for a hand-over the customer asked for with the button, from their
+    /// last words (the site's team rules, then who resolved the topic before).
+    RouteHandoff {
+        text: String,
     },
     /// A customer wrote on a conversation a person has: `message.created` for webhooks.
     Notify {
@@ -119,6 +133,8 @@ pub enum SiteCommand {
         id: String,
         url: String,
         events: Vec<String>,
+        #[serde(default)]
+        format: WebhookFormat,
         secret: String,
         now: u64,
     },
@@ -157,10 +173,24 @@ pub enum SiteCommand {
         #[serde(default)]
         only_if_unassigned: bool,
     },
+    /// Staff resolved the conversation; `team` (the resolver's) teaches which team takes the
+    /// conversation's topic.
     Resolve {
         conversation: String,
         at: u64,
+        #[serde(default)]
+        team: Option<String>,
     },
+}
+
+/// How an endpoint wants its deliveries: Standard Webhooks JSON events, or Slack's
+/// incoming-webhook format (Block Kit) for a channel.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    #[default]
+    Standard,
+    Slack,
 }
 
 /// A staff member's key, as the admin API lists it (never the key).
@@ -168,6 +198,9 @@ pub enum SiteCommand {
 pub struct StaffKeyInfo {
     pub id: String,
     pub name: String,
+    /// The team this staff member belongs to, if set: resolutions teach routing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
     pub created_at: u64,
 }
 
@@ -179,6 +212,9 @@ pub struct QueueEntry {
     pub state: String,
     pub priority: shared::escalation::Priority,
     pub team: String,
+    /// The article the conversation was about, if the engine had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
     pub reasons: Vec<shared::wire::EscalationReason>,
     /// When it was escalated, milliseconds since the epoch.
     pub escalated_at: u64,
@@ -214,6 +250,34 @@ pub struct StaffConversation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,
     pub messages: Vec<Message>,
+    /// Staff's internal notes, never shown to the customer.
+    #[serde(default)]
+    pub notes: Vec<Note>,
+}
+
+/// An internal note: staff writing to staff about a conversation.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct Note {
+    pub id: String,
+    pub author: String,
+    pub text: String,
+    pub at: u64,
+}
+
+/// `ConversationObject` `/notes`: a new internal note (`id` from the client, so a resend is
+/// stored once).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct NoteCommand {
+    pub id: String,
+    pub text: String,
+    pub author: String,
+}
+
+/// `ConversationObject` `/feedback`: the customer's "did that help?" on a bot answer.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct FeedbackCommand {
+    pub message: String,
+    pub helpful: bool,
 }
 
 /// Most identity secrets a site holds at once: the current one and the one being rotated out,
@@ -396,6 +460,9 @@ pub struct ProfileExport {
 pub struct ConversationExport {
     pub id: String,
     pub messages: Vec<Message>,
+    /// Staff's internal notes about the conversation.
+    #[serde(default)]
+    pub notes: Vec<Note>,
 }
 
 /// What deleting a person erased.
@@ -539,6 +606,8 @@ pub struct WebhookInfo {
     pub id: String,
     pub url: String,
     pub events: Vec<String>,
+    #[serde(default)]
+    pub format: WebhookFormat,
     pub created_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<String>,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod cors;
 pub mod email;
 pub mod internal;
+pub mod pages;
 pub mod route;
 
 #[cfg(target_arch = "wasm32")]

@@ -40,6 +40,10 @@ pub enum Route {
     RequestHuman {
         site: String,
     },
+    /// The visitor's "did that help?" on a bot answer.
+    Feedback {
+        site: String,
+    },
     Live {
         site: String,
     },
@@ -116,6 +120,15 @@ pub enum Route {
         site: String,
         conversation: String,
     },
+    AddNote {
+        site: String,
+        conversation: String,
+    },
+    /// A signed, expiring link to a whole transcript (no key: the link is the credential).
+    SignedTranscript {
+        site: String,
+        conversation: String,
+    },
     GetProfile {
         site: String,
         profile: String,
@@ -148,6 +161,7 @@ impl Route {
             | Route::Transcript { site }
             | Route::SendMessage { site }
             | Route::RequestHuman { site }
+            | Route::Feedback { site }
             | Route::Live { site }
             | Route::Identify { site }
             | Route::RequestEmailCode { site }
@@ -170,6 +184,8 @@ impl Route {
             | Route::ClaimConversation { site, .. }
             | Route::ReplyToConversation { site, .. }
             | Route::ResolveConversation { site, .. }
+            | Route::AddNote { site, .. }
+            | Route::SignedTranscript { site, .. }
             | Route::GetProfile { site, .. }
             | Route::DeleteProfile { site, .. }
             | Route::ExportProfile { site, .. }
@@ -185,6 +201,7 @@ impl Route {
                 | Route::Transcript { .. }
                 | Route::SendMessage { .. }
                 | Route::RequestHuman { .. }
+                | Route::Feedback { .. }
                 | Route::Live { .. }
                 | Route::Identify { .. }
                 | Route::RequestEmailCode { .. }
@@ -271,6 +288,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .then(|| site(id))
                 .transpose()?
                 .map(|site| Route::RequestHuman { site }),
+        ),
+        ["v1", "sites", id, "conversation", "feedback"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::Feedback { site }),
         ),
         ["v1", "sites", id, "conversation", "live"] => (
             "GET",
@@ -396,6 +420,14 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 (method == "GET").then_some(Route::StaffConversation { site, conversation }),
             )
         }
+        ["v1", "sites", id, "conversations", conversation, "transcript"] => {
+            let site = site(id)?;
+            let conversation = conversation_id(conversation)?;
+            (
+                "GET",
+                (method == "GET").then_some(Route::SignedTranscript { site, conversation }),
+            )
+        }
         ["v1", "sites", id, "conversations", conversation, action] => {
             let site = site(id)?;
             let conversation = conversation_id(conversation)?;
@@ -403,6 +435,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 "claim" => Route::ClaimConversation { site, conversation },
                 "replies" => Route::ReplyToConversation { site, conversation },
                 "resolve" => Route::ResolveConversation { site, conversation },
+                "notes" => Route::AddNote { site, conversation },
                 _ => {
                     return Err(ApiError::new(
                         ErrorCode::NotFound,

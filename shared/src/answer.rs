@@ -217,6 +217,8 @@ mod tests {
             reasons: vec![EscalationReason::Urgent, EscalationReason::VisitorAsked],
             priority: Priority::Urgent,
             team: "tech".into(),
+            topic: None,
+            team_source: Default::default(),
         });
         assert!(urgent.text.starts_with("I can see this is urgent."));
         assert!(urgent.text.contains("marked it urgent"));
@@ -231,6 +233,8 @@ mod tests {
             reasons: vec![EscalationReason::HumanOnlyTopic],
             priority: Priority::Normal,
             team: "billing".into(),
+            topic: None,
+            team_source: Default::default(),
         });
         assert!(topic.text.contains("specialist"));
         assert!(!topic.text.contains("urgent"));

@@ -244,6 +244,8 @@ pub struct Situation<'a> {
     /// Bot answers in this conversation that did not help, before this message.
     pub bot_failures: u32,
     pub traits: &'a BTreeMap<String, TraitValue>,
+    /// Which teams resolved earlier conversations on `article`, and how many.
+    pub history: &'a [(String, u32)],
 }
 
 /// A decision to hand the conversation to a person.
@@ -253,6 +255,39 @@ pub struct Escalation {
     pub reasons: Vec<EscalationReason>,
     pub priority: Priority,
     pub team: String,
+    /// The article the question was about (the engine's answer or best candidate), if any: the
+    /// topic teams are learned by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// Where the suggested team came from.
+    #[serde(default)]
+    pub team_source: TeamSource,
+}
+
+/// How the suggested team was chosen.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TeamSource {
+    /// One of the site's team rules matched.
+    Rule,
+    /// Staff of this team resolved most earlier conversations on the same topic.
+    History,
+    /// Nothing matched: the site's default team.
+    #[default]
+    Default,
+}
+
+/// Resolutions on a topic a team needs before it is suggested from history.
+pub const MIN_RESOLUTIONS_TO_LEARN: u32 = 2;
+
+/// The team that resolved most earlier conversations on a topic, given `(team, resolutions)`:
+/// only with at least `MIN_RESOLUTIONS_TO_LEARN` of them and more than half of all.
+pub fn team_from_history(history: &[(String, u32)]) -> Option<String> {
+    let total: u32 = history.iter().map(|(_, n)| n).sum();
+    let (team, count) = history
+        .iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))?;
+    (*count >= MIN_RESOLUTIONS_TO_LEARN && count * 2 > total).then(|| team.clone())
 }
 
 /// Decides whether `situation` goes to a person. The engine's own doubt alone does not: the bot
@@ -302,23 +337,45 @@ pub fn decide(situation: &Situation<'_>, rules: &EscalationRules) -> Option<Esca
     } else {
         Priority::Normal
     };
+    let (team, team_source) = team(&normalized, situation.article, situation.history, rules);
     Some(Escalation {
         reasons,
         priority,
-        team: team(situation, rules, &normalized),
+        team,
+        topic: situation.article.map(str::to_owned),
+        team_source,
     })
 }
 
-/// The team a conversation should go to: the first rule whose articles or phrases match.
-fn team(situation: &Situation<'_>, rules: &EscalationRules, normalized: &str) -> String {
-    rules
-        .teams
-        .iter()
-        .find(|rule| {
-            situation.article.is_some_and(|a| rule.articles.iter().any(|r| r == a))
-                || rule.phrases.iter().any(|p| contains_phrase(normalized, p))
-        })
-        .map_or_else(|| rules.default_team.clone(), |rule| rule.team.clone())
+/// The team a conversation about `text` (and the article `article`) should go to: the first
+/// rule whose articles or phrases match, else the team that resolved most earlier conversations
+/// on the topic (`history`), else the default team.
+pub fn suggest_team(
+    text: &str,
+    article: Option<&str>,
+    history: &[(String, u32)],
+    rules: &EscalationRules,
+) -> (String, TeamSource) {
+    team(&normalize(text), article, history, rules)
+}
+
+fn team(
+    normalized: &str,
+    article: Option<&str>,
+    history: &[(String, u32)],
+    rules: &EscalationRules,
+) -> (String, TeamSource) {
+    let rule = rules.teams.iter().find(|rule| {
+        article.is_some_and(|a| rule.articles.iter().any(|r| r == a))
+            || rule.phrases.iter().any(|p| contains_phrase(normalized, p))
+    });
+    if let Some(rule) = rule {
+        return (rule.team.clone(), TeamSource::Rule);
+    }
+    match team_from_history(history) {
+        Some(team) => (team, TeamSource::History),
+        None => (rules.default_team.clone(), TeamSource::Default),
+    }
 }
 
 #[cfg(test)]
@@ -333,6 +390,7 @@ mod tests {
             article: None,
             bot_failures: 0,
             traits,
+            history: &[],
         }
     }
 
@@ -473,5 +531,45 @@ mod tests {
             vec![EscalationReason::VisitorAsked, EscalationReason::Upset]
         );
         assert_eq!(escalation.priority, Priority::High);
+    }
+
+    #[test]
+    fn teams_are_learned_from_who_resolved_the_topic_before() {
+        let history = |pairs: &[(&str, u32)]| pairs.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect::<Vec<_>>();
+        assert_eq!(
+            team_from_history(&history(&[("billing", 3), ("support", 1)])).as_deref(),
+            Some("billing")
+        );
+        // One resolution is an anecdote; a split vote is no majority.
+        assert_eq!(team_from_history(&history(&[("billing", 1)])), None);
+        assert_eq!(team_from_history(&history(&[("billing", 2), ("tech", 2)])), None);
+        assert_eq!(team_from_history(&[]), None);
+
+        let rules: EscalationRules = serde_json::from_value(json!({
+            "teams": [{"team": "tech", "phrases": ["api"]}]
+        }))
+        .unwrap();
+        let learned = history(&[("billing", 4)]);
+        assert_eq!(
+            suggest_team("I was charged twice", Some("refunds"), &learned, &rules),
+            ("billing".to_owned(), TeamSource::History)
+        );
+        // A site rule wins over history; no rule and no history: the default team.
+        assert_eq!(
+            suggest_team("the api is down", Some("refunds"), &learned, &rules),
+            ("tech".to_owned(), TeamSource::Rule)
+        );
+        assert_eq!(
+            suggest_team("hello", None, &[], &rules),
+            ("support".to_owned(), TeamSource::Default)
+        );
+        let traits = BTreeMap::new();
+        let mut asked = situation("talk to a human about my refund", &traits);
+        asked.article = Some("refunds");
+        asked.history = &learned;
+        let escalation = decide(&asked, &rules).unwrap();
+        assert_eq!(escalation.team, "billing");
+        assert_eq!(escalation.team_source, TeamSource::History);
+        assert_eq!(escalation.topic.as_deref(), Some("refunds"));
     }
 }

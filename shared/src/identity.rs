@@ -308,7 +308,7 @@ pub fn verify_identity_token(token: &str, site: &str, now: u64, keys: &KeyRing) 
 pub fn user_hash(secret: &[u8], user_id: &str, expires_at: u64) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
     mac.update(format!("{user_id}:{expires_at}").as_bytes());
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&mac.finalize().into_bytes())
 }
 
 /// Verifies a user hash for `user_id`. Each of the site's secrets is tried (there are at most a

@@ -42,7 +42,7 @@ impl Key {
     pub fn from_secret(secret: &[u8]) -> Key {
         use sha2::Digest as _;
         let digest = Sha256::digest(secret);
-        let kid = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        let kid = crate::hex::encode(&digest[..6]);
         Key {
             kid,
             secret: secret.to_vec(),

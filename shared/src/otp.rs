@@ -35,7 +35,7 @@ pub fn code_hash(site: &str, visitor: &str, email: &str, code: &str) -> String {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&hasher.finalize())
 }
 
 /// A code waiting to be entered.

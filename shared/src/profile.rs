@@ -517,6 +517,7 @@ mod tests {
             bot: None,
             channel: Channel::Chat,
             origin: None,
+            helpful: None,
         }
     }
 

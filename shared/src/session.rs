@@ -57,12 +57,7 @@ pub enum SessionError {
 
 /// Makes a visitor id from 16 random bytes supplied by the caller.
 pub fn visitor_id(random: [u8; 16]) -> String {
-    let mut id = String::with_capacity(34);
-    id.push_str("v_");
-    for byte in random {
-        id.push_str(&format!("{byte:02x}"));
-    }
-    id
+    format!("v_{}", crate::hex::encode(&random))
 }
 
 /// Issues a token for `visitor_id` on `site`, valid for `SESSION_TTL_SECS` from `now`, for

@@ -68,7 +68,7 @@ pub fn admin_key(random: [u8; 32]) -> String {
 /// there is nothing for a slow password hash to protect against.
 pub fn admin_key_hash(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&digest)
 }
 
 /// Compares a presented key with the stored hash in constant time.

@@ -9,6 +9,7 @@ mod conversation;
 mod errors;
 mod identity;
 mod live;
+mod package;
 mod sessions;
 mod staff;
 mod webhooks;

@@ -16,23 +16,23 @@ use crate::support::{ORIGIN, OwnEdge, Site, edge, site_with_articles};
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
-struct Received {
-    id: String,
-    timestamp: u64,
-    signature: String,
-    body: Vec<u8>,
+pub struct Received {
+    pub id: String,
+    pub timestamp: u64,
+    pub signature: String,
+    pub body: Vec<u8>,
 }
 
 /// A local webhook receiver. `script` holds the statuses (with an optional Retry-After) to
 /// answer with, in order (status 0: never answer, so the sender times out); once it is empty it
 /// answers 204.
-struct Receiver {
-    url: String,
-    received: Arc<Mutex<Vec<Received>>>,
+pub struct Receiver {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    fn start(script: Vec<(u16, Option<u64>)>) -> Receiver {
+    pub fn start(script: Vec<(u16, Option<u64>)>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://127.0.0.1:{}/hooks", listener.local_addr().unwrap().port());
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -65,7 +65,7 @@ impl Receiver {
     }
 
     /// Waits until `n` requests arrived (or 45 s passed) and returns them.
-    fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub fn wait_for(&self, n: usize) -> Vec<Received> {
         let started = Instant::now();
         loop {
             let got = self.received.lock().unwrap().clone();
@@ -116,7 +116,7 @@ fn read_request(stream: &mut std::net::TcpStream) -> Option<Received> {
     })
 }
 
-fn add_endpoint(site: &Site, url: &str, events: Option<Value>) -> (String, WebhookSecret) {
+pub fn add_endpoint(site: &Site, url: &str, events: Option<Value>) -> (String, WebhookSecret) {
     let mut body = json!({ "url": url });
     if let Some(events) = events {
         body["events"] = events;
@@ -137,7 +137,7 @@ fn now() -> u64 {
 }
 
 #[track_caller]
-fn check_signed(delivery: &Received, secret: &WebhookSecret) -> Value {
+pub fn check_signed(delivery: &Received, secret: &WebhookSecret) -> Value {
     webhook::verify(
         &delivery.id,
         delivery.timestamp,

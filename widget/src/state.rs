@@ -356,6 +356,7 @@ mod tests {
             bot: None,
             channel: Default::default(),
             origin: None,
+            helpful: None,
         }
     }
 

@@ -30,7 +30,9 @@ use crate::internal::{
     HandoffCommand, IdentifyOutcome, IdentitySecret, ImportReport, NewIds, ProfileExport, ProfileView, QueueEntry,
     SendCommand, SiteCommand, SiteRecord, StaffConversation, StaffKeyInfo, UndoReport, WebhookInfo,
 };
+use crate::internal::{FeedbackCommand, Note, NoteCommand, WebhookFormat};
 use crate::route::{self, Route};
+use shared::package;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -158,6 +160,28 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let reply: SendMessageResponse =
                 call(&conversation_stub(env, &claims)?, "POST", &path, Some(&body)).await?;
             json(200, &reply)
+        }
+        Route::Feedback { site } => {
+            visitor_site(&req, env, &site).await?;
+            let claims = visitor_session(bearer(&req), env, &site)?;
+            let body = json_body(&mut req).await?;
+            let message = match body.get("message") {
+                Some(serde_json::Value::String(id)) if (1..=200).contains(&id.len()) => id.clone(),
+                _ => {
+                    return Err(ApiError::field(
+                        "message",
+                        "`message` is the id of the bot answer the feedback is about",
+                    ));
+                }
+            };
+            let Some(helpful) = body.get("helpful").and_then(serde_json::Value::as_bool) else {
+                return Err(ApiError::field("helpful", "`helpful` is true (it helped) or false"));
+            };
+            let path = conversation_path("/feedback", &claims, None);
+            let command = FeedbackCommand { message, helpful };
+            let updated: shared::wire::Message =
+                call(&conversation_stub(env, &claims)?, "POST", &path, Some(&command)).await?;
+            json(200, &serde_json::json!({ "message": updated }))
         }
         Route::RequestHuman { site } => {
             visitor_site(&req, env, &site).await?;
@@ -380,11 +404,23 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     ));
                 }
             };
+            let format = match body.get("format").and_then(|f| f.as_str()) {
+                None if body.get("format").is_none() => WebhookFormat::Standard,
+                Some("standard") => WebhookFormat::Standard,
+                Some("slack") => WebhookFormat::Slack,
+                _ => {
+                    return Err(ApiError::field(
+                        "format",
+                        "`format` is \"standard\" (Standard Webhooks JSON, the default) or \"slack\" (a Slack incoming webhook)",
+                    ));
+                }
+            };
             let secret = shared::webhook::WebhookSecret::from_random(random_bytes()?).encode();
             let command = SiteCommand::AddWebhook {
                 id: format!("wh_{}", hex(&random_bytes::<6>()?)),
                 url,
                 events,
+                format,
                 secret: secret.clone(),
                 now: now_ms() / 1000,
             };
@@ -427,17 +463,19 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     ));
                 }
             };
+            let team = optional_team(&body)?;
             let key = format!("tl_staff_{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
             let command = SiteCommand::AddStaffKey {
                 id: format!("sk_{}", hex(&random_bytes::<6>()?)),
                 name,
+                team,
                 key_hash: site::admin_key_hash(&key),
                 now: now_ms() / 1000,
             };
             let info: StaffKeyInfo = site_command(env, &site, &command).await?;
             json(
                 201,
-                &serde_json::json!({ "id": info.id, "name": info.name, "created_at": info.created_at, "key": key }),
+                &serde_json::json!({ "id": info.id, "name": info.name, "team": info.team, "created_at": info.created_at, "key": key }),
             )
         }
         Route::ListStaffKeys { site } => {
@@ -464,7 +502,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             json(200, &view)
         }
         Route::ClaimConversation { site, conversation } => {
-            let staff = require_staff(&req, env, &site).await?;
+            let staff = require_staff(&req, env, &site).await?.name;
             let command = SiteCommand::Assign {
                 conversation,
                 to: staff,
@@ -475,7 +513,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             json(200, &entry)
         }
         Route::ReplyToConversation { site, conversation } => {
-            let staff = require_staff(&req, env, &site).await?;
+            let staff = require_staff(&req, env, &site).await?.name;
             let request = SendMessageRequest::from_json(&json_body(&mut req).await?)?;
             let command = AgentReplyCommand {
                 id: request.id,
@@ -501,7 +539,20 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             json(200, &result)
         }
         Route::ResolveConversation { site, conversation } => {
-            require_staff(&req, env, &site).await?;
+            let staff = require_staff(&req, env, &site).await?;
+            // Optional body: `{"team": ...}`, the team that resolved it (else the staff key's).
+            let has_body = req
+                .headers()
+                .get("Content-Length")
+                .ok()
+                .flatten()
+                .is_some_and(|l| l != "0");
+            let team = if has_body {
+                optional_team(&json_body(&mut req).await?)?
+            } else {
+                None
+            };
+            let team = team.or(staff.team);
             let path = format!("/resolve?site={site}&conversation={conversation}");
             let _: serde_json::Value =
                 call::<_, ()>(&named_conversation(env, &site, &conversation)?, "POST", &path, None).await?;
@@ -511,6 +562,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 &SiteCommand::Resolve {
                     conversation,
                     at: now_ms(),
+                    team,
                 },
             )
             .await;
@@ -522,6 +574,97 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 }
                 Err(error) => Err(error),
             }
+        }
+        Route::AddNote { site, conversation } => {
+            let staff = require_staff(&req, env, &site).await?;
+            let request = SendMessageRequest::from_json(&json_body(&mut req).await?)?;
+            let command = NoteCommand {
+                id: request.id,
+                text: request.text,
+                author: staff.name,
+            };
+            let path = format!("/notes?site={site}&conversation={conversation}");
+            let note: Note = call(
+                &named_conversation(env, &site, &conversation)?,
+                "POST",
+                &path,
+                Some(&command),
+            )
+            .await?;
+            json(201, &note)
+        }
+        Route::SignedTranscript { site, conversation } => {
+            let (mut expires, mut signature) = (None, None);
+            for (key, value) in url.query_pairs() {
+                match key.as_ref() {
+                    "expires" => expires = value.parse::<u64>().ok(),
+                    "signature" => signature = Some(value.into_owned()),
+                    _ => {}
+                }
+            }
+            let (Some(expires), Some(signature)) = (expires, signature) else {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidToken,
+                    "a transcript link carries `expires` and `signature`; ask for a new link",
+                ));
+            };
+            let now = now_ms() / 1000;
+            let mut outcome = Err(package::LinkError::Invalid);
+            for name in ["SESSION_SECRET", "SESSION_SECRET_PREVIOUS"] {
+                if let Ok(secret) = env.secret(name) {
+                    let key = package::link_key(secret.to_string().as_bytes());
+                    outcome = package::verify_link(&key, &site, &conversation, expires, &signature, now);
+                    if outcome != Err(package::LinkError::Invalid) {
+                        break;
+                    }
+                }
+            }
+            match outcome {
+                Ok(()) => {}
+                Err(package::LinkError::Expired) => {
+                    return Err(ApiError::new(
+                        ErrorCode::TokenExpired,
+                        "this transcript link has expired",
+                    ));
+                }
+                Err(package::LinkError::Invalid) => {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidToken,
+                        "this transcript link is not valid",
+                    ));
+                }
+            }
+            let path = format!("/staff-view?site={site}&conversation={conversation}");
+            let view: StaffConversation =
+                call::<_, ()>(&named_conversation(env, &site, &conversation)?, "GET", &path, None).await?;
+            let wants_html = req
+                .headers()
+                .get("Accept")
+                .ok()
+                .flatten()
+                .is_some_and(|accept| accept.contains("text/html"));
+            // The link shows the customer's conversation, never staff's internal notes.
+            let response = if wants_html {
+                let page = crate::pages::transcript_page(&view.id, &view.messages);
+                let mut response = Response::from_html(page).map_err(|e| internal("transcript page", e))?;
+                let headers = response.headers_mut();
+                let _ = headers.set(
+                    "Content-Security-Policy",
+                    "default-src 'none'; style-src 'unsafe-inline'",
+                );
+                response
+            } else {
+                json(
+                    200,
+                    &serde_json::json!({ "id": view.id, "status": view.status, "messages": view.messages }),
+                )?
+            };
+            let mut response = response;
+            let headers = response.headers_mut();
+            let _ = headers.set("Cache-Control", "private, no-store");
+            let _ = headers.set("Referrer-Policy", "no-referrer");
+            let _ = headers.set("X-Robots-Tag", "noindex");
+            Ok(response)
         }
         Route::GetProfile { site, profile } => {
             require_admin(&req, env, &site).await?;
@@ -580,7 +723,7 @@ fn new_ids() -> ApiResult<NewIds> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    shared::hex::encode(bytes)
 }
 
 /// The `after` cursor of a transcript or live request, if given.
@@ -696,25 +839,50 @@ fn require_operator(req: &Request, env: &Env) -> ApiResult<()> {
     }
 }
 
-/// A staff member of `site` (their name), by staff key; the admin key also acts as staff.
-async fn require_staff(req: &Request, env: &Env, site: &str) -> ApiResult<String> {
+/// Who is acting on the staff API.
+struct Staff {
+    name: String,
+    team: Option<String>,
+}
+
+/// A staff member of `site`, by staff key; the admin key also acts as staff ("admin").
+async fn require_staff(req: &Request, env: &Env, site: &str) -> ApiResult<Staff> {
     let record = load_site(env, site).await?;
     let presented = bearer(req).unwrap_or_default();
     if site::admin_key_matches(&presented, &record.admin_key_hash) {
-        return Ok("admin".into());
+        return Ok(Staff {
+            name: "admin".into(),
+            team: None,
+        });
     }
     let command = SiteCommand::StaffByKey {
         key_hash: site::admin_key_hash(&presented),
     };
     let staff: Option<StaffKeyInfo> = site_command(env, site, &command).await?;
-    staff.map(|s| s.name).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::InvalidKey,
-            format!(
-                "this endpoint needs a staff key (or the admin key) of site {site:?}: `Authorization: Bearer <key>`"
-            ),
-        )
-    })
+    staff
+        .map(|s| Staff {
+            name: s.name,
+            team: s.team,
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidKey,
+                format!(
+                    "this endpoint needs a staff key (or the admin key) of site {site:?}: `Authorization: Bearer <key>`"
+                ),
+            )
+        })
+}
+
+/// An optional `team` field: 1 to 60 characters.
+fn optional_team(body: &serde_json::Map<String, serde_json::Value>) -> ApiResult<Option<String>> {
+    match body.get("team") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(team)) if (1..=60).contains(&team.trim().chars().count()) => {
+            Ok(Some(team.trim().to_owned()))
+        }
+        Some(_) => Err(ApiError::field("team", "`team` is a team name of 1 to 60 characters")),
+    }
 }
 
 /// The conversation object `conversation` of `site`.

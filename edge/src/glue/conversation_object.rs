@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use shared::answer;
 use shared::escalation::{Escalation, Priority};
+use shared::package;
 use shared::profile;
 use shared::rate::{self, Bucket, RateConfig};
 use shared::wire::{
@@ -23,8 +24,9 @@ use worker::{
 use super::http::{error_response, internal, json, now_ms, site_command};
 use crate::api_error::ApiError;
 use crate::internal::{
-    AgentReplyCommand, AgentReplyResult, AnswerReply, ConversationKey, DirectoryCommand, EraseReport, HandoffCommand,
-    JoinCommand, MemberCommand, SendCommand, SiteCommand, SplitCommand, StaffConversation,
+    AgentReplyCommand, AgentReplyResult, AnswerReply, ConversationExport, ConversationKey, DirectoryCommand,
+    EraseReport, FeedbackCommand, HandoffCommand, JoinCommand, MemberCommand, Note, NoteCommand, SendCommand,
+    SiteCommand, SplitCommand, StaffConversation,
 };
 
 const SCHEMA: &str = "
@@ -44,12 +46,19 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 CREATE TABLE IF NOT EXISTS members (
     visitor TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS notes (
+    id TEXT PRIMARY KEY,
+    author TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at INTEGER NOT NULL
 );";
 
 /// Columns added after the first release; adding one that exists fails harmlessly.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     "ALTER TABLE messages ADD COLUMN channel TEXT NOT NULL DEFAULT 'chat'",
     "ALTER TABLE messages ADD COLUMN origin TEXT",
+    "ALTER TABLE messages ADD COLUMN helpful INTEGER",
 ];
 
 /// The WebSocket subprotocol the widget speaks; the token rides beside it as `bearer.<token>`.
@@ -149,6 +158,7 @@ struct MessageRow {
     bot: Option<String>,
     channel: Option<String>,
     origin: Option<String>,
+    helpful: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -175,7 +185,7 @@ impl ConversationObject {
         let query: Query = parse_query(&url)?;
         let path = url.path();
         // Staff act only on conversations that exist.
-        if matches!(path, "/agent" | "/resolve" | "/staff-view") && self.meta("key")?.is_none() {
+        if matches!(path, "/agent" | "/resolve" | "/staff-view" | "/notes") && self.meta("key")?.is_none() {
             return Err(ApiError::new(
                 ErrorCode::UnknownConversation,
                 format!("no conversation {:?} on this site", query.conversation),
@@ -185,7 +195,7 @@ impl ConversationObject {
             site: query.site,
             conversation: query.conversation,
         })?;
-        if matches!(path, "/transcript" | "/messages" | "/handoff" | "/live") {
+        if matches!(path, "/transcript" | "/messages" | "/handoff" | "/live" | "/feedback") {
             self.require_member(query.visitor.as_deref())?;
         }
         match path {
@@ -209,8 +219,19 @@ impl ConversationObject {
                 )
             }
             "/live" => self.accept_live(query.after, query.visitor.as_deref().unwrap_or_default()),
+            "/feedback" => {
+                let body: FeedbackCommand = req.json().await.map_err(|e| internal("feedback body", e))?;
+                json(200, &self.feedback(&body)?)
+            }
             // From the site's profile directory.
-            "/export" => json(200, &self.all_messages()?),
+            "/export" => json(
+                200,
+                &ConversationExport {
+                    id: self.key()?.conversation,
+                    messages: self.all_messages()?,
+                    notes: self.notes()?,
+                },
+            ),
             "/join" => {
                 let body: JoinCommand = req.json().await.map_err(|e| internal("conversation join body", e))?;
                 let joined = profile::merge_timeline(&self.all_messages()?, &body.messages, &body.from);
@@ -239,8 +260,31 @@ impl ConversationObject {
                     status: self.status()?,
                     escalation: self.escalation()?,
                     messages: self.all_messages()?,
+                    notes: self.notes()?,
                 },
             ),
+            "/notes" => {
+                let body: NoteCommand = req.json().await.map_err(|e| internal("note body", e))?;
+                let at = now_ms();
+                // A resend (same id) is stored once.
+                self.sql()
+                    .exec(
+                        "INSERT OR IGNORE INTO notes (id, author, text, at) VALUES (?, ?, ?, ?)",
+                        vec![
+                            body.id.clone().into(),
+                            body.author.into(),
+                            body.text.into(),
+                            SqlStorageValue::from(at as i64),
+                        ],
+                    )
+                    .map_err(|e| internal("storing a note", e))?;
+                let note = self
+                    .notes()?
+                    .into_iter()
+                    .find(|n| n.id == body.id)
+                    .ok_or_else(|| internal("storing a note", "the note is missing"))?;
+                json(201, &note)
+            }
             "/agent" => {
                 let body: AgentReplyCommand = req.json().await.map_err(|e| internal("agent reply body", e))?;
                 let id = format!("agent:{}", body.id);
@@ -419,7 +463,7 @@ impl ConversationObject {
             .map_err(|e| internal("bot detail", e))?;
         self.sql()
             .exec(
-                "INSERT INTO messages (seq, id, role, text, at, reply_to, bot, channel, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (seq, id, role, text, at, reply_to, bot, channel, origin, helpful) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 vec![
                     SqlStorageValue::from(message.seq as i64),
                     message.id.clone().into(),
@@ -430,6 +474,7 @@ impl ConversationObject {
                     bot.into(),
                     message.channel.as_str().into(),
                     message.origin.clone().into(),
+                    message.helpful.map(i64::from).into(),
                 ],
             )
             .map_err(|e| internal("storing a message", e))?;
@@ -559,6 +604,7 @@ impl ConversationObject {
             bot,
             channel: Channel::Chat,
             origin: None,
+            helpful: None,
         };
         self.broadcast(&ServerFrame::Message {
             message: message.clone(),
@@ -654,10 +700,15 @@ impl ConversationObject {
         let record = serde_json::to_string(escalation).map_err(|e| internal("escalation", e))?;
         self.set_meta("escalation", &record)?;
         self.set_meta("status", "waiting_for_human")?;
-        // The package for people: the conversation so far (the newest 200 messages).
-        let mut transcript = self.all_messages()?;
-        let skip = transcript.len().saturating_sub(200);
-        transcript.drain(..skip);
+        // The package for people: what the bot tried, and the conversation so far (its newest
+        // messages, as many as fit a webhook body; the rest is behind a signed link).
+        let messages = self.all_messages()?;
+        let bot_attempts = package::bot_attempts(&messages);
+        let (transcript, truncation) = package::fit_transcript(
+            messages,
+            package::MAX_TRANSCRIPT_MESSAGES,
+            package::MAX_TRANSCRIPT_BYTES,
+        );
         let command = SiteCommand::Enqueue {
             conversation: self.key()?.conversation,
             escalation: escalation.clone(),
@@ -665,6 +716,8 @@ impl ConversationObject {
             excerpt: last_words.chars().take(280).collect(),
             transcript,
             profile: None,
+            truncation,
+            bot_attempts,
         };
         let pending = serde_json::to_string(&command).map_err(|e| internal("queue entry", e))?;
         self.set_meta("enqueue", &pending)
@@ -744,7 +797,62 @@ impl ConversationObject {
         Ok(true)
     }
 
-    /// Bot replies in this conversation that did not answer.
+    fn notes(&self) -> std::result::Result<Vec<Note>, ApiError> {
+        #[derive(Deserialize)]
+        struct NoteRow {
+            id: String,
+            author: String,
+            text: String,
+            at: i64,
+        }
+        let rows: Vec<NoteRow> = self
+            .sql()
+            .exec("SELECT id, author, text, at FROM notes ORDER BY at, id", None)
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading notes", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Note {
+                id: row.id,
+                author: row.author,
+                text: row.text,
+                at: row.at as u64,
+            })
+            .collect())
+    }
+
+    /// Records the customer's "did that help?" on one of the bot's answers (a changed mind
+    /// replaces it). A "no" counts as the bot failing, towards handing over to a person.
+    fn feedback(&self, command: &FeedbackCommand) -> std::result::Result<Message, ApiError> {
+        let message = self.find(&command.message)?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("no message {:?} in this conversation", command.message),
+            )
+        })?;
+        if !matches!(message.bot, Some(BotDetail::Answer { .. })) {
+            return Err(ApiError::field(
+                "message",
+                "feedback is for the bot's answers (messages with bot.kind \"answer\")",
+            ));
+        }
+        self.sql()
+            .exec(
+                "UPDATE messages SET helpful = ? WHERE id = ?",
+                vec![
+                    SqlStorageValue::from(i64::from(command.helpful)),
+                    command.message.clone().into(),
+                ],
+            )
+            .map_err(|e| internal("storing feedback", e))?;
+        Ok(Message {
+            helpful: Some(command.helpful),
+            ..message
+        })
+    }
+
+    /// Bot replies in this conversation that did not answer, or that the customer said did not
+    /// help.
     fn bot_failures(&self) -> std::result::Result<u32, ApiError> {
         #[derive(Deserialize)]
         struct Count {
@@ -753,7 +861,7 @@ impl ConversationObject {
         let count: Count = self
             .sql()
             .exec(
-                "SELECT COUNT(*) AS n FROM messages WHERE role = 'bot' AND bot LIKE '%\"kind\":\"no_answer\"%'",
+                "SELECT COUNT(*) AS n FROM messages WHERE role = 'bot' AND (helpful = 0 OR bot LIKE '%\"kind\":\"no_answer\"%')",
                 None,
             )
             .and_then(|cursor| cursor.one())
@@ -772,12 +880,29 @@ impl ConversationObject {
         let already_waiting = self.status()? == ConversationStatus::WaitingForHuman;
         let mut messages = vec![message];
         if !already_waiting {
+            let last_words = self.last_visitor_words()?.unwrap_or_else(|| HANDOFF_TEXT.to_owned());
+            // The team for what they were asking about; a person is on the way regardless.
+            let routed: Option<Escalation> = site_command(
+                &self.env,
+                &self.key()?.site,
+                &SiteCommand::RouteHandoff {
+                    text: last_words.clone(),
+                },
+            )
+            .await
+            .map_err(|error| worker::console_error!("routing a hand-over: {}", error.body.message))
+            .ok();
             let escalation = Escalation {
                 reasons: vec![EscalationReason::VisitorAsked],
                 priority: Priority::Normal,
-                team: "support".into(),
+                ..routed.unwrap_or_else(|| Escalation {
+                    reasons: Vec::new(),
+                    priority: Priority::Normal,
+                    team: "support".into(),
+                    topic: None,
+                    team_source: Default::default(),
+                })
             };
-            let last_words = self.last_visitor_words()?.unwrap_or_else(|| HANDOFF_TEXT.to_owned());
             self.escalate(&escalation, &last_words)?;
             let reply = answer::handoff_reply();
             let confirmation = self.store(format!("bot:{id}"), Role::Bot, reply.text, Some(id), Some(reply.detail))?;
@@ -909,6 +1034,7 @@ fn message_from_row(row: MessageRow) -> std::result::Result<Message, ApiError> {
             .and_then(|c| serde_json::from_value(serde_json::Value::String(c)).ok())
             .unwrap_or(Channel::Chat),
         origin: row.origin,
+        helpful: row.helpful.map(|h| h != 0),
     })
 }
 

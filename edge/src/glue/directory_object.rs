@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use shared::identity::{Identified, IdentityKey, IdentityKind, Proof};
 use shared::otp::{self, PendingCode};
 use shared::profile::{self, ImportPerson, MergeRecord, Plan, Profile, TraitRules};
-use shared::wire::{ErrorCode, Message};
+use shared::wire::ErrorCode;
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
 
 use super::http::{call, error_response, internal, json};
@@ -228,17 +228,14 @@ impl ProfileDirectory {
                 let found = self.profile(&profile)?.ok_or_else(|| not_found(&profile))?;
                 let mut conversations = Vec::new();
                 for id in &found.conversations {
-                    let messages: Vec<Message> = call::<_, ()>(
+                    let export: ConversationExport = call::<_, ()>(
                         &self.conversation(&site, id)?,
                         "GET",
                         &format!("/export?site={site}&conversation={id}"),
                         None,
                     )
                     .await?;
-                    conversations.push(ConversationExport {
-                        id: id.clone(),
-                        messages,
-                    });
+                    conversations.push(export);
                 }
                 let export = ProfileExport {
                     profile: self.view(found)?,
@@ -883,7 +880,7 @@ impl ProfileDirectory {
                 if into == from {
                     return Ok(());
                 }
-                let messages: Vec<Message> = call::<_, ()>(
+                let export: ConversationExport = call::<_, ()>(
                     &self.conversation(site, from)?,
                     "GET",
                     &format!("/export?site={site}&conversation={from}"),
@@ -892,7 +889,7 @@ impl ProfileDirectory {
                 .await?;
                 let command = JoinCommand {
                     from: from.clone(),
-                    messages,
+                    messages: export.messages,
                     member: None,
                 };
                 let _: serde_json::Value = call(

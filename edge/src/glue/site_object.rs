@@ -13,17 +13,19 @@ use std::rc::Rc;
 use serde::Deserialize;
 use shared::answer::{self, AnswerConfig, Decision};
 use shared::article::Article;
-use shared::escalation::{self, EscalationRules, Situation};
+use shared::escalation::{self, Escalation, EscalationRules, Priority, Situation, TeamSource};
 use shared::index::{Index, IndexBuilder};
+use shared::package;
 use shared::profile::Profile;
-use shared::wire::{BotDetail, ErrorCode, IdentitySecretInfo};
+use shared::slack::{self, SlackEvent};
+use shared::wire::{BotDetail, ErrorCode, EscalationReason, IdentitySecretInfo};
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
 
 use super::http::{directory, error_response, internal, json, now_ms};
 use crate::api_error::ApiError;
 use crate::internal::{
     AnswerReply, AttemptResult, DeadLetterInfo, Delivery, DirectoryCommand, IdentitySecret, MAX_IDENTITY_SECRETS,
-    QueueEntry, SiteCommand, SiteRecord, StaffKeyInfo, WebhookInfo, WebhookTarget,
+    QueueEntry, SiteCommand, SiteRecord, StaffKeyInfo, WebhookFormat, WebhookInfo, WebhookTarget,
 };
 
 const SCHEMA: &str = "
@@ -85,10 +87,39 @@ CREATE TABLE IF NOT EXISTS identity_secrets (
 );";
 
 /// Columns added after the first release; adding one that exists fails harmlessly.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 5] = [
     "ALTER TABLE site ADD COLUMN trait_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE site ADD COLUMN escalation_rules TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE staff_keys ADD COLUMN team TEXT",
+    "ALTER TABLE webhooks ADD COLUMN format TEXT NOT NULL DEFAULT 'standard'",
+    "CREATE TABLE IF NOT EXISTS team_history (topic TEXT NOT NULL, team TEXT NOT NULL, resolved INTEGER NOT NULL, PRIMARY KEY (topic, team))",
 ];
+
+/// The webhook format as stored.
+fn format_name(format: WebhookFormat) -> &'static str {
+    match format {
+        WebhookFormat::Standard => "standard",
+        WebhookFormat::Slack => "slack",
+    }
+}
+
+/// Who the customer is, for a person reading a notification: their name trait, else their
+/// (preferably verified) email, else their user id.
+fn customer_label(profile: &Profile) -> Option<String> {
+    use shared::identity::IdentityKind;
+    let name = profile
+        .traits
+        .get("name")
+        .and_then(|t| t.value.as_str())
+        .map(str::to_owned);
+    let mut identities: Vec<_> = profile.identities.iter().collect();
+    identities.sort_by_key(|i| (!i.verified, i.key.kind != IdentityKind::Email));
+    let identity = identities.first().map(|i| i.key.value.clone());
+    match (name, identity) {
+        (Some(name), Some(identity)) => Some(format!("{name} ({identity})")),
+        (name, identity) => name.or(identity),
+    }
+}
 
 /// How long the queue consumer holds a delivery while it attempts it: the receiver's 15-second
 /// timeout and some margin.
@@ -201,6 +232,7 @@ struct WebhookRow {
     id: String,
     url: String,
     events: String,
+    format: String,
     secret: String,
     created_at: i64,
     disabled: Option<String>,
@@ -231,6 +263,7 @@ struct DeadRow {
 struct StaffRow {
     id: String,
     name: String,
+    team: Option<String>,
     created_at: i64,
 }
 
@@ -387,16 +420,18 @@ impl SiteObject {
             SiteCommand::AddStaffKey {
                 id,
                 name,
+                team,
                 key_hash,
                 now,
             } => {
                 self.existing()?;
                 self.sql()
                     .exec(
-                        "INSERT INTO staff_keys (id, name, key_hash, created_at) VALUES (?, ?, ?, ?)",
+                        "INSERT INTO staff_keys (id, name, team, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
                         vec![
                             id.clone().into(),
                             name.clone().into(),
+                            team.clone().into(),
                             key_hash.into(),
                             SqlStorageValue::from(now as i64),
                         ],
@@ -407,6 +442,7 @@ impl SiteObject {
                     &StaffKeyInfo {
                         id,
                         name,
+                        team,
                         created_at: now,
                     },
                 )
@@ -438,6 +474,8 @@ impl SiteObject {
                 excerpt,
                 transcript,
                 profile,
+                truncation,
+                bot_attempts,
             } => {
                 let site = self.existing()?;
                 let entry = QueueEntry {
@@ -445,35 +483,71 @@ impl SiteObject {
                     state: "waiting".into(),
                     priority: escalation.priority,
                     team: escalation.team.clone(),
+                    topic: escalation.topic.clone(),
                     reasons: escalation.reasons.clone(),
                     escalated_at: at,
                     assigned_to: None,
                     resolved_at: None,
-                    excerpt,
+                    excerpt: excerpt.clone(),
                 };
                 self.write_queue_entry(&entry)?;
+                let link = self.transcript_link(&site.id, &conversation, at);
+                let messages = truncation.map_or(transcript.len(), |t| t.total);
                 let data = serde_json::json!({
                     "site": site.id,
                     "conversation": conversation,
                     "escalation": escalation,
                     "profile": profile,
+                    "bot_attempts": bot_attempts,
                     "transcript": transcript,
+                    "transcript_truncated": truncation,
+                    "transcript_url": link.as_ref().map(|(url, _)| url),
+                    "transcript_url_expires_at": link.as_ref().map(|(_, expires)| expires),
                 });
-                self.emit("conversation.escalated", &format!("{conversation}:{at}"), at, data)?;
+                let customer = profile.as_ref().and_then(customer_label);
+                let slack = SlackEvent::Escalated {
+                    escalation: &escalation,
+                    excerpt: &excerpt,
+                    customer: customer.as_deref(),
+                    messages,
+                };
+                let key = format!("{conversation}:{at}");
+                self.emit("conversation.escalated", &key, at, data, &conversation, &slack, link)?;
                 json(200, &entry)
+            }
+            SiteCommand::RouteHandoff { text } => {
+                let knowledge = self.knowledge()?;
+                let config = AnswerConfig::default();
+                let decision = answer::decide(&knowledge.index, &text, &config);
+                let topic = decision_candidate(&decision).map(|i| knowledge.articles[i].id.clone());
+                let (_, rules) = self.escalation_rules()?;
+                let history = self.team_history(topic.as_deref())?;
+                let (team, team_source) = escalation::suggest_team(&text, topic.as_deref(), &history, &rules);
+                json(
+                    200,
+                    &Escalation {
+                        reasons: vec![EscalationReason::VisitorAsked],
+                        priority: Priority::Normal,
+                        team,
+                        topic,
+                        team_source,
+                    },
+                )
             }
             SiteCommand::Notify { conversation, message } => {
                 let site = self.existing()?;
                 let key = format!("{conversation}:{}", message.id);
                 let at = message.at;
                 let data = serde_json::json!({ "site": site.id, "conversation": conversation, "message": message });
-                self.emit("message.created", &key, at, data)?;
+                let slack = SlackEvent::Message { text: &message.text };
+                self.emit("message.created", &key, at, data, &conversation, &slack, None)?;
                 json(200, &serde_json::json!({ "ok": true }))
             }
             SiteCommand::AddWebhook {
                 id,
                 url,
                 events,
+                format,
                 secret,
                 now,
             } => {
@@ -481,11 +555,12 @@ impl SiteObject {
                 let events_text = serde_json::to_string(&events).map_err(|e| internal("events", e))?;
                 self.sql()
                     .exec(
-                        "INSERT INTO webhooks (id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO webhooks (id, url, events, format, secret, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                         vec![
                             id.clone().into(),
                             url.clone().into(),
                             events_text.into(),
+                            format_name(format).into(),
                             secret.into(),
                             SqlStorageValue::from(now as i64),
                         ],
@@ -497,6 +572,7 @@ impl SiteObject {
                         id,
                         url,
                         events,
+                        format,
                         created_at: now,
                         disabled: None,
                     },
@@ -659,16 +735,38 @@ impl SiteObject {
                 entry.assigned_to = Some(to.clone());
                 self.write_queue_entry(&entry)?;
                 let data = serde_json::json!({ "conversation": conversation, "assigned_to": to });
-                self.emit("conversation.assigned", &format!("{conversation}:{at}"), at, data)?;
+                let slack = SlackEvent::Assigned { to: &to };
+                let key = format!("{conversation}:{at}");
+                self.emit("conversation.assigned", &key, at, data, &conversation, &slack, None)?;
                 json(200, &entry)
             }
-            SiteCommand::Resolve { conversation, at } => {
+            SiteCommand::Resolve { conversation, at, team } => {
                 let mut entry = self.queue_entry(&conversation)?;
+                let first_time = entry.state != "resolved";
                 entry.state = "resolved".into();
                 entry.resolved_at = Some(at);
                 self.write_queue_entry(&entry)?;
-                let data = serde_json::json!({ "conversation": conversation });
-                self.emit("conversation.resolved", &format!("{conversation}:{at}"), at, data)?;
+                // Who resolved it teaches where the topic goes next time.
+                if let (true, Some(topic), Some(team)) = (first_time, &entry.topic, &team) {
+                    self.sql()
+                        .exec(
+                            "INSERT INTO team_history (topic, team, resolved) VALUES (?, ?, 1)
+                             ON CONFLICT (topic, team) DO UPDATE SET resolved = resolved + 1",
+                            vec![topic.clone().into(), team.clone().into()],
+                        )
+                        .map_err(|e| internal("learning a team", e))?;
+                }
+                let data = serde_json::json!({ "conversation": conversation, "team": team });
+                let key = format!("{conversation}:{at}");
+                self.emit(
+                    "conversation.resolved",
+                    &key,
+                    at,
+                    data,
+                    &conversation,
+                    &SlackEvent::Resolved,
+                    None,
+                )?;
                 json(200, &entry)
             }
             SiteCommand::PutArticles { .. } => Err(internal("SiteObject", "uploads are handled by put_articles")),
@@ -716,9 +814,19 @@ impl SiteObject {
             article: article.as_deref(),
             bot_failures,
             traits: &traits,
+            history: &[],
         };
         let reply = match escalation::decide(&situation, &rules) {
-            Some(escalation) => {
+            Some(mut escalation) => {
+                // No team rule matched: who resolved this topic before? (Read only now, not on
+                // every answer.)
+                if escalation.team_source == TeamSource::Default && escalation.topic.is_some() {
+                    let history = self.team_history(escalation.topic.as_deref())?;
+                    let (team, source) =
+                        escalation::suggest_team(question, escalation.topic.as_deref(), &history, &rules);
+                    escalation.team = team;
+                    escalation.team_source = source;
+                }
                 let handoff = answer::escalation_reply(&escalation);
                 AnswerReply {
                     text: handoff.text,
@@ -834,22 +942,50 @@ impl SiteObject {
 
     /// Queues `event` for every endpoint subscribed to it. The delivery id is derived from the
     /// event (`key`) and the endpoint, so the same event queued twice is one event to receivers.
-    fn emit(&self, event: &str, key: &str, at: u64, data: serde_json::Value) -> std::result::Result<(), ApiError> {
-        let site = self.existing()?.id;
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        event: &str,
+        key: &str,
+        at: u64,
+        data: serde_json::Value,
+        conversation: &str,
+        slack: &SlackEvent<'_>,
+        link: Option<(String, u64)>,
+    ) -> std::result::Result<(), ApiError> {
+        let record = self.existing()?;
+        let site = record.id.clone();
         let payload = serde_json::json!({ "type": event, "timestamp": at, "data": data }).to_string();
+        let mut slack_payload = None;
         for (info, _) in self.webhooks()? {
             if info.disabled.is_some() || !info.events.iter().any(|e| e == event) {
                 continue;
             }
+            let payload = match info.format {
+                WebhookFormat::Standard => payload.clone(),
+                WebhookFormat::Slack => slack_payload
+                    .get_or_insert_with(|| {
+                        // Events without a package still link to the conversation's transcript.
+                        let link = link.clone().or_else(|| self.transcript_link(&site, conversation, at));
+                        slack::message(
+                            &record.name,
+                            conversation,
+                            slack,
+                            link.as_ref().map(|(url, _)| url.as_str()),
+                        )
+                        .to_string()
+                    })
+                    .clone(),
+            };
             use sha2::Digest as _;
             let digest = sha2::Sha256::digest(format!("{event}\n{key}\n{}", info.id));
-            let id: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+            let id: String = shared::hex::encode(&digest[..12]);
             let delivery = Delivery {
                 id: format!("msg_{id}"),
                 site: site.clone(),
                 endpoint: info.id,
                 event: event.to_owned(),
-                payload: payload.clone(),
+                payload,
                 attempt: 1,
             };
             self.add_to_outbox(delivery, now_ms())?;
@@ -873,6 +1009,38 @@ impl SiteObject {
             self.outbox.borrow_mut().push(delivery);
         }
         Ok(())
+    }
+
+    /// A signed link to `conversation`'s whole transcript, good for a week from `at`, and when
+    /// it expires (seconds): only when the deployment's public URL is configured.
+    fn transcript_link(&self, site: &str, conversation: &str, at: u64) -> Option<(String, u64)> {
+        let base = super::http::setting(&self.env, "PUBLIC_URL")?;
+        let secret = self.env.secret("SESSION_SECRET").ok()?.to_string();
+        let key = package::link_key(secret.as_bytes());
+        let expires = at / 1000 + package::TRANSCRIPT_LINK_TTL_SECS;
+        let path = package::link_path(&key, site, conversation, expires);
+        Some((format!("{}{path}", base.trim_end_matches('/')), expires))
+    }
+
+    /// Which teams resolved conversations on `topic`, and how many.
+    fn team_history(&self, topic: Option<&str>) -> std::result::Result<Vec<(String, u32)>, ApiError> {
+        #[derive(Deserialize)]
+        struct Row {
+            team: String,
+            resolved: i64,
+        }
+        let Some(topic) = topic else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<Row> = self
+            .sql()
+            .exec(
+                "SELECT team, resolved FROM team_history WHERE topic = ?",
+                vec![topic.into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading team history", e))?;
+        Ok(rows.into_iter().map(|r| (r.team, r.resolved as u32)).collect())
     }
 
     fn remove_delivery(&self, key: &str) -> std::result::Result<(), ApiError> {
@@ -963,7 +1131,7 @@ impl SiteObject {
         let rows: Vec<WebhookRow> = self
             .sql()
             .exec(
-                "SELECT id, url, events, secret, created_at, disabled FROM webhooks ORDER BY created_at, id",
+                "SELECT id, url, events, format, secret, created_at, disabled FROM webhooks ORDER BY created_at, id",
                 None,
             )
             .and_then(|c| c.to_array())
@@ -976,6 +1144,11 @@ impl SiteObject {
                         id: row.id,
                         url: row.url,
                         events,
+                        format: if row.format == "slack" {
+                            WebhookFormat::Slack
+                        } else {
+                            WebhookFormat::Standard
+                        },
                         created_at: row.created_at as u64,
                         disabled: row.disabled,
                     },
@@ -1016,11 +1189,11 @@ impl SiteObject {
     fn staff_keys(&self, key_hash: Option<&str>) -> std::result::Result<Vec<StaffKeyInfo>, ApiError> {
         let (query, args): (&str, Vec<SqlStorageValue>) = match key_hash {
             Some(hash) => (
-                "SELECT id, name, created_at FROM staff_keys WHERE key_hash = ?",
+                "SELECT id, name, team, created_at FROM staff_keys WHERE key_hash = ?",
                 vec![hash.into()],
             ),
             None => (
-                "SELECT id, name, created_at FROM staff_keys ORDER BY created_at, id",
+                "SELECT id, name, team, created_at FROM staff_keys ORDER BY created_at, id",
                 vec![],
             ),
         };
@@ -1034,6 +1207,7 @@ impl SiteObject {
             .map(|row| StaffKeyInfo {
                 id: row.id,
                 name: row.name,
+                team: row.team,
                 created_at: row.created_at as u64,
             })
             .collect())

@@ -171,6 +171,9 @@ pub struct Message {
     /// conversation they came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// For bot answers: the customer's "did that help?" (`true` yes, `false` no), once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helpful: Option<bool>,
 }
 
 /// The channel a message travelled on.

@@ -1,0 +1,205 @@
+//! Webhook bodies in Slack's incoming-webhook format (Block Kit), for endpoints whose `format`
+//! is `slack`: a short summary a person reads in a channel, with a link to the whole transcript.
+//! Everything the customer wrote is escaped for Slack's `mrkdwn` (`&`, `<`, `>`), so a message
+//! cannot mention `@channel`, forge a link or break the layout; texts are clipped to Block
+//! Kit's limits (header 150, section 3000, button label 75, URL 3000 characters).
+
+use serde_json::{Value, json};
+
+use crate::escalation::{Escalation, Priority};
+use crate::wire::EscalationReason;
+
+const HEADER_MAX: usize = 150;
+const SECTION_MAX: usize = 3000;
+const URL_MAX: usize = 3000;
+
+/// What happened, as Slack shows it.
+#[derive(Debug, Clone)]
+pub enum SlackEvent<'a> {
+    Escalated {
+        escalation: &'a Escalation,
+        /// The customer's last words before the hand-over.
+        excerpt: &'a str,
+        /// Who the customer is, if known (an email, a name).
+        customer: Option<&'a str>,
+        messages: usize,
+    },
+    /// A customer wrote on a conversation a person has.
+    Message {
+        text: &'a str,
+    },
+    Assigned {
+        to: &'a str,
+    },
+    Resolved,
+}
+
+/// Escapes text for `mrkdwn`.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// At most `max` characters, ending in "…" when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut clipped: String = text.chars().take(max - 1).collect();
+    clipped.push('…');
+    clipped
+}
+
+/// Quotes (possibly multi-line) customer text, escaped.
+fn quote(text: &str) -> String {
+    escape(text)
+        .lines()
+        .map(|line| format!("> {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn reason_words(reason: EscalationReason) -> &'static str {
+    match reason {
+        EscalationReason::NoMatch => "no article matched",
+        EscalationReason::Ambiguous => "two articles matched equally",
+        EscalationReason::NoKnowledgeBase => "no knowledge base yet",
+        EscalationReason::VisitorAsked => "asked for a person",
+        EscalationReason::RepeatedFailure => "the bot failed repeatedly",
+        EscalationReason::Urgent => "urgent",
+        EscalationReason::Upset => "customer upset",
+        EscalationReason::HumanOnlyTopic => "human-only topic",
+        EscalationReason::HighValueCustomer => "high-value customer",
+    }
+}
+
+fn priority_words(priority: Priority) -> &'static str {
+    match priority {
+        Priority::Urgent => "Urgent",
+        Priority::High => "High priority",
+        Priority::Normal => "Normal priority",
+    }
+}
+
+/// The Slack message body for `event` on `conversation` of the site named `site_name`, with a
+/// button to `link` (the transcript) when there is one.
+pub fn message(site_name: &str, conversation: &str, event: &SlackEvent<'_>, link: Option<&str>) -> Value {
+    let (title, body) = match event {
+        SlackEvent::Escalated {
+            escalation,
+            excerpt,
+            customer,
+            messages,
+        } => {
+            let reasons: Vec<&str> = escalation.reasons.iter().map(|r| reason_words(*r)).collect();
+            let mut body = format!("*Why:* {}\n*Team:* {}", reasons.join(", "), escape(&escalation.team));
+            if let Some(customer) = customer {
+                body.push_str(&format!("\n*Customer:* {}", escape(customer)));
+            }
+            body.push_str(&format!("\n*Messages so far:* {messages}\n{}", quote(excerpt)));
+            (
+                format!(
+                    "{}: a customer needs a person ({site_name})",
+                    priority_words(escalation.priority)
+                ),
+                body,
+            )
+        }
+        SlackEvent::Message { text } => (format!("The customer wrote again ({site_name})"), quote(text)),
+        SlackEvent::Assigned { to } => (
+            format!("Conversation assigned ({site_name})"),
+            format!("*Assigned to:* {}", escape(to)),
+        ),
+        SlackEvent::Resolved => (
+            format!("Conversation resolved ({site_name})"),
+            "Resolved by staff.".to_owned(),
+        ),
+    };
+    let title = clip(&title, HEADER_MAX);
+    let mut blocks = vec![
+        json!({ "type": "header", "text": { "type": "plain_text", "text": title, "emoji": false } }),
+        json!({ "type": "section", "text": { "type": "mrkdwn", "text": clip(&body, SECTION_MAX) } }),
+        json!({ "type": "context", "elements": [
+            { "type": "mrkdwn", "text": clip(&format!("Conversation `{}`", escape(conversation)), SECTION_MAX) }
+        ] }),
+    ];
+    if let Some(link) = link.filter(|l| l.len() <= URL_MAX) {
+        blocks.push(json!({ "type": "actions", "elements": [
+            { "type": "button", "text": { "type": "plain_text", "text": "Open the transcript" }, "url": link }
+        ] }));
+    }
+    // `text` is the notification's fallback (and what screen readers get first).
+    json!({ "text": escape(&title), "blocks": blocks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escalation() -> Escalation {
+        Escalation {
+            reasons: vec![EscalationReason::VisitorAsked, EscalationReason::Urgent],
+            priority: Priority::Urgent,
+            team: "billing".into(),
+            topic: None,
+            team_source: Default::default(),
+        }
+    }
+
+    #[test]
+    fn an_escalation_summarises_why_who_and_links_the_transcript() {
+        let escalation = escalation();
+        let event = SlackEvent::Escalated {
+            escalation: &escalation,
+            excerpt: "I was charged twice",
+            customer: Some("ada@example.com"),
+            messages: 4,
+        };
+        let body = message("Shop", "c1", &event, Some("https://t.example/v1/x?signature=ab"));
+        assert_eq!(body["blocks"][0]["type"], "header");
+        assert_eq!(
+            body["blocks"][0]["text"]["text"],
+            "Urgent: a customer needs a person (Shop)"
+        );
+        let section = body["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert!(section.contains("*Why:* asked for a person, urgent"), "{section}");
+        assert!(section.contains("*Team:* billing"));
+        assert!(section.contains("ada@example.com"));
+        assert!(section.contains("> I was charged twice"));
+        assert_eq!(
+            body["blocks"][3]["elements"][0]["url"],
+            "https://t.example/v1/x?signature=ab"
+        );
+        assert!(body["text"].as_str().unwrap().starts_with("Urgent"));
+    }
+
+    #[test]
+    fn customer_text_cannot_mention_channels_or_forge_links() {
+        let event = SlackEvent::Message {
+            text: "<!channel> click <https://evil.example|your bank> & pay",
+        };
+        let body = message("Shop", "c1", &event, None);
+        let section = body["blocks"][1]["text"]["text"].as_str().unwrap();
+        let unquoted = section.strip_prefix("> ").unwrap();
+        assert!(!unquoted.contains('<') && !unquoted.contains('>'), "{section}");
+        assert!(section.contains("&lt;!channel&gt;"), "{section}");
+        assert!(section.contains("&amp; pay"));
+        assert_eq!(body["blocks"].as_array().unwrap().len(), 3, "no button without a link");
+    }
+
+    #[test]
+    fn long_texts_are_clipped_to_block_kit_limits() {
+        let long = "a".repeat(10_000);
+        let event = SlackEvent::Message { text: &long };
+        let site = "S".repeat(400);
+        let body = message(&site, "c1", &event, None);
+        let header = body["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert_eq!(header.chars().count(), 150);
+        assert!(header.ends_with('…'));
+        let section = body["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert_eq!(section.chars().count(), 3000);
+        // A link too long for a button is left out rather than breaking the message.
+        let url = format!("https://t.example/{}", "x".repeat(3_000));
+        let body = message("Shop", "c1", &SlackEvent::Resolved, Some(&url));
+        assert_eq!(body["blocks"].as_array().unwrap().len(), 3);
+    }
+}
