@@ -14,6 +14,7 @@ pub mod identity;
 pub mod index;
 pub mod jwt;
 pub mod limits;
+pub mod mail;
 pub mod message;
 pub mod otp;
 pub mod package;
