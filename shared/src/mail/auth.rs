@@ -11,8 +11,11 @@ pub struct AuthResults {
     /// Who wrote it (the receiving server).
     pub authserv_id: String,
     /// `(method, result, properties)`, e.g. `("dkim", "pass", [("header.d", "example.com")])`.
-    pub results: Vec<(String, String, Vec<(String, String)>)>,
+    pub results: Vec<MethodResult>,
 }
+
+/// One method's result: `(method, result, properties)`, all lowercase.
+pub type MethodResult = (String, String, Vec<(String, String)>);
 
 /// Parses one `Authentication-Results` header value; comments in parentheses are skipped.
 pub fn parse(value: &str) -> AuthResults {
