@@ -56,7 +56,7 @@ impl ApiError {
 /// a status.
 pub fn status(code: ErrorCode) -> u16 {
     match code {
-        ErrorCode::MalformedJson | ErrorCode::InvalidField => 400,
+        ErrorCode::MalformedJson | ErrorCode::InvalidField | ErrorCode::MalformedEmail => 400,
         ErrorCode::MissingToken
         | ErrorCode::InvalidToken
         | ErrorCode::TokenExpired
@@ -66,14 +66,16 @@ pub fn status(code: ErrorCode) -> u16 {
         | ErrorCode::IdentityExpired
         | ErrorCode::IdentityWrongSite
         | ErrorCode::CodeInvalid
-        | ErrorCode::CodeExpired => 401,
+        | ErrorCode::CodeExpired
+        | ErrorCode::InvalidSignature => 401,
         ErrorCode::OriginNotAllowed | ErrorCode::NotAMember | ErrorCode::CodeAttemptsExceeded => 403,
         ErrorCode::UnknownSite
         | ErrorCode::NotFound
         | ErrorCode::UnknownProfile
         | ErrorCode::UnknownMerge
         | ErrorCode::UnknownConversation
-        | ErrorCode::UnknownSecret => 404,
+        | ErrorCode::UnknownSecret
+        | ErrorCode::UnknownRecipient => 404,
         ErrorCode::MethodNotAllowed => 405,
         ErrorCode::SiteExists
         | ErrorCode::Superseded
@@ -171,6 +173,9 @@ mod tests {
             (ErrorCode::PayloadTooLarge, 413),
             (ErrorCode::MethodNotAllowed, 405),
             (ErrorCode::RateLimited, 429),
+            (ErrorCode::MalformedEmail, 400),
+            (ErrorCode::UnknownRecipient, 404),
+            (ErrorCode::InvalidSignature, 401),
         ];
         for (code, expected) in cases {
             assert_eq!(status(code), expected, "{code:?}");

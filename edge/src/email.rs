@@ -67,6 +67,78 @@ pub struct OutboundEmail {
     pub html: String,
     /// Postmark's tag, for the provider's statistics.
     pub tag: &'static str,
+    /// Where the customer's reply should go (a conversation's reply address).
+    pub reply_to: Option<String>,
+    /// `Message-ID`, `In-Reply-To`, `References`, when the email belongs to a thread.
+    pub thread: Option<Threading>,
+}
+
+/// The headers that thread an email into a conversation: ours, and the one it answers.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Threading {
+    /// Our `Message-ID`, without angle brackets.
+    pub message_id: String,
+    /// The message this answers, without angle brackets.
+    pub in_reply_to: Option<String>,
+    /// The thread so far, oldest first, without angle brackets.
+    pub references: Vec<String>,
+}
+
+impl Threading {
+    /// The headers as Postmark takes them.
+    fn headers(&self) -> Vec<Value> {
+        let mut headers = vec![json!({ "Name": "Message-ID", "Value": format!("<{}>", self.message_id) })];
+        if let Some(parent) = &self.in_reply_to {
+            headers.push(json!({ "Name": "In-Reply-To", "Value": format!("<{parent}>") }));
+        }
+        if !self.references.is_empty() {
+            let references: Vec<String> = self.references.iter().map(|r| format!("<{r}>")).collect();
+            headers.push(json!({ "Name": "References", "Value": references.join(" ") }));
+        }
+        headers
+    }
+}
+
+/// `Re: <subject>` (once), or a default when there was none.
+pub fn reply_subject(subject: &str, site_name: &str) -> String {
+    let subject = subject.trim();
+    if subject.is_empty() {
+        format!("Your question to {site_name}")
+    } else if subject.len() >= 3 && subject[..3].eq_ignore_ascii_case("re:") {
+        subject.to_owned()
+    } else {
+        format!("Re: {subject}")
+    }
+}
+
+/// An answer (the bot's or staff's) to a customer who wrote by email, in their thread.
+pub fn answer_email(
+    site_name: &str,
+    to: &str,
+    subject: &str,
+    answer: &str,
+    reply_to: &str,
+    thread: Threading,
+    tag: &'static str,
+) -> OutboundEmail {
+    let text = format!("{answer}\n\n{site_name} support\n\nReply to this email to continue the conversation.");
+    let paragraphs: String = answer
+        .split("\n\n")
+        .map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>")))
+        .collect();
+    let html = format!(
+        "{paragraphs}<p>{site} support</p><p style=\"color:#475569\">Reply to this email to continue the conversation.</p>",
+        site = escape_html(site_name),
+    );
+    OutboundEmail {
+        to: to.to_owned(),
+        subject: reply_subject(subject, site_name),
+        text,
+        html,
+        tag,
+        reply_to: Some(reply_to.to_owned()),
+        thread: Some(thread),
+    }
 }
 
 /// The one-time code email.
@@ -86,6 +158,8 @@ pub fn code_email(site_name: &str, to: &str, code: &str, ttl_minutes: u64) -> Ou
         text,
         html,
         tag: "verification-code",
+        reply_to: None,
+        thread: None,
     }
 }
 
@@ -109,12 +183,14 @@ pub fn reply_email(site_name: &str, to: &str, reply: &str) -> OutboundEmail {
         text,
         html,
         tag: "staff-reply",
+        reply_to: None,
+        thread: None,
     }
 }
 
 /// The JSON body of Postmark's `POST /email`.
 pub fn postmark_body(config: &EmailConfig, email: &OutboundEmail) -> Value {
-    json!({
+    let mut body = json!({
         "From": config.from,
         "To": email.to,
         "Subject": email.subject,
@@ -122,7 +198,14 @@ pub fn postmark_body(config: &EmailConfig, email: &OutboundEmail) -> Value {
         "HtmlBody": email.html,
         "Tag": email.tag,
         "MessageStream": "outbound",
-    })
+    });
+    if let Some(reply_to) = &email.reply_to {
+        body["ReplyTo"] = json!(reply_to);
+    }
+    if let Some(thread) = &email.thread {
+        body["Headers"] = Value::Array(thread.headers());
+    }
+    body
 }
 
 /// Reads Postmark's reply: success is HTTP 200 with `ErrorCode: 0`; otherwise its message.
@@ -206,5 +289,39 @@ mod tests {
         let error = postmark_result(422, r#"{"ErrorCode":300,"Message":"Invalid 'To' address"}"#).unwrap_err();
         assert!(error.contains("300") && error.contains("Invalid 'To'"));
         assert!(postmark_result(500, "oops").is_err());
+    }
+
+    #[test]
+    fn answers_by_email_stay_in_the_customer_thread() {
+        let thread = Threading {
+            message_id: "c_1.bot-q@mail.example".into(),
+            in_reply_to: Some("abc@customer.example".into()),
+            references: vec!["first@customer.example".into(), "abc@customer.example".into()],
+        };
+        let email = answer_email(
+            "Shop",
+            "ada@example.com",
+            "Where is my <order>?",
+            "It ships today.\n\nTrack it <here>.",
+            "shop+c_1-0123456789ab@mail.example",
+            thread,
+            "bot-answer",
+        );
+        assert_eq!(email.subject, "Re: Where is my <order>?");
+        assert!(email.html.contains("Track it &lt;here&gt;."));
+        let body = postmark_body(&config(), &email);
+        assert_eq!(body["ReplyTo"], "shop+c_1-0123456789ab@mail.example");
+        assert_eq!(body["Headers"][0]["Name"], "Message-ID");
+        assert_eq!(body["Headers"][0]["Value"], "<c_1.bot-q@mail.example>");
+        assert_eq!(body["Headers"][1]["Value"], "<abc@customer.example>");
+        assert_eq!(
+            body["Headers"][2]["Value"],
+            "<first@customer.example> <abc@customer.example>"
+        );
+        assert_eq!(reply_subject("RE: hi", "Shop"), "RE: hi");
+        assert_eq!(reply_subject("  ", "Shop"), "Your question to Shop");
+        // Emails outside a thread carry none of it.
+        let code = postmark_body(&config(), &code_email("Shop", "a@b.co", "123456", 10));
+        assert!(code.get("ReplyTo").is_none() && code.get("Headers").is_none());
     }
 }

@@ -70,6 +70,10 @@ pub enum SiteCommand {
         /// Whose question: for rules over the customer's profile (high-value customers).
         #[serde(default)]
         conversation: Option<String>,
+        /// On channels without a "talk to a person" button (email), a question the bot cannot
+        /// answer goes to a person at once instead of being offered one.
+        #[serde(default)]
+        hand_over_doubt: bool,
     },
     /// Stores a new identity secret (at most `MAX_IDENTITY_SECRETS`).
     AddIdentitySecret {
@@ -273,6 +277,52 @@ pub struct NoteCommand {
     pub author: String,
 }
 
+/// `ConversationObject` `/inbound`: a message that arrived on another channel than the widget
+/// (email so far), already routed to this conversation. `id` is derived from the channel's own
+/// message id, so a provider's retry is stored once.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct InboundCommand {
+    pub id: String,
+    pub channel: shared::wire::Channel,
+    pub text: String,
+    /// Automatic mail (auto-replies, bounces, lists): recorded, never answered.
+    pub automatic: bool,
+    #[serde(default)]
+    pub email: Option<EmailContext>,
+    /// The raw message (base64), kept for staff; left out above `MAX_RAW_KEPT_BYTES`.
+    #[serde(default)]
+    pub raw: Option<String>,
+}
+
+/// Largest raw inbound message kept beside its text, in bytes.
+pub const MAX_RAW_KEPT_BYTES: usize = 1024 * 1024;
+
+/// How to answer an email in its sender's thread.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct EmailContext {
+    pub from: String,
+    pub subject: String,
+    /// The inbound `Message-ID`, without angle brackets.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// The thread before it, oldest first.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// This conversation's reply address.
+    pub reply_address: String,
+}
+
+/// What became of an inbound message.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct InboundResult {
+    pub message: Message,
+    /// The same message arrived before; nothing was stored or sent again.
+    pub duplicate: bool,
+    /// The bot's answer, if it gave one (sent back on the message's channel).
+    #[serde(default)]
+    pub answer: Option<Message>,
+}
+
 /// `ConversationObject` `/feedback`: the customer's "did that help?" on a bot answer.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
 pub struct FeedbackCommand {
@@ -364,6 +414,27 @@ pub enum DirectoryCommand {
         merge: String,
         now: u64,
     },
+    /// An email arrived from `address`: the conversation it joins. Its reply address or the
+    /// messages it replies to thread it; otherwise its sender does, joining the open
+    /// conversation of whoever holds the address verified only when `authenticated`; an
+    /// unauthenticated sender gets a separate profile flagged for review.
+    InboundEmail {
+        address: String,
+        authenticated: bool,
+        /// The conversation its (tag-checked) reply address named.
+        conversation: Option<String>,
+        /// `In-Reply-To` and `References`, without angle brackets.
+        replies_to: Vec<String>,
+        message_id: Option<String>,
+        new_ids: NewIds,
+        rules: TraitRules,
+        now: u64,
+    },
+    /// We sent an email with `message_id` in `conversation`: replies to it thread back.
+    RecordEmail {
+        message_id: String,
+        conversation: String,
+    },
     /// Creates or updates the profiles of the site's known users. Profile ids are
     /// `<id_prefix><line>`.
     Import {
@@ -372,6 +443,17 @@ pub enum DirectoryCommand {
         rules: TraitRules,
         now: u64,
     },
+}
+
+/// Where an inbound email went: `how` is `threaded` (its reply address or headers named the
+/// conversation), `sender` (its authenticated sender's conversation, new or open) or `review`
+/// (an unauthenticated sender: a separate profile flagged for staff).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct InboundRoute {
+    pub conversation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    pub how: String,
 }
 
 /// What an import did.

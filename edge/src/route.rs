@@ -27,6 +27,8 @@ pub enum Route {
     PutArticles {
         site: String,
     },
+    /// Postmark's inbound email webhook (HTTP Basic credentials checked).
+    InboundPostmark,
     /// Visitor API (session token, origin checked).
     CreateSession {
         site: String,
@@ -151,7 +153,7 @@ impl Route {
     /// The site a route is about, if any.
     pub fn site(&self) -> Option<&str> {
         match self {
-            Route::Health | Route::CreateSite => None,
+            Route::Health | Route::CreateSite | Route::InboundPostmark => None,
             Route::RotateAdminKey { site }
             | Route::GetSite { site }
             | Route::UpdateSite { site }
@@ -236,6 +238,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
     let (allow, route): (&'static str, Option<Route>) = match segments.as_slice() {
         ["healthz"] => ("GET", (method == "GET").then_some(Route::Health)),
         ["v1", "sites"] => ("POST", (method == "POST").then_some(Route::CreateSite)),
+        ["v1", "inbound", "email", "postmark"] => ("POST", (method == "POST").then_some(Route::InboundPostmark)),
         ["v1", "sites", id] => {
             let site = site(id)?;
             let route = match method {

@@ -218,6 +218,12 @@ pub enum Proof {
     Claimed,
     /// Imported by the site's admin (`POST /v1/sites/{site}/profiles/import`).
     Import,
+    /// The address sent an email that the receiving server authenticated (DMARC, or DKIM or SPF
+    /// aligned with the `From:` domain).
+    AuthenticatedEmail,
+    /// The identity of an inbound channel itself (an email sender), as `Session` is for the
+    /// widget: which profile that channel's messages belong to.
+    Channel,
 }
 
 impl Proof {

@@ -67,6 +67,10 @@ pub struct Profile {
     pub traits: BTreeMap<String, TraitValue>,
     /// Conversation ids, the one new messages go to (the active one) first.
     pub conversations: Vec<String>,
+    /// Why staff should look at this profile, if they should: e.g. `unauthenticated_email`, an
+    /// email whose sender could not be authenticated, so it was not joined to anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
 }
 
 impl Profile {
@@ -86,6 +90,7 @@ impl Profile {
             }],
             traits: BTreeMap::new(),
             conversations: vec![conversation.to_owned()],
+            review: None,
         }
     }
 
@@ -687,6 +692,7 @@ mod tests {
             identities: vec![],
             traits: BTreeMap::new(),
             conversations: vec![],
+            review: None,
         };
         let email = people[0].email.clone().unwrap();
         profile.apply_import(&people[0], &[&email], &TraitRules::new(), 5);

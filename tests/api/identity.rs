@@ -76,13 +76,13 @@ fn texts(site: &Site, session: &str) -> Vec<String> {
         .collect()
 }
 
-fn profiles(site: &Site, identity: &str) -> Vec<Value> {
+pub fn profiles(site: &Site, identity: &str) -> Vec<Value> {
     let path = site.path(&format!("/profiles?identity={identity}"));
     let reply = edge().request("GET", &path, &[("Authorization", &admin(site))], None);
     reply.expect_ok(200)["profiles"].as_array().unwrap().clone()
 }
 
-fn request_code(site: &Site, session: &str, email: &str) -> Reply {
+pub fn request_code(site: &Site, session: &str, email: &str) -> Reply {
     edge().json(
         "POST",
         &site.path("/identify/email"),
@@ -91,7 +91,7 @@ fn request_code(site: &Site, session: &str, email: &str) -> Reply {
     )
 }
 
-fn verify_code(site: &Site, session: &str, email: &str, code: &str) -> Reply {
+pub fn verify_code(site: &Site, session: &str, email: &str, code: &str) -> Reply {
     edge().json(
         "POST",
         &site.path("/identify/email/verify"),
@@ -101,7 +101,7 @@ fn verify_code(site: &Site, session: &str, email: &str, code: &str) -> Reply {
 }
 
 /// The code in the newest email the sink accepted for `to`.
-fn code_sent_to(to: &str) -> String {
+pub fn code_sent_to(to: &str) -> String {
     let mail = edge().mail_to(to);
     let last = mail.last().unwrap_or_else(|| panic!("no email was sent to {to}"));
     let text = last["TextBody"].as_str().unwrap();
@@ -113,7 +113,7 @@ fn code_sent_to(to: &str) -> String {
     code
 }
 
-fn unique_email(tag: &str) -> String {
+pub fn unique_email(tag: &str) -> String {
     format!(
         "{tag}-{}-{}@example.com",
         std::process::id(),

@@ -6,6 +6,7 @@ mod support;
 
 mod admin;
 mod conversation;
+mod email;
 mod errors;
 mod identity;
 mod live;

@@ -224,6 +224,9 @@ pub fn describe(error: &ErrorBody) -> String {
         | ErrorCode::MergeNotUndoable
         | ErrorCode::TooManySecrets
         | ErrorCode::UnknownSecret
+        | ErrorCode::MalformedEmail
+        | ErrorCode::UnknownRecipient
+        | ErrorCode::InvalidSignature
         | ErrorCode::UnsupportedMediaType
         | ErrorCode::UpgradeRequired
         | ErrorCode::Internal

@@ -62,6 +62,20 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 },
             )
         }
+        Route::InboundPostmark => {
+            require_inbound_credentials(&req, env)?;
+            require_content_type(&req, &["application/json"])?;
+            let body = read_body(&mut req, MAX_INBOUND_EMAIL_BODY_BYTES).await?;
+            let parsed = shared::mail::postmark::parse(&body).map_err(|(field, why)| ApiError::field(field, why))?;
+            let from_domain = shared::mail::inbound::parse(&parsed.raw)
+                .map(|email| email.from.rsplit('@').next().unwrap_or_default().to_owned())
+                .unwrap_or_default();
+            let source = super::inbound::Source::Provider {
+                authenticated: parsed.authenticated(&from_domain),
+            };
+            let result = super::inbound::receive_email(env, &parsed.to, &parsed.raw, source).await?;
+            json(200, &result)
+        }
         Route::RotateAdminKey { site } => {
             require_operator(&req, env)?;
             let admin_key = site::admin_key(random_bytes()?);
@@ -836,6 +850,44 @@ fn require_operator(req: &Request, env: &Env) -> ApiResult<()> {
             ErrorCode::InvalidKey,
             "this endpoint needs the operator key: `Authorization: Bearer <OPERATOR_KEY>`",
         ))
+    }
+}
+
+/// Largest inbound-email webhook body: the raw message (up to `inbound::MAX_RAW_BYTES`) and the
+/// provider's JSON around it (its parsed copy and base64 attachments).
+const MAX_INBOUND_EMAIL_BODY_BYTES: usize = 3 * shared::mail::inbound::MAX_RAW_BYTES;
+
+/// Email providers' inbound webhooks authenticate with HTTP Basic credentials in the URL we give
+/// them: any user name, the `INBOUND_EMAIL_TOKEN` secret as password.
+fn require_inbound_credentials(req: &Request, env: &Env) -> ApiResult<()> {
+    let refused = || {
+        ApiError::new(
+            ErrorCode::InvalidSignature,
+            "inbound email webhooks need HTTP Basic credentials with the INBOUND_EMAIL_TOKEN password",
+        )
+    };
+    let expected = env
+        .secret("INBOUND_EMAIL_TOKEN")
+        .map(|s| s.to_string())
+        .ok()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::EmailUnavailable,
+                "inbound email is not configured (INBOUND_EMAIL_TOKEN)",
+            )
+        })?;
+    let header = req.headers().get("Authorization").ok().flatten().ok_or_else(refused)?;
+    let encoded = header.strip_prefix("Basic ").ok_or_else(refused)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| refused())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
+    let (_, password) = decoded.split_once(':').ok_or_else(refused)?;
+    if site::admin_key_matches(password, &site::admin_key_hash(&expected)) {
+        Ok(())
+    } else {
+        Err(refused())
     }
 }
 

@@ -25,8 +25,8 @@ use super::http::{error_response, internal, json, now_ms, site_command};
 use crate::api_error::ApiError;
 use crate::internal::{
     AgentReplyCommand, AgentReplyResult, AnswerReply, ConversationExport, ConversationKey, DirectoryCommand,
-    EraseReport, FeedbackCommand, HandoffCommand, JoinCommand, MemberCommand, Note, NoteCommand, SendCommand,
-    SiteCommand, SplitCommand, StaffConversation,
+    EmailContext, EraseReport, FeedbackCommand, HandoffCommand, InboundCommand, InboundResult, JoinCommand,
+    MemberCommand, Note, NoteCommand, SendCommand, SiteCommand, SplitCommand, StaffConversation,
 };
 
 const SCHEMA: &str = "
@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 CREATE TABLE IF NOT EXISTS members (
     visitor TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS raw_messages (
+    id TEXT PRIMARY KEY,
+    raw TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS notes (
     id TEXT PRIMARY KEY,
@@ -219,6 +223,10 @@ impl ConversationObject {
                 )
             }
             "/live" => self.accept_live(query.after, query.visitor.as_deref().unwrap_or_default()),
+            "/inbound" => {
+                let body: InboundCommand = req.json().await.map_err(|e| internal("inbound body", e))?;
+                json(200, &self.inbound(body).await?)
+            }
             "/feedback" => {
                 let body: FeedbackCommand = req.json().await.map_err(|e| internal("feedback body", e))?;
                 json(200, &self.feedback(&body)?)
@@ -305,16 +313,21 @@ impl ConversationObject {
                         status: ConversationStatus::WaitingForHuman,
                     });
                 }
-                let text = body.text.clone();
-                let message = self.store(id, Role::Agent, body.text, None, None)?;
-                // Nobody has the chat open: the reply goes where the customer can be reached.
-                let delivered_by = if self.state.get_websockets().is_empty() {
-                    match self.email_reply(&text).await {
+                // The reply goes where the customer is: back by email if they last wrote by
+                // email, to the open widget if they are in the chat, else by email if we have an
+                // address.
+                let by_email = self.last_visitor_channel()? == Some(Channel::Email);
+                let live = !self.state.get_websockets().is_empty();
+                let channel = if by_email { Channel::Email } else { Channel::Chat };
+                let message = self.store_on(channel, id, Role::Agent, body.text, None, None)?;
+                let delivered_by = if by_email || !live {
+                    match self.email_reply(&message).await {
                         Ok(true) => "email",
+                        Ok(false) if live => "chat",
                         Ok(false) => "stored",
                         Err(error) => {
                             worker::console_error!("emailing a staff reply failed: {}", error.body.message);
-                            "stored"
+                            if live { "chat" } else { "stored" }
                         }
                     }
                 } else {
@@ -560,9 +573,22 @@ impl ConversationObject {
         rows.into_iter().map(message_from_row).collect()
     }
 
-    /// Stores a message and pushes it to every open tab of the conversation.
+    /// Stores a widget message and pushes it to every open tab of the conversation.
     fn store(
         &self,
+        id: String,
+        role: Role,
+        text: String,
+        reply_to: Option<String>,
+        bot: Option<BotDetail>,
+    ) -> std::result::Result<Message, ApiError> {
+        self.store_on(Channel::Chat, id, role, text, reply_to, bot)
+    }
+
+    /// Stores a message that travelled on `channel` and pushes it to every open tab.
+    fn store_on(
+        &self,
+        channel: Channel,
         id: String,
         role: Role,
         text: String,
@@ -582,7 +608,7 @@ impl ConversationObject {
         let row: SeqRow = self
             .sql()
             .exec(
-                "INSERT INTO messages (id, role, text, at, reply_to, bot) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+                "INSERT INTO messages (id, role, text, at, reply_to, bot, channel) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
                 vec![
                     id.clone().into(),
                     role_text.into(),
@@ -590,6 +616,7 @@ impl ConversationObject {
                     SqlStorageValue::from(at as i64),
                     reply_to.clone().into(),
                     bot_text.into(),
+                    channel.as_str().into(),
                 ],
             )
             .and_then(|cursor| cursor.one())
@@ -602,7 +629,7 @@ impl ConversationObject {
             at,
             reply_to,
             bot,
-            channel: Channel::Chat,
+            channel,
             origin: None,
             helpful: None,
         };
@@ -670,7 +697,7 @@ impl ConversationObject {
 
     async fn answer(&self, question: &Message) -> std::result::Result<Option<Message>, ApiError> {
         self.answering.borrow_mut().insert(question.id.clone());
-        let result = self.ask_site(&question.text).await;
+        let result = self.ask_site(&question.text, Channel::Chat).await;
         self.answering.borrow_mut().remove(&question.id);
         let reply = result?;
         // The site's rules may hand the conversation to a person now (asked for one, urgent,
@@ -758,11 +785,12 @@ impl ConversationObject {
             .transpose()
     }
 
-    async fn ask_site(&self, question: &str) -> std::result::Result<AnswerReply, ApiError> {
+    async fn ask_site(&self, question: &str, channel: Channel) -> std::result::Result<AnswerReply, ApiError> {
         let command = SiteCommand::Answer {
             question: question.to_owned(),
             bot_failures: self.bot_failures()?,
             conversation: Some(self.key()?.conversation),
+            hand_over_doubt: channel != Channel::Chat,
         };
         site_command(&self.env, &self.key()?.site, &command).await
     }
@@ -770,10 +798,17 @@ impl ConversationObject {
     /// Emails a staff reply to the customer's address: a verified one if the profile has one,
     /// else the one they gave (a claim may be replied to; it never merges or reveals anything).
     /// False when there is no address or no email provider.
-    async fn email_reply(&self, text: &str) -> std::result::Result<bool, ApiError> {
+    async fn email_reply(&self, message: &Message) -> std::result::Result<bool, ApiError> {
+        let text = message.text.as_str();
         let Some(config) = super::http::email_config(&self.env) else {
             return Ok(false);
         };
+        // The customer wrote by email: answer in their thread.
+        if let Some(context) = self.meta("email")? {
+            let email: EmailContext = serde_json::from_str(&context).map_err(|e| internal("email context", e))?;
+            self.send_in_thread(&email, message, "staff-reply").await?;
+            return Ok(true);
+        }
         let key = self.key()?;
         let lookup = DirectoryCommand::ProfileOfConversation {
             conversation: key.conversation.clone(),
@@ -795,6 +830,143 @@ impl ConversationObject {
         let email = crate::email::reply_email(&site.name, &address.key.value, text);
         super::http::send_email(&config, &email).await?;
         Ok(true)
+    }
+
+    /// A message from another channel: stored once, recorded but never answered when automatic,
+    /// passed to staff when a person has the conversation, else answered by the bot on the same
+    /// channel (by email, in the sender's thread).
+    async fn inbound(&self, command: InboundCommand) -> std::result::Result<InboundResult, ApiError> {
+        if let Some(existing) = self.find(&command.id)? {
+            let answer = self.replies_to(&command.id)?.into_iter().next();
+            return Ok(InboundResult {
+                message: existing,
+                duplicate: true,
+                answer,
+            });
+        }
+        let message = self.store_on(
+            command.channel,
+            command.id.clone(),
+            Role::Visitor,
+            command.text,
+            None,
+            None,
+        )?;
+        if let Some(raw) = &command.raw {
+            self.sql()
+                .exec(
+                    "INSERT OR REPLACE INTO raw_messages (id, raw) VALUES (?, ?)",
+                    vec![command.id.clone().into(), raw.clone().into()],
+                )
+                .map_err(|e| internal("keeping the raw message", e))?;
+        }
+        if let Some(email) = &command.email {
+            let context = serde_json::to_string(email).map_err(|e| internal("email context", e))?;
+            self.set_meta("email", &context)?;
+        }
+        let mut result = InboundResult {
+            message: message.clone(),
+            duplicate: false,
+            answer: None,
+        };
+        if command.automatic {
+            return Ok(result);
+        }
+        if self.status()? != ConversationStatus::Bot {
+            let notify = SiteCommand::Notify {
+                conversation: self.key()?.conversation,
+                message,
+            };
+            if let Err(error) = site_command::<serde_json::Value>(&self.env, &self.key()?.site, &notify).await {
+                worker::console_error!("message.created event not queued: {}", error.body.message);
+            }
+            return Ok(result);
+        }
+        let reply = self.ask_site(&message.text, command.channel).await?;
+        if let Some(escalation) = &reply.escalation {
+            self.escalate(escalation, &message.text)?;
+        }
+        let answer = self.store_on(
+            command.channel,
+            format!("bot:{}", message.id),
+            Role::Bot,
+            reply.text,
+            Some(message.id.clone()),
+            Some(reply.detail),
+        )?;
+        if reply.escalation.is_some() {
+            self.broadcast(&ServerFrame::Status {
+                status: ConversationStatus::WaitingForHuman,
+            });
+            self.enqueue_now().await;
+        }
+        if let Some(email) = &command.email
+            && let Err(error) = self.send_in_thread(email, &answer, "bot-answer").await
+        {
+            worker::console_error!("emailing the bot's answer failed: {}", error.body.message);
+        }
+        result.answer = Some(answer);
+        Ok(result)
+    }
+
+    /// Emails `message` to the customer in their thread, and records its `Message-ID` so their
+    /// reply threads back.
+    async fn send_in_thread(
+        &self,
+        email: &EmailContext,
+        message: &Message,
+        tag: &'static str,
+    ) -> std::result::Result<(), ApiError> {
+        let config = super::http::email_config(&self.env)
+            .ok_or_else(|| ApiError::new(ErrorCode::EmailUnavailable, "no email provider is configured"))?;
+        let key = self.key()?;
+        let domain = super::http::setting(&self.env, "EMAIL_DOMAIN").unwrap_or_else(|| "threadline.invalid".into());
+        let digest = {
+            use sha2::Digest as _;
+            shared::hex::encode(&sha2::Sha256::digest(message.id.as_bytes())[..8])
+        };
+        let message_id = format!("{}.{digest}@{domain}", key.conversation);
+        let mut references = email.references.clone();
+        references.extend(email.message_id.clone());
+        let thread = crate::email::Threading {
+            message_id: message_id.clone(),
+            in_reply_to: email.message_id.clone(),
+            references,
+        };
+        let site: crate::internal::SiteRecord = site_command(&self.env, &key.site, &SiteCommand::Get).await?;
+        let outbound = crate::email::answer_email(
+            &site.name,
+            &email.from,
+            &email.subject,
+            &message.text,
+            &email.reply_address,
+            thread,
+            tag,
+        );
+        super::http::send_email(&config, &outbound).await?;
+        let record = DirectoryCommand::RecordEmail {
+            message_id,
+            conversation: key.conversation,
+        };
+        let _: serde_json::Value = super::http::directory(&self.env, &key.site, record).await?;
+        Ok(())
+    }
+
+    /// The channel the customer last wrote on.
+    fn last_visitor_channel(&self) -> std::result::Result<Option<Channel>, ApiError> {
+        let rows: Vec<MessageRow> = self
+            .sql()
+            .exec(
+                "SELECT * FROM messages WHERE role = 'visitor' ORDER BY seq DESC LIMIT 1",
+                None,
+            )
+            .and_then(|cursor| cursor.to_array())
+            .map_err(|e| internal("reading the conversation", e))?;
+        rows.into_iter()
+            .next()
+            .map(message_from_row)
+            .transpose()
+            .map(|m| m.map(|m| m.channel))
     }
 
     fn notes(&self) -> std::result::Result<Vec<Note>, ApiError> {

@@ -23,8 +23,8 @@ use super::http::{call, error_response, internal, json};
 use crate::api_error::ApiError;
 use crate::internal::{
     ConversationExport, DirectoryCommand, DirectoryRequest, EraseReport, ErasureReport, IdentifyOutcome, ImportReport,
-    JoinCommand, MemberCommand, MergeSummary, NewIds, Outcome, ProfileExport, ProfileView, SplitCommand, UndoReport,
-    object_name,
+    InboundRoute, JoinCommand, MemberCommand, MergeSummary, NewIds, Outcome, ProfileExport, ProfileView, SplitCommand,
+    UndoReport, object_name,
 };
 
 const SCHEMA: &str = "
@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS conversation_profiles (
     profile TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS conversation_profiles_profile ON conversation_profiles (profile);
+CREATE TABLE IF NOT EXISTS email_threads (
+    message_id TEXT PRIMARY KEY,
+    conversation TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     data TEXT NOT NULL
@@ -209,6 +213,39 @@ impl ProfileDirectory {
                 json(200, &conversation)
             }
             DirectoryCommand::Lookup { identity } => json(200, &self.lookup(&identity)?),
+            DirectoryCommand::InboundEmail {
+                address,
+                authenticated,
+                conversation,
+                replies_to,
+                message_id,
+                new_ids,
+                rules,
+                now,
+            } => {
+                let route = self.inbound_email(
+                    &site,
+                    &address,
+                    authenticated,
+                    conversation,
+                    &replies_to,
+                    &new_ids,
+                    &rules,
+                    now,
+                )?;
+                if let Some(id) = message_id {
+                    self.record_email(&id, &route.conversation)?;
+                }
+                self.run_jobs().await;
+                json(200, &route)
+            }
+            DirectoryCommand::RecordEmail {
+                message_id,
+                conversation,
+            } => {
+                self.record_email(&message_id, &conversation)?;
+                json(200, &serde_json::json!({ "ok": true }))
+            }
             DirectoryCommand::ProfileOfConversation { conversation } => {
                 let ids = self.profile_ids(
                     "SELECT profile FROM conversation_profiles WHERE conversation = ?",
@@ -382,6 +419,104 @@ impl ProfileDirectory {
         Ok(outcome)
     }
 
+    #[allow(clippy::too_many_arguments)]
+    fn inbound_email(
+        &self,
+        site: &str,
+        address: &str,
+        authenticated: bool,
+        conversation: Option<String>,
+        replies_to: &[String],
+        new_ids: &NewIds,
+        rules: &TraitRules,
+        now: u64,
+    ) -> ApiResult<InboundRoute> {
+        // Threaded by our reply address, or by the messages it answers.
+        let mut threaded = conversation;
+        for id in replies_to {
+            if threaded.is_some() {
+                break;
+            }
+            #[derive(serde::Deserialize)]
+            struct Row {
+                conversation: String,
+            }
+            let rows: Vec<Row> = self
+                .sql()
+                .exec(
+                    "SELECT conversation FROM email_threads WHERE message_id = ?",
+                    vec![id.clone().into()],
+                )
+                .and_then(|c| c.to_array())
+                .map_err(|e| internal("reading email threads", e))?;
+            threaded = rows.into_iter().next().map(|r| r.conversation);
+        }
+        if let Some(conversation) = threaded {
+            let profile = self
+                .profile_ids(
+                    "SELECT profile FROM conversation_profiles WHERE conversation = ?",
+                    vec![conversation.clone().into()],
+                )?
+                .into_iter()
+                .next();
+            return Ok(InboundRoute {
+                conversation,
+                profile,
+                how: "threaded".into(),
+            });
+        }
+        // By sender. An authenticated one is the address's channel; an unauthenticated one
+        // never shares a profile with it (a forged From: must not write into someone's
+        // conversation).
+        let email = IdentityKey {
+            kind: IdentityKind::Email,
+            value: address.to_owned(),
+        };
+        let (channel, identified) = if authenticated {
+            (
+                format!("mail:{address}"),
+                Identified {
+                    proof: Proof::AuthenticatedEmail,
+                    verified: vec![email],
+                    claimed: Vec::new(),
+                    traits: BTreeMap::new(),
+                    traits_verified: false,
+                },
+            )
+        } else {
+            (
+                format!("mail-unverified:{address}"),
+                Identified {
+                    proof: Proof::Claimed,
+                    verified: Vec::new(),
+                    claimed: vec![email],
+                    traits: BTreeMap::new(),
+                    traits_verified: false,
+                },
+            )
+        };
+        let outcome = self.link(site, &channel, &new_ids.conversation, &identified, new_ids, rules, now)?;
+        if !authenticated && let Some(mut profile) = self.profile(&outcome.profile)? {
+            profile.review = Some("unauthenticated_email".into());
+            self.write(&profile)?;
+        }
+        Ok(InboundRoute {
+            conversation: outcome.conversation,
+            profile: Some(outcome.profile),
+            how: if authenticated { "sender" } else { "review" }.into(),
+        })
+    }
+
+    fn record_email(&self, message_id: &str, conversation: &str) -> ApiResult<()> {
+        self.sql()
+            .exec(
+                "INSERT OR IGNORE INTO email_threads (message_id, conversation) VALUES (?, ?)",
+                vec![message_id.into(), conversation.into()],
+            )
+            .map_err(|e| internal("recording an email thread", e))?;
+        Ok(())
+    }
+
     fn request_code(
         &self,
         visitor: &str,
@@ -520,6 +655,7 @@ impl ProfileDirectory {
                         identities: Vec::new(),
                         traits: BTreeMap::new(),
                         conversations: Vec::new(),
+                        review: None,
                     },
                     true,
                 ),

@@ -5,6 +5,7 @@ mod api;
 mod conversation_object;
 mod directory_object;
 mod http;
+mod inbound;
 mod site_object;
 mod webhooks;
 
@@ -38,6 +39,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 #[event(queue)]
 async fn queue(batch: MessageBatch<crate::internal::Delivery>, env: Env, _ctx: Context) -> Result<()> {
     webhooks::consume(batch, env).await
+}
+
+/// Inbound email from Cloudflare Email Routing.
+#[event(email)]
+async fn email(message: worker::ForwardableEmailMessage, env: Env, _ctx: Context) -> Result<()> {
+    inbound::email_event(message, env).await
 }
 
 /// Adds `extra` headers to a response the worker built itself (its headers are mutable, unlike

@@ -192,7 +192,11 @@ impl DurableObject for SiteObject {
                 question,
                 bot_failures,
                 conversation,
-            }) => self.answer(&question, bot_failures, conversation.as_deref()).await,
+                hand_over_doubt,
+            }) => {
+                self.answer(&question, bot_failures, conversation.as_deref(), hand_over_doubt)
+                    .await
+            }
             Ok(command) => match self.handle(command) {
                 // Events go out before the caller hears back: a caller that sees an error
                 // retries, and each event's delivery id is stable, so receivers see it once.
@@ -786,6 +790,7 @@ impl SiteObject {
         question: &str,
         bot_failures: u32,
         conversation: Option<&str>,
+        hand_over_doubt: bool,
     ) -> std::result::Result<Response, ApiError> {
         let knowledge = self.knowledge()?;
         let config = AnswerConfig::default();
@@ -816,7 +821,19 @@ impl SiteObject {
             traits: &traits,
             history: &[],
         };
-        let reply = match escalation::decide(&situation, &rules) {
+        let decided = escalation::decide(&situation, &rules).or_else(|| {
+            // No button to offer a person on this channel: the engine's doubt hands over.
+            let reason = engine.filter(|_| hand_over_doubt)?;
+            let (team, team_source) = escalation::suggest_team(question, article.as_deref(), &[], &rules);
+            Some(Escalation {
+                reasons: vec![reason],
+                priority: Priority::Normal,
+                team,
+                topic: article.clone(),
+                team_source,
+            })
+        });
+        let reply = match decided {
             Some(mut escalation) => {
                 // No team rule matched: who resolved this topic before? (Read only now, not on
                 // every answer.)

@@ -5,4 +5,5 @@
 pub mod address;
 pub mod auth;
 pub mod inbound;
+pub mod postmark;
 pub mod reply;

@@ -85,6 +85,13 @@ pub enum ErrorCode {
     TooManySecrets,
     /// No identity secret with that key id.
     UnknownSecret,
+    /// An inbound email could not be parsed (not RFC 5322 / MIME, or no sender).
+    MalformedEmail,
+    /// An inbound email's recipient is none of our addresses (no such site).
+    UnknownRecipient,
+    /// An inbound channel request's signature or credentials are missing or wrong; nothing was
+    /// stored.
+    InvalidSignature,
     /// Something failed on our side; nothing the client sent was lost.
     Internal,
     /// A code this build does not know (sent by a newer server).
