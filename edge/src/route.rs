@@ -29,6 +29,8 @@ pub enum Route {
     },
     /// Postmark's inbound email webhook (HTTP Basic credentials checked).
     InboundPostmark,
+    /// SendGrid's Inbound Parse webhook (HTTP Basic credentials checked).
+    InboundSendgrid,
     /// Visitor API (session token, origin checked).
     CreateSession {
         site: String,
@@ -153,7 +155,7 @@ impl Route {
     /// The site a route is about, if any.
     pub fn site(&self) -> Option<&str> {
         match self {
-            Route::Health | Route::CreateSite | Route::InboundPostmark => None,
+            Route::Health | Route::CreateSite | Route::InboundPostmark | Route::InboundSendgrid => None,
             Route::RotateAdminKey { site }
             | Route::GetSite { site }
             | Route::UpdateSite { site }
@@ -239,6 +241,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
         ["healthz"] => ("GET", (method == "GET").then_some(Route::Health)),
         ["v1", "sites"] => ("POST", (method == "POST").then_some(Route::CreateSite)),
         ["v1", "inbound", "email", "postmark"] => ("POST", (method == "POST").then_some(Route::InboundPostmark)),
+        ["v1", "inbound", "email", "sendgrid"] => ("POST", (method == "POST").then_some(Route::InboundSendgrid)),
         ["v1", "sites", id] => {
             let site = site(id)?;
             let route = match method {

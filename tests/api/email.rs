@@ -329,3 +329,48 @@ fn postmarks_inbound_webhook_needs_its_credentials_and_the_raw_message() {
     assert_eq!(found.len(), 1);
     assert!(found[0].get("review").is_none(), "Postmark's SPF pass authenticates");
 }
+
+#[test]
+fn sendgrids_inbound_parse_is_read_raw_or_parsed() {
+    use base64::Engine as _;
+    let site = site_with_articles();
+    let token = std::env::var("THREADLINE_INBOUND_EMAIL_TOKEN").expect("scripts/test exports it");
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("sendgrid:{token}"))
+    );
+    // SendGrid's own sample (sendgrid-python, MIT), addressed to this site and sender.
+    let from = unique_email("sg");
+    let sample = include_str!("../../shared/tests/fixtures/email/sendgrid-inbound/default_data.txt")
+        .replace("inbound@inbound.example.com", &site_address(&site))
+        .replace("test@example.com", &from)
+        .replace("Hello Twilio SendGrid!", "How do I reset my password?");
+    let form = [("Content-Type", "multipart/form-data; boundary=xYzZY")];
+    let post = |headers: &[(&str, &str)], body: &str| {
+        edge().request("POST", "/v1/inbound/email/sendgrid", headers, Some(body.as_bytes()))
+    };
+    post(&form, &sample).expect_error(401, "invalid_signature");
+    let authorised = [form[0], ("Authorization", basic.as_str())];
+    post(
+        &[("Authorization", basic.as_str()), ("Content-Type", "application/json")],
+        "{}",
+    )
+    .expect_error(415, "unsupported_media_type");
+    let stored = post(&authorised, &sample);
+    assert_eq!(stored.expect_ok(200)["message"]["text"], "How do I reset my password?");
+    assert!(
+        nth_mail(&from, 1)["TextBody"]
+            .as_str()
+            .unwrap()
+            .contains("Forgot password")
+    );
+    let found = profiles(&site, &format!("email:{from}"));
+    assert!(
+        found[0].get("review").is_none(),
+        "SendGrid's SPF pass authenticates: {found:?}"
+    );
+    let broken = sample
+        .replace("name=\"to\"", "name=\"nothing\"")
+        .replace("\"to\":[", "\"x\":[");
+    post(&authorised, &broken).expect_error(400, "invalid_field");
+}

@@ -76,6 +76,27 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let result = super::inbound::receive_email(env, &parsed.to, &parsed.raw, source).await?;
             json(200, &result)
         }
+        Route::InboundSendgrid => {
+            require_inbound_credentials(&req, env)?;
+            let content_type = req.headers().get("Content-Type").ok().flatten().unwrap_or_default();
+            if shared::mail::sendgrid::boundary(&content_type).is_none() {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "SendGrid's Inbound Parse posts multipart/form-data with a boundary",
+                ));
+            }
+            let body = read_body(&mut req, MAX_INBOUND_EMAIL_BODY_BYTES).await?;
+            let parsed = shared::mail::sendgrid::parse(&body, &content_type)
+                .map_err(|(field, why)| ApiError::field(field, why))?;
+            let from_domain = shared::mail::inbound::parse(&parsed.raw)
+                .map(|email| email.from.rsplit('@').next().unwrap_or_default().to_owned())
+                .unwrap_or_default();
+            let source = super::inbound::Source::Provider {
+                authenticated: parsed.authenticated(&from_domain),
+            };
+            let result = super::inbound::receive_email(env, &parsed.to, &parsed.raw, source).await?;
+            json(200, &result)
+        }
         Route::RotateAdminKey { site } => {
             require_operator(&req, env)?;
             let admin_key = site::admin_key(random_bytes()?);

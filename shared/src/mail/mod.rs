@@ -7,3 +7,4 @@ pub mod auth;
 pub mod inbound;
 pub mod postmark;
 pub mod reply;
+pub mod sendgrid;

@@ -1,0 +1,92 @@
+//! Fuzzing the inbound parsers (email MIME, reply text, Authentication-Results, reply addresses,
+//! Postmark and SendGrid bodies) with proptest: arbitrary bytes, and messages assembled from
+//! real header and MIME fragments with random values, must never panic, and whatever parses
+//! must keep its promises (a normalised sender, new text within its limit). Cases per property:
+//! `FUZZ_CASES` (default 2,000; `scripts/fuzz` runs 100,000).
+
+use proptest::prelude::*;
+use shared::mail::{address, auth, inbound, postmark, reply, sendgrid};
+
+fn cases() -> u32 {
+    std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000)
+}
+
+/// Pieces real messages are made of, to reach past the first header.
+fn fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("From: Ada <ada@example.com>\r\n".to_owned()),
+        Just("From: =?UTF-8?B?w4FkYQ==?= <ada@example.com>\r\n".to_owned()),
+        Just("To: shop@mail.example, \"x\" <y@z.example>\r\n".to_owned()),
+        Just("Subject: =?ISO-8859-1?Q?R=E9ponse?=\r\n".to_owned()),
+        Just("Message-ID: <a@b>\r\nIn-Reply-To: <c@d>\r\nReferences: <e@f> <g@h>\r\n".to_owned()),
+        Just("Content-Type: multipart/mixed; boundary=\"XX\"\r\n".to_owned()),
+        Just("Content-Type: multipart/report; report-type=delivery-status; boundary=XX\r\n".to_owned()),
+        Just("Content-Transfer-Encoding: quoted-printable\r\n".to_owned()),
+        Just("Content-Transfer-Encoding: base64\r\n".to_owned()),
+        Just("Content-Type: text/html; charset=windows-1252\r\n".to_owned()),
+        Just("Auto-Submitted: auto-replied\r\n".to_owned()),
+        Just("Authentication-Results: mx.cloudflare.net; dkim=pass header.d=example.com\r\n".to_owned()),
+        Just("\r\n".to_owned()),
+        Just("--XX\r\n".to_owned()),
+        Just("--XX--\r\n".to_owned()),
+        Just("> quoted\r\n".to_owned()),
+        Just("On Mon, 1 Jan 2026, Shop wrote:\r\n".to_owned()),
+        Just("-- \r\n".to_owned()),
+        Just("=C3=A9=\r\n".to_owned()),
+        Just("SGVsbG8=\r\n".to_owned()),
+        Just("<p>Hello <b>there</b></p>\r\n".to_owned()),
+        "[ -~]{0,40}\r\n",
+        "\\PC{0,20}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        if let Ok(email) = inbound::parse(&bytes) {
+            prop_assert!(email.from.contains('@'));
+        }
+        let _ = postmark::parse(&bytes);
+        if let Ok(parsed) = sendgrid::parse(&bytes, "multipart/form-data; boundary=xYzZY") {
+            let _ = inbound::parse(&parsed.raw);
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = reply::new_text(&text);
+        let _ = auth::parse(&text);
+        let _ = address::recipient(&[7; 32], &text, "mail.example");
+    }
+
+    #[test]
+    fn assembled_messages_parse_or_fail_cleanly(parts in proptest::collection::vec(fragment(), 0..40)) {
+        let raw = parts.concat();
+        if let Ok(email) = inbound::parse(raw.as_bytes()) {
+            prop_assert_eq!(email.from.clone(), email.from.to_lowercase());
+            prop_assert!(email.new_text.chars().count() <= inbound::MAX_TEXT_CHARS);
+            prop_assert!(email.new_text.len() <= email.text.len() + 4);
+        }
+        let new = reply::new_text(&raw);
+        prop_assert!(!new.lines().any(|l| l.trim_start().starts_with('>')), "quotes stay out: {new:?}");
+    }
+
+    #[test]
+    fn postmark_bodies_with_odd_fields_never_panic(
+        to in "\\PC{0,60}",
+        raw in "\\PC{0,200}",
+        spf in "\\PC{0,80}",
+    ) {
+        let body = serde_json::json!({
+            "OriginalRecipient": to,
+            "RawEmail": raw,
+            "Headers": [{"Name": "Received-SPF", "Value": spf}],
+        });
+        if let Ok(parsed) = postmark::parse(body.to_string().as_bytes()) {
+            let _ = parsed.authenticated("example.com");
+            let _ = inbound::parse(&parsed.raw);
+        }
+    }
+}
