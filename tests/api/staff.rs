@@ -87,6 +87,15 @@ fn a_handed_over_conversation_reaches_the_queue_and_staff_replies_reach_the_cust
         (Some("agent"), Some("Hi, Priya here. I'm looking at your invoice now."))
     );
     assert_eq!(queue(&site, &key, false)[0]["assigned_to"], "Priya");
+    // Priya hands it to a colleague; only staff who exist can take it.
+    staff_key(&site, "Omar");
+    let claim = site.path(&format!("/conversations/{conversation}/claim"));
+    let handed = edge().json("POST", &claim, Some(&key), &json!({ "to": "Omar" }));
+    assert_eq!(handed.expect_ok(200)["assigned_to"], "Omar");
+    edge()
+        .json("POST", &claim, Some(&key), &json!({ "to": "Nobody" }))
+        .expect_error(400, "invalid_field");
+    assert_eq!(queue(&site, &key, false)[0]["assigned_to"], "Omar");
     // The same reply id again is stored (and sent) once.
     let again = edge().json(
         "POST",

@@ -538,9 +538,34 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         Route::ClaimConversation { site, conversation } => {
             let staff = require_staff(&req, env, &site).await?.name;
+            // Optional body `{"to": "<staff member's name>"}` assigns it to a colleague.
+            let has_body = req
+                .headers()
+                .get("Content-Length")
+                .ok()
+                .flatten()
+                .is_some_and(|l| l != "0");
+            let to = if has_body {
+                match json_body(&mut req).await?.get("to") {
+                    None => staff,
+                    Some(serde_json::Value::String(name)) => {
+                        let keys: Vec<StaffKeyInfo> = site_command(env, &site, &SiteCommand::ListStaffKeys).await?;
+                        if name != "admin" && !keys.iter().any(|k| &k.name == name) {
+                            return Err(ApiError::field(
+                                "to",
+                                format!("no staff member is named {name:?} (see GET /v1/sites/{site}/staff-keys)"),
+                            ));
+                        }
+                        name.clone()
+                    }
+                    Some(_) => return Err(ApiError::field("to", "`to` is a staff member's name")),
+                }
+            } else {
+                staff
+            };
             let command = SiteCommand::Assign {
                 conversation,
-                to: staff,
+                to,
                 at: now_ms(),
                 only_if_unassigned: false,
             };
