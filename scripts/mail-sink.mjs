@@ -5,8 +5,14 @@
 //
 //   node scripts/mail-sink.mjs <port> <server token>
 //
-// Besides Postmark's `POST /email`, for tests and the demo:
-//   GET  /_sink/messages?to=<address>   what was accepted (newest last), as JSON
+// It also stands in for Twilio's Messages API (https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource):
+// `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`, form-encoded, HTTP Basic auth with the
+// same AccountSid, checked as Twilio does (auth, `To`/`From` in E.164, a `Body` of at most 1,600
+// characters), answered in Twilio's shapes.
+//
+// For tests and the demo:
+//   GET  /_sink/messages?to=<address>   emails accepted (newest last), as JSON
+//   GET  /_sink/sms?to=<number>         SMS accepted (newest last), as JSON
 //   POST /_sink/fail?count=<n>          make the next n sends fail as Postmark's outage would (500)
 import { createServer } from "node:http";
 import { randomUUID } from "node:crypto";
@@ -14,6 +20,36 @@ import { randomUUID } from "node:crypto";
 const port = Number(process.argv[2] || 8798);
 const token = process.argv[3] || "";
 const messages = [];
+const texts = [];
+const e164 = /^\+[1-9][0-9]{7,14}$/;
+
+function twilioError(res, status, code, message) {
+  reply(res, status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
+}
+
+function twilioMessages(req, res, url, body, accountSid) {
+  const auth = req.headers["authorization"] || "";
+  const [user, password] = Buffer.from(auth.replace(/^Basic /, ""), "base64").toString().split(":");
+  if (!auth.startsWith("Basic ") || user !== accountSid || !/^[0-9a-f]{32}$/.test(password || "")) {
+    return twilioError(res, 401, 20003, "Authenticate");
+  }
+  if (!(req.headers["content-type"] || "").startsWith("application/x-www-form-urlencoded")) {
+    return twilioError(res, 400, 21600, "Unsupported Content-Type");
+  }
+  const form = new URLSearchParams(body);
+  const to = form.get("To") || "";
+  const from = form.get("From") || "";
+  const text = form.get("Body") || "";
+  if (!e164.test(to)) return twilioError(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`);
+  if (!e164.test(from)) return twilioError(res, 400, 21212, `The 'From' number ${from} is not a valid phone number.`);
+  if (!text) return twilioError(res, 400, 21602, "Message body is required.");
+  if ([...text].length > 1600) return twilioError(res, 400, 21617, "The concatenated message body exceeds the 1600 character limit.");
+  const sid = "SM" + randomUUID().replace(/-/g, "");
+  const accepted = { sid, account_sid: accountSid, to, from, body: text, status: "queued", date_created: new Date().toUTCString() };
+  texts.push(accepted);
+  if (process.env.MAIL_SINK_PRINT) console.log(`[sms] to ${to}: ${text.slice(0, 60)}`);
+  reply(res, 201, accepted);
+}
 let failures = 0;
 
 // Postmark's address checks, loosely: one @, a dotted domain, no spaces.
@@ -38,6 +74,12 @@ const server = createServer((req, res) => {
       const to = (url.searchParams.get("to") || "").toLowerCase();
       return reply(res, 200, messages.filter((m) => !to || m.To.toLowerCase() === to));
     }
+    if (req.method === "GET" && url.pathname === "/_sink/sms") {
+      const to = url.searchParams.get("to") || "";
+      return reply(res, 200, texts.filter((m) => !to || m.to === to));
+    }
+    const twilio = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(url.pathname);
+    if (twilio && req.method === "POST") return twilioMessages(req, res, url, body, twilio[1]);
     if (req.method === "POST" && url.pathname === "/_sink/fail") {
       failures = Number(url.searchParams.get("count") || 1);
       return reply(res, 200, { failing: failures });

@@ -169,6 +169,31 @@ pub enum SiteCommand {
     Queue {
         include_resolved: bool,
     },
+    /// Stores a channel's settings (`sms`: Twilio account, token, number), replacing any.
+    SetChannel {
+        kind: String,
+        config: SmsConfig,
+        now: u64,
+    },
+    /// The channels set up, without their secrets.
+    ListChannels,
+    DeleteChannel {
+        kind: String,
+    },
+    /// A channel's settings with their secrets (internal only).
+    ChannelConfig {
+        kind: String,
+    },
+    /// A number opted out of SMS (`out`), or back in.
+    SmsOptOut {
+        number: String,
+        out: bool,
+        now: u64,
+    },
+    /// Whether a number opted out of SMS.
+    SmsOptedOut {
+        number: String,
+    },
     /// A staff member takes a conversation (with `only_if_unassigned`, only if nobody has it).
     Assign {
         conversation: String,
@@ -185,6 +210,40 @@ pub enum SiteCommand {
         #[serde(default)]
         team: Option<String>,
     },
+}
+
+/// A site's SMS channel: its Twilio account and number.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct SmsConfig {
+    pub account_sid: String,
+    pub auth_token: String,
+    /// The site's Twilio number, E.164.
+    pub from: String,
+}
+
+impl std::fmt::Debug for SmsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsConfig")
+            .field("account_sid", &self.account_sid)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A channel as the admin API shows it (never its secret).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct ChannelInfo {
+    pub kind: String,
+    pub account_sid: String,
+    pub from: String,
+    pub updated_at: u64,
+}
+
+/// How to answer an SMS: to whom, from which of the site's numbers.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct SmsContext {
+    pub from: String,
+    pub to: String,
 }
 
 /// How an endpoint wants its deliveries: Standard Webhooks JSON events, or Slack's
@@ -292,6 +351,8 @@ pub struct InboundCommand {
     /// The raw message (base64), kept for staff; left out above `MAX_RAW_KEPT_BYTES`.
     #[serde(default)]
     pub raw: Option<String>,
+    #[serde(default)]
+    pub sms: Option<SmsContext>,
 }
 
 /// Largest raw inbound message kept beside its text, in bytes.
@@ -426,6 +487,14 @@ pub enum DirectoryCommand {
         /// `In-Reply-To` and `References`, without angle brackets.
         replies_to: Vec<String>,
         message_id: Option<String>,
+        new_ids: NewIds,
+        rules: TraitRules,
+        now: u64,
+    },
+    /// An SMS arrived from `phone`: the conversation of that number (a claim: it joins a
+    /// customer's profile only once the number is verified).
+    InboundSms {
+        phone: String,
         new_ids: NewIds,
         rules: TraitRules,
         now: u64,

@@ -27,6 +27,21 @@ pub enum Route {
     PutArticles {
         site: String,
     },
+    /// Twilio's inbound SMS webhook for a site (`X-Twilio-Signature` checked).
+    InboundTwilioSms {
+        site: String,
+    },
+    ListChannels {
+        site: String,
+    },
+    PutChannel {
+        site: String,
+        kind: String,
+    },
+    DeleteChannel {
+        site: String,
+        kind: String,
+    },
     /// Postmark's inbound email webhook (HTTP Basic credentials checked).
     InboundPostmark,
     /// SendGrid's Inbound Parse webhook (HTTP Basic credentials checked).
@@ -193,7 +208,11 @@ impl Route {
             | Route::GetProfile { site, .. }
             | Route::DeleteProfile { site, .. }
             | Route::ExportProfile { site, .. }
-            | Route::UndoMerge { site, .. } => Some(site),
+            | Route::UndoMerge { site, .. }
+            | Route::InboundTwilioSms { site }
+            | Route::ListChannels { site }
+            | Route::PutChannel { site, .. }
+            | Route::DeleteChannel { site, .. } => Some(site),
         }
     }
 
@@ -392,6 +411,36 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                     id: (*letter).to_owned(),
                 }),
         ),
+        ["v1", "sites", id, "inbound", "sms", "twilio"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::InboundTwilioSms { site }),
+        ),
+        ["v1", "sites", id, "channels"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::ListChannels { site }),
+        ),
+        ["v1", "sites", id, "channels", kind] => {
+            let site = site(id)?;
+            if *kind != "sms" {
+                return Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("no channel {kind:?}: the channels that can be set up here are: sms"),
+                ));
+            }
+            let kind = (*kind).to_owned();
+            let route = match method {
+                "PUT" => Some(Route::PutChannel { site, kind }),
+                "DELETE" => Some(Route::DeleteChannel { site, kind }),
+                _ => None,
+            };
+            ("PUT, DELETE", route)
+        }
         ["v1", "sites", id, "staff-keys"] => {
             let site = site(id)?;
             let route = match method {

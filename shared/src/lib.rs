@@ -22,7 +22,7 @@ pub mod profile;
 pub mod rate;
 pub mod session;
 pub mod site;
-pub mod sms;
 pub mod slack;
+pub mod sms;
 pub mod webhook;
 pub mod wire;

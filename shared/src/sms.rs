@@ -30,7 +30,11 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
 pub fn verify(auth_token: &str, url: &str, params: &[(String, String)], presented: &str) -> bool {
     let expected = signature(auth_token, url, params);
     expected.len() == presented.len()
-        && expected.bytes().zip(presented.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        && expected
+            .bytes()
+            .zip(presented.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// An inbound SMS (or MMS), from Twilio's webhook parameters.
@@ -69,7 +73,13 @@ pub fn parse(params: &[(String, String)]) -> Result<InboundSms, (&'static str, S
     if body.trim().is_empty() && media.is_empty() {
         return Err(("Body", "the message has neither text nor media".to_owned()));
     }
-    Ok(InboundSms { sid, from, to, body, media })
+    Ok(InboundSms {
+        sid,
+        from,
+        to,
+        body,
+        media,
+    })
 }
 
 /// The keywords carriers and Twilio reserve.
@@ -120,7 +130,10 @@ mod tests {
     /// Twilio's published test vector (twilio-python, MIT), in `tests/fixtures/webhooks/`.
     #[test]
     fn twilios_published_vector_verifies() {
-        let path = format!("{}/tests/fixtures/webhooks/signature-vectors.json", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/tests/fixtures/webhooks/signature-vectors.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let vectors: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let twilio = &vectors["twilio_x_twilio_signature"];
         let params: Vec<(String, String)> = twilio["form_params"]
@@ -135,7 +148,12 @@ mod tests {
         assert_eq!(signature(token, url, &params), expected);
         assert!(verify(token, url, &params, expected));
         assert!(!verify("other", url, &params, expected));
-        assert!(!verify(token, "https://mycompany.com/myapp.php?foo=1&bar=3", &params, expected));
+        assert!(!verify(
+            token,
+            "https://mycompany.com/myapp.php?foo=1&bar=3",
+            &params,
+            expected
+        ));
         let mut changed = params.clone();
         changed[0].1.push('0');
         assert!(!verify(token, url, &changed, expected));
@@ -144,7 +162,12 @@ mod tests {
 
     #[test]
     fn reads_messages_and_keywords() {
-        let params = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>();
+        let params = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<Vec<_>>()
+        };
         let sms = parse(&params(&[
             ("MessageSid", "SM1"),
             ("From", "+14155550100"),
@@ -156,10 +179,28 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(sms.from, "+14155550100");
-        assert_eq!(sms.media, [("image/jpeg".to_owned(), "https://api.twilio.com/media/ME1".to_owned())]);
-        assert_eq!(parse(&params(&[("From", "+14155550100"), ("Body", "x")])).unwrap_err().0, "MessageSid");
-        assert_eq!(parse(&params(&[("MessageSid", "SM1"), ("From", "nope"), ("Body", "x")])).unwrap_err().0, "From");
-        assert_eq!(parse(&params(&[("MessageSid", "SM1"), ("From", "+14155550100")])).unwrap_err().0, "Body");
+        assert_eq!(
+            sms.media,
+            [("image/jpeg".to_owned(), "https://api.twilio.com/media/ME1".to_owned())]
+        );
+        assert_eq!(
+            parse(&params(&[("From", "+14155550100"), ("Body", "x")]))
+                .unwrap_err()
+                .0,
+            "MessageSid"
+        );
+        assert_eq!(
+            parse(&params(&[("MessageSid", "SM1"), ("From", "nope"), ("Body", "x")]))
+                .unwrap_err()
+                .0,
+            "From"
+        );
+        assert_eq!(
+            parse(&params(&[("MessageSid", "SM1"), ("From", "+14155550100")]))
+                .unwrap_err()
+                .0,
+            "Body"
+        );
         assert_eq!(keyword(" stop "), Some(Keyword::Stop));
         assert_eq!(keyword("Unsubscribe."), Some(Keyword::Stop));
         assert_eq!(keyword("START"), Some(Keyword::Start));

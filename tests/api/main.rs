@@ -12,5 +12,6 @@ mod identity;
 mod live;
 mod package;
 mod sessions;
+mod sms;
 mod staff;
 mod webhooks;

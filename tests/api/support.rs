@@ -117,6 +117,14 @@ impl Edge {
         serde_json::from_str::<Vec<Value>>(&text).expect("mail sink JSON")
     }
 
+    /// The SMS the provider stand-in accepted for `to` (E.164), oldest first.
+    pub fn sms_to(&self, to: &str) -> Vec<Value> {
+        let url = format!("{}/_sink/sms?to={}", self.mail_url, to.replace('+', "%2B"));
+        let mut response = self.agent.get(&url).call().expect("sink answers");
+        let text = response.body_mut().read_to_string().expect("sink body");
+        serde_json::from_str::<Vec<Value>>(&text).expect("sink JSON")
+    }
+
     /// Makes the mail sink fail the next `count` sends, as the provider would during an outage.
     pub fn fail_mail(&self, count: u32) {
         let url = format!("{}/_sink/fail?count={count}", self.mail_url);

@@ -30,7 +30,7 @@ use crate::internal::{
     HandoffCommand, IdentifyOutcome, IdentitySecret, ImportReport, NewIds, ProfileExport, ProfileView, QueueEntry,
     SendCommand, SiteCommand, SiteRecord, StaffConversation, StaffKeyInfo, UndoReport, WebhookInfo,
 };
-use crate::internal::{FeedbackCommand, Note, NoteCommand, WebhookFormat};
+use crate::internal::{ChannelInfo, FeedbackCommand, Note, NoteCommand, SmsConfig, WebhookFormat};
 use crate::route::{self, Route};
 use shared::package;
 
@@ -75,6 +75,95 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             };
             let result = super::inbound::receive_email(env, &parsed.to, &parsed.raw, source).await?;
             json(200, &result)
+        }
+        Route::InboundTwilioSms { site } => {
+            let record = load_site(env, &site).await?;
+            let config: Option<SmsConfig> =
+                site_command(env, &site, &SiteCommand::ChannelConfig { kind: "sms".into() }).await?;
+            let config = config.ok_or_else(|| {
+                ApiError::new(ErrorCode::NotFound, format!("site {site:?} has no SMS channel set up"))
+            })?;
+            require_content_type(&req, &["application/x-www-form-urlencoded"])?;
+            let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 4).await?;
+            let params: Vec<(String, String)> = worker::url::form_urlencoded::parse(&body).into_owned().collect();
+            let presented = req
+                .headers()
+                .get("X-Twilio-Signature")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if !shared::sms::verify(&config.auth_token, url.as_str(), &params, &presented) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidSignature,
+                    "X-Twilio-Signature does not match this request signed with the site's Twilio auth token",
+                ));
+            }
+            let sms = shared::sms::parse(&params).map_err(|(field, why)| ApiError::field(field, why))?;
+            let twiml = super::inbound::receive_sms(env, &record, sms).await?;
+            let mut response = Response::ok(twiml).map_err(|e| internal("twiml", e))?;
+            let _ = response.headers_mut().set("Content-Type", "text/xml; charset=utf-8");
+            Ok(response)
+        }
+        Route::ListChannels { site } => {
+            require_admin(&req, env, &site).await?;
+            let list: Vec<ChannelInfo> = site_command(env, &site, &SiteCommand::ListChannels).await?;
+            let base = setting(env, "PUBLIC_URL").unwrap_or_default();
+            let list: Vec<serde_json::Value> = list
+                .into_iter()
+                .map(|info| {
+                    let mut value = serde_json::to_value(&info).unwrap_or_default();
+                    value["webhook_url"] =
+                        format!("{}/v1/sites/{site}/inbound/sms/twilio", base.trim_end_matches('/')).into();
+                    value
+                })
+                .collect();
+            json(200, &serde_json::json!({ "channels": list }))
+        }
+        Route::PutChannel { site, kind } => {
+            require_admin(&req, env, &site).await?;
+            let body = json_body(&mut req).await?;
+            let text = |name: &'static str, why: &'static str| -> ApiResult<String> {
+                body.get(name)
+                    .and_then(|v| v.as_str())
+                    .map(|v| v.trim().to_owned())
+                    .ok_or_else(|| ApiError::field(name, why))
+            };
+            let account_sid = text(
+                "account_sid",
+                "`account_sid` is the Twilio Account SID (AC + 32 hex digits)",
+            )?;
+            let hex32 = |v: &str| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit());
+            if !(account_sid.starts_with("AC") && hex32(&account_sid[2..])) {
+                return Err(ApiError::field(
+                    "account_sid",
+                    "`account_sid` is AC followed by 32 hex digits",
+                ));
+            }
+            let auth_token = text("auth_token", "`auth_token` is the account's Auth Token (32 hex digits)")?;
+            if !hex32(&auth_token) {
+                return Err(ApiError::field("auth_token", "`auth_token` is 32 hex digits"));
+            }
+            let from = shared::identity::normalize_phone(&text("from", "`from` is the site's Twilio number")?)
+                .map_err(|why| ApiError::field("from", why))?;
+            let command = SiteCommand::SetChannel {
+                kind: kind.clone(),
+                config: SmsConfig {
+                    account_sid,
+                    auth_token,
+                    from,
+                },
+                now: now_ms() / 1000,
+            };
+            let info: ChannelInfo = site_command(env, &site, &command).await?;
+            let base = setting(env, "PUBLIC_URL").unwrap_or_default();
+            let mut value = serde_json::to_value(&info).map_err(|e| internal("channel", e))?;
+            value["webhook_url"] = format!("{}/v1/sites/{site}/inbound/sms/twilio", base.trim_end_matches('/')).into();
+            json(200, &value)
+        }
+        Route::DeleteChannel { site, kind } => {
+            require_admin(&req, env, &site).await?;
+            let reply: serde_json::Value = site_command(env, &site, &SiteCommand::DeleteChannel { kind }).await?;
+            json(200, &reply)
         }
         Route::InboundSendgrid => {
             require_inbound_credentials(&req, env)?;

@@ -316,8 +316,30 @@ impl ConversationObject {
                 // The reply goes where the customer is: back by email if they last wrote by
                 // email, to the open widget if they are in the chat, else by email if we have an
                 // address.
-                let by_email = self.last_visitor_channel()? == Some(Channel::Email);
+                let last = self.last_visitor_channel()?;
+                let by_email = last == Some(Channel::Email);
                 let live = !self.state.get_websockets().is_empty();
+                // A customer who last texted gets the reply by SMS.
+                if last == Some(Channel::Sms)
+                    && let Some(context) = self.meta("sms")?
+                {
+                    let sms: crate::internal::SmsContext =
+                        serde_json::from_str(&context).map_err(|e| internal("sms context", e))?;
+                    let message = self.store_on(Channel::Sms, id, Role::Agent, body.text, None, None)?;
+                    let sent = super::http::send_sms(&self.env, &self.key()?.site, &sms.to, &message.text).await;
+                    let delivered_by = match sent {
+                        Ok(true) => "sms",
+                        Ok(false) | Err(_) if live => "chat",
+                        _ => "stored",
+                    };
+                    return json(
+                        200,
+                        &AgentReplyResult {
+                            message,
+                            delivered_by: delivered_by.into(),
+                        },
+                    );
+                }
                 let channel = if by_email { Channel::Email } else { Channel::Chat };
                 let message = self.store_on(channel, id, Role::Agent, body.text, None, None)?;
                 let delivered_by = if by_email || !live {
@@ -864,6 +886,10 @@ impl ConversationObject {
             let context = serde_json::to_string(email).map_err(|e| internal("email context", e))?;
             self.set_meta("email", &context)?;
         }
+        if let Some(sms) = &command.sms {
+            let context = serde_json::to_string(sms).map_err(|e| internal("sms context", e))?;
+            self.set_meta("sms", &context)?;
+        }
         let mut result = InboundResult {
             message: message.clone(),
             duplicate: false,
@@ -904,6 +930,11 @@ impl ConversationObject {
             && let Err(error) = self.send_in_thread(email, &answer, "bot-answer").await
         {
             worker::console_error!("emailing the bot's answer failed: {}", error.body.message);
+        }
+        if let Some(sms) = &command.sms
+            && let Err(error) = super::http::send_sms(&self.env, &self.key()?.site, &sms.to, &answer.text).await
+        {
+            worker::console_error!("texting the bot's answer failed: {}", error.body.message);
         }
         result.answer = Some(answer);
         Ok(result)

@@ -239,6 +239,42 @@ impl ProfileDirectory {
                 self.run_jobs().await;
                 json(200, &route)
             }
+            DirectoryCommand::InboundSms {
+                phone,
+                new_ids,
+                rules,
+                now,
+            } => {
+                let identified = Identified {
+                    proof: Proof::Claimed,
+                    verified: Vec::new(),
+                    claimed: vec![IdentityKey {
+                        kind: IdentityKind::Phone,
+                        value: phone.clone(),
+                    }],
+                    traits: BTreeMap::new(),
+                    traits_verified: false,
+                };
+                let channel = format!("sms:{phone}");
+                let outcome = self.link(
+                    &site,
+                    &channel,
+                    &new_ids.conversation,
+                    &identified,
+                    &new_ids,
+                    &rules,
+                    now,
+                )?;
+                self.run_jobs().await;
+                json(
+                    200,
+                    &InboundRoute {
+                        conversation: outcome.conversation,
+                        profile: Some(outcome.profile),
+                        how: "sender".into(),
+                    },
+                )
+            }
             DirectoryCommand::RecordEmail {
                 message_id,
                 conversation,

@@ -200,6 +200,69 @@ pub fn setting(env: &Env, name: &str) -> Option<String> {
         .ok()
 }
 
+/// Sends one SMS through Twilio's Messages API (`TWILIO_API_URL`, default
+/// `https://api.twilio.com`), unless the number opted out. True if sent.
+pub async fn send_sms(env: &Env, site: &str, to: &str, body: &str) -> Result<bool, ApiError> {
+    let config: Option<crate::internal::SmsConfig> = site_command(
+        env,
+        site,
+        &crate::internal::SiteCommand::ChannelConfig { kind: "sms".into() },
+    )
+    .await?;
+    let Some(config) = config else {
+        return Ok(false);
+    };
+    let opted_out: bool = site_command(
+        env,
+        site,
+        &crate::internal::SiteCommand::SmsOptedOut { number: to.to_owned() },
+    )
+    .await?;
+    if opted_out {
+        return Ok(false);
+    }
+    let base = setting(env, "TWILIO_API_URL").unwrap_or_else(|| "https://api.twilio.com".into());
+    let url = format!(
+        "{}/2010-04-01/Accounts/{}/Messages.json",
+        base.trim_end_matches('/'),
+        config.account_sid
+    );
+    let form = worker::url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("To", to)
+        .append_pair("From", &config.from)
+        .append_pair("Body", &shared::sms::fit(body))
+        .finish();
+    use base64::Engine as _;
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", config.account_sid, config.auth_token));
+    let headers = Headers::new();
+    headers
+        .set("Authorization", &format!("Basic {basic}"))
+        .map_err(|e| internal("sms headers", e))?;
+    headers
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .map_err(|e| internal("sms headers", e))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(&form)));
+    let request = Request::new_with_init(&url, &init).map_err(|e| internal("sms request", e))?;
+    let mut response = Fetch::Request(request)
+        .send()
+        .await
+        .map_err(|e| internal("sending an sms", e))?;
+    let status = response.status_code();
+    if status == 201 || status == 200 {
+        return Ok(true);
+    }
+    let detail = response.text().await.unwrap_or_default();
+    worker::console_error!("Twilio answered {status}: {detail}");
+    Err(ApiError::new(
+        ErrorCode::EmailFailed,
+        format!("the SMS provider answered {status}; nothing was sent"),
+    ))
+}
+
 /// The outbound email configuration, if email is configured.
 pub fn email_config(env: &Env) -> Option<EmailConfig> {
     EmailConfig::from_env(

@@ -49,6 +49,69 @@ pub async fn email_event(message: ForwardableEmailMessage, env: Env) -> worker::
     }
 }
 
+/// The empty TwiML answer: we reply through the Messages API, not in the webhook's response.
+pub const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
+
+/// TwiML that answers with one message.
+pub fn twiml_message(text: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>{}</Message></Response>",
+        crate::email::escape_html(text)
+    )
+}
+
+/// Takes one inbound SMS for `site` whose signature was checked: keywords are honoured (and
+/// answered in the TwiML returned), anything else goes to the number's conversation and is
+/// answered there by SMS. Returns the TwiML to answer Twilio with.
+pub async fn receive_sms(env: &Env, site: &SiteRecord, sms: shared::sms::InboundSms) -> Result<String, ApiError> {
+    if let Some(keyword) = shared::sms::keyword(&sms.body) {
+        if keyword != shared::sms::Keyword::Help {
+            let command = SiteCommand::SmsOptOut {
+                number: sms.from.clone(),
+                out: keyword == shared::sms::Keyword::Stop,
+                now: now_ms(),
+            };
+            let _: serde_json::Value = site_command(env, &site.id, &command).await?;
+        }
+        return Ok(twiml_message(&shared::sms::keyword_reply(keyword, &site.name)));
+    }
+    let new_ids = NewIds {
+        profile: format!("p_{}", shared::hex::encode(&random_bytes::<12>()?)),
+        merge: format!("m_{}", shared::hex::encode(&random_bytes::<12>()?)),
+        conversation: format!("c_{}", shared::hex::encode(&random_bytes::<16>()?)),
+    };
+    let command = DirectoryCommand::InboundSms {
+        phone: sms.from.clone(),
+        new_ids,
+        rules: site.trait_rules.clone(),
+        now: now_ms(),
+    };
+    let route: InboundRoute = directory(env, &site.id, command).await?;
+    let mut text = sms.body.trim().to_owned();
+    for (kind, url) in &sms.media {
+        text.push_str(&format!("\n[{kind}: {url}]"));
+    }
+    let command = InboundCommand {
+        id: format!("sms:{}", sms.sid),
+        channel: Channel::Sms,
+        text: text.trim().to_owned(),
+        automatic: false,
+        email: None,
+        raw: None,
+        sms: Some(crate::internal::SmsContext {
+            from: sms.to.clone(),
+            to: sms.from.clone(),
+        }),
+    };
+    let stub = env
+        .durable_object("CONVERSATIONS")
+        .and_then(|ns| ns.get_by_name(&crate::internal::object_name(&site.id, &route.conversation)))
+        .map_err(|e| internal("conversation object", e))?;
+    let path = format!("/inbound?site={}&conversation={}", site.id, route.conversation);
+    let _: InboundResult = call(&stub, "POST", &path, Some(&command)).await?;
+    Ok(EMPTY_TWIML.to_owned())
+}
+
 /// Takes one inbound email addressed to `to`.
 pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> Result<InboundResult, ApiError> {
     let email = inbound::parse(raw).map_err(|error| match error {
@@ -148,6 +211,7 @@ pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> R
             reply_address: address::reply_address(&key, &site, &route.conversation, &domain),
         }),
         raw: (raw.len() <= MAX_RAW_KEPT_BYTES).then(|| base64::engine::general_purpose::STANDARD.encode(raw)),
+        sms: None,
     };
     let stub = env
         .durable_object("CONVERSATIONS")

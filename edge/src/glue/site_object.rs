@@ -24,8 +24,9 @@ use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStora
 use super::http::{directory, error_response, internal, json, now_ms};
 use crate::api_error::ApiError;
 use crate::internal::{
-    AnswerReply, AttemptResult, DeadLetterInfo, Delivery, DirectoryCommand, IdentitySecret, MAX_IDENTITY_SECRETS,
-    QueueEntry, SiteCommand, SiteRecord, StaffKeyInfo, WebhookFormat, WebhookInfo, WebhookTarget,
+    AnswerReply, AttemptResult, ChannelInfo, DeadLetterInfo, Delivery, DirectoryCommand, IdentitySecret,
+    MAX_IDENTITY_SECRETS, QueueEntry, SiteCommand, SiteRecord, SmsConfig, StaffKeyInfo, WebhookFormat, WebhookInfo,
+    WebhookTarget,
 };
 
 const SCHEMA: &str = "
@@ -87,12 +88,14 @@ CREATE TABLE IF NOT EXISTS identity_secrets (
 );";
 
 /// Columns added after the first release; adding one that exists fails harmlessly.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 7] = [
     "ALTER TABLE site ADD COLUMN trait_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE site ADD COLUMN escalation_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE staff_keys ADD COLUMN team TEXT",
     "ALTER TABLE webhooks ADD COLUMN format TEXT NOT NULL DEFAULT 'standard'",
     "CREATE TABLE IF NOT EXISTS team_history (topic TEXT NOT NULL, team TEXT NOT NULL, resolved INTEGER NOT NULL, PRIMARY KEY (topic, team))",
+    "CREATE TABLE IF NOT EXISTS channels (kind TEXT PRIMARY KEY, config TEXT NOT NULL, updated_at INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS sms_opt_outs (number TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 ];
 
 /// The webhook format as stored.
@@ -773,6 +776,88 @@ impl SiteObject {
                 )?;
                 json(200, &entry)
             }
+            SiteCommand::SetChannel { kind, config, now } => {
+                self.existing()?;
+                let text = serde_json::to_string(&config).map_err(|e| internal("channel", e))?;
+                self.sql()
+                    .exec(
+                        "INSERT OR REPLACE INTO channels (kind, config, updated_at) VALUES (?, ?, ?)",
+                        vec![kind.clone().into(), text.into(), SqlStorageValue::from(now as i64)],
+                    )
+                    .map_err(|e| internal("storing a channel", e))?;
+                json(
+                    200,
+                    &ChannelInfo {
+                        kind,
+                        account_sid: config.account_sid,
+                        from: config.from,
+                        updated_at: now,
+                    },
+                )
+            }
+            SiteCommand::ListChannels => {
+                self.existing()?;
+                let list: Vec<ChannelInfo> = self
+                    .channels()?
+                    .into_iter()
+                    .map(|(kind, config, updated_at)| ChannelInfo {
+                        kind,
+                        account_sid: config.account_sid,
+                        from: config.from,
+                        updated_at,
+                    })
+                    .collect();
+                json(200, &list)
+            }
+            SiteCommand::DeleteChannel { kind } => {
+                self.existing()?;
+                let deleted = self
+                    .sql()
+                    .exec("DELETE FROM channels WHERE kind = ?", vec![kind.clone().into()])
+                    .map(|c| c.rows_written())
+                    .map_err(|e| internal("deleting a channel", e))?;
+                if deleted == 0 {
+                    return Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no {kind} channel is set up"),
+                    ));
+                }
+                json(200, &serde_json::json!({ "deleted": kind }))
+            }
+            SiteCommand::ChannelConfig { kind } => {
+                self.existing()?;
+                let config = self
+                    .channels()?
+                    .into_iter()
+                    .find(|(k, _, _)| *k == kind)
+                    .map(|(_, c, _)| c);
+                json(200, &config)
+            }
+            SiteCommand::SmsOptOut { number, out, now } => {
+                let (query, args): (&str, Vec<SqlStorageValue>) = if out {
+                    (
+                        "INSERT OR REPLACE INTO sms_opt_outs (number, at) VALUES (?, ?)",
+                        vec![number.into(), SqlStorageValue::from(now as i64)],
+                    )
+                } else {
+                    ("DELETE FROM sms_opt_outs WHERE number = ?", vec![number.into()])
+                };
+                self.sql()
+                    .exec(query, args)
+                    .map_err(|e| internal("recording an opt-out", e))?;
+                json(200, &serde_json::json!({ "opted_out": out }))
+            }
+            SiteCommand::SmsOptedOut { number } => {
+                let rows: Vec<CountRow> = self
+                    .sql()
+                    .exec(
+                        "SELECT COUNT(*) AS n FROM sms_opt_outs WHERE number = ?",
+                        vec![number.into()],
+                    )
+                    .and_then(|c| c.to_array())
+                    .map_err(|e| internal("reading opt-outs", e))?;
+                json(200, &rows.first().is_some_and(|r| r.n > 0))
+            }
             SiteCommand::PutArticles { .. } => Err(internal("SiteObject", "uploads are handled by put_articles")),
             SiteCommand::GetArticles => {
                 self.existing()?;
@@ -1037,6 +1122,27 @@ impl SiteObject {
         let expires = at / 1000 + package::TRANSCRIPT_LINK_TTL_SECS;
         let path = package::link_path(&key, site, conversation, expires);
         Some((format!("{}{path}", base.trim_end_matches('/')), expires))
+    }
+
+    /// The channels set up: kind, settings, when.
+    fn channels(&self) -> std::result::Result<Vec<(String, SmsConfig, u64)>, ApiError> {
+        #[derive(Deserialize)]
+        struct Row {
+            kind: String,
+            config: String,
+            updated_at: i64,
+        }
+        let rows: Vec<Row> = self
+            .sql()
+            .exec("SELECT kind, config, updated_at FROM channels ORDER BY kind", None)
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading channels", e))?;
+        rows.into_iter()
+            .map(|row| {
+                let config = serde_json::from_str(&row.config).map_err(|e| internal("stored channel", e))?;
+                Ok((row.kind, config, row.updated_at as u64))
+            })
+            .collect()
     }
 
     /// Which teams resolved conversations on `topic`, and how many.

@@ -1,0 +1,235 @@
+//! SMS through Twilio: a site sets up its number, inbound webhooks are accepted only with a
+//! valid `X-Twilio-Signature`, the bot answers by SMS through the Messages API (a local stand-in
+//! that checks requests as Twilio does), retries are stored once, STOP/START/HELP are honoured,
+//! and a staff reply goes back by SMS to a customer who last texted.
+
+use serde_json::{Value, json};
+
+use crate::identity::profiles;
+use crate::support::{Reply, Site, edge, site_with_articles};
+
+const TOKEN: &str = "fedcba9876543210fedcba9876543210";
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const OUR_NUMBER: &str = "+14155550199";
+
+fn set_up(site: &Site) {
+    let body = json!({ "account_sid": ACCOUNT, "auth_token": TOKEN, "from": OUR_NUMBER });
+    let reply = edge().json("PUT", &site.path("/channels/sms"), Some(&site.admin_key), &body);
+    let info = reply.expect_ok(200);
+    assert!(info.get("auth_token").is_none(), "the token is never echoed");
+    assert!(
+        info["webhook_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/v1/sites/{}/inbound/sms/twilio", site.id))
+    );
+}
+
+/// Posts an inbound SMS as Twilio does, signed with `token`.
+fn text_in(site: &Site, token: &str, params: &[(&str, &str)]) -> Reply {
+    let path = site.path("/inbound/sms/twilio");
+    let url = format!("{}{path}", edge().base);
+    let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let signature = shared::sms::signature(token, &url, &pairs);
+    let body: String = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", form_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    edge().request(
+        "POST",
+        &path,
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Twilio-Signature", &signature),
+        ],
+        Some(body.as_bytes()),
+    )
+}
+
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn unique_number() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = std::process::id() as u64 * 1000 + N.fetch_add(1, Ordering::Relaxed);
+    format!("+1415{:07}", n % 10_000_000)
+}
+
+fn wait_for_sms(to: &str, n: usize) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let got = edge().sms_to(to);
+        if got.len() >= n || started.elapsed().as_secs() > 10 {
+            return got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_signed_sms_is_answered_by_sms_once() {
+    let site = site_with_articles();
+    set_up(&site);
+    let customer = unique_number();
+    let question = [
+        ("MessageSid", "SM00000000000000000000000000000001"),
+        ("From", customer.as_str()),
+        ("To", OUR_NUMBER),
+        ("Body", "how do I reset my password?"),
+    ];
+    // Forged or missing signatures are refused and change nothing.
+    text_in(&site, "ffffffffffffffffffffffffffffffff", &question).expect_error(401, "invalid_signature");
+    let unsigned = edge().request(
+        "POST",
+        &site.path("/inbound/sms/twilio"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(b"MessageSid=SM1&From=%2B14155550100&Body=hi"),
+    );
+    unsigned.expect_error(401, "invalid_signature");
+    assert!(edge().sms_to(&customer).is_empty());
+
+    let reply = text_in(&site, TOKEN, &question);
+    assert_eq!(reply.status, 200);
+    assert!(reply.header("content-type").unwrap().starts_with("text/xml"));
+    let sent = wait_for_sms(&customer, 1);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["from"], OUR_NUMBER);
+    assert!(
+        sent[0]["body"].as_str().unwrap().contains("Forgot password"),
+        "{sent:?}"
+    );
+    // Twilio retries the same webhook: stored once, answered once.
+    assert_eq!(text_in(&site, TOKEN, &question).status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(edge().sms_to(&customer).len(), 1);
+
+    let found = profiles(&site, &format!("phone:{}", customer.replace('+', "%2B")));
+    assert_eq!(found.len(), 1);
+    let phone = found[0]["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "phone")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        phone["verified"], false,
+        "a number texting in is a claim until verified"
+    );
+
+    // A signed request without a sender is a clear 400.
+    text_in(&site, TOKEN, &[("MessageSid", "SM2"), ("Body", "hi")]).expect_error(400, "invalid_field");
+}
+
+#[test]
+fn stop_start_and_help_are_honoured() {
+    let site = site_with_articles();
+    set_up(&site);
+    let customer = unique_number();
+    let sms = |sid: &str, body: &str| {
+        text_in(
+            &site,
+            TOKEN,
+            &[
+                ("MessageSid", sid),
+                ("From", customer.as_str()),
+                ("To", OUR_NUMBER),
+                ("Body", body),
+            ],
+        )
+    };
+    let help = sms("SMh", "HELP");
+    assert_eq!(help.status, 200);
+    let stop = sms("SMs", "Stop");
+    assert_eq!(stop.status, 200);
+    // Opted out: the question is kept, but nothing is texted back.
+    assert_eq!(sms("SMq1", "can I get a refund").status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(edge().sms_to(&customer).is_empty(), "nothing after STOP");
+    assert_eq!(sms("SMst", "START").status, 200);
+    assert_eq!(sms("SMq2", "can I get a refund").status, 200);
+    let sent = wait_for_sms(&customer, 1);
+    assert_eq!(sent.len(), 1, "answers again after START: {sent:?}");
+}
+
+#[test]
+fn a_staff_reply_goes_back_by_sms() {
+    let site = site_with_articles();
+    set_up(&site);
+    let customer = unique_number();
+    let question = [
+        ("MessageSid", "SM00000000000000000000000000000009"),
+        ("From", customer.as_str()),
+        ("To", OUR_NUMBER),
+        ("Body", "I need to talk to a human about my bill"),
+    ];
+    assert_eq!(text_in(&site, TOKEN, &question).status, 200);
+    wait_for_sms(&customer, 1);
+    let auth = format!("Bearer {}", site.admin_key);
+    let queue = edge().request("GET", &site.path("/queue"), &[("Authorization", &auth)], None);
+    let conversation = queue.expect_ok(200)["queue"][0]["conversation"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = edge().json(
+        "POST",
+        &site.path(&format!("/conversations/{conversation}/replies")),
+        Some(&site.admin_key),
+        &json!({ "id": "r1", "text": "Hi, this is Sam from billing. Checking your bill now." }),
+    );
+    assert_eq!(reply.expect_ok(200)["delivered_by"], "sms");
+    let sent = wait_for_sms(&customer, 2);
+    assert_eq!(sent[1]["body"], "Hi, this is Sam from billing. Checking your bill now.");
+}
+
+#[test]
+fn sms_set_up_is_validated_and_needed() {
+    let site = site_with_articles();
+    let question = [("MessageSid", "SM1"), ("From", "+14155550100"), ("Body", "hi")];
+    text_in(&site, TOKEN, &question).expect_error(404, "not_found");
+    for (field, body) in [
+        (
+            "account_sid",
+            json!({ "account_sid": "nope", "auth_token": TOKEN, "from": OUR_NUMBER }),
+        ),
+        (
+            "auth_token",
+            json!({ "account_sid": ACCOUNT, "auth_token": "short", "from": OUR_NUMBER }),
+        ),
+        (
+            "from",
+            json!({ "account_sid": ACCOUNT, "auth_token": TOKEN, "from": "555" }),
+        ),
+    ] {
+        let reply = edge().json("PUT", &site.path("/channels/sms"), Some(&site.admin_key), &body);
+        assert_eq!(reply.expect_error(400, "invalid_field").body["error"]["field"], field);
+    }
+    set_up(&site);
+    let listed = edge().request(
+        "GET",
+        &site.path("/channels"),
+        &[("Authorization", &format!("Bearer {}", site.admin_key))],
+        None,
+    );
+    let channels = listed.expect_ok(200)["channels"].as_array().unwrap().clone();
+    assert_eq!(channels.len(), 1);
+    assert!(!channels[0].to_string().contains(TOKEN));
+    let deleted = edge().request(
+        "DELETE",
+        &site.path("/channels/sms"),
+        &[("Authorization", &format!("Bearer {}", site.admin_key))],
+        None,
+    );
+    deleted.expect_ok(200);
+    text_in(&site, TOKEN, &question).expect_error(404, "not_found");
+}
