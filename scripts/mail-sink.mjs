@@ -10,9 +10,15 @@
 // same AccountSid, checked as Twilio does (auth, `To`/`From` in E.164, a `Body` of at most 1,600
 // characters), answered in Twilio's shapes.
 //
+// And for Meta's WhatsApp Cloud API (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages):
+// `POST /v21.0/{phone-number-id}/messages` with a Bearer token and a JSON text message, checked as
+// the Graph API does (messaging_product, a digits-only `to`, type text, a body of at most 4,096
+// characters).
+//
 // For tests and the demo:
 //   GET  /_sink/messages?to=<address>   emails accepted (newest last), as JSON
 //   GET  /_sink/sms?to=<number>         SMS accepted (newest last), as JSON
+//   GET  /_sink/whatsapp?to=<digits>    WhatsApp messages accepted (newest last), as JSON
 //   POST /_sink/fail?count=<n>          make the next n sends fail as Postmark's outage would (500)
 import { createServer } from "node:http";
 import { randomUUID } from "node:crypto";
@@ -21,6 +27,30 @@ const port = Number(process.argv[2] || 8798);
 const token = process.argv[3] || "";
 const messages = [];
 const texts = [];
+const whatsapps = [];
+
+function graphError(res, status, code, message) {
+  reply(res, status, { error: { message, type: "OAuthException", code, fbtrace_id: randomUUID() } });
+}
+
+function whatsappMessages(req, res, body, phoneNumberId) {
+  const auth = req.headers["authorization"] || "";
+  if (!/^Bearer \S{8,}$/.test(auth)) return graphError(res, 401, 190, "Invalid OAuth access token.");
+  let message;
+  try {
+    message = JSON.parse(body);
+  } catch {
+    return graphError(res, 400, 100, "Invalid JSON");
+  }
+  if (message.messaging_product !== "whatsapp") return graphError(res, 400, 100, "(#100) The parameter messaging_product is required.");
+  if (!/^[0-9]{8,15}$/.test(message.to || "")) return graphError(res, 400, 131009, "(#131009) Parameter value is not valid");
+  if (message.type !== "text" || !message.text || !message.text.body) return graphError(res, 400, 100, "(#100) The parameter text['body'] is required.");
+  if ([...message.text.body].length > 4096) return graphError(res, 400, 100, "(#100) Param text['body'] must be at most 4096 characters long.");
+  const id = "wamid." + randomUUID().replace(/-/g, "");
+  whatsapps.push({ id, phone_number_id: phoneNumberId, to: message.to, body: message.text.body });
+  if (process.env.MAIL_SINK_PRINT) console.log(`[whatsapp] to ${message.to}: ${message.text.body.slice(0, 60)}`);
+  reply(res, 200, { messaging_product: "whatsapp", contacts: [{ input: message.to, wa_id: message.to }], messages: [{ id }] });
+}
 const e164 = /^\+[1-9][0-9]{7,14}$/;
 
 function twilioError(res, status, code, message) {
@@ -78,6 +108,12 @@ const server = createServer((req, res) => {
       const to = url.searchParams.get("to") || "";
       return reply(res, 200, texts.filter((m) => !to || m.to === to));
     }
+    if (req.method === "GET" && url.pathname === "/_sink/whatsapp") {
+      const to = url.searchParams.get("to") || "";
+      return reply(res, 200, whatsapps.filter((m) => !to || m.to === to));
+    }
+    const graph = /^\/v[0-9.]+\/([0-9]+)\/messages$/.exec(url.pathname);
+    if (graph && req.method === "POST") return whatsappMessages(req, res, body, graph[1]);
     const twilio = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(url.pathname);
     if (twilio && req.method === "POST") return twilioMessages(req, res, url, body, twilio[1]);
     if (req.method === "POST" && url.pathname === "/_sink/fail") {

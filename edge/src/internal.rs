@@ -169,10 +169,12 @@ pub enum SiteCommand {
     Queue {
         include_resolved: bool,
     },
-    /// Stores a channel's settings (`sms`: Twilio account, token, number), replacing any.
+    /// Stores a channel's settings (`sms`: `SmsConfig`, `whatsapp`: `WhatsappConfig`), replacing
+    /// any; `public` is what the admin API may show of them.
     SetChannel {
         kind: String,
-        config: SmsConfig,
+        config: serde_json::Value,
+        public: serde_json::Value,
         now: u64,
     },
     /// The channels set up, without their secrets.
@@ -230,13 +232,38 @@ impl std::fmt::Debug for SmsConfig {
     }
 }
 
-/// A channel as the admin API shows it (never its secret).
-#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+/// A site's WhatsApp channel: its Cloud API number and the app's credentials.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct WhatsappConfig {
+    pub phone_number_id: String,
+    pub access_token: String,
+    pub app_secret: String,
+    pub verify_token: String,
+}
+
+impl std::fmt::Debug for WhatsappConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhatsappConfig")
+            .field("phone_number_id", &self.phone_number_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A channel as the admin API shows it (never its secrets).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct ChannelInfo {
     pub kind: String,
-    pub account_sid: String,
-    pub from: String,
+    #[serde(flatten)]
+    pub public: serde_json::Value,
     pub updated_at: u64,
+}
+
+/// How to answer on WhatsApp: to whom, from which number, and when they last wrote (the 24-hour
+/// customer-service window runs from then).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct WhatsappContext {
+    pub to: String,
+    pub last_inbound_at: u64,
 }
 
 /// How to answer an SMS: to whom, from which of the site's numbers.
@@ -303,6 +330,9 @@ pub struct AgentReplyCommand {
 pub struct AgentReplyResult {
     pub message: Message,
     pub delivered_by: String,
+    /// Why the reply could not be delivered on the customer's channel, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A conversation as staff see it.
@@ -353,6 +383,8 @@ pub struct InboundCommand {
     pub raw: Option<String>,
     #[serde(default)]
     pub sms: Option<SmsContext>,
+    #[serde(default)]
+    pub whatsapp: Option<WhatsappContext>,
 }
 
 /// Largest raw inbound message kept beside its text, in bytes.
@@ -495,6 +527,16 @@ pub enum DirectoryCommand {
     /// customer's profile only once the number is verified).
     InboundSms {
         phone: String,
+        new_ids: NewIds,
+        rules: TraitRules,
+        now: u64,
+    },
+    /// A WhatsApp message arrived from `phone`, a number WhatsApp verified: the conversation of
+    /// whoever holds that number verified (or a new one).
+    InboundWhatsapp {
+        phone: String,
+        #[serde(default)]
+        name: Option<String>,
         new_ids: NewIds,
         rules: TraitRules,
         now: u64,

@@ -31,6 +31,11 @@ pub enum Route {
     InboundTwilioSms {
         site: String,
     },
+    /// Meta's WhatsApp webhook for a site: `GET` is the verification handshake, `POST` events
+    /// (`X-Hub-Signature-256` checked).
+    InboundWhatsapp {
+        site: String,
+    },
     ListChannels {
         site: String,
     },
@@ -210,6 +215,7 @@ impl Route {
             | Route::ExportProfile { site, .. }
             | Route::UndoMerge { site, .. }
             | Route::InboundTwilioSms { site }
+            | Route::InboundWhatsapp { site }
             | Route::ListChannels { site }
             | Route::PutChannel { site, .. }
             | Route::DeleteChannel { site, .. } => Some(site),
@@ -418,6 +424,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .transpose()?
                 .map(|site| Route::InboundTwilioSms { site }),
         ),
+        ["v1", "sites", id, "inbound", "whatsapp"] => (
+            "GET, POST",
+            matches!(method, "GET" | "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::InboundWhatsapp { site }),
+        ),
         ["v1", "sites", id, "channels"] => (
             "GET",
             (method == "GET")
@@ -427,10 +440,10 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
         ),
         ["v1", "sites", id, "channels", kind] => {
             let site = site(id)?;
-            if *kind != "sms" {
+            if !matches!(*kind, "sms" | "whatsapp") {
                 return Err(ApiError::new(
                     ErrorCode::NotFound,
-                    format!("no channel {kind:?}: the channels that can be set up here are: sms"),
+                    format!("no channel {kind:?}: the channels that can be set up here are: sms, whatsapp"),
                 ));
             }
             let kind = (*kind).to_owned();

@@ -224,6 +224,8 @@ pub enum Proof {
     /// The identity of an inbound channel itself (an email sender), as `Session` is for the
     /// widget: which profile that channel's messages belong to.
     Channel,
+    /// A WhatsApp sender's number: WhatsApp verified it when the account was registered.
+    Whatsapp,
 }
 
 impl Proof {

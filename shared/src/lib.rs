@@ -25,4 +25,5 @@ pub mod site;
 pub mod slack;
 pub mod sms;
 pub mod webhook;
+pub mod whatsapp;
 pub mod wire;

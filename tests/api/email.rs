@@ -12,7 +12,7 @@ use crate::support::{Reply, Site, edge, site_with_articles};
 const DOMAIN: &str = "mail.threadline.test";
 
 /// A raw email; `auth` true adds Email Routing's passing `Authentication-Results`.
-fn raw_email(from: &str, to: &str, subject: &str, message_id: &str, extra: &str, auth: bool, body: &str) -> String {
+pub fn raw_email(from: &str, to: &str, subject: &str, message_id: &str, extra: &str, auth: bool, body: &str) -> String {
     let domain = from.rsplit('@').next().unwrap();
     let results = if auth {
         format!(
@@ -27,7 +27,7 @@ fn raw_email(from: &str, to: &str, subject: &str, message_id: &str, extra: &str,
 }
 
 /// Hands a raw email to the worker's email handler as Email Routing would.
-fn deliver(from: &str, to: &str, raw: &str) -> (u16, String) {
+pub fn deliver(from: &str, to: &str, raw: &str) -> (u16, String) {
     let encode = |s: &str| s.replace('%', "%25").replace('+', "%2B").replace('@', "%40");
     let path = format!("/cdn-cgi/handler/email?from={}&to={}", encode(from), encode(to));
     let reply = edge().request(
@@ -39,12 +39,12 @@ fn deliver(from: &str, to: &str, raw: &str) -> (u16, String) {
     (reply.status, reply.body.to_string())
 }
 
-fn site_address(site: &Site) -> String {
+pub fn site_address(site: &Site) -> String {
     format!("{}@{DOMAIN}", site.id)
 }
 
 /// Waits for the `n`th email to `to` and returns it.
-fn nth_mail(to: &str, n: usize) -> Value {
+pub fn nth_mail(to: &str, n: usize) -> Value {
     let started = std::time::Instant::now();
     loop {
         let mail = edge().mail_to(to);

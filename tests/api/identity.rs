@@ -7,7 +7,7 @@ use shared::jwt::{Key, KeyRing};
 
 use crate::support::{ORIGIN, Reply, Site, edge, site_with_articles};
 
-fn now() -> u64 {
+pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -15,7 +15,7 @@ fn now() -> u64 {
 }
 
 /// A site identity secret, created through the admin API.
-struct Secret {
+pub struct Secret {
     kid: String,
     secret: String,
 }
@@ -30,7 +30,7 @@ impl Secret {
     }
 
     /// What a site's backend does: sign claims for the logged-in user.
-    fn token(&self, claims: Value) -> String {
+    pub fn token(&self, claims: Value) -> String {
         shared::jwt::sign(&claims, &self.ring())
     }
 }
@@ -39,7 +39,7 @@ fn admin(site: &Site) -> String {
     format!("Bearer {}", site.admin_key)
 }
 
-fn new_secret(site: &Site) -> Secret {
+pub fn new_secret(site: &Site) -> Secret {
     let reply = edge().request(
         "POST",
         &site.path("/identity-secrets"),
@@ -62,7 +62,7 @@ fn user_token(site: &Site, secret: &Secret, user: &str, email: &str) -> String {
 }
 
 /// Identifies and returns the new session token.
-fn identify_ok(site: &Site, session: &str, token: &str, outcome: &str) -> String {
+pub fn identify_ok(site: &Site, session: &str, token: &str, outcome: &str) -> String {
     let reply = identify(site, session, json!({ "token": token }));
     let body = reply.expect_ok(200);
     assert_eq!(body["outcome"], outcome, "{body}");

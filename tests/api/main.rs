@@ -15,3 +15,4 @@ mod sessions;
 mod sms;
 mod staff;
 mod webhooks;
+mod whatsapp;

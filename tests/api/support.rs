@@ -125,6 +125,14 @@ impl Edge {
         serde_json::from_str::<Vec<Value>>(&text).expect("sink JSON")
     }
 
+    /// The WhatsApp messages the provider stand-in accepted for `to` (digits), oldest first.
+    pub fn whatsapp_to(&self, to: &str) -> Vec<Value> {
+        let url = format!("{}/_sink/whatsapp?to={}", self.mail_url, to.trim_start_matches('+'));
+        let mut response = self.agent.get(&url).call().expect("sink answers");
+        let text = response.body_mut().read_to_string().expect("sink body");
+        serde_json::from_str::<Vec<Value>>(&text).expect("sink JSON")
+    }
+
     /// Makes the mail sink fail the next `count` sends, as the provider would during an outage.
     pub fn fail_mail(&self, count: u32) {
         let url = format!("{}/_sink/fail?count={count}", self.mail_url);

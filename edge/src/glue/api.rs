@@ -30,7 +30,7 @@ use crate::internal::{
     HandoffCommand, IdentifyOutcome, IdentitySecret, ImportReport, NewIds, ProfileExport, ProfileView, QueueEntry,
     SendCommand, SiteCommand, SiteRecord, StaffConversation, StaffKeyInfo, UndoReport, WebhookInfo,
 };
-use crate::internal::{ChannelInfo, FeedbackCommand, Note, NoteCommand, SmsConfig, WebhookFormat};
+use crate::internal::{ChannelInfo, FeedbackCommand, Note, NoteCommand, SmsConfig, WebhookFormat, WhatsappConfig};
 use crate::route::{self, Route};
 use shared::package;
 
@@ -104,19 +104,60 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let _ = response.headers_mut().set("Content-Type", "text/xml; charset=utf-8");
             Ok(response)
         }
+        Route::InboundWhatsapp { site } => {
+            let record = load_site(env, &site).await?;
+            let config: Option<WhatsappConfig> = site_command(
+                env,
+                &site,
+                &SiteCommand::ChannelConfig {
+                    kind: "whatsapp".into(),
+                },
+            )
+            .await?;
+            let config = config.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("site {site:?} has no WhatsApp channel set up"),
+                )
+            })?;
+            if req.inner().method() == "GET" {
+                let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+                return match shared::whatsapp::challenge(&params, &config.verify_token) {
+                    Some(challenge) => Response::ok(challenge).map_err(|e| internal("challenge", e)),
+                    None => Err(ApiError::new(
+                        ErrorCode::InvalidSignature,
+                        "the verification handshake needs hub.mode=subscribe and the channel's verify token",
+                    )),
+                };
+            }
+            let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 16).await?;
+            let presented = req
+                .headers()
+                .get("X-Hub-Signature-256")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if !shared::whatsapp::verify_signature(&config.app_secret, &body, &presented) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidSignature,
+                    "X-Hub-Signature-256 is not the app secret's HMAC-SHA256 of this body",
+                ));
+            }
+            let events = shared::whatsapp::parse(&body).map_err(|why| ApiError::new(ErrorCode::MalformedJson, why))?;
+            let mut stored = 0;
+            for event in events {
+                if let shared::whatsapp::Event::Message(message) = event
+                    && message.phone_number_id == config.phone_number_id
+                {
+                    super::inbound::receive_whatsapp(env, &record, message).await?;
+                    stored += 1;
+                }
+            }
+            json(200, &serde_json::json!({ "messages": stored }))
+        }
         Route::ListChannels { site } => {
             require_admin(&req, env, &site).await?;
             let list: Vec<ChannelInfo> = site_command(env, &site, &SiteCommand::ListChannels).await?;
-            let base = setting(env, "PUBLIC_URL").unwrap_or_default();
-            let list: Vec<serde_json::Value> = list
-                .into_iter()
-                .map(|info| {
-                    let mut value = serde_json::to_value(&info).unwrap_or_default();
-                    value["webhook_url"] =
-                        format!("{}/v1/sites/{site}/inbound/sms/twilio", base.trim_end_matches('/')).into();
-                    value
-                })
-                .collect();
             json(200, &serde_json::json!({ "channels": list }))
         }
         Route::PutChannel { site, kind } => {
@@ -128,11 +169,57 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     .map(|v| v.trim().to_owned())
                     .ok_or_else(|| ApiError::field(name, why))
             };
+            let hex32 = |v: &str| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit());
+            let base = setting(env, "PUBLIC_URL").unwrap_or_default();
+            let base = base.trim_end_matches('/');
+            if kind == "whatsapp" {
+                let phone_number_id = text("phone_number_id", "`phone_number_id` is the Cloud API number's id")?;
+                if phone_number_id.is_empty()
+                    || phone_number_id.len() > 32
+                    || !phone_number_id.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return Err(ApiError::field("phone_number_id", "`phone_number_id` is digits"));
+                }
+                let access_token = text("access_token", "`access_token` is a system user's access token")?;
+                if access_token.is_empty() || access_token.len() > 1024 {
+                    return Err(ApiError::field(
+                        "access_token",
+                        "`access_token` is 1 to 1,024 characters",
+                    ));
+                }
+                let app_secret = text("app_secret", "`app_secret` is the Meta app's secret (32 hex digits)")?;
+                if !hex32(&app_secret) {
+                    return Err(ApiError::field("app_secret", "`app_secret` is 32 hex digits"));
+                }
+                let verify_token = text(
+                    "verify_token",
+                    "`verify_token` is the token you give Meta's webhook setup",
+                )?;
+                if !(8..=128).contains(&verify_token.len()) {
+                    return Err(ApiError::field("verify_token", "`verify_token` is 8 to 128 characters"));
+                }
+                let config = WhatsappConfig {
+                    phone_number_id: phone_number_id.clone(),
+                    access_token,
+                    app_secret,
+                    verify_token,
+                };
+                let command = SiteCommand::SetChannel {
+                    kind,
+                    config: serde_json::to_value(&config).map_err(|e| internal("channel", e))?,
+                    public: serde_json::json!({
+                        "phone_number_id": phone_number_id,
+                        "webhook_url": format!("{base}/v1/sites/{site}/inbound/whatsapp"),
+                    }),
+                    now: now_ms() / 1000,
+                };
+                let info: ChannelInfo = site_command(env, &site, &command).await?;
+                return json(200, &info);
+            }
             let account_sid = text(
                 "account_sid",
                 "`account_sid` is the Twilio Account SID (AC + 32 hex digits)",
             )?;
-            let hex32 = |v: &str| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit());
             if !(account_sid.starts_with("AC") && hex32(&account_sid[2..])) {
                 return Err(ApiError::field(
                     "account_sid",
@@ -145,20 +232,24 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             }
             let from = shared::identity::normalize_phone(&text("from", "`from` is the site's Twilio number")?)
                 .map_err(|why| ApiError::field("from", why))?;
+            let public = serde_json::json!({
+                "account_sid": account_sid,
+                "from": from,
+                "webhook_url": format!("{base}/v1/sites/{site}/inbound/sms/twilio"),
+            });
+            let config = SmsConfig {
+                account_sid,
+                auth_token,
+                from,
+            };
             let command = SiteCommand::SetChannel {
-                kind: kind.clone(),
-                config: SmsConfig {
-                    account_sid,
-                    auth_token,
-                    from,
-                },
+                kind,
+                config: serde_json::to_value(&config).map_err(|e| internal("channel", e))?,
+                public,
                 now: now_ms() / 1000,
             };
             let info: ChannelInfo = site_command(env, &site, &command).await?;
-            let base = setting(env, "PUBLIC_URL").unwrap_or_default();
-            let mut value = serde_json::to_value(&info).map_err(|e| internal("channel", e))?;
-            value["webhook_url"] = format!("{}/v1/sites/{site}/inbound/sms/twilio", base.trim_end_matches('/')).into();
-            json(200, &value)
+            json(200, &info)
         }
         Route::DeleteChannel { site, kind } => {
             require_admin(&req, env, &site).await?;

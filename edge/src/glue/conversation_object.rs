@@ -303,6 +303,7 @@ impl ConversationObject {
                         &AgentReplyResult {
                             message: existing,
                             delivered_by: "duplicate".into(),
+                            reason: None,
                         },
                     );
                 }
@@ -319,6 +320,43 @@ impl ConversationObject {
                 let last = self.last_visitor_channel()?;
                 let by_email = last == Some(Channel::Email);
                 let live = !self.state.get_websockets().is_empty();
+                // A customer who last wrote on WhatsApp gets the reply there, within WhatsApp's
+                // 24-hour window; outside it staff are told, not left guessing.
+                if last == Some(Channel::Whatsapp)
+                    && let Some(context) = self.meta("whatsapp")?
+                {
+                    let whatsapp: crate::internal::WhatsappContext =
+                        serde_json::from_str(&context).map_err(|e| internal("whatsapp context", e))?;
+                    let message = self.store_on(Channel::Whatsapp, id, Role::Agent, body.text, None, None)?;
+                    let (delivered_by, reason) = if !shared::whatsapp::window_open(
+                        whatsapp.last_inbound_at,
+                        now_ms() / 1000,
+                    ) {
+                        (
+                            if live { "chat" } else { "stored" },
+                            Some("outside WhatsApp's 24-hour customer-service window: only an approved template can reach them now".to_owned()),
+                        )
+                    } else {
+                        match super::http::send_whatsapp(&self.env, &self.key()?.site, &whatsapp.to, &message.text)
+                            .await
+                        {
+                            Ok(true) => ("whatsapp", None),
+                            Ok(false) => (
+                                if live { "chat" } else { "stored" },
+                                Some("the site has no WhatsApp channel set up".to_owned()),
+                            ),
+                            Err(error) => (if live { "chat" } else { "stored" }, Some(error.body.message)),
+                        }
+                    };
+                    return json(
+                        200,
+                        &AgentReplyResult {
+                            message,
+                            delivered_by: delivered_by.into(),
+                            reason,
+                        },
+                    );
+                }
                 // A customer who last texted gets the reply by SMS.
                 if last == Some(Channel::Sms)
                     && let Some(context) = self.meta("sms")?
@@ -337,6 +375,7 @@ impl ConversationObject {
                         &AgentReplyResult {
                             message,
                             delivered_by: delivered_by.into(),
+                            reason: None,
                         },
                     );
                 }
@@ -360,6 +399,7 @@ impl ConversationObject {
                     &AgentReplyResult {
                         message,
                         delivered_by: delivered_by.into(),
+                        reason: None,
                     },
                 )
             }
@@ -890,6 +930,10 @@ impl ConversationObject {
             let context = serde_json::to_string(sms).map_err(|e| internal("sms context", e))?;
             self.set_meta("sms", &context)?;
         }
+        if let Some(whatsapp) = &command.whatsapp {
+            let context = serde_json::to_string(whatsapp).map_err(|e| internal("whatsapp context", e))?;
+            self.set_meta("whatsapp", &context)?;
+        }
         let mut result = InboundResult {
             message: message.clone(),
             duplicate: false,
@@ -935,6 +979,13 @@ impl ConversationObject {
             && let Err(error) = super::http::send_sms(&self.env, &self.key()?.site, &sms.to, &answer.text).await
         {
             worker::console_error!("texting the bot's answer failed: {}", error.body.message);
+        }
+        if let Some(whatsapp) = &command.whatsapp
+            && shared::whatsapp::window_open(whatsapp.last_inbound_at, now_ms() / 1000)
+            && let Err(error) =
+                super::http::send_whatsapp(&self.env, &self.key()?.site, &whatsapp.to, &answer.text).await
+        {
+            worker::console_error!("the bot's answer on WhatsApp failed: {}", error.body.message);
         }
         result.answer = Some(answer);
         Ok(result)

@@ -263,6 +263,55 @@ pub async fn send_sms(env: &Env, site: &str, to: &str, body: &str) -> Result<boo
     ))
 }
 
+/// Sends one text on WhatsApp through the Graph API (`GRAPH_API_URL`, default
+/// `https://graph.facebook.com`). False if the site has no WhatsApp channel.
+pub async fn send_whatsapp(env: &Env, site: &str, to: &str, text: &str) -> Result<bool, ApiError> {
+    let config: Option<crate::internal::WhatsappConfig> = site_command(
+        env,
+        site,
+        &crate::internal::SiteCommand::ChannelConfig {
+            kind: "whatsapp".into(),
+        },
+    )
+    .await?;
+    let Some(config) = config else {
+        return Ok(false);
+    };
+    let base = setting(env, "GRAPH_API_URL").unwrap_or_else(|| "https://graph.facebook.com".into());
+    let url = format!(
+        "{}/v21.0/{}/messages",
+        base.trim_end_matches('/'),
+        config.phone_number_id
+    );
+    let headers = Headers::new();
+    headers
+        .set("Authorization", &format!("Bearer {}", config.access_token))
+        .map_err(|e| internal("whatsapp headers", e))?;
+    headers
+        .set("Content-Type", "application/json")
+        .map_err(|e| internal("whatsapp headers", e))?;
+    let body = shared::whatsapp::text_message(to, text).to_string();
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(&body)));
+    let request = Request::new_with_init(&url, &init).map_err(|e| internal("whatsapp request", e))?;
+    let mut response = Fetch::Request(request)
+        .send()
+        .await
+        .map_err(|e| internal("sending on whatsapp", e))?;
+    let status = response.status_code();
+    if status == 200 {
+        return Ok(true);
+    }
+    let detail = response.text().await.unwrap_or_default();
+    worker::console_error!("the Graph API answered {status}: {detail}");
+    Err(ApiError::new(
+        ErrorCode::EmailFailed,
+        format!("WhatsApp's API answered {status}; nothing was sent"),
+    ))
+}
+
 /// The outbound email configuration, if email is configured.
 pub fn email_config(env: &Env) -> Option<EmailConfig> {
     EmailConfig::from_env(

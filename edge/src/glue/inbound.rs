@@ -102,6 +102,7 @@ pub async fn receive_sms(env: &Env, site: &SiteRecord, sms: shared::sms::Inbound
             from: sms.to.clone(),
             to: sms.from.clone(),
         }),
+        whatsapp: None,
     };
     let stub = env
         .durable_object("CONVERSATIONS")
@@ -110,6 +111,47 @@ pub async fn receive_sms(env: &Env, site: &SiteRecord, sms: shared::sms::Inbound
     let path = format!("/inbound?site={}&conversation={}", site.id, route.conversation);
     let _: InboundResult = call(&stub, "POST", &path, Some(&command)).await?;
     Ok(EMPTY_TWIML.to_owned())
+}
+
+/// Takes one WhatsApp message (its webhook's signature checked). The sender's number is
+/// verified by WhatsApp itself, so it joins the profile that holds that number verified.
+pub async fn receive_whatsapp(
+    env: &Env,
+    site: &SiteRecord,
+    message: shared::whatsapp::InboundMessage,
+) -> Result<InboundResult, ApiError> {
+    let new_ids = NewIds {
+        profile: format!("p_{}", shared::hex::encode(&random_bytes::<12>()?)),
+        merge: format!("m_{}", shared::hex::encode(&random_bytes::<12>()?)),
+        conversation: format!("c_{}", shared::hex::encode(&random_bytes::<16>()?)),
+    };
+    let command = DirectoryCommand::InboundWhatsapp {
+        phone: message.from.clone(),
+        name: message.name.clone(),
+        new_ids,
+        rules: site.trait_rules.clone(),
+        now: now_ms(),
+    };
+    let route: InboundRoute = directory(env, &site.id, command).await?;
+    let command = InboundCommand {
+        id: format!("whatsapp:{}", message.id),
+        channel: Channel::Whatsapp,
+        text: message.text.clone(),
+        automatic: false,
+        email: None,
+        raw: None,
+        sms: None,
+        whatsapp: Some(crate::internal::WhatsappContext {
+            to: message.from.clone(),
+            last_inbound_at: message.timestamp,
+        }),
+    };
+    let stub = env
+        .durable_object("CONVERSATIONS")
+        .and_then(|ns| ns.get_by_name(&crate::internal::object_name(&site.id, &route.conversation)))
+        .map_err(|e| internal("conversation object", e))?;
+    let path = format!("/inbound?site={}&conversation={}", site.id, route.conversation);
+    call(&stub, "POST", &path, Some(&command)).await
 }
 
 /// Takes one inbound email addressed to `to`.
@@ -212,6 +254,7 @@ pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> R
         }),
         raw: (raw.len() <= MAX_RAW_KEPT_BYTES).then(|| base64::engine::general_purpose::STANDARD.encode(raw)),
         sms: None,
+        whatsapp: None,
     };
     let stub = env
         .durable_object("CONVERSATIONS")

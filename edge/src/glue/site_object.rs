@@ -25,8 +25,7 @@ use super::http::{directory, error_response, internal, json, now_ms};
 use crate::api_error::ApiError;
 use crate::internal::{
     AnswerReply, AttemptResult, ChannelInfo, DeadLetterInfo, Delivery, DirectoryCommand, IdentitySecret,
-    MAX_IDENTITY_SECRETS, QueueEntry, SiteCommand, SiteRecord, SmsConfig, StaffKeyInfo, WebhookFormat, WebhookInfo,
-    WebhookTarget,
+    MAX_IDENTITY_SECRETS, QueueEntry, SiteCommand, SiteRecord, StaffKeyInfo, WebhookFormat, WebhookInfo, WebhookTarget,
 };
 
 const SCHEMA: &str = "
@@ -88,13 +87,14 @@ CREATE TABLE IF NOT EXISTS identity_secrets (
 );";
 
 /// Columns added after the first release; adding one that exists fails harmlessly.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     "ALTER TABLE site ADD COLUMN trait_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE site ADD COLUMN escalation_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE staff_keys ADD COLUMN team TEXT",
     "ALTER TABLE webhooks ADD COLUMN format TEXT NOT NULL DEFAULT 'standard'",
     "CREATE TABLE IF NOT EXISTS team_history (topic TEXT NOT NULL, team TEXT NOT NULL, resolved INTEGER NOT NULL, PRIMARY KEY (topic, team))",
-    "CREATE TABLE IF NOT EXISTS channels (kind TEXT PRIMARY KEY, config TEXT NOT NULL, updated_at INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS channels (kind TEXT PRIMARY KEY, config TEXT NOT NULL, public TEXT NOT NULL DEFAULT '{}', updated_at INTEGER NOT NULL)",
+    "ALTER TABLE channels ADD COLUMN public TEXT NOT NULL DEFAULT '{}'",
     "CREATE TABLE IF NOT EXISTS sms_opt_outs (number TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 ];
 
@@ -776,37 +776,36 @@ impl SiteObject {
                 )?;
                 json(200, &entry)
             }
-            SiteCommand::SetChannel { kind, config, now } => {
+            SiteCommand::SetChannel {
+                kind,
+                config,
+                public,
+                now,
+            } => {
                 self.existing()?;
-                let text = serde_json::to_string(&config).map_err(|e| internal("channel", e))?;
                 self.sql()
                     .exec(
-                        "INSERT OR REPLACE INTO channels (kind, config, updated_at) VALUES (?, ?, ?)",
-                        vec![kind.clone().into(), text.into(), SqlStorageValue::from(now as i64)],
+                        "INSERT OR REPLACE INTO channels (kind, config, public, updated_at) VALUES (?, ?, ?, ?)",
+                        vec![
+                            kind.clone().into(),
+                            config.to_string().into(),
+                            public.to_string().into(),
+                            SqlStorageValue::from(now as i64),
+                        ],
                     )
                     .map_err(|e| internal("storing a channel", e))?;
                 json(
                     200,
                     &ChannelInfo {
                         kind,
-                        account_sid: config.account_sid,
-                        from: config.from,
+                        public,
                         updated_at: now,
                     },
                 )
             }
             SiteCommand::ListChannels => {
                 self.existing()?;
-                let list: Vec<ChannelInfo> = self
-                    .channels()?
-                    .into_iter()
-                    .map(|(kind, config, updated_at)| ChannelInfo {
-                        kind,
-                        account_sid: config.account_sid,
-                        from: config.from,
-                        updated_at,
-                    })
-                    .collect();
+                let list: Vec<ChannelInfo> = self.channels()?.into_iter().map(|(info, _)| info).collect();
                 json(200, &list)
             }
             SiteCommand::DeleteChannel { kind } => {
@@ -829,8 +828,8 @@ impl SiteObject {
                 let config = self
                     .channels()?
                     .into_iter()
-                    .find(|(k, _, _)| *k == kind)
-                    .map(|(_, c, _)| c);
+                    .find(|(info, _)| info.kind == kind)
+                    .map(|(_, c)| c);
                 json(200, &config)
             }
             SiteCommand::SmsOptOut { number, out, now } => {
@@ -1124,23 +1123,33 @@ impl SiteObject {
         Some((format!("{}{path}", base.trim_end_matches('/')), expires))
     }
 
-    /// The channels set up: kind, settings, when.
-    fn channels(&self) -> std::result::Result<Vec<(String, SmsConfig, u64)>, ApiError> {
+    /// The channels set up, as the admin API shows them and with their settings.
+    fn channels(&self) -> std::result::Result<Vec<(ChannelInfo, serde_json::Value)>, ApiError> {
         #[derive(Deserialize)]
         struct Row {
             kind: String,
             config: String,
+            public: String,
             updated_at: i64,
         }
         let rows: Vec<Row> = self
             .sql()
-            .exec("SELECT kind, config, updated_at FROM channels ORDER BY kind", None)
+            .exec(
+                "SELECT kind, config, public, updated_at FROM channels ORDER BY kind",
+                None,
+            )
             .and_then(|c| c.to_array())
             .map_err(|e| internal("reading channels", e))?;
         rows.into_iter()
             .map(|row| {
                 let config = serde_json::from_str(&row.config).map_err(|e| internal("stored channel", e))?;
-                Ok((row.kind, config, row.updated_at as u64))
+                let public = serde_json::from_str(&row.public).unwrap_or_default();
+                let info = ChannelInfo {
+                    kind: row.kind,
+                    public,
+                    updated_at: row.updated_at as u64,
+                };
+                Ok((info, config))
             })
             .collect()
     }
