@@ -15,10 +15,14 @@
 // the Graph API does (messaging_product, a digits-only `to`, type text, a body of at most 4,096
 // characters).
 //
+// And for Telegram's Bot API (https://core.telegram.org/bots/api#sendmessage):
+// `POST /bot<token>/sendMessage` with JSON `chat_id` and `text` (1 to 4,096 characters).
+//
 // For tests and the demo:
 //   GET  /_sink/messages?to=<address>   emails accepted (newest last), as JSON
 //   GET  /_sink/sms?to=<number>         SMS accepted (newest last), as JSON
 //   GET  /_sink/whatsapp?to=<digits>    WhatsApp messages accepted (newest last), as JSON
+//   GET  /_sink/telegram?chat_id=<id>   Telegram messages accepted (newest last), as JSON
 //   POST /_sink/fail?count=<n>          make the next n sends fail as Postmark's outage would (500)
 import { createServer } from "node:http";
 import { randomUUID } from "node:crypto";
@@ -28,6 +32,23 @@ const token = process.argv[3] || "";
 const messages = [];
 const texts = [];
 const whatsapps = [];
+const telegrams = [];
+
+function telegramSend(res, body) {
+  let message;
+  try {
+    message = JSON.parse(body);
+  } catch {
+    return reply(res, 400, { ok: false, error_code: 400, description: "Bad Request: can't parse JSON" });
+  }
+  if (message.chat_id === undefined) return reply(res, 400, { ok: false, error_code: 400, description: "Bad Request: chat_id is empty" });
+  if (!message.text) return reply(res, 400, { ok: false, error_code: 400, description: "Bad Request: message text is empty" });
+  if ([...message.text].length > 4096) return reply(res, 400, { ok: false, error_code: 400, description: "Bad Request: message is too long" });
+  const sent = { message_id: telegrams.length + 1, chat: { id: message.chat_id }, date: Math.floor(Date.now() / 1000), text: message.text };
+  telegrams.push(sent);
+  if (process.env.MAIL_SINK_PRINT) console.log(`[telegram] to ${message.chat_id}: ${message.text.slice(0, 60)}`);
+  reply(res, 200, { ok: true, result: sent });
+}
 
 function graphError(res, status, code, message) {
   reply(res, status, { error: { message, type: "OAuthException", code, fbtrace_id: randomUUID() } });
@@ -112,6 +133,13 @@ const server = createServer((req, res) => {
       const to = url.searchParams.get("to") || "";
       return reply(res, 200, whatsapps.filter((m) => !to || m.to === to));
     }
+    if (req.method === "GET" && url.pathname === "/_sink/telegram") {
+      const chat = url.searchParams.get("chat_id") || "";
+      return reply(res, 200, telegrams.filter((m) => !chat || String(m.chat.id) === chat));
+    }
+    const bot = /^\/bot([0-9]+:[A-Za-z0-9_-]{30,})\/sendMessage$/.exec(url.pathname);
+    if (bot && req.method === "POST") return telegramSend(res, body);
+    if (/^\/bot[^/]*\/sendMessage$/.test(url.pathname)) return reply(res, 401, { ok: false, error_code: 401, description: "Unauthorized" });
     const graph = /^\/v[0-9.]+\/([0-9]+)\/messages$/.exec(url.pathname);
     if (graph && req.method === "POST") return whatsappMessages(req, res, body, graph[1]);
     const twilio = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(url.pathname);

@@ -258,6 +258,25 @@ pub struct ChannelInfo {
     pub updated_at: u64,
 }
 
+/// A site's Telegram channel: its bot's token and the webhook's secret token.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct TelegramConfig {
+    pub bot_token: String,
+    pub secret_token: String,
+}
+
+impl std::fmt::Debug for TelegramConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramConfig").finish_non_exhaustive()
+    }
+}
+
+/// How to answer on Telegram: in which chat.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct TelegramContext {
+    pub chat_id: i64,
+}
+
 /// How to answer on WhatsApp: to whom, from which number, and when they last wrote (the 24-hour
 /// customer-service window runs from then).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
@@ -385,6 +404,8 @@ pub struct InboundCommand {
     pub sms: Option<SmsContext>,
     #[serde(default)]
     pub whatsapp: Option<WhatsappContext>,
+    #[serde(default)]
+    pub telegram: Option<TelegramContext>,
 }
 
 /// Largest raw inbound message kept beside its text, in bytes.
@@ -535,6 +556,19 @@ pub enum DirectoryCommand {
     /// whoever holds that number verified (or a new one).
     InboundWhatsapp {
         phone: String,
+        #[serde(default)]
+        name: Option<String>,
+        new_ids: NewIds,
+        rules: TraitRules,
+        now: u64,
+    },
+    /// A message on a channel whose provider vouches for the sender (Telegram's user id): the
+    /// conversation of whoever holds that identity verified (or a new one).
+    InboundVerified {
+        /// The channel's pseudo-session, e.g. `telegram:<user id>`.
+        channel: String,
+        identity: IdentityKey,
+        proof: shared::identity::Proof,
         #[serde(default)]
         name: Option<String>,
         new_ids: NewIds,

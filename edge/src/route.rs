@@ -31,6 +31,10 @@ pub enum Route {
     InboundTwilioSms {
         site: String,
     },
+    /// Telegram's webhook for a site's bot (`X-Telegram-Bot-Api-Secret-Token` checked).
+    InboundTelegram {
+        site: String,
+    },
     /// Meta's WhatsApp webhook for a site: `GET` is the verification handshake, `POST` events
     /// (`X-Hub-Signature-256` checked).
     InboundWhatsapp {
@@ -216,6 +220,7 @@ impl Route {
             | Route::UndoMerge { site, .. }
             | Route::InboundTwilioSms { site }
             | Route::InboundWhatsapp { site }
+            | Route::InboundTelegram { site }
             | Route::ListChannels { site }
             | Route::PutChannel { site, .. }
             | Route::DeleteChannel { site, .. } => Some(site),
@@ -431,6 +436,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .transpose()?
                 .map(|site| Route::InboundWhatsapp { site }),
         ),
+        ["v1", "sites", id, "inbound", "telegram"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::InboundTelegram { site }),
+        ),
         ["v1", "sites", id, "channels"] => (
             "GET",
             (method == "GET")
@@ -440,10 +452,10 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
         ),
         ["v1", "sites", id, "channels", kind] => {
             let site = site(id)?;
-            if !matches!(*kind, "sms" | "whatsapp") {
+            if !matches!(*kind, "sms" | "whatsapp" | "telegram") {
                 return Err(ApiError::new(
                     ErrorCode::NotFound,
-                    format!("no channel {kind:?}: the channels that can be set up here are: sms, whatsapp"),
+                    format!("no channel {kind:?}: the channels that can be set up here are: sms, telegram, whatsapp"),
                 ));
             }
             let kind = (*kind).to_owned();

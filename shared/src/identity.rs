@@ -226,6 +226,8 @@ pub enum Proof {
     Channel,
     /// A WhatsApp sender's number: WhatsApp verified it when the account was registered.
     Whatsapp,
+    /// A Telegram user id, delivered by Telegram to the site's bot.
+    Telegram,
 }
 
 impl Proof {

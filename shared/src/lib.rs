@@ -24,6 +24,7 @@ pub mod session;
 pub mod site;
 pub mod slack;
 pub mod sms;
+pub mod telegram;
 pub mod webhook;
 pub mod whatsapp;
 pub mod wire;

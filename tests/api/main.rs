@@ -14,5 +14,6 @@ mod package;
 mod sessions;
 mod sms;
 mod staff;
+mod telegram;
 mod webhooks;
 mod whatsapp;

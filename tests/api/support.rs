@@ -133,6 +133,14 @@ impl Edge {
         serde_json::from_str::<Vec<Value>>(&text).expect("sink JSON")
     }
 
+    /// The Telegram messages the provider stand-in accepted for `chat_id`, oldest first.
+    pub fn telegram_to(&self, chat_id: i64) -> Vec<Value> {
+        let url = format!("{}/_sink/telegram?chat_id={chat_id}", self.mail_url);
+        let mut response = self.agent.get(&url).call().expect("sink answers");
+        let text = response.body_mut().read_to_string().expect("sink body");
+        serde_json::from_str::<Vec<Value>>(&text).expect("sink JSON")
+    }
+
     /// Makes the mail sink fail the next `count` sends, as the provider would during an outage.
     pub fn fail_mail(&self, count: u32) {
         let url = format!("{}/_sink/fail?count={count}", self.mail_url);

@@ -155,6 +155,45 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             }
             json(200, &serde_json::json!({ "messages": stored }))
         }
+        Route::InboundTelegram { site } => {
+            let record = load_site(env, &site).await?;
+            let config: Option<crate::internal::TelegramConfig> = site_command(
+                env,
+                &site,
+                &SiteCommand::ChannelConfig {
+                    kind: "telegram".into(),
+                },
+            )
+            .await?;
+            let config = config.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("site {site:?} has no Telegram channel set up"),
+                )
+            })?;
+            let presented = req
+                .headers()
+                .get("X-Telegram-Bot-Api-Secret-Token")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if !shared::telegram::verify_secret(&presented, &config.secret_token) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidSignature,
+                    "X-Telegram-Bot-Api-Secret-Token is not the channel's secret token",
+                ));
+            }
+            let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 4).await?;
+            let message = shared::telegram::parse(&body).map_err(|why| ApiError::new(ErrorCode::MalformedJson, why))?;
+            let stored = match message {
+                Some(message) => {
+                    super::inbound::receive_telegram(env, &record, message).await?;
+                    1
+                }
+                None => 0,
+            };
+            json(200, &serde_json::json!({ "messages": stored }))
+        }
         Route::ListChannels { site } => {
             require_admin(&req, env, &site).await?;
             let list: Vec<ChannelInfo> = site_command(env, &site, &SiteCommand::ListChannels).await?;
@@ -172,6 +211,46 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let hex32 = |v: &str| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit());
             let base = setting(env, "PUBLIC_URL").unwrap_or_default();
             let base = base.trim_end_matches('/');
+            if kind == "telegram" {
+                let bot_token = text("bot_token", "`bot_token` is the token BotFather gave the bot")?;
+                let well_formed = bot_token.split_once(':').is_some_and(|(id, rest)| {
+                    !id.is_empty()
+                        && id.bytes().all(|b| b.is_ascii_digit())
+                        && rest.len() >= 30
+                        && rest
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                });
+                if !well_formed {
+                    return Err(ApiError::field(
+                        "bot_token",
+                        "`bot_token` looks like 123456789:AA… (BotFather's token)",
+                    ));
+                }
+                let secret_token = text("secret_token", "`secret_token` is the secret you pass to setWebhook")?;
+                if !shared::telegram::valid_secret_token(&secret_token) {
+                    return Err(ApiError::field(
+                        "secret_token",
+                        "`secret_token` is 1 to 256 of A-Z a-z 0-9 _ -",
+                    ));
+                }
+                let bot_id = bot_token.split(':').next().unwrap_or_default().to_owned();
+                let config = crate::internal::TelegramConfig {
+                    bot_token,
+                    secret_token,
+                };
+                let command = SiteCommand::SetChannel {
+                    kind,
+                    config: serde_json::to_value(&config).map_err(|e| internal("channel", e))?,
+                    public: serde_json::json!({
+                        "bot_id": bot_id,
+                        "webhook_url": format!("{base}/v1/sites/{site}/inbound/telegram"),
+                    }),
+                    now: now_ms() / 1000,
+                };
+                let info: ChannelInfo = site_command(env, &site, &command).await?;
+                return json(200, &info);
+            }
             if kind == "whatsapp" {
                 let phone_number_id = text("phone_number_id", "`phone_number_id` is the Cloud API number's id")?;
                 if phone_number_id.is_empty()

@@ -357,6 +357,31 @@ impl ConversationObject {
                         },
                     );
                 }
+                if last == Some(Channel::Telegram)
+                    && let Some(context) = self.meta("telegram")?
+                {
+                    let telegram: crate::internal::TelegramContext =
+                        serde_json::from_str(&context).map_err(|e| internal("telegram context", e))?;
+                    let message = self.store_on(Channel::Telegram, id, Role::Agent, body.text, None, None)?;
+                    let sent =
+                        super::http::send_telegram(&self.env, &self.key()?.site, telegram.chat_id, &message.text).await;
+                    let (delivered_by, reason) = match sent {
+                        Ok(true) => ("telegram", None),
+                        Ok(false) => (
+                            if live { "chat" } else { "stored" },
+                            Some("the site has no Telegram channel set up".to_owned()),
+                        ),
+                        Err(error) => (if live { "chat" } else { "stored" }, Some(error.body.message)),
+                    };
+                    return json(
+                        200,
+                        &AgentReplyResult {
+                            message,
+                            delivered_by: delivered_by.into(),
+                            reason,
+                        },
+                    );
+                }
                 // A customer who last texted gets the reply by SMS.
                 if last == Some(Channel::Sms)
                     && let Some(context) = self.meta("sms")?
@@ -934,6 +959,10 @@ impl ConversationObject {
             let context = serde_json::to_string(whatsapp).map_err(|e| internal("whatsapp context", e))?;
             self.set_meta("whatsapp", &context)?;
         }
+        if let Some(telegram) = &command.telegram {
+            let context = serde_json::to_string(telegram).map_err(|e| internal("telegram context", e))?;
+            self.set_meta("telegram", &context)?;
+        }
         let mut result = InboundResult {
             message: message.clone(),
             duplicate: false,
@@ -986,6 +1015,12 @@ impl ConversationObject {
                 super::http::send_whatsapp(&self.env, &self.key()?.site, &whatsapp.to, &answer.text).await
         {
             worker::console_error!("the bot's answer on WhatsApp failed: {}", error.body.message);
+        }
+        if let Some(telegram) = &command.telegram
+            && let Err(error) =
+                super::http::send_telegram(&self.env, &self.key()?.site, telegram.chat_id, &answer.text).await
+        {
+            worker::console_error!("the bot's answer on Telegram failed: {}", error.body.message);
         }
         result.answer = Some(answer);
         Ok(result)

@@ -280,6 +280,48 @@ impl ProfileDirectory {
                     },
                 )
             }
+            DirectoryCommand::InboundVerified {
+                channel,
+                identity,
+                proof,
+                name,
+                new_ids,
+                rules,
+                now,
+            } => {
+                let mut traits = BTreeMap::new();
+                if let Some(name) = name {
+                    traits.insert(
+                        format!("{}_name", identity.kind.as_str()),
+                        serde_json::Value::String(name),
+                    );
+                }
+                let identified = Identified {
+                    proof,
+                    verified: vec![identity],
+                    claimed: Vec::new(),
+                    traits,
+                    traits_verified: false,
+                };
+                let outcome = self.link(
+                    &site,
+                    &channel,
+                    &new_ids.conversation,
+                    &identified,
+                    &new_ids,
+                    &rules,
+                    now,
+                )?;
+                self.run_jobs().await;
+                json(
+                    200,
+                    &InboundRoute {
+                        conversation: outcome.conversation,
+                        profile: Some(outcome.profile),
+                        how: "sender".into(),
+                    },
+                )
+            }
             DirectoryCommand::InboundSms {
                 phone,
                 new_ids,

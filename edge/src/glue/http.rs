@@ -312,6 +312,49 @@ pub async fn send_whatsapp(env: &Env, site: &str, to: &str, text: &str) -> Resul
     ))
 }
 
+/// Sends one message on Telegram through the Bot API (`TELEGRAM_API_URL`, default
+/// `https://api.telegram.org`). False if the site has no Telegram channel.
+pub async fn send_telegram(env: &Env, site: &str, chat_id: i64, text: &str) -> Result<bool, ApiError> {
+    let config: Option<crate::internal::TelegramConfig> = site_command(
+        env,
+        site,
+        &crate::internal::SiteCommand::ChannelConfig {
+            kind: "telegram".into(),
+        },
+    )
+    .await?;
+    let Some(config) = config else {
+        return Ok(false);
+    };
+    let base = setting(env, "TELEGRAM_API_URL").unwrap_or_else(|| "https://api.telegram.org".into());
+    let url = format!("{}/bot{}/sendMessage", base.trim_end_matches('/'), config.bot_token);
+    let headers = Headers::new();
+    headers
+        .set("Content-Type", "application/json")
+        .map_err(|e| internal("telegram headers", e))?;
+    let body = shared::telegram::send_message(chat_id, text).to_string();
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(&body)));
+    let request = Request::new_with_init(&url, &init).map_err(|e| internal("telegram request", e))?;
+    let mut response = Fetch::Request(request)
+        .send()
+        .await
+        .map_err(|e| internal("sending on telegram", e))?;
+    let status = response.status_code();
+    if status == 200 {
+        return Ok(true);
+    }
+    // The token is in the URL: never log the URL, only what Telegram said.
+    let detail = response.text().await.unwrap_or_default();
+    worker::console_error!("the Bot API answered {status}: {detail}");
+    Err(ApiError::new(
+        ErrorCode::EmailFailed,
+        format!("Telegram's API answered {status}; nothing was sent"),
+    ))
+}
+
 /// The outbound email configuration, if email is configured.
 pub fn email_config(env: &Env) -> Option<EmailConfig> {
     EmailConfig::from_env(

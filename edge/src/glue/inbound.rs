@@ -103,6 +103,7 @@ pub async fn receive_sms(env: &Env, site: &SiteRecord, sms: shared::sms::Inbound
             to: sms.from.clone(),
         }),
         whatsapp: None,
+        telegram: None,
     };
     let stub = env
         .durable_object("CONVERSATIONS")
@@ -144,6 +145,53 @@ pub async fn receive_whatsapp(
         whatsapp: Some(crate::internal::WhatsappContext {
             to: message.from.clone(),
             last_inbound_at: message.timestamp,
+        }),
+        telegram: None,
+    };
+    let stub = env
+        .durable_object("CONVERSATIONS")
+        .and_then(|ns| ns.get_by_name(&crate::internal::object_name(&site.id, &route.conversation)))
+        .map_err(|e| internal("conversation object", e))?;
+    let path = format!("/inbound?site={}&conversation={}", site.id, route.conversation);
+    call(&stub, "POST", &path, Some(&command)).await
+}
+
+/// Takes one Telegram message (its secret token checked): the sender's Telegram id is vouched
+/// for by Telegram, a verified identity of its own.
+pub async fn receive_telegram(
+    env: &Env,
+    site: &SiteRecord,
+    message: shared::telegram::TelegramMessage,
+) -> Result<InboundResult, ApiError> {
+    let new_ids = NewIds {
+        profile: format!("p_{}", shared::hex::encode(&random_bytes::<12>()?)),
+        merge: format!("m_{}", shared::hex::encode(&random_bytes::<12>()?)),
+        conversation: format!("c_{}", shared::hex::encode(&random_bytes::<16>()?)),
+    };
+    let command = DirectoryCommand::InboundVerified {
+        channel: format!("telegram:{}", message.from_id),
+        identity: shared::identity::IdentityKey {
+            kind: shared::identity::IdentityKind::Telegram,
+            value: message.from_id.to_string(),
+        },
+        proof: shared::identity::Proof::Telegram,
+        name: message.name.clone(),
+        new_ids,
+        rules: site.trait_rules.clone(),
+        now: now_ms(),
+    };
+    let route: InboundRoute = directory(env, &site.id, command).await?;
+    let command = InboundCommand {
+        id: format!("telegram:{}:{}", message.chat_id, message.message_id),
+        channel: Channel::Telegram,
+        text: message.text.clone(),
+        automatic: false,
+        email: None,
+        raw: None,
+        sms: None,
+        whatsapp: None,
+        telegram: Some(crate::internal::TelegramContext {
+            chat_id: message.chat_id,
         }),
     };
     let stub = env
@@ -255,6 +303,7 @@ pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> R
         raw: (raw.len() <= MAX_RAW_KEPT_BYTES).then(|| base64::engine::general_purpose::STANDARD.encode(raw)),
         sms: None,
         whatsapp: None,
+        telegram: None,
     };
     let stub = env
         .durable_object("CONVERSATIONS")

@@ -1,0 +1,100 @@
+//! Telegram through the Bot API: the site's bot, its webhook accepted only with the secret
+//! token, answers through `sendMessage` (a local stand-in that checks requests as Telegram
+//! does), redeliveries stored once, staff replies on Telegram.
+
+use serde_json::{Value, json};
+
+use crate::support::{Reply, Site, edge, site_with_articles};
+
+const BOT_TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0";
+const SECRET: &str = "webhook_secret-42";
+
+fn set_up(site: &Site) {
+    let body = json!({ "bot_token": BOT_TOKEN, "secret_token": SECRET });
+    let reply = edge().json("PUT", &site.path("/channels/telegram"), Some(&site.admin_key), &body);
+    let info = reply.expect_ok(200);
+    assert!(!info.to_string().contains("AAHdq") && !info.to_string().contains(SECRET));
+}
+
+fn update(chat: i64, message_id: i64, text: &str) -> Value {
+    json!({"update_id": chat * 100 + message_id, "message": {
+        "message_id": message_id,
+        "from": {"id": chat, "is_bot": false, "first_name": "Ada"},
+        "chat": {"id": chat, "type": "private"},
+        "date": 1_795_690_000,
+        "text": text,
+    }})
+}
+
+fn post(site: &Site, secret: Option<&str>, body: &Value) -> Reply {
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(secret) = secret {
+        headers.push(("X-Telegram-Bot-Api-Secret-Token", secret));
+    }
+    edge().request(
+        "POST",
+        &site.path("/inbound/telegram"),
+        &headers,
+        Some(body.to_string().as_bytes()),
+    )
+}
+
+fn wait_for(chat: i64, n: usize) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let got = edge().telegram_to(chat);
+        if got.len() >= n || started.elapsed().as_secs() > 10 {
+            return got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_bot_answers_on_telegram_and_staff_reply_there() {
+    let site = site_with_articles();
+    post(&site, Some(SECRET), &update(1, 1, "hi")).expect_error(404, "not_found");
+    set_up(&site);
+    let chat = 7_000_000_000 + i64::from(std::process::id());
+    let question = update(chat, 1, "how do I reset my password?");
+    post(&site, None, &question).expect_error(401, "invalid_signature");
+    post(&site, Some("wrong"), &question).expect_error(401, "invalid_signature");
+    assert!(edge().telegram_to(chat).is_empty());
+    assert_eq!(post(&site, Some(SECRET), &question).expect_ok(200)["messages"], 1);
+    let sent = wait_for(chat, 1);
+    assert!(
+        sent[0]["text"].as_str().unwrap().contains("Forgot password"),
+        "{sent:?}"
+    );
+    // Telegram redelivers: stored once.
+    post(&site, Some(SECRET), &question).expect_ok(200);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(edge().telegram_to(chat).len(), 1);
+    // Updates without a message are acknowledged and ignored; garbage is a 400.
+    let edit = json!({"update_id": 1, "edited_message": {"text": "x"}});
+    assert_eq!(post(&site, Some(SECRET), &edit).expect_ok(200)["messages"], 0);
+    post(&site, Some(SECRET), &json!({"nope": true})).expect_error(400, "malformed_json");
+
+    post(&site, Some(SECRET), &update(chat, 2, "I want to talk to a person")).expect_ok(200);
+    let auth = format!("Bearer {}", site.admin_key);
+    let queue = edge().request("GET", &site.path("/queue"), &[("Authorization", &auth)], None);
+    let conversation = queue.expect_ok(200)["queue"][0]["conversation"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = edge().json(
+        "POST",
+        &site.path(&format!("/conversations/{conversation}/replies")),
+        Some(&site.admin_key),
+        &json!({ "id": "r1", "text": "Hello from the team!" }),
+    );
+    assert_eq!(reply.expect_ok(200)["delivered_by"], "telegram");
+    assert_eq!(wait_for(chat, 3).last().unwrap()["text"], "Hello from the team!");
+    // Set-up is validated.
+    let bad = json!({ "bot_token": "not-a-token", "secret_token": SECRET });
+    let reply = edge().json("PUT", &site.path("/channels/telegram"), Some(&site.admin_key), &bad);
+    assert_eq!(
+        reply.expect_error(400, "invalid_field").body["error"]["field"],
+        "bot_token"
+    );
+}
