@@ -23,6 +23,7 @@
 //   GET  /_sink/sms?to=<number>         SMS accepted (newest last), as JSON
 //   GET  /_sink/whatsapp?to=<digits>    WhatsApp messages accepted (newest last), as JSON
 //   GET  /_sink/telegram?chat_id=<id>   Telegram messages accepted (newest last), as JSON
+//   GET  /_sink/page?to=<psid>          Messenger/Instagram messages accepted (newest last)
 //   POST /_sink/fail?count=<n>          make the next n sends fail as Postmark's outage would (500)
 import { createServer } from "node:http";
 import { randomUUID } from "node:crypto";
@@ -54,6 +55,20 @@ function graphError(res, status, code, message) {
   reply(res, status, { error: { message, type: "OAuthException", code, fbtrace_id: randomUUID() } });
 }
 
+const pageMessages = [];
+
+// Messenger's and Instagram's Send API: {recipient: {id}, messaging_type, message: {text}}.
+function pageSend(res, message, pageId) {
+  if (!message.recipient || !message.recipient.id) return graphError(res, 400, 100, "(#100) The parameter recipient is required");
+  if (!["RESPONSE", "UPDATE", "MESSAGE_TAG"].includes(message.messaging_type)) return graphError(res, 400, 100, "(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}");
+  const text = message.message && message.message.text;
+  if (!text) return graphError(res, 400, 100, "(#100) Message cannot be empty");
+  if ([...text].length > 2000) return graphError(res, 400, 100, "(#100) Length of param message[text] must be less than or equal to 2000");
+  const id = "m_" + randomUUID().replace(/-/g, "");
+  pageMessages.push({ id, page_id: pageId, to: message.recipient.id, body: text });
+  reply(res, 200, { recipient_id: message.recipient.id, message_id: id });
+}
+
 function whatsappMessages(req, res, body, phoneNumberId) {
   const auth = req.headers["authorization"] || "";
   if (!/^Bearer \S{8,}$/.test(auth)) return graphError(res, 401, 190, "Invalid OAuth access token.");
@@ -63,6 +78,7 @@ function whatsappMessages(req, res, body, phoneNumberId) {
   } catch {
     return graphError(res, 400, 100, "Invalid JSON");
   }
+  if (message.recipient) return pageSend(res, message, phoneNumberId);
   if (message.messaging_product !== "whatsapp") return graphError(res, 400, 100, "(#100) The parameter messaging_product is required.");
   if (!/^[0-9]{8,15}$/.test(message.to || "")) return graphError(res, 400, 131009, "(#131009) Parameter value is not valid");
   if (message.type !== "text" || !message.text || !message.text.body) return graphError(res, 400, 100, "(#100) The parameter text['body'] is required.");
@@ -132,6 +148,10 @@ const server = createServer((req, res) => {
     if (req.method === "GET" && url.pathname === "/_sink/whatsapp") {
       const to = url.searchParams.get("to") || "";
       return reply(res, 200, whatsapps.filter((m) => !to || m.to === to));
+    }
+    if (req.method === "GET" && url.pathname === "/_sink/page") {
+      const to = url.searchParams.get("to") || "";
+      return reply(res, 200, pageMessages.filter((m) => !to || m.to === to));
     }
     if (req.method === "GET" && url.pathname === "/_sink/telegram") {
       const chat = url.searchParams.get("chat_id") || "";

@@ -258,6 +258,33 @@ pub struct ChannelInfo {
     pub updated_at: u64,
 }
 
+/// A site's Messenger page or Instagram account: its id, a page access token, and the Meta
+/// app's secret and webhook verify token.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct PageConfig {
+    pub page_id: String,
+    pub access_token: String,
+    pub app_secret: String,
+    pub verify_token: String,
+}
+
+impl std::fmt::Debug for PageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageConfig")
+            .field("page_id", &self.page_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How to answer on Messenger or Instagram: which inbox, whom, and when they last wrote.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct PageContext {
+    /// `messenger` or `instagram`: the channel settings to send with.
+    pub kind: String,
+    pub to: String,
+    pub last_inbound_at: u64,
+}
+
 /// A site's Telegram channel: its bot's token and the webhook's secret token.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
 pub struct TelegramConfig {
@@ -406,6 +433,8 @@ pub struct InboundCommand {
     pub whatsapp: Option<WhatsappContext>,
     #[serde(default)]
     pub telegram: Option<TelegramContext>,
+    #[serde(default)]
+    pub page: Option<PageContext>,
 }
 
 /// Largest raw inbound message kept beside its text, in bytes.

@@ -31,6 +31,12 @@ pub enum Route {
     InboundTwilioSms {
         site: String,
     },
+    /// Meta's Messenger (`messenger`) or Instagram (`instagram`) webhook for a site: `GET` is
+    /// the handshake, `POST` events (`X-Hub-Signature-256` checked).
+    InboundPage {
+        site: String,
+        kind: String,
+    },
     /// Telegram's webhook for a site's bot (`X-Telegram-Bot-Api-Secret-Token` checked).
     InboundTelegram {
         site: String,
@@ -221,6 +227,7 @@ impl Route {
             | Route::InboundTwilioSms { site }
             | Route::InboundWhatsapp { site }
             | Route::InboundTelegram { site }
+            | Route::InboundPage { site, .. }
             | Route::ListChannels { site }
             | Route::PutChannel { site, .. }
             | Route::DeleteChannel { site, .. } => Some(site),
@@ -436,6 +443,16 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .transpose()?
                 .map(|site| Route::InboundWhatsapp { site }),
         ),
+        ["v1", "sites", id, "inbound", kind @ ("messenger" | "instagram")] => (
+            "GET, POST",
+            matches!(method, "GET" | "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::InboundPage {
+                    site,
+                    kind: (*kind).to_owned(),
+                }),
+        ),
         ["v1", "sites", id, "inbound", "telegram"] => (
             "POST",
             (method == "POST")
@@ -452,10 +469,12 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
         ),
         ["v1", "sites", id, "channels", kind] => {
             let site = site(id)?;
-            if !matches!(*kind, "sms" | "whatsapp" | "telegram") {
+            if !matches!(*kind, "sms" | "whatsapp" | "telegram" | "messenger" | "instagram") {
                 return Err(ApiError::new(
                     ErrorCode::NotFound,
-                    format!("no channel {kind:?}: the channels that can be set up here are: sms, telegram, whatsapp"),
+                    format!(
+                        "no channel {kind:?}: the channels that can be set up here are: instagram, messenger, sms, telegram, whatsapp"
+                    ),
                 ));
             }
             let kind = (*kind).to_owned();

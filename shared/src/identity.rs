@@ -228,6 +228,8 @@ pub enum Proof {
     Whatsapp,
     /// A Telegram user id, delivered by Telegram to the site's bot.
     Telegram,
+    /// A Messenger or Instagram page-scoped id, delivered by Meta to the site's page.
+    MetaPage,
 }
 
 impl Proof {

@@ -16,6 +16,7 @@ pub mod jwt;
 pub mod limits;
 pub mod mail;
 pub mod message;
+pub mod messenger;
 pub mod otp;
 pub mod package;
 pub mod profile;

@@ -10,6 +10,7 @@ mod email;
 mod errors;
 mod identity;
 mod live;
+mod messenger;
 mod package;
 mod sessions;
 mod sms;

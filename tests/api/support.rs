@@ -141,6 +141,14 @@ impl Edge {
         serde_json::from_str::<Vec<Value>>(&text).expect("sink JSON")
     }
 
+    /// The Messenger/Instagram messages the Send API stand-in accepted for `to`, oldest first.
+    pub fn page_messages_to(&self, to: &str) -> Vec<Value> {
+        let url = format!("{}/_sink/page?to={to}", self.mail_url);
+        let mut response = self.agent.get(&url).call().expect("sink answers");
+        let text = response.body_mut().read_to_string().expect("sink body");
+        serde_json::from_str::<Vec<Value>>(&text).expect("sink JSON")
+    }
+
     /// Makes the mail sink fail the next `count` sends, as the provider would during an outage.
     pub fn fail_mail(&self, count: u32) {
         let url = format!("{}/_sink/fail?count={count}", self.mail_url);

@@ -155,6 +155,50 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             }
             json(200, &serde_json::json!({ "messages": stored }))
         }
+        Route::InboundPage { site, kind } => {
+            let record = load_site(env, &site).await?;
+            let config: Option<crate::internal::PageConfig> =
+                site_command(env, &site, &SiteCommand::ChannelConfig { kind: kind.clone() }).await?;
+            let config = config.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("site {site:?} has no {kind} channel set up"),
+                )
+            })?;
+            if req.inner().method() == "GET" {
+                let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+                return match shared::whatsapp::challenge(&params, &config.verify_token) {
+                    Some(challenge) => Response::ok(challenge).map_err(|e| internal("challenge", e)),
+                    None => Err(ApiError::new(
+                        ErrorCode::InvalidSignature,
+                        "the verification handshake needs hub.mode=subscribe and the channel's verify token",
+                    )),
+                };
+            }
+            let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 16).await?;
+            let presented = req
+                .headers()
+                .get("X-Hub-Signature-256")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if !shared::whatsapp::verify_signature(&config.app_secret, &body, &presented) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidSignature,
+                    "X-Hub-Signature-256 is not the app secret's HMAC-SHA256 of this body",
+                ));
+            }
+            let messages =
+                shared::messenger::parse(&body).map_err(|why| ApiError::new(ErrorCode::MalformedJson, why))?;
+            let mut stored = 0;
+            for message in messages {
+                if message.inbox.as_str() == kind && message.recipient == config.page_id {
+                    super::inbound::receive_page(env, &record, message).await?;
+                    stored += 1;
+                }
+            }
+            json(200, &serde_json::json!({ "messages": stored }))
+        }
         Route::InboundTelegram { site } => {
             let record = load_site(env, &site).await?;
             let config: Option<crate::internal::TelegramConfig> = site_command(
@@ -211,6 +255,45 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let hex32 = |v: &str| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit());
             let base = setting(env, "PUBLIC_URL").unwrap_or_default();
             let base = base.trim_end_matches('/');
+            if kind == "messenger" || kind == "instagram" {
+                let page_id = text("page_id", "`page_id` is the page's (or Instagram account's) id")?;
+                if page_id.is_empty() || page_id.len() > 32 || !page_id.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(ApiError::field("page_id", "`page_id` is digits"));
+                }
+                let access_token = text("access_token", "`access_token` is the page access token")?;
+                if access_token.is_empty() || access_token.len() > 1024 {
+                    return Err(ApiError::field(
+                        "access_token",
+                        "`access_token` is 1 to 1,024 characters",
+                    ));
+                }
+                let app_secret = text("app_secret", "`app_secret` is the Meta app's secret (32 hex digits)")?;
+                if !hex32(&app_secret) {
+                    return Err(ApiError::field("app_secret", "`app_secret` is 32 hex digits"));
+                }
+                let verify_token = text(
+                    "verify_token",
+                    "`verify_token` is the token you give Meta's webhook setup",
+                )?;
+                if !(8..=128).contains(&verify_token.len()) {
+                    return Err(ApiError::field("verify_token", "`verify_token` is 8 to 128 characters"));
+                }
+                let config = crate::internal::PageConfig {
+                    page_id: page_id.clone(),
+                    access_token,
+                    app_secret,
+                    verify_token,
+                };
+                let webhook_url = format!("{base}/v1/sites/{site}/inbound/{kind}");
+                let command = SiteCommand::SetChannel {
+                    kind,
+                    config: serde_json::to_value(&config).map_err(|e| internal("channel", e))?,
+                    public: serde_json::json!({ "page_id": page_id, "webhook_url": webhook_url }),
+                    now: now_ms() / 1000,
+                };
+                let info: ChannelInfo = site_command(env, &site, &command).await?;
+                return json(200, &info);
+            }
             if kind == "telegram" {
                 let bot_token = text("bot_token", "`bot_token` is the token BotFather gave the bot")?;
                 let well_formed = bot_token.split_once(':').is_some_and(|(id, rest)| {

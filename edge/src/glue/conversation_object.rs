@@ -357,6 +357,36 @@ impl ConversationObject {
                         },
                     );
                 }
+                if matches!(last, Some(Channel::Messenger | Channel::Instagram))
+                    && let Some(context) = self.meta("page")?
+                {
+                    let page: crate::internal::PageContext =
+                        serde_json::from_str(&context).map_err(|e| internal("page context", e))?;
+                    let channel = last.unwrap_or(Channel::Messenger);
+                    let message = self.store_on(channel, id, Role::Agent, body.text, None, None)?;
+                    let fallback = if live { "chat" } else { "stored" };
+                    let (delivered_by, reason) =
+                        if !shared::whatsapp::window_open(page.last_inbound_at, now_ms() / 1000) {
+                            (
+                                fallback,
+                                Some(format!("outside {}'s 24-hour messaging window", page.kind)),
+                            )
+                        } else {
+                            match super::http::send_page(&self.env, &self.key()?.site, &page, &message.text).await {
+                                Ok(true) => (channel.as_str(), None),
+                                Ok(false) => (fallback, Some(format!("the site has no {} channel set up", page.kind))),
+                                Err(error) => (fallback, Some(error.body.message)),
+                            }
+                        };
+                    return json(
+                        200,
+                        &AgentReplyResult {
+                            message,
+                            delivered_by: delivered_by.into(),
+                            reason,
+                        },
+                    );
+                }
                 if last == Some(Channel::Telegram)
                     && let Some(context) = self.meta("telegram")?
                 {
@@ -963,6 +993,10 @@ impl ConversationObject {
             let context = serde_json::to_string(telegram).map_err(|e| internal("telegram context", e))?;
             self.set_meta("telegram", &context)?;
         }
+        if let Some(page) = &command.page {
+            let context = serde_json::to_string(page).map_err(|e| internal("page context", e))?;
+            self.set_meta("page", &context)?;
+        }
         let mut result = InboundResult {
             message: message.clone(),
             duplicate: false,
@@ -1021,6 +1055,12 @@ impl ConversationObject {
                 super::http::send_telegram(&self.env, &self.key()?.site, telegram.chat_id, &answer.text).await
         {
             worker::console_error!("the bot's answer on Telegram failed: {}", error.body.message);
+        }
+        if let Some(page) = &command.page
+            && shared::whatsapp::window_open(page.last_inbound_at, now_ms() / 1000)
+            && let Err(error) = super::http::send_page(&self.env, &self.key()?.site, page, &answer.text).await
+        {
+            worker::console_error!("the bot's answer on {} failed: {}", page.kind, error.body.message);
         }
         result.answer = Some(answer);
         Ok(result)

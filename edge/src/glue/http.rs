@@ -312,6 +312,56 @@ pub async fn send_whatsapp(env: &Env, site: &str, to: &str, text: &str) -> Resul
     ))
 }
 
+/// Sends one message to a Messenger or Instagram user through the Send API (`GRAPH_API_URL`).
+/// False if the site has no such channel.
+pub async fn send_page(
+    env: &Env,
+    site: &str,
+    page: &crate::internal::PageContext,
+    text: &str,
+) -> Result<bool, ApiError> {
+    let config: Option<crate::internal::PageConfig> = site_command(
+        env,
+        site,
+        &crate::internal::SiteCommand::ChannelConfig {
+            kind: page.kind.clone(),
+        },
+    )
+    .await?;
+    let Some(config) = config else {
+        return Ok(false);
+    };
+    let base = setting(env, "GRAPH_API_URL").unwrap_or_else(|| "https://graph.facebook.com".into());
+    let url = format!("{}/v21.0/{}/messages", base.trim_end_matches('/'), config.page_id);
+    let headers = Headers::new();
+    headers
+        .set("Authorization", &format!("Bearer {}", config.access_token))
+        .map_err(|e| internal("page headers", e))?;
+    headers
+        .set("Content-Type", "application/json")
+        .map_err(|e| internal("page headers", e))?;
+    let body = shared::messenger::send_body(&page.to, text).to_string();
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(&body)));
+    let request = Request::new_with_init(&url, &init).map_err(|e| internal("page request", e))?;
+    let mut response = Fetch::Request(request)
+        .send()
+        .await
+        .map_err(|e| internal("sending to a page", e))?;
+    let status = response.status_code();
+    if status == 200 {
+        return Ok(true);
+    }
+    let detail = response.text().await.unwrap_or_default();
+    worker::console_error!("the Send API answered {status}: {detail}");
+    Err(ApiError::new(
+        ErrorCode::EmailFailed,
+        format!("Meta's Send API answered {status}; nothing was sent"),
+    ))
+}
+
 /// Sends one message on Telegram through the Bot API (`TELEGRAM_API_URL`, default
 /// `https://api.telegram.org`). False if the site has no Telegram channel.
 pub async fn send_telegram(env: &Env, site: &str, chat_id: i64, text: &str) -> Result<bool, ApiError> {

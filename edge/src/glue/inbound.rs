@@ -104,6 +104,7 @@ pub async fn receive_sms(env: &Env, site: &SiteRecord, sms: shared::sms::Inbound
         }),
         whatsapp: None,
         telegram: None,
+        page: None,
     };
     let stub = env
         .durable_object("CONVERSATIONS")
@@ -147,6 +148,7 @@ pub async fn receive_whatsapp(
             last_inbound_at: message.timestamp,
         }),
         telegram: None,
+        page: None,
     };
     let stub = env
         .durable_object("CONVERSATIONS")
@@ -192,6 +194,64 @@ pub async fn receive_telegram(
         whatsapp: None,
         telegram: Some(crate::internal::TelegramContext {
             chat_id: message.chat_id,
+        }),
+        page: None,
+    };
+    let stub = env
+        .durable_object("CONVERSATIONS")
+        .and_then(|ns| ns.get_by_name(&crate::internal::object_name(&site.id, &route.conversation)))
+        .map_err(|e| internal("conversation object", e))?;
+    let path = format!("/inbound?site={}&conversation={}", site.id, route.conversation);
+    call(&stub, "POST", &path, Some(&command)).await
+}
+
+/// Takes one Messenger or Instagram message (its signature checked): the page-scoped id is
+/// delivered by Meta to the site's page, a verified identity of its own.
+pub async fn receive_page(
+    env: &Env,
+    site: &SiteRecord,
+    message: shared::messenger::PageMessage,
+) -> Result<InboundResult, ApiError> {
+    let kind = message.inbox.as_str();
+    let new_ids = NewIds {
+        profile: format!("p_{}", shared::hex::encode(&random_bytes::<12>()?)),
+        merge: format!("m_{}", shared::hex::encode(&random_bytes::<12>()?)),
+        conversation: format!("c_{}", shared::hex::encode(&random_bytes::<16>()?)),
+    };
+    let identity_kind = match message.inbox {
+        shared::messenger::Inbox::Messenger => shared::identity::IdentityKind::Messenger,
+        shared::messenger::Inbox::Instagram => shared::identity::IdentityKind::Instagram,
+    };
+    let command = DirectoryCommand::InboundVerified {
+        channel: format!("{kind}:{}", message.sender),
+        identity: shared::identity::IdentityKey {
+            kind: identity_kind,
+            value: message.sender.clone(),
+        },
+        proof: shared::identity::Proof::MetaPage,
+        name: None,
+        new_ids,
+        rules: site.trait_rules.clone(),
+        now: now_ms(),
+    };
+    let route: InboundRoute = directory(env, &site.id, command).await?;
+    let command = InboundCommand {
+        id: format!("{kind}:{}", message.mid),
+        channel: match message.inbox {
+            shared::messenger::Inbox::Messenger => Channel::Messenger,
+            shared::messenger::Inbox::Instagram => Channel::Instagram,
+        },
+        text: message.text.clone(),
+        automatic: false,
+        email: None,
+        raw: None,
+        sms: None,
+        whatsapp: None,
+        telegram: None,
+        page: Some(crate::internal::PageContext {
+            kind: kind.to_owned(),
+            to: message.sender.clone(),
+            last_inbound_at: message.timestamp,
         }),
     };
     let stub = env
@@ -304,6 +364,7 @@ pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> R
         sms: None,
         whatsapp: None,
         telegram: None,
+        page: None,
     };
     let stub = env
         .durable_object("CONVERSATIONS")
