@@ -6,6 +6,7 @@
 
 use proptest::prelude::*;
 use shared::mail::{address, auth, inbound, postmark, reply, sendgrid};
+use shared::{messenger, sms, telegram, whatsapp};
 
 fn cases() -> u32 {
     std::env::var("FUZZ_CASES")
@@ -55,7 +56,11 @@ proptest! {
         if let Ok(parsed) = sendgrid::parse(&bytes, "multipart/form-data; boundary=xYzZY") {
             let _ = inbound::parse(&parsed.raw);
         }
+        let _ = whatsapp::parse(&bytes);
+        let _ = messenger::parse(&bytes);
+        let _ = telegram::parse(&bytes);
         let text = String::from_utf8_lossy(&bytes);
+        let _ = sms::keyword(&text);
         let _ = reply::new_text(&text);
         let _ = auth::parse(&text);
         let _ = address::recipient(&[7; 32], &text, "mail.example");
@@ -87,6 +92,82 @@ proptest! {
         if let Ok(parsed) = postmark::parse(body.to_string().as_bytes()) {
             let _ = parsed.authenticated("example.com");
             let _ = inbound::parse(&parsed.raw);
+        }
+    }
+}
+
+/// JSON values of any shape, to reach past the channel parsers' first field checks.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<i64>().prop_map(|n| serde_json::json!(n)),
+        "\\PC{0,12}".prop_map(serde_json::Value::String),
+        prop_oneof![
+            Just("whatsapp_business_account"),
+            Just("page"),
+            Just("instagram"),
+            Just("text"),
+            Just("image"),
+        ]
+        .prop_map(|s| serde_json::Value::String(s.to_owned())),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            proptest::collection::vec(
+                (
+                    prop_oneof![
+                        Just("object"),
+                        Just("entry"),
+                        Just("changes"),
+                        Just("value"),
+                        Just("messages"),
+                        Just("statuses"),
+                        Just("messaging"),
+                        Just("message"),
+                        Just("from"),
+                        Just("id"),
+                        Just("type"),
+                        Just("text"),
+                        Just("body"),
+                        Just("sender"),
+                        Just("recipient"),
+                        Just("mid"),
+                        Just("update_id"),
+                        Just("chat"),
+                        Just("message_id"),
+                        Just("timestamp"),
+                        Just("metadata"),
+                    ],
+                    inner,
+                ),
+                0..5
+            )
+            .prop_map(|pairs| serde_json::Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn channel_payloads_of_any_shape_never_panic(value in json_value()) {
+        let body = value.to_string();
+        if let Ok(events) = whatsapp::parse(body.as_bytes()) {
+            for event in events {
+                if let whatsapp::Event::Message(message) = event {
+                    prop_assert!(message.from.starts_with('+'));
+                }
+            }
+        }
+        let _ = messenger::parse(body.as_bytes());
+        let _ = telegram::parse(body.as_bytes());
+        if let Some(params) = value.as_object() {
+            let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+            let _ = sms::parse(&pairs);
+            let _ = sms::verify("token", "https://example.com/x", &pairs, "sig");
         }
     }
 }
