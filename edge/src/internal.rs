@@ -581,18 +581,9 @@ pub enum DirectoryCommand {
         rules: TraitRules,
         now: u64,
     },
-    /// A WhatsApp message arrived from `phone`, a number WhatsApp verified: the conversation of
-    /// whoever holds that number verified (or a new one).
-    InboundWhatsapp {
-        phone: String,
-        #[serde(default)]
-        name: Option<String>,
-        new_ids: NewIds,
-        rules: TraitRules,
-        now: u64,
-    },
-    /// A message on a channel whose provider vouches for the sender (Telegram's user id): the
-    /// conversation of whoever holds that identity verified (or a new one).
+    /// A message on a channel whose provider vouches for the sender (a WhatsApp number, a
+    /// Telegram user id, a Messenger/Instagram page-scoped id): the conversation of whoever holds
+    /// that identity verified (or a new one).
     InboundVerified {
         /// The channel's pseudo-session, e.g. `telegram:<user id>`.
         channel: String,

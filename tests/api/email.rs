@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::identity::{code_sent_to, profiles, request_code, unique_email, verify_code};
-use crate::support::{Reply, Site, edge, site_with_articles};
+use crate::support::{Reply, Site, edge, poll, site_with_articles};
 
 const DOMAIN: &str = "mail.threadline.test";
 
@@ -45,18 +45,9 @@ pub fn site_address(site: &Site) -> String {
 
 /// Waits for the `n`th email to `to` and returns it.
 pub fn nth_mail(to: &str, n: usize) -> Value {
-    let started = std::time::Instant::now();
-    loop {
-        let mail = edge().mail_to(to);
-        if mail.len() >= n {
-            return mail[n - 1].clone();
-        }
-        assert!(
-            started.elapsed().as_secs() < 10,
-            "email {n} to {to} never came: {mail:?}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let mail = poll(|| edge().mail_to(to), n);
+    assert!(mail.len() >= n, "email {n} to {to} never came: {mail:?}");
+    mail[n - 1].clone()
 }
 
 fn header<'a>(mail: &'a Value, name: &str) -> Option<&'a str> {

@@ -6,7 +6,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::support::{Reply, Site, edge, site_with_articles};
+use crate::support::{Reply, Site, edge, poll, site_with_articles};
 
 const APP_SECRET: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const PAGE_ID: &str = "109876543210";
@@ -55,14 +55,7 @@ fn post(site: &Site, kind: &str, secret: &str, payload: &Value) -> Reply {
 }
 
 fn wait_for(to: &str, n: usize) -> Vec<Value> {
-    let started = std::time::Instant::now();
-    loop {
-        let got = edge().page_messages_to(to);
-        if got.len() >= n || started.elapsed().as_secs() > 10 {
-            return got;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    poll(|| edge().page_messages_to(to), n)
 }
 
 #[test]

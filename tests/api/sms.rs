@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::identity::profiles;
-use crate::support::{Reply, Site, edge, site_with_articles};
+use crate::support::{Reply, Site, edge, poll, site_with_articles};
 
 const TOKEN: &str = "fedcba9876543210fedcba9876543210";
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
@@ -66,14 +66,7 @@ fn unique_number() -> String {
 }
 
 fn wait_for_sms(to: &str, n: usize) -> Vec<Value> {
-    let started = std::time::Instant::now();
-    loop {
-        let got = edge().sms_to(to);
-        if got.len() >= n || started.elapsed().as_secs() > 10 {
-            return got;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    poll(|| edge().sms_to(to), n)
 }
 
 #[test]

@@ -330,3 +330,16 @@ impl Drop for OwnEdge {
         self.crash();
     }
 }
+
+/// Calls `fetch` until it returns at least `n` items (or 10 s pass) and returns the last result:
+/// for what a provider stand-in received.
+pub fn poll<T>(mut fetch: impl FnMut() -> Vec<T>, n: usize) -> Vec<T> {
+    let started = std::time::Instant::now();
+    loop {
+        let got = fetch();
+        if got.len() >= n || started.elapsed() > Duration::from_secs(10) {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Reply, Site, edge, site_with_articles};
+use crate::support::{Reply, Site, edge, poll, site_with_articles};
 
 const BOT_TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0";
 const SECRET: &str = "webhook_secret-42";
@@ -40,14 +40,7 @@ fn post(site: &Site, secret: Option<&str>, body: &Value) -> Reply {
 }
 
 fn wait_for(chat: i64, n: usize) -> Vec<Value> {
-    let started = std::time::Instant::now();
-    loop {
-        let got = edge().telegram_to(chat);
-        if got.len() >= n || started.elapsed().as_secs() > 10 {
-            return got;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    poll(|| edge().telegram_to(chat), n)
 }
 
 #[test]

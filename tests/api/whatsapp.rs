@@ -10,7 +10,7 @@ use sha2::Sha256;
 
 use crate::email::{deliver, nth_mail, raw_email, site_address};
 use crate::identity::{identify_ok, new_secret, now, profiles, unique_email};
-use crate::support::{Reply, Site, edge, site_with_articles};
+use crate::support::{Reply, Site, edge, poll, site_with_articles};
 use crate::webhooks::{Receiver, add_endpoint, check_signed};
 
 const APP_SECRET: &str = "00112233445566778899aabbccddeeff";
@@ -73,14 +73,7 @@ fn unique_phone() -> String {
 }
 
 fn wait_for_whatsapp(to: &str, n: usize) -> Vec<Value> {
-    let started = std::time::Instant::now();
-    loop {
-        let got = edge().whatsapp_to(to);
-        if got.len() >= n || started.elapsed().as_secs() > 10 {
-            return got;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    poll(|| edge().whatsapp_to(to), n)
 }
 
 #[test]

@@ -120,29 +120,10 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     format!("site {site:?} has no WhatsApp channel set up"),
                 )
             })?;
-            if req.inner().method() == "GET" {
-                let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-                return match shared::whatsapp::challenge(&params, &config.verify_token) {
-                    Some(challenge) => Response::ok(challenge).map_err(|e| internal("challenge", e)),
-                    None => Err(ApiError::new(
-                        ErrorCode::InvalidSignature,
-                        "the verification handshake needs hub.mode=subscribe and the channel's verify token",
-                    )),
-                };
-            }
-            let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 16).await?;
-            let presented = req
-                .headers()
-                .get("X-Hub-Signature-256")
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            if !shared::whatsapp::verify_signature(&config.app_secret, &body, &presented) {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidSignature,
-                    "X-Hub-Signature-256 is not the app secret's HMAC-SHA256 of this body",
-                ));
-            }
+            let body = match meta_webhook(&mut req, &url, &config.verify_token, &config.app_secret).await? {
+                MetaWebhook::Handshake(response) => return Ok(response),
+                MetaWebhook::Event(body) => body,
+            };
             let events = shared::whatsapp::parse(&body).map_err(|why| ApiError::new(ErrorCode::MalformedJson, why))?;
             let mut stored = 0;
             for event in events {
@@ -165,29 +146,10 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     format!("site {site:?} has no {kind} channel set up"),
                 )
             })?;
-            if req.inner().method() == "GET" {
-                let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-                return match shared::whatsapp::challenge(&params, &config.verify_token) {
-                    Some(challenge) => Response::ok(challenge).map_err(|e| internal("challenge", e)),
-                    None => Err(ApiError::new(
-                        ErrorCode::InvalidSignature,
-                        "the verification handshake needs hub.mode=subscribe and the channel's verify token",
-                    )),
-                };
-            }
-            let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 16).await?;
-            let presented = req
-                .headers()
-                .get("X-Hub-Signature-256")
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            if !shared::whatsapp::verify_signature(&config.app_secret, &body, &presented) {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidSignature,
-                    "X-Hub-Signature-256 is not the app secret's HMAC-SHA256 of this body",
-                ));
-            }
+            let body = match meta_webhook(&mut req, &url, &config.verify_token, &config.app_secret).await? {
+                MetaWebhook::Handshake(response) => return Ok(response),
+                MetaWebhook::Event(body) => body,
+            };
             let messages =
                 shared::messenger::parse(&body).map_err(|why| ApiError::new(ErrorCode::MalformedJson, why))?;
             let mut stored = 0;
@@ -260,24 +222,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 if page_id.is_empty() || page_id.len() > 32 || !page_id.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(ApiError::field("page_id", "`page_id` is digits"));
                 }
-                let access_token = text("access_token", "`access_token` is the page access token")?;
-                if access_token.is_empty() || access_token.len() > 1024 {
-                    return Err(ApiError::field(
-                        "access_token",
-                        "`access_token` is 1 to 1,024 characters",
-                    ));
-                }
-                let app_secret = text("app_secret", "`app_secret` is the Meta app's secret (32 hex digits)")?;
-                if !hex32(&app_secret) {
-                    return Err(ApiError::field("app_secret", "`app_secret` is 32 hex digits"));
-                }
-                let verify_token = text(
-                    "verify_token",
-                    "`verify_token` is the token you give Meta's webhook setup",
-                )?;
-                if !(8..=128).contains(&verify_token.len()) {
-                    return Err(ApiError::field("verify_token", "`verify_token` is 8 to 128 characters"));
-                }
+                let (access_token, app_secret, verify_token) = meta_app_credentials(&body)?;
                 let config = crate::internal::PageConfig {
                     page_id: page_id.clone(),
                     access_token,
@@ -342,24 +287,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 {
                     return Err(ApiError::field("phone_number_id", "`phone_number_id` is digits"));
                 }
-                let access_token = text("access_token", "`access_token` is a system user's access token")?;
-                if access_token.is_empty() || access_token.len() > 1024 {
-                    return Err(ApiError::field(
-                        "access_token",
-                        "`access_token` is 1 to 1,024 characters",
-                    ));
-                }
-                let app_secret = text("app_secret", "`app_secret` is the Meta app's secret (32 hex digits)")?;
-                if !hex32(&app_secret) {
-                    return Err(ApiError::field("app_secret", "`app_secret` is 32 hex digits"));
-                }
-                let verify_token = text(
-                    "verify_token",
-                    "`verify_token` is the token you give Meta's webhook setup",
-                )?;
-                if !(8..=128).contains(&verify_token.len()) {
-                    return Err(ApiError::field("verify_token", "`verify_token` is 8 to 128 characters"));
-                }
+                let (access_token, app_secret, verify_token) = meta_app_credentials(&body)?;
                 let config = WhatsappConfig {
                     phone_number_id: phone_number_id.clone(),
                     access_token,
@@ -1277,6 +1205,76 @@ fn require_inbound_credentials(req: &Request, env: &Env) -> ApiResult<()> {
     } else {
         Err(refused())
     }
+}
+
+/// A Meta webhook request (WhatsApp, Messenger, Instagram).
+enum MetaWebhook {
+    /// The `GET` verification handshake, answered.
+    Handshake(Response),
+    /// A `POST` whose `X-Hub-Signature-256` matched: its body.
+    Event(Vec<u8>),
+}
+
+/// Answers Meta's handshake (the challenge, only for our verify token), or checks an event's
+/// signature with the app secret before anything reads it.
+async fn meta_webhook(
+    req: &mut Request,
+    url: &worker::Url,
+    verify_token: &str,
+    app_secret: &str,
+) -> ApiResult<MetaWebhook> {
+    if req.inner().method() == "GET" {
+        let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        return match shared::whatsapp::challenge(&params, verify_token) {
+            Some(challenge) => Response::ok(challenge)
+                .map(MetaWebhook::Handshake)
+                .map_err(|e| internal("challenge", e)),
+            None => Err(ApiError::new(
+                ErrorCode::InvalidSignature,
+                "the verification handshake needs hub.mode=subscribe and the channel's verify token",
+            )),
+        };
+    }
+    let body = read_body(req, MAX_JSON_BODY_BYTES * 16).await?;
+    let presented = req
+        .headers()
+        .get("X-Hub-Signature-256")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if !shared::whatsapp::verify_signature(app_secret, &body, &presented) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidSignature,
+            "X-Hub-Signature-256 is not the app secret's HMAC-SHA256 of this body",
+        ));
+    }
+    Ok(MetaWebhook::Event(body))
+}
+
+/// A Meta channel's `access_token`, `app_secret` (32 hex digits) and `verify_token` (8 to 128
+/// characters), checked.
+fn meta_app_credentials(body: &serde_json::Map<String, serde_json::Value>) -> ApiResult<(String, String, String)> {
+    let text = |name: &'static str| body.get(name).and_then(|v| v.as_str()).map(|v| v.trim().to_owned());
+    let access_token = text("access_token")
+        .filter(|t| (1..=1024).contains(&t.len()))
+        .ok_or_else(|| {
+            ApiError::field(
+                "access_token",
+                "`access_token` (1 to 1,024 characters) is the Meta access token",
+            )
+        })?;
+    let app_secret = text("app_secret")
+        .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| ApiError::field("app_secret", "`app_secret` is the Meta app's secret (32 hex digits)"))?;
+    let verify_token = text("verify_token")
+        .filter(|t| (8..=128).contains(&t.len()))
+        .ok_or_else(|| {
+            ApiError::field(
+                "verify_token",
+                "`verify_token` (8 to 128 characters) is the token you give Meta's webhook setup",
+            )
+        })?;
+    Ok((access_token, app_secret, verify_token))
 }
 
 /// Who is acting on the staff API.

@@ -148,6 +148,13 @@ impl DurableObject for ConversationObject {
     }
 }
 
+/// What sending on a channel came to.
+enum Sent {
+    Yes,
+    /// Not sent, and why.
+    No(String),
+}
+
 /// How long a failed hand-over to the site's queue waits before it is tried again.
 const ENQUEUE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -314,147 +321,35 @@ impl ConversationObject {
                         status: ConversationStatus::WaitingForHuman,
                     });
                 }
-                // The reply goes where the customer is: back by email if they last wrote by
-                // email, to the open widget if they are in the chat, else by email if we have an
-                // address.
-                let last = self.last_visitor_channel()?;
-                let by_email = last == Some(Channel::Email);
+                // The reply goes where the customer is: back on the channel they last wrote on
+                // (email in their thread, SMS, WhatsApp and Meta inboxes within their 24-hour
+                // window, Telegram), to the open widget if they are in the chat, else by email if
+                // we have an address. When it cannot go out, staff are told why.
+                let channel = self.last_visitor_channel()?.unwrap_or(Channel::Chat);
                 let live = !self.state.get_websockets().is_empty();
-                // A customer who last wrote on WhatsApp gets the reply there, within WhatsApp's
-                // 24-hour window; outside it staff are told, not left guessing.
-                if last == Some(Channel::Whatsapp)
-                    && let Some(context) = self.meta("whatsapp")?
-                {
-                    let whatsapp: crate::internal::WhatsappContext =
-                        serde_json::from_str(&context).map_err(|e| internal("whatsapp context", e))?;
-                    let message = self.store_on(Channel::Whatsapp, id, Role::Agent, body.text, None, None)?;
-                    let (delivered_by, reason) = if !shared::whatsapp::window_open(
-                        whatsapp.last_inbound_at,
-                        now_ms() / 1000,
-                    ) {
-                        (
-                            if live { "chat" } else { "stored" },
-                            Some("outside WhatsApp's 24-hour customer-service window: only an approved template can reach them now".to_owned()),
-                        )
-                    } else {
-                        match super::http::send_whatsapp(&self.env, &self.key()?.site, &whatsapp.to, &message.text)
-                            .await
-                        {
-                            Ok(true) => ("whatsapp", None),
-                            Ok(false) => (
-                                if live { "chat" } else { "stored" },
-                                Some("the site has no WhatsApp channel set up".to_owned()),
-                            ),
-                            Err(error) => (if live { "chat" } else { "stored" }, Some(error.body.message)),
-                        }
-                    };
-                    return json(
-                        200,
-                        &AgentReplyResult {
-                            message,
-                            delivered_by: delivered_by.into(),
-                            reason,
-                        },
-                    );
-                }
-                if matches!(last, Some(Channel::Messenger | Channel::Instagram))
-                    && let Some(context) = self.meta("page")?
-                {
-                    let page: crate::internal::PageContext =
-                        serde_json::from_str(&context).map_err(|e| internal("page context", e))?;
-                    let channel = last.unwrap_or(Channel::Messenger);
-                    let message = self.store_on(channel, id, Role::Agent, body.text, None, None)?;
-                    let fallback = if live { "chat" } else { "stored" };
-                    let (delivered_by, reason) =
-                        if !shared::whatsapp::window_open(page.last_inbound_at, now_ms() / 1000) {
-                            (
-                                fallback,
-                                Some(format!("outside {}'s 24-hour messaging window", page.kind)),
-                            )
-                        } else {
-                            match super::http::send_page(&self.env, &self.key()?.site, &page, &message.text).await {
-                                Ok(true) => (channel.as_str(), None),
-                                Ok(false) => (fallback, Some(format!("the site has no {} channel set up", page.kind))),
-                                Err(error) => (fallback, Some(error.body.message)),
-                            }
-                        };
-                    return json(
-                        200,
-                        &AgentReplyResult {
-                            message,
-                            delivered_by: delivered_by.into(),
-                            reason,
-                        },
-                    );
-                }
-                if last == Some(Channel::Telegram)
-                    && let Some(context) = self.meta("telegram")?
-                {
-                    let telegram: crate::internal::TelegramContext =
-                        serde_json::from_str(&context).map_err(|e| internal("telegram context", e))?;
-                    let message = self.store_on(Channel::Telegram, id, Role::Agent, body.text, None, None)?;
-                    let sent =
-                        super::http::send_telegram(&self.env, &self.key()?.site, telegram.chat_id, &message.text).await;
-                    let (delivered_by, reason) = match sent {
-                        Ok(true) => ("telegram", None),
-                        Ok(false) => (
-                            if live { "chat" } else { "stored" },
-                            Some("the site has no Telegram channel set up".to_owned()),
-                        ),
-                        Err(error) => (if live { "chat" } else { "stored" }, Some(error.body.message)),
-                    };
-                    return json(
-                        200,
-                        &AgentReplyResult {
-                            message,
-                            delivered_by: delivered_by.into(),
-                            reason,
-                        },
-                    );
-                }
-                // A customer who last texted gets the reply by SMS.
-                if last == Some(Channel::Sms)
-                    && let Some(context) = self.meta("sms")?
-                {
-                    let sms: crate::internal::SmsContext =
-                        serde_json::from_str(&context).map_err(|e| internal("sms context", e))?;
-                    let message = self.store_on(Channel::Sms, id, Role::Agent, body.text, None, None)?;
-                    let sent = super::http::send_sms(&self.env, &self.key()?.site, &sms.to, &message.text).await;
-                    let delivered_by = match sent {
-                        Ok(true) => "sms",
-                        Ok(false) | Err(_) if live => "chat",
-                        _ => "stored",
-                    };
-                    return json(
-                        200,
-                        &AgentReplyResult {
-                            message,
-                            delivered_by: delivered_by.into(),
-                            reason: None,
-                        },
-                    );
-                }
-                let channel = if by_email { Channel::Email } else { Channel::Chat };
+                let fallback = if live { "chat" } else { "stored" };
                 let message = self.store_on(channel, id, Role::Agent, body.text, None, None)?;
-                let delivered_by = if by_email || !live {
-                    match self.email_reply(&message).await {
-                        Ok(true) => "email",
-                        Ok(false) if live => "chat",
-                        Ok(false) => "stored",
-                        Err(error) => {
-                            worker::console_error!("emailing a staff reply failed: {}", error.body.message);
-                            if live { "chat" } else { "stored" }
-                        }
+                let (delivered_by, reason) = if channel != Channel::Chat {
+                    match self.send_on(channel, &message, "staff-reply").await {
+                        Ok(Sent::Yes) => (channel.as_str(), None),
+                        Ok(Sent::No(reason)) => (fallback, Some(reason)),
+                        Err(error) => (fallback, Some(error.body.message)),
                     }
+                } else if live {
+                    ("chat", None)
                 } else {
-                    "chat"
+                    match self.email_reply(&message).await {
+                        Ok(true) => ("email", None),
+                        Ok(false) => ("stored", None),
+                        Err(error) => ("stored", Some(error.body.message)),
+                    }
                 };
                 json(
                     200,
                     &AgentReplyResult {
                         message,
                         delivered_by: delivered_by.into(),
-                        reason: None,
+                        reason,
                     },
                 )
             }
@@ -1033,34 +928,10 @@ impl ConversationObject {
             });
             self.enqueue_now().await;
         }
-        if let Some(email) = &command.email
-            && let Err(error) = self.send_in_thread(email, &answer, "bot-answer").await
-        {
-            worker::console_error!("emailing the bot's answer failed: {}", error.body.message);
-        }
-        if let Some(sms) = &command.sms
-            && let Err(error) = super::http::send_sms(&self.env, &self.key()?.site, &sms.to, &answer.text).await
-        {
-            worker::console_error!("texting the bot's answer failed: {}", error.body.message);
-        }
-        if let Some(whatsapp) = &command.whatsapp
-            && shared::whatsapp::window_open(whatsapp.last_inbound_at, now_ms() / 1000)
-            && let Err(error) =
-                super::http::send_whatsapp(&self.env, &self.key()?.site, &whatsapp.to, &answer.text).await
-        {
-            worker::console_error!("the bot's answer on WhatsApp failed: {}", error.body.message);
-        }
-        if let Some(telegram) = &command.telegram
-            && let Err(error) =
-                super::http::send_telegram(&self.env, &self.key()?.site, telegram.chat_id, &answer.text).await
-        {
-            worker::console_error!("the bot's answer on Telegram failed: {}", error.body.message);
-        }
-        if let Some(page) = &command.page
-            && shared::whatsapp::window_open(page.last_inbound_at, now_ms() / 1000)
-            && let Err(error) = super::http::send_page(&self.env, &self.key()?.site, page, &answer.text).await
-        {
-            worker::console_error!("the bot's answer on {} failed: {}", page.kind, error.body.message);
+        match self.send_on(command.channel, &answer, "bot-answer").await {
+            Ok(Sent::Yes) => {}
+            Ok(Sent::No(reason)) => worker::console_error!("the bot's answer was not sent: {reason}"),
+            Err(error) => worker::console_error!("sending the bot's answer failed: {}", error.body.message),
         }
         result.answer = Some(answer);
         Ok(result)
@@ -1124,6 +995,70 @@ impl ConversationObject {
             .map(message_from_row)
             .transpose()
             .map(|m| m.map(|m| m.channel))
+    }
+
+    /// Sends `message` to the customer on `channel`, with what they last wrote there (stored
+    /// with each inbound message) telling where and whether the channel's window is open.
+    async fn send_on(
+        &self,
+        channel: Channel,
+        message: &Message,
+        tag: &'static str,
+    ) -> std::result::Result<Sent, ApiError> {
+        fn context<T: serde::de::DeserializeOwned>(text: Option<String>) -> std::result::Result<Option<T>, ApiError> {
+            text.map(|t| serde_json::from_str(&t).map_err(|e| internal("channel context", e)))
+                .transpose()
+        }
+        let site = self.key()?.site;
+        let now = now_ms() / 1000;
+        let not_set_up = || {
+            Sent::No(format!(
+                "could not be sent on {}: the channel is not set up for this site, or the customer opted out",
+                channel.as_str()
+            ))
+        };
+        let outside_window = || {
+            Sent::No(format!(
+                "outside {}'s 24-hour customer-service window: only an approved template can reach them now",
+                channel.as_str()
+            ))
+        };
+        let sent = |ok: bool| if ok { Sent::Yes } else { not_set_up() };
+        match channel {
+            Channel::Email => match context::<EmailContext>(self.meta("email")?)? {
+                Some(email) => self.send_in_thread(&email, message, tag).await.map(|()| Sent::Yes),
+                None => Ok(not_set_up()),
+            },
+            Channel::Sms => match context::<crate::internal::SmsContext>(self.meta("sms")?)? {
+                Some(sms) => super::http::send_sms(&self.env, &site, &sms.to, &message.text)
+                    .await
+                    .map(sent),
+                None => Ok(not_set_up()),
+            },
+            Channel::Whatsapp => match context::<crate::internal::WhatsappContext>(self.meta("whatsapp")?)? {
+                Some(wa) if !shared::whatsapp::window_open(wa.last_inbound_at, now) => Ok(outside_window()),
+                Some(wa) => super::http::send_whatsapp(&self.env, &site, &wa.to, &message.text)
+                    .await
+                    .map(sent),
+                None => Ok(not_set_up()),
+            },
+            Channel::Messenger | Channel::Instagram => {
+                match context::<crate::internal::PageContext>(self.meta("page")?)? {
+                    Some(page) if !shared::whatsapp::window_open(page.last_inbound_at, now) => Ok(outside_window()),
+                    Some(page) => super::http::send_page(&self.env, &site, &page, &message.text)
+                        .await
+                        .map(sent),
+                    None => Ok(not_set_up()),
+                }
+            }
+            Channel::Telegram => match context::<crate::internal::TelegramContext>(self.meta("telegram")?)? {
+                Some(tg) => super::http::send_telegram(&self.env, &site, tg.chat_id, &message.text)
+                    .await
+                    .map(sent),
+                None => Ok(not_set_up()),
+            },
+            Channel::Chat | Channel::Phone => Ok(not_set_up()),
+        }
     }
 
     fn notes(&self) -> std::result::Result<Vec<Note>, ApiError> {

@@ -239,47 +239,6 @@ impl ProfileDirectory {
                 self.run_jobs().await;
                 json(200, &route)
             }
-            DirectoryCommand::InboundWhatsapp {
-                phone,
-                name,
-                new_ids,
-                rules,
-                now,
-            } => {
-                let mut traits = BTreeMap::new();
-                if let Some(name) = name {
-                    traits.insert("whatsapp_name".to_owned(), serde_json::Value::String(name));
-                }
-                let identified = Identified {
-                    proof: Proof::Whatsapp,
-                    verified: vec![IdentityKey {
-                        kind: IdentityKind::Phone,
-                        value: phone.clone(),
-                    }],
-                    claimed: Vec::new(),
-                    traits,
-                    traits_verified: false,
-                };
-                let channel = format!("whatsapp:{phone}");
-                let outcome = self.link(
-                    &site,
-                    &channel,
-                    &new_ids.conversation,
-                    &identified,
-                    &new_ids,
-                    &rules,
-                    now,
-                )?;
-                self.run_jobs().await;
-                json(
-                    200,
-                    &InboundRoute {
-                        conversation: outcome.conversation,
-                        profile: Some(outcome.profile),
-                        how: "sender".into(),
-                    },
-                )
-            }
             DirectoryCommand::InboundVerified {
                 channel,
                 identity,
@@ -292,7 +251,8 @@ impl ProfileDirectory {
                 let mut traits = BTreeMap::new();
                 if let Some(name) = name {
                     traits.insert(
-                        format!("{}_name", identity.kind.as_str()),
+                        // e.g. `whatsapp_name`: never the site's own `name` trait.
+                        format!("{}_name", channel.split(':').next().unwrap_or("channel")),
                         serde_json::Value::String(name),
                     );
                 }

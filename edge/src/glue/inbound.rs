@@ -75,11 +75,7 @@ pub async fn receive_sms(env: &Env, site: &SiteRecord, sms: shared::sms::Inbound
         }
         return Ok(twiml_message(&shared::sms::keyword_reply(keyword, &site.name)));
     }
-    let new_ids = NewIds {
-        profile: format!("p_{}", shared::hex::encode(&random_bytes::<12>()?)),
-        merge: format!("m_{}", shared::hex::encode(&random_bytes::<12>()?)),
-        conversation: format!("c_{}", shared::hex::encode(&random_bytes::<16>()?)),
-    };
+    let new_ids = new_ids()?;
     let command = DirectoryCommand::InboundSms {
         phone: sms.from.clone(),
         new_ids,
@@ -106,12 +102,7 @@ pub async fn receive_sms(env: &Env, site: &SiteRecord, sms: shared::sms::Inbound
         telegram: None,
         page: None,
     };
-    let stub = env
-        .durable_object("CONVERSATIONS")
-        .and_then(|ns| ns.get_by_name(&crate::internal::object_name(&site.id, &route.conversation)))
-        .map_err(|e| internal("conversation object", e))?;
-    let path = format!("/inbound?site={}&conversation={}", site.id, route.conversation);
-    let _: InboundResult = call(&stub, "POST", &path, Some(&command)).await?;
+    let _: InboundResult = hand_over(env, &site.id, &route.conversation, &command).await?;
     Ok(EMPTY_TWIML.to_owned())
 }
 
@@ -122,13 +113,14 @@ pub async fn receive_whatsapp(
     site: &SiteRecord,
     message: shared::whatsapp::InboundMessage,
 ) -> Result<InboundResult, ApiError> {
-    let new_ids = NewIds {
-        profile: format!("p_{}", shared::hex::encode(&random_bytes::<12>()?)),
-        merge: format!("m_{}", shared::hex::encode(&random_bytes::<12>()?)),
-        conversation: format!("c_{}", shared::hex::encode(&random_bytes::<16>()?)),
-    };
-    let command = DirectoryCommand::InboundWhatsapp {
-        phone: message.from.clone(),
+    let new_ids = new_ids()?;
+    let command = DirectoryCommand::InboundVerified {
+        channel: format!("whatsapp:{}", message.from),
+        identity: shared::identity::IdentityKey {
+            kind: shared::identity::IdentityKind::Phone,
+            value: message.from.clone(),
+        },
+        proof: shared::identity::Proof::Whatsapp,
         name: message.name.clone(),
         new_ids,
         rules: site.trait_rules.clone(),
@@ -150,12 +142,7 @@ pub async fn receive_whatsapp(
         telegram: None,
         page: None,
     };
-    let stub = env
-        .durable_object("CONVERSATIONS")
-        .and_then(|ns| ns.get_by_name(&crate::internal::object_name(&site.id, &route.conversation)))
-        .map_err(|e| internal("conversation object", e))?;
-    let path = format!("/inbound?site={}&conversation={}", site.id, route.conversation);
-    call(&stub, "POST", &path, Some(&command)).await
+    hand_over(env, &site.id, &route.conversation, &command).await
 }
 
 /// Takes one Telegram message (its secret token checked): the sender's Telegram id is vouched
@@ -165,11 +152,7 @@ pub async fn receive_telegram(
     site: &SiteRecord,
     message: shared::telegram::TelegramMessage,
 ) -> Result<InboundResult, ApiError> {
-    let new_ids = NewIds {
-        profile: format!("p_{}", shared::hex::encode(&random_bytes::<12>()?)),
-        merge: format!("m_{}", shared::hex::encode(&random_bytes::<12>()?)),
-        conversation: format!("c_{}", shared::hex::encode(&random_bytes::<16>()?)),
-    };
+    let new_ids = new_ids()?;
     let command = DirectoryCommand::InboundVerified {
         channel: format!("telegram:{}", message.from_id),
         identity: shared::identity::IdentityKey {
@@ -197,12 +180,7 @@ pub async fn receive_telegram(
         }),
         page: None,
     };
-    let stub = env
-        .durable_object("CONVERSATIONS")
-        .and_then(|ns| ns.get_by_name(&crate::internal::object_name(&site.id, &route.conversation)))
-        .map_err(|e| internal("conversation object", e))?;
-    let path = format!("/inbound?site={}&conversation={}", site.id, route.conversation);
-    call(&stub, "POST", &path, Some(&command)).await
+    hand_over(env, &site.id, &route.conversation, &command).await
 }
 
 /// Takes one Messenger or Instagram message (its signature checked): the page-scoped id is
@@ -213,11 +191,7 @@ pub async fn receive_page(
     message: shared::messenger::PageMessage,
 ) -> Result<InboundResult, ApiError> {
     let kind = message.inbox.as_str();
-    let new_ids = NewIds {
-        profile: format!("p_{}", shared::hex::encode(&random_bytes::<12>()?)),
-        merge: format!("m_{}", shared::hex::encode(&random_bytes::<12>()?)),
-        conversation: format!("c_{}", shared::hex::encode(&random_bytes::<16>()?)),
-    };
+    let new_ids = new_ids()?;
     let identity_kind = match message.inbox {
         shared::messenger::Inbox::Messenger => shared::identity::IdentityKind::Messenger,
         shared::messenger::Inbox::Instagram => shared::identity::IdentityKind::Instagram,
@@ -254,12 +228,7 @@ pub async fn receive_page(
             last_inbound_at: message.timestamp,
         }),
     };
-    let stub = env
-        .durable_object("CONVERSATIONS")
-        .and_then(|ns| ns.get_by_name(&crate::internal::object_name(&site.id, &route.conversation)))
-        .map_err(|e| internal("conversation object", e))?;
-    let path = format!("/inbound?site={}&conversation={}", site.id, route.conversation);
-    call(&stub, "POST", &path, Some(&command)).await
+    hand_over(env, &site.id, &route.conversation, &command).await
 }
 
 /// Takes one inbound email addressed to `to`.
@@ -305,11 +274,7 @@ pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> R
             auth::authenticated_by(&results, &authserv, from_domain)
         }
     };
-    let new_ids = NewIds {
-        profile: format!("p_{}", shared::hex::encode(&random_bytes::<12>()?)),
-        merge: format!("m_{}", shared::hex::encode(&random_bytes::<12>()?)),
-        conversation: format!("c_{}", shared::hex::encode(&random_bytes::<16>()?)),
-    };
+    let new_ids = new_ids()?;
     let command = DirectoryCommand::InboundEmail {
         address: email.from.clone(),
         authenticated,
@@ -366,10 +331,29 @@ pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> R
         telegram: None,
         page: None,
     };
+    hand_over(env, &site, &route.conversation, &command).await
+}
+
+/// Fresh ids for whatever routing an inbound message may have to create.
+fn new_ids() -> Result<NewIds, ApiError> {
+    Ok(NewIds {
+        profile: format!("p_{}", shared::hex::encode(&random_bytes::<12>()?)),
+        merge: format!("m_{}", shared::hex::encode(&random_bytes::<12>()?)),
+        conversation: format!("c_{}", shared::hex::encode(&random_bytes::<16>()?)),
+    })
+}
+
+/// Hands a routed message to its conversation object, which stores and answers it.
+async fn hand_over(
+    env: &Env,
+    site: &str,
+    conversation: &str,
+    command: &InboundCommand,
+) -> Result<InboundResult, ApiError> {
     let stub = env
         .durable_object("CONVERSATIONS")
-        .and_then(|ns| ns.get_by_name(&crate::internal::object_name(&site, &route.conversation)))
+        .and_then(|ns| ns.get_by_name(&crate::internal::object_name(site, conversation)))
         .map_err(|e| internal("conversation object", e))?;
-    let path = format!("/inbound?site={site}&conversation={}", route.conversation);
-    call(&stub, "POST", &path, Some(&command)).await
+    let path = format!("/inbound?site={site}&conversation={conversation}");
+    call(&stub, "POST", &path, Some(command)).await
 }
