@@ -158,6 +158,12 @@ pub enum Route {
         site: String,
         conversation: String,
     },
+    /// The raw inbound message (an email's MIME) behind a message, for staff.
+    RawMessage {
+        site: String,
+        conversation: String,
+        message: String,
+    },
     /// A signed, expiring link to a whole transcript (no key: the link is the credential).
     SignedTranscript {
         site: String,
@@ -220,6 +226,7 @@ impl Route {
             | Route::ResolveConversation { site, .. }
             | Route::AddNote { site, .. }
             | Route::SignedTranscript { site, .. }
+            | Route::RawMessage { site, .. }
             | Route::GetProfile { site, .. }
             | Route::DeleteProfile { site, .. }
             | Route::ExportProfile { site, .. }
@@ -517,6 +524,28 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
             (
                 "GET",
                 (method == "GET").then_some(Route::StaffConversation { site, conversation }),
+            )
+        }
+        [
+            "v1",
+            "sites",
+            id,
+            "conversations",
+            conversation,
+            "messages",
+            message,
+            "raw",
+        ] => {
+            let site = site(id)?;
+            let conversation = conversation_id(conversation)?;
+            let message = (*message).to_owned();
+            (
+                "GET",
+                (method == "GET").then_some(Route::RawMessage {
+                    site,
+                    conversation,
+                    message,
+                }),
             )
         }
         ["v1", "sites", id, "conversations", conversation, "transcript"] => {

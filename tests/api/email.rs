@@ -139,6 +139,22 @@ fn an_email_is_answered_in_its_thread_and_replies_join_the_conversation() {
         texts[2], "Thanks! Can I get a refund for last month?",
         "quotes stripped"
     );
+
+    // Staff can fetch the raw message behind it, byte for byte.
+    let conversation = found[0]["conversations"][0].as_str().unwrap();
+    let id = messages[0]["id"].as_str().unwrap();
+    let path = site.path(&format!("/conversations/{conversation}/messages/{id}/raw"));
+    let auth = format!("Bearer {}", site.admin_key);
+    let raw_copy = edge().request("GET", &path, &[("Authorization", &auth)], None);
+    assert_eq!(raw_copy.status, 200);
+    assert_eq!(raw_copy.header("content-type"), Some("message/rfc822"));
+    assert_eq!(raw_copy.header("content-length"), Some(raw.len().to_string().as_str()));
+    edge().request("GET", &path, &[], None).expect_error(401, "invalid_key");
+    let answer_id = messages[1]["id"].as_str().unwrap();
+    let missing = site.path(&format!("/conversations/{conversation}/messages/{answer_id}/raw"));
+    edge()
+        .request("GET", &missing, &[("Authorization", &auth)], None)
+        .expect_error(404, "not_found");
 }
 
 #[test]

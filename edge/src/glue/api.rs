@@ -806,6 +806,29 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 call::<_, ()>(&named_conversation(env, &site, &conversation)?, "GET", &path, None).await?;
             json(200, &view)
         }
+        Route::RawMessage {
+            site,
+            conversation,
+            message,
+        } => {
+            require_staff(&req, env, &site).await?;
+            let mut query = worker::url::form_urlencoded::Serializer::new(String::new());
+            query
+                .append_pair("site", &site)
+                .append_pair("conversation", &conversation)
+                .append_pair("message", &message);
+            let path = format!("/raw?{}", query.finish());
+            let raw: String =
+                call::<_, ()>(&named_conversation(env, &site, &conversation)?, "GET", &path, None).await?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .map_err(|e| internal("stored raw message", e))?;
+            let mut response = Response::from_bytes(bytes).map_err(|e| internal("raw message", e))?;
+            let headers = response.headers_mut();
+            let _ = headers.set("Content-Type", "message/rfc822");
+            let _ = headers.set("Cache-Control", "private, no-store");
+            Ok(response)
+        }
         Route::ClaimConversation { site, conversation } => {
             let staff = require_staff(&req, env, &site).await?.name;
             // Optional body `{"to": "<staff member's name>"}` assigns it to a colleague.

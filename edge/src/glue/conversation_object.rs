@@ -196,7 +196,7 @@ impl ConversationObject {
         let query: Query = parse_query(&url)?;
         let path = url.path();
         // Staff act only on conversations that exist.
-        if matches!(path, "/agent" | "/resolve" | "/staff-view" | "/notes") && self.meta("key")?.is_none() {
+        if matches!(path, "/agent" | "/resolve" | "/staff-view" | "/notes" | "/raw") && self.meta("key")?.is_none() {
             return Err(ApiError::new(
                 ErrorCode::UnknownConversation,
                 format!("no conversation {:?} on this site", query.conversation),
@@ -278,6 +278,32 @@ impl ConversationObject {
                     notes: self.notes()?,
                 },
             ),
+            "/raw" => {
+                let message = url
+                    .query_pairs()
+                    .find(|(k, _)| k == "message")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                #[derive(Deserialize)]
+                struct RawRow {
+                    raw: String,
+                }
+                let rows: Vec<RawRow> = self
+                    .sql()
+                    .exec(
+                        "SELECT raw FROM raw_messages WHERE id = ?",
+                        vec![message.clone().into()],
+                    )
+                    .and_then(|c| c.to_array())
+                    .map_err(|e| internal("reading a raw message", e))?;
+                let raw = rows.into_iter().next().ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no raw copy of message {message:?} (only inbound emails up to 1 MiB are kept)"),
+                    )
+                })?;
+                json(200, &raw.raw)
+            }
             "/notes" => {
                 let body: NoteCommand = req.json().await.map_err(|e| internal("note body", e))?;
                 let at = now_ms();
