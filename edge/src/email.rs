@@ -122,10 +122,7 @@ pub fn answer_email(
     tag: &'static str,
 ) -> OutboundEmail {
     let text = format!("{answer}\n\n{site_name} support\n\nReply to this email to continue the conversation.");
-    let paragraphs: String = answer
-        .split("\n\n")
-        .map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>")))
-        .collect();
+    let paragraphs = paragraphs_html(answer);
     let html = format!(
         "{paragraphs}<p>{site} support</p><p style=\"color:#475569\">Reply to this email to continue the conversation.</p>",
         site = escape_html(site_name),
@@ -169,10 +166,7 @@ pub fn reply_email(site_name: &str, to: &str, reply: &str) -> OutboundEmail {
     let text = format!(
         "{reply}\n\n{site_name} support\n\nYour conversation is kept in the chat on our site: open it to reply, or answer this email."
     );
-    let paragraphs: String = reply
-        .split("\n\n")
-        .map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>")))
-        .collect();
+    let paragraphs = paragraphs_html(reply);
     let html = format!(
         "{paragraphs}<p>{site} support</p><p style=\"color:#475569\">Your conversation is kept in the chat on our site: open it to reply, or answer this email.</p>",
         site = escape_html(site_name),
@@ -220,6 +214,13 @@ pub fn postmark_result(status: u16, body: &str) -> Result<(), String> {
         "the email provider answered {status} (error code {}): {message}",
         code.map_or("none".into(), |c| c.to_string())
     ))
+}
+
+/// Plain text as HTML paragraphs (blank lines split them, single line breaks stay), escaped.
+fn paragraphs_html(text: &str) -> String {
+    text.split("\n\n")
+        .map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>")))
+        .collect()
 }
 
 /// Escapes text for HTML element content and attribute values.

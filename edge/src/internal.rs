@@ -437,6 +437,24 @@ pub struct InboundCommand {
     pub page: Option<PageContext>,
 }
 
+impl InboundCommand {
+    /// A message with no channel context yet (set the one its channel answers through).
+    pub fn new(id: String, channel: shared::wire::Channel, text: String) -> InboundCommand {
+        InboundCommand {
+            id,
+            channel,
+            text,
+            automatic: false,
+            email: None,
+            raw: None,
+            sms: None,
+            whatsapp: None,
+            telegram: None,
+            page: None,
+        }
+    }
+}
+
 /// Largest raw inbound message kept beside its text, in bytes.
 pub const MAX_RAW_KEPT_BYTES: usize = 1024 * 1024;
 

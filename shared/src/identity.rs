@@ -338,7 +338,7 @@ pub fn verify_user_hash(
     if keys.is_empty() {
         return Err(IdentifyError::NotConfigured);
     }
-    let Some(presented) = decode_hex(hash) else {
+    let Some(presented) = crate::hex::decode(hash, 32) else {
         return Err(IdentifyError::Invalid);
     };
     let matching = keys.iter().find(|key| {
@@ -409,16 +409,6 @@ fn token_kid(token: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).ok()?;
     let header: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
     header.get("kid")?.as_str().map(str::to_owned)
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -146,7 +146,7 @@ pub fn verify_link(
     signature: &str,
     now_secs: u64,
 ) -> Result<(), LinkError> {
-    let bytes = decode_hex(signature).ok_or(LinkError::Invalid)?;
+    let bytes = crate::hex::decode(signature, 32).ok_or(LinkError::Invalid)?;
     link_mac(key, site, conversation, expires)
         .verify_slice(&bytes)
         .map_err(|_| LinkError::Invalid)?;
@@ -154,16 +154,6 @@ pub fn verify_link(
         return Err(LinkError::Expired);
     }
     Ok(())
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

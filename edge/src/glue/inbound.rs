@@ -88,19 +88,11 @@ pub async fn receive_sms(env: &Env, site: &SiteRecord, sms: shared::sms::Inbound
         text.push_str(&format!("\n[{kind}: {url}]"));
     }
     let command = InboundCommand {
-        id: format!("sms:{}", sms.sid),
-        channel: Channel::Sms,
-        text: text.trim().to_owned(),
-        automatic: false,
-        email: None,
-        raw: None,
         sms: Some(crate::internal::SmsContext {
             from: sms.to.clone(),
             to: sms.from.clone(),
         }),
-        whatsapp: None,
-        telegram: None,
-        page: None,
+        ..InboundCommand::new(format!("sms:{}", sms.sid), Channel::Sms, text.trim().to_owned())
     };
     let _: InboundResult = hand_over(env, &site.id, &route.conversation, &command).await?;
     Ok(EMPTY_TWIML.to_owned())
@@ -128,19 +120,15 @@ pub async fn receive_whatsapp(
     };
     let route: InboundRoute = directory(env, &site.id, command).await?;
     let command = InboundCommand {
-        id: format!("whatsapp:{}", message.id),
-        channel: Channel::Whatsapp,
-        text: message.text.clone(),
-        automatic: false,
-        email: None,
-        raw: None,
-        sms: None,
         whatsapp: Some(crate::internal::WhatsappContext {
             to: message.from.clone(),
             last_inbound_at: message.timestamp,
         }),
-        telegram: None,
-        page: None,
+        ..InboundCommand::new(
+            format!("whatsapp:{}", message.id),
+            Channel::Whatsapp,
+            message.text.clone(),
+        )
     };
     hand_over(env, &site.id, &route.conversation, &command).await
 }
@@ -167,18 +155,14 @@ pub async fn receive_telegram(
     };
     let route: InboundRoute = directory(env, &site.id, command).await?;
     let command = InboundCommand {
-        id: format!("telegram:{}:{}", message.chat_id, message.message_id),
-        channel: Channel::Telegram,
-        text: message.text.clone(),
-        automatic: false,
-        email: None,
-        raw: None,
-        sms: None,
-        whatsapp: None,
         telegram: Some(crate::internal::TelegramContext {
             chat_id: message.chat_id,
         }),
-        page: None,
+        ..InboundCommand::new(
+            format!("telegram:{}:{}", message.chat_id, message.message_id),
+            Channel::Telegram,
+            message.text.clone(),
+        )
     };
     hand_over(env, &site.id, &route.conversation, &command).await
 }
@@ -210,23 +194,19 @@ pub async fn receive_page(
     };
     let route: InboundRoute = directory(env, &site.id, command).await?;
     let command = InboundCommand {
-        id: format!("{kind}:{}", message.mid),
-        channel: match message.inbox {
-            shared::messenger::Inbox::Messenger => Channel::Messenger,
-            shared::messenger::Inbox::Instagram => Channel::Instagram,
-        },
-        text: message.text.clone(),
-        automatic: false,
-        email: None,
-        raw: None,
-        sms: None,
-        whatsapp: None,
-        telegram: None,
         page: Some(crate::internal::PageContext {
             kind: kind.to_owned(),
             to: message.sender.clone(),
             last_inbound_at: message.timestamp,
         }),
+        ..InboundCommand::new(
+            format!("{kind}:{}", message.mid),
+            match message.inbox {
+                shared::messenger::Inbox::Messenger => Channel::Messenger,
+                shared::messenger::Inbox::Instagram => Channel::Instagram,
+            },
+            message.text.clone(),
+        )
     };
     hand_over(env, &site.id, &route.conversation, &command).await
 }
@@ -314,9 +294,6 @@ pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> R
     let mut references = email.replies_to.clone();
     references.reverse();
     let command = InboundCommand {
-        id: format!("email:{digest}"),
-        channel: Channel::Email,
-        text,
         automatic: email.automatic.is_some(),
         email: Some(EmailContext {
             from: email.from.clone(),
@@ -326,10 +303,7 @@ pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> R
             reply_address: address::reply_address(&key, &site, &route.conversation, &domain),
         }),
         raw: (raw.len() <= MAX_RAW_KEPT_BYTES).then(|| base64::engine::general_purpose::STANDARD.encode(raw)),
-        sms: None,
-        whatsapp: None,
-        telegram: None,
-        page: None,
+        ..InboundCommand::new(format!("email:{digest}"), Channel::Email, text)
     };
     hand_over(env, &site, &route.conversation, &command).await
 }
