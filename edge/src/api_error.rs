@@ -82,7 +82,8 @@ pub fn status(code: ErrorCode) -> u16 {
         | ErrorCode::IdentityNotConfigured
         | ErrorCode::CodeUsed
         | ErrorCode::MergeNotUndoable
-        | ErrorCode::TooManySecrets => 409,
+        | ErrorCode::TooManySecrets
+        | ErrorCode::ChannelUnavailable => 409,
         ErrorCode::PayloadTooLarge => 413,
         ErrorCode::UnsupportedMediaType => 415,
         ErrorCode::UpgradeRequired => 426,

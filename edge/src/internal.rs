@@ -422,6 +422,10 @@ pub struct InboundCommand {
     pub text: String,
     /// Automatic mail (auto-replies, bounces, lists): recorded, never answered.
     pub automatic: bool,
+    /// The message carried a "continue on another channel" code: say what came of it on its
+    /// channel instead of asking the bot.
+    #[serde(default)]
+    pub continued: Option<shared::continuation::Redeemed>,
     #[serde(default)]
     pub email: Option<EmailContext>,
     /// The raw message (base64), kept for staff; left out above `MAX_RAW_KEPT_BYTES`.
@@ -445,6 +449,7 @@ impl InboundCommand {
             channel,
             text,
             automatic: false,
+            continued: None,
             email: None,
             raw: None,
             sms: None,
@@ -587,6 +592,9 @@ pub enum DirectoryCommand {
         /// `In-Reply-To` and `References`, without angle brackets.
         replies_to: Vec<String>,
         message_id: Option<String>,
+        /// A "continue on another channel" code found in the message.
+        #[serde(default)]
+        code: Option<String>,
         new_ids: NewIds,
         rules: TraitRules,
         now: u64,
@@ -595,6 +603,9 @@ pub enum DirectoryCommand {
     /// customer's profile only once the number is verified).
     InboundSms {
         phone: String,
+        /// A "continue on another channel" code found in the message.
+        #[serde(default)]
+        code: Option<String>,
         new_ids: NewIds,
         rules: TraitRules,
         now: u64,
@@ -609,8 +620,19 @@ pub enum DirectoryCommand {
         proof: shared::identity::Proof,
         #[serde(default)]
         name: Option<String>,
+        /// A "continue on another channel" code found in the message.
+        #[serde(default)]
+        code: Option<String>,
         new_ids: NewIds,
         rules: TraitRules,
+        now: u64,
+    },
+    /// Stores a "continue on another channel" code for the session, if its hourly limit allows.
+    StartContinue {
+        visitor: String,
+        conversation: String,
+        channel: shared::continuation::Target,
+        code: String,
         now: u64,
     },
     /// We sent an email with `message_id` in `conversation`: replies to it thread back.
@@ -637,6 +659,9 @@ pub struct InboundRoute {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
     pub how: String,
+    /// The message carried a "continue on another channel" code, and what came of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continued: Option<shared::continuation::Redeemed>,
 }
 
 /// What an import did.

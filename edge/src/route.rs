@@ -78,6 +78,14 @@ pub enum Route {
     Feedback {
         site: String,
     },
+    /// The channels the visitor can continue the conversation on.
+    ContinueChannels {
+        site: String,
+    },
+    /// A one-time code and deep link to continue the conversation on another channel.
+    StartContinue {
+        site: String,
+    },
     Live {
         site: String,
     },
@@ -202,6 +210,8 @@ impl Route {
             | Route::SendMessage { site }
             | Route::RequestHuman { site }
             | Route::Feedback { site }
+            | Route::ContinueChannels { site }
+            | Route::StartContinue { site }
             | Route::Live { site }
             | Route::Identify { site }
             | Route::RequestEmailCode { site }
@@ -346,6 +356,15 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .transpose()?
                 .map(|site| Route::Feedback { site }),
         ),
+        ["v1", "sites", id, "conversation", "continue"] => {
+            let site = site(id)?;
+            let route = match method {
+                "GET" => Some(Route::ContinueChannels { site }),
+                "POST" => Some(Route::StartContinue { site }),
+                _ => None,
+            };
+            ("GET, POST", route)
+        }
         ["v1", "sites", id, "conversation", "live"] => (
             "GET",
             (method == "GET")

@@ -230,6 +230,9 @@ pub enum Proof {
     Telegram,
     /// A Messenger or Instagram page-scoped id, delivered by Meta to the site's page.
     MetaPage,
+    /// The channel's sender sent the one-time code the widget session showed ("continue on
+    /// another channel"): the session and that channel identity are the same customer.
+    ContinueCode { channel: crate::continuation::Target },
 }
 
 impl Proof {

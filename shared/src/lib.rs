@@ -8,6 +8,7 @@
 
 pub mod answer;
 pub mod article;
+pub mod continuation;
 pub mod escalation;
 pub mod hex;
 pub mod identity;

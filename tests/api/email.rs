@@ -50,6 +50,10 @@ pub fn nth_mail(to: &str, n: usize) -> Value {
     mail[n - 1].clone()
 }
 
+fn text_of(mail: &Value) -> String {
+    mail["TextBody"].as_str().unwrap_or_default().to_owned()
+}
+
 fn header<'a>(mail: &'a Value, name: &str) -> Option<&'a str> {
     mail["Headers"]
         .as_array()?
@@ -380,4 +384,57 @@ fn sendgrids_inbound_parse_is_read_raw_or_parsed() {
         .replace("name=\"to\"", "name=\"nothing\"")
         .replace("\"to\":[", "\"x\":[");
     post(&authorised, &broken).expect_error(400, "invalid_field");
+}
+
+#[test]
+fn an_email_carrying_the_widgets_code_verifies_its_sender_only_when_authenticated() {
+    let site = site_with_articles();
+    let session = site.session();
+    site.send(&session, "c1", "can I get a refund").expect_ok(200);
+    let invitation = crate::continuation::invite(&site, &session, "email");
+    let to = invitation["to"].as_str().unwrap().to_owned();
+    assert!(to.starts_with(&format!("{}+", site.id)) && to.ends_with(DOMAIN), "{to}");
+    let subject = format!("Continue my conversation ({})", invitation["code"].as_str().unwrap());
+
+    // A forged sender with the code threads into the chat (the address names it) but verifies
+    // nothing, and is told so.
+    let forger = unique_email("forger");
+    let forged = raw_email(&forger, &to, &subject, "cf1@example.com", "", false, "hello");
+    assert_eq!(deliver(&forger, &to, &forged).0, 200);
+    assert!(
+        text_of(&nth_mail(&forger, 1)).contains("couldn't confirm"),
+        "{:?}",
+        nth_mail(&forger, 1)
+    );
+    for profile in profiles(&site, &format!("email:{forger}")) {
+        let record = crate::continuation::identity(&profile, "email", &forger);
+        assert!(record.is_none_or(|r| r["verified"] == false), "{profile:?}");
+    }
+
+    // An authenticated one verifies the address: it joins the chat's profile.
+    let ada = unique_email("ada");
+    let invitation = crate::continuation::invite(&site, &session, "email");
+    let subject = format!("Continue my conversation ({})", invitation["code"].as_str().unwrap());
+    let raw = raw_email(
+        &ada,
+        &to,
+        &subject,
+        "ca1@example.com",
+        "",
+        true,
+        "Continue my conversation",
+    );
+    assert_eq!(deliver(&ada, &to, &raw).0, 200);
+    assert!(text_of(&nth_mail(&ada, 1)).contains("You're connected"));
+    let found = profiles(&site, &format!("email:{ada}"));
+    assert_eq!(found.len(), 1);
+    let record = crate::continuation::identity(&found[0], "email", &ada).unwrap();
+    assert_eq!(record["proof"], json!({"method": "continue_code", "channel": "email"}));
+    let channels: Vec<String> = site
+        .transcript(&session)
+        .iter()
+        .filter(|m| m["role"] == "visitor")
+        .map(|m| m["channel"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(channels, ["chat", "email", "email"]);
 }

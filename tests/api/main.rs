@@ -5,6 +5,7 @@
 mod support;
 
 mod admin;
+mod continuation;
 mod conversation;
 mod email;
 mod errors;

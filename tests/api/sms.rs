@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::continuation::{identity, invite};
 use crate::identity::profiles;
 use crate::support::{Reply, Site, edge, poll, site_with_articles};
 
@@ -225,4 +226,91 @@ fn sms_set_up_is_validated_and_needed() {
     );
     deleted.expect_ok(200);
     text_in(&site, TOKEN, &question).expect_error(404, "not_found");
+}
+
+#[test]
+fn a_number_that_texts_the_widgets_code_joins_the_customer_and_later_texts_follow() {
+    let site = site_with_articles();
+    set_up(&site);
+    let session = site.session();
+    site.send(&session, "c1", "can I get a refund").expect_ok(200);
+    let invitation = invite(&site, &session, "sms");
+    let link = invitation["link"].as_str().unwrap();
+    assert!(link.starts_with(&format!("sms:{OUR_NUMBER}?body=")), "{link}");
+    let customer = unique_number();
+    // Typed by hand, in lower case, on a phone.
+    let typed = invitation["code"].as_str().unwrap().to_lowercase();
+    let first = [
+        ("MessageSid", "SM00000000000000000000000000000c01"),
+        ("From", customer.as_str()),
+        ("To", OUR_NUMBER),
+        ("Body", typed.as_str()),
+    ];
+    assert_eq!(text_in(&site, TOKEN, &first).status, 200);
+    let sent = wait_for_sms(&customer, 1);
+    assert!(
+        sent[0]["body"].as_str().unwrap().starts_with("You're connected"),
+        "{sent:?}"
+    );
+    let owners = profiles(&site, &format!("phone:{}", customer.replace('+', "%2B")));
+    assert_eq!(owners.len(), 1);
+    let record = identity(&owners[0], "phone", &customer).unwrap();
+    assert_eq!(record["verified"], true);
+    assert_eq!(record["proof"], json!({"method": "continue_code", "channel": "sms"}));
+
+    // A later text without a code lands in the same conversation, and is answered by SMS.
+    let later = [
+        ("MessageSid", "SM00000000000000000000000000000c02"),
+        ("From", customer.as_str()),
+        ("To", OUR_NUMBER),
+        ("Body", "how do I reset my password?"),
+    ];
+    assert_eq!(text_in(&site, TOKEN, &later).status, 200);
+    let sent = wait_for_sms(&customer, 2);
+    assert!(sent[1]["body"].as_str().unwrap().contains("password"), "{sent:?}");
+    let channels: Vec<String> = site
+        .transcript(&session)
+        .iter()
+        .filter(|m| m["role"] == "visitor")
+        .map(|m| m["channel"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(channels, ["chat", "sms", "sms"]);
+    assert_eq!(
+        profiles(&site, &format!("phone:{}", customer.replace('+', "%2B")))[0]["id"],
+        owners[0]["id"],
+        "still one customer"
+    );
+}
+
+#[test]
+fn a_code_for_another_channel_or_a_made_up_one_links_nothing() {
+    let site = site_with_articles();
+    set_up(&site);
+    let session = site.session();
+    let for_email = invite(&site, &session, "email");
+    let customer = unique_number();
+    let attempts = [
+        (
+            "SM00000000000000000000000000000d01",
+            for_email["code"].as_str().unwrap(),
+            "another channel",
+        ),
+        ("SM00000000000000000000000000000d02", "TL-ZZZZZZZZ", "don't recognise"),
+    ];
+    for (n, (sid, body, says)) in attempts.into_iter().enumerate() {
+        let params = [
+            ("MessageSid", sid),
+            ("From", customer.as_str()),
+            ("To", OUR_NUMBER),
+            ("Body", body),
+        ];
+        assert_eq!(text_in(&site, TOKEN, &params).status, 200);
+        let sent = wait_for_sms(&customer, n + 1);
+        assert!(sent[n]["body"].as_str().unwrap().contains(says), "{says}: {sent:?}");
+    }
+    // The number stays a claim: nobody holds it verified, and the chat got nothing.
+    for profile in profiles(&site, &format!("phone:{}", customer.replace('+', "%2B"))) {
+        assert_eq!(identity(&profile, "phone", &customer).unwrap()["verified"], false);
+    }
+    assert!(site.transcript(&session).is_empty());
 }

@@ -4,13 +4,15 @@
 
 use serde_json::{Value, json};
 
+use crate::continuation::{identity, invite};
+use crate::identity::profiles;
 use crate::support::{Reply, Site, edge, poll, site_with_articles};
 
 const BOT_TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0";
 const SECRET: &str = "webhook_secret-42";
 
 fn set_up(site: &Site) {
-    let body = json!({ "bot_token": BOT_TOKEN, "secret_token": SECRET });
+    let body = json!({ "bot_token": BOT_TOKEN, "secret_token": SECRET, "username": "acme_help_bot" });
     let reply = edge().json("PUT", &site.path("/channels/telegram"), Some(&site.admin_key), &body);
     let info = reply.expect_ok(200);
     assert!(!info.to_string().contains("AAHdq") && !info.to_string().contains(SECRET));
@@ -90,4 +92,45 @@ fn the_bot_answers_on_telegram_and_staff_reply_there() {
         reply.expect_error(400, "invalid_field").body["error"]["field"],
         "bot_token"
     );
+}
+
+#[test]
+fn pressing_start_in_the_bot_from_the_widgets_link_continues_the_chat_on_telegram() {
+    let site = site_with_articles();
+    set_up(&site);
+    let session = site.session();
+    site.send(&session, "c1", "can I get a refund").expect_ok(200);
+    let invitation = invite(&site, &session, "telegram");
+    let code = invitation["code"].as_str().unwrap();
+    assert_eq!(invitation["link"], format!("https://t.me/acme_help_bot?start={code}"));
+    assert_eq!(invitation["to"], "@acme_help_bot");
+    // Telegram sends `/start <parameter>` when the customer presses Start.
+    let chat = 7_300_000_000 + i64::from(std::process::id() % 1_000_000);
+    post(&site, Some(SECRET), &update(chat, 1, &format!("/start {code}"))).expect_ok(200);
+    let sent = wait_for(chat, 1);
+    assert!(
+        sent[0]["text"].as_str().unwrap().starts_with("You're connected"),
+        "{sent:?}"
+    );
+    let owners = profiles(&site, &format!("telegram:{chat}"));
+    assert_eq!(owners.len(), 1);
+    let record = identity(&owners[0], "telegram", &chat.to_string()).unwrap();
+    assert_eq!(
+        record["proof"],
+        json!({"method": "continue_code", "channel": "telegram"})
+    );
+    post(&site, Some(SECRET), &update(chat, 2, "how do I reset my password?")).expect_ok(200);
+    wait_for(chat, 2);
+    let channels: Vec<String> = site
+        .transcript(&session)
+        .iter()
+        .filter(|m| m["role"] == "visitor")
+        .map(|m| m["channel"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(channels, ["chat", "telegram", "telegram"]);
+    // A bad username is refused when the bot is set up.
+    let bad = json!({ "bot_token": BOT_TOKEN, "secret_token": SECRET, "username": "no" });
+    let reply = edge().json("PUT", &site.path("/channels/telegram"), Some(&site.admin_key), &bad);
+    reply.expect_error(400, "invalid_field");
+    assert_eq!(reply.body["error"]["field"], "username");
 }

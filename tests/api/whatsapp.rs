@@ -8,6 +8,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::continuation::{channels, identity, invite};
 use crate::email::{deliver, nth_mail, raw_email, site_address};
 use crate::identity::{identify_ok, new_secret, now, profiles, unique_email};
 use crate::support::{Reply, Site, edge, poll, site_with_articles};
@@ -16,10 +17,13 @@ use crate::webhooks::{Receiver, add_endpoint, check_signed};
 const APP_SECRET: &str = "00112233445566778899aabbccddeeff";
 const VERIFY_TOKEN: &str = "let-meta-in-please";
 const PHONE_NUMBER_ID: &str = "1122334455667";
+/// The number customers write to (for "continue on WhatsApp" links).
+const OUR_NUMBER: &str = "+1 555 000 1111";
 
 fn set_up(site: &Site) {
     let body = json!({
         "phone_number_id": PHONE_NUMBER_ID,
+        "phone_number": OUR_NUMBER,
         "access_token": "EAAG-test-access-token",
         "app_secret": APP_SECRET,
         "verify_token": VERIFY_TOKEN,
@@ -228,5 +232,75 @@ fn outside_the_24_hour_window_staff_are_told_instead_of_failing_silently() {
         edge().whatsapp_to(&phone).len(),
         before,
         "nothing sent outside the window"
+    );
+}
+
+#[test]
+fn a_chat_continues_on_whatsapp_when_the_widgets_code_arrives_from_there() {
+    let site = site_with_articles();
+    set_up(&site);
+    let session = site.session();
+    site.send(&session, "c1", "can I get a refund").expect_ok(200);
+    assert!(channels(&site, &session).contains(&"whatsapp".to_owned()));
+    let invitation = invite(&site, &session, "whatsapp");
+    let code = invitation["code"].as_str().unwrap();
+    let link = invitation["link"].as_str().unwrap();
+    assert!(link.starts_with("https://wa.me/15550001111?text="), "{link}");
+    assert!(link.ends_with(code), "the prefilled text ends with the code: {link}");
+    assert_eq!(invitation["to"], "+15550001111");
+
+    // The customer taps the link and sends the prefilled text from their phone.
+    let phone = unique_phone();
+    let text = invitation["text"].as_str().unwrap();
+    post_signed(&site, APP_SECRET, &message_payload(&phone, "wamid.move1", text)).expect_ok(200);
+    let sent = wait_for_whatsapp(&phone, 1);
+    assert!(
+        sent[0]["body"].as_str().unwrap().starts_with("You're connected"),
+        "{sent:?}"
+    );
+
+    // The number is now the customer's, verified by the code, and the chat continues there.
+    let by_phone = profiles(&site, &format!("phone:{}", phone.replace('+', "%2B")));
+    assert_eq!(by_phone.len(), 1);
+    let record = identity(&by_phone[0], "phone", &phone).unwrap();
+    assert_eq!(record["verified"], true);
+    assert_eq!(
+        record["proof"],
+        json!({"method": "continue_code", "channel": "whatsapp"})
+    );
+    post_signed(
+        &site,
+        APP_SECRET,
+        &message_payload(&phone, "wamid.move2", "how do I reset my password?"),
+    )
+    .expect_ok(200);
+    let sent = wait_for_whatsapp(&phone, 2);
+    assert!(sent[1]["body"].as_str().unwrap().contains("password"), "{sent:?}");
+    let visitor: Vec<(String, String)> = site
+        .transcript(&session)
+        .iter()
+        .filter(|m| m["role"] == "visitor")
+        .map(|m| {
+            (
+                m["channel"].as_str().unwrap().to_owned(),
+                m["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let channels_seen: Vec<&str> = visitor.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(channels_seen, ["chat", "whatsapp", "whatsapp"], "{visitor:?}");
+
+    // The code works once: another number sending it is told so and stays a separate customer.
+    let other = unique_phone();
+    post_signed(&site, APP_SECRET, &message_payload(&other, "wamid.move3", text)).expect_ok(200);
+    let told = wait_for_whatsapp(&other, 1);
+    assert!(told[0]["body"].as_str().unwrap().contains("already used"), "{told:?}");
+    let others = profiles(&site, &format!("phone:{}", other.replace('+', "%2B")));
+    assert_eq!(others.len(), 1);
+    assert_ne!(others[0]["id"], by_phone[0]["id"]);
+    assert_eq!(
+        site.transcript(&session).len(),
+        visitor.len() * 2,
+        "nothing joined the chat"
     );
 }

@@ -31,7 +31,13 @@ async function setUpWhatsapp(site) {
   const response = await fetch(`${EDGE}/v1/sites/${site.id}/channels/whatsapp`, {
     method: "PUT",
     headers: { Authorization: `Bearer ${site.adminKey}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ phone_number_id: PHONE_NUMBER_ID, access_token: "EAAG-e2e-token", app_secret: APP_SECRET, verify_token: "e2e-verify-token" }),
+    body: JSON.stringify({
+      phone_number_id: PHONE_NUMBER_ID,
+      phone_number: "+1 555 000 1111",
+      access_token: "EAAG-e2e-token",
+      app_secret: APP_SECRET,
+      verify_token: "e2e-verify-token",
+    }),
   });
   assert.equal(response.status, 200, await response.text());
 }
@@ -119,6 +125,46 @@ test("chat, then email, then WhatsApp: one timeline in the open widget, and staf
   await widget.shows("Hi Grace, Maya here: 4471 is out for delivery today.");
   const sent = await (await fetch(`${SINK}/_sink/whatsapp?to=${phone.slice(1)}`)).json();
   assert.equal(sent.at(-1).body, "Hi Grace, Maya here: 4471 is out for delivery today.");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("continue on WhatsApp: the widget shows a wa.me link with a code, and the chat follows once it arrives", async () => {
+  const site = await createSiteWithKey("e2e-continue", [hosts.origin], ARTICLES);
+  await setUpWhatsapp(site);
+  const phone = `+4478${String(Date.now()).slice(-8)}`;
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  const errors = [];
+  tab.on("pageerror", (error) => errors.push(error.message));
+  await tab.goto(`${hosts.origin}/plain?site=${site.id}`);
+  const widget = new Widget(tab);
+  await widget.open();
+  await widget.ask("My order 4471 hasn't arrived");
+
+  await widget.host.locator("[data-action=continue]").click();
+  const choices = await widget.host.locator("[data-channel]").allTextContents();
+  assert.deepEqual(choices, ["Email", "WhatsApp"]);
+  await widget.host.locator("[data-channel=whatsapp]").click();
+  const open = widget.host.locator("a.tl-open");
+  await open.waitFor({ state: "visible" });
+  const href = await open.getAttribute("href");
+  assert.match(href, /^https:\/\/wa\.me\/15550001111\?text=Continue%20my%20conversation%20with%20.*TL-[0-9A-Z]{8}$/);
+  assert.equal(await open.getAttribute("target"), "_blank");
+  assert.match(await open.getAttribute("rel"), /noopener/);
+  const text = await widget.host.locator(".tl-code-text").textContent();
+  assert.equal(decodeURIComponent(href.split("?text=")[1]), text);
+
+  // She sends the prefilled text from WhatsApp: the chat shows it, and says it is connected.
+  await whatsappIn(site, phone, text);
+  await widget.shows(text);
+  await widget.host.locator("[data-state=connected]", { hasText: "Connected on WhatsApp" }).waitFor({ state: "visible" });
+  await widget.shows("You're connected");
+  // What she writes on WhatsApp next shows in the chat too, answered there.
+  await whatsappIn(site, phone, "How do I reset my password?");
+  await widget.shows("How do I reset my password?");
+  const sent = await (await fetch(`${SINK}/_sink/whatsapp?to=${phone.slice(1)}`)).json();
+  assert.ok(sent.at(0).body.startsWith("You're connected"), JSON.stringify(sent));
   assert.deepEqual(errors, []);
   await context.close();
 });

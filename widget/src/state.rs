@@ -2,6 +2,7 @@
 //! transition is tested natively. The view only renders this; the transport only feeds it.
 
 use serde::{Deserialize, Serialize};
+use shared::continuation::{Invitation, Target};
 use shared::limits::SESSION_TTL_SECS;
 use shared::wire::{ClientFrame, ConversationStatus, ErrorBody, ErrorCode, Message, Role, ServerFrame};
 
@@ -209,6 +210,7 @@ pub fn describe(error: &ErrorBody) -> String {
         ErrorCode::CodeExpired => "That code has expired. Ask for a new one.".into(),
         ErrorCode::CodeUsed => "That code was already used. Ask for a new one.".into(),
         ErrorCode::CodeAttemptsExceeded => "Too many wrong codes. Ask for a new one.".into(),
+        ErrorCode::ChannelUnavailable => "That channel isn't available for this site right now.".into(),
         ErrorCode::EmailUnavailable | ErrorCode::EmailFailed => {
             "We couldn't send an email just now. Please try again in a little while.".into()
         }
@@ -332,6 +334,50 @@ impl EmailCheck {
             }
             _ => self,
         }
+    }
+}
+
+/// "Continue on another channel": the visitor picks a channel, gets a deep link carrying a
+/// one-time code, and the conversation follows them there once the code arrives from it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Moving {
+    /// Offer it (when the site has any channel to move to).
+    #[default]
+    Closed,
+    Choosing,
+    Creating {
+        channel: Target,
+    },
+    /// The link and code are shown until the code arrives from the channel.
+    Ready {
+        invitation: Invitation,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+impl Moving {
+    /// Whether `messages` hold the invitation's code, written on its channel: the move worked.
+    pub fn arrived(&self, messages: &[Message]) -> bool {
+        let Moving::Ready { invitation } = self else {
+            return false;
+        };
+        messages.iter().any(|m| {
+            m.role == Role::Visitor
+                && m.channel == invitation.channel.channel()
+                && shared::continuation::find_code(&m.text).as_deref() == Some(invitation.code.as_str())
+        })
+    }
+}
+
+/// A channel's name as the visitor knows it.
+pub fn channel_name(target: Target) -> &'static str {
+    match target {
+        Target::Email => "Email",
+        Target::Sms => "SMS",
+        Target::Whatsapp => "WhatsApp",
+        Target::Telegram => "Telegram",
     }
 }
 
@@ -548,5 +594,27 @@ mod tests {
         assert_eq!(reconnect_delay_ms(10, 1.0), 30_000);
         assert_eq!(reconnect_delay_ms(10, 0.0), 15_000);
         assert_eq!(reconnect_delay_ms(u32::MAX, 0.5), 22_500);
+    }
+
+    #[test]
+    fn a_move_has_arrived_when_its_code_comes_from_its_channel() {
+        let invitation = shared::continuation::invitation(Target::Whatsapp, "Acme", "TL-ABCDEFGH", "+15550001111", 9);
+        let moving = Moving::Ready {
+            invitation: invitation.clone(),
+        };
+        let mut from_chat = message(1, "a", Role::Visitor);
+        from_chat.text = invitation.text.clone();
+        // Typed into the chat itself, or on another channel, or another code: not yet.
+        let mut by_sms = from_chat.clone();
+        by_sms.channel = shared::wire::Channel::Sms;
+        let mut other_code = from_chat.clone();
+        other_code.channel = shared::wire::Channel::Whatsapp;
+        other_code.text = "Continue: TL-ABCDEFGJ".into();
+        assert!(!moving.arrived(&[from_chat.clone(), by_sms, other_code]));
+        let mut arrived = from_chat;
+        arrived.channel = shared::wire::Channel::Whatsapp;
+        arrived.text = "continue my conversation with acme: tl-abcdefgh".into();
+        assert!(moving.arrived(std::slice::from_ref(&arrived)));
+        assert!(!Moving::Choosing.arrived(&[arrived]));
     }
 }

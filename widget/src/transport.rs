@@ -17,7 +17,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use crate::state::{self, Chat, EmailCheck, OutgoingKind, StoredSession};
+use shared::continuation::{Invitation, Target};
+
+use crate::state::{self, Chat, EmailCheck, Moving, OutgoingKind, StoredSession};
 
 /// A DOM event handler, kept alive as long as the socket it listens to.
 type Handler = Closure<dyn FnMut(JsValue)>;
@@ -44,6 +46,11 @@ pub struct Transport {
     pub notice: RwSignal<Option<String>>,
     /// The "continue on any device" email verification offer.
     pub email: RwSignal<EmailCheck>,
+    /// The channels this conversation can move to (loaded once connected).
+    pub channels: RwSignal<Vec<Target>>,
+    /// "Continue on another channel".
+    pub moving: RwSignal<Moving>,
+    channels_loaded: Cell<bool>,
     /// Addresses the visitor declined to verify, not offered again.
     declined: RefCell<Vec<String>>,
     session: RefCell<Option<StoredSession>>,
@@ -80,6 +87,9 @@ impl Transport {
             connection: RwSignal::new(Connection::Idle),
             notice: RwSignal::new(None),
             email: RwSignal::new(EmailCheck::Idle),
+            channels: RwSignal::new(Vec::new()),
+            moving: RwSignal::new(Moving::Closed),
+            channels_loaded: Cell::new(false),
             declined: RefCell::new(Vec::new()),
             session: RefCell::new(None),
             socket: RefCell::new(None),
@@ -269,6 +279,51 @@ impl Transport {
         }
     }
 
+    /// Which channels the conversation can move to; none on failure (the offer stays hidden).
+    async fn load_channels(&self, token: String) {
+        #[derive(serde::Deserialize)]
+        struct Channels {
+            channels: Vec<Target>,
+        }
+        let url = self.url("/conversation/continue");
+        match self.request::<Channels>("GET", &url, Some(&token), None).await {
+            Ok(list) => self.channels.set(list.channels),
+            Err(_) => self.channels_loaded.set(false),
+        }
+    }
+
+    /// Shows (or hides) the list of channels to continue on.
+    pub fn choose_channel(&self, open: bool) {
+        self.moving.set(if open { Moving::Choosing } else { Moving::Closed });
+    }
+
+    /// Gets a one-time code and deep link to continue on `channel`.
+    pub fn start_continue(self: &Rc<Self>, channel: Target) {
+        self.moving.set(Moving::Creating { channel });
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let next = match this.token().await {
+                Err(_) => Moving::Failed {
+                    error: "We couldn't reach the server. Please try again.".into(),
+                },
+                Ok(token) => {
+                    let url = this.url("/conversation/continue");
+                    let body = serde_json::json!({ "channel": channel }).to_string();
+                    match this.request::<Invitation>("POST", &url, Some(&token), Some(body)).await {
+                        Ok(invitation) => Moving::Ready { invitation },
+                        Err(Failure::Refused(error)) => Moving::Failed {
+                            error: state::describe(&error),
+                        },
+                        Err(_) => Moving::Failed {
+                            error: "We couldn't get a code just now. Please try again.".into(),
+                        },
+                    }
+                }
+            };
+            this.moving.set(next);
+        });
+    }
+
     pub fn request_human(self: &Rc<Self>) {
         self.chat
             .update(|chat| chat.queue(random_id(), OutgoingKind::RequestHuman));
@@ -284,7 +339,12 @@ impl Transport {
         wasm_bindgen_futures::spawn_local(async move {
             this.connection.set(Connection::Connecting);
             match this.token().await {
-                Ok(token) => this.open_socket(&token),
+                Ok(token) => {
+                    this.open_socket(&token);
+                    if !this.channels_loaded.replace(true) {
+                        this.load_channels(token).await;
+                    }
+                }
                 Err(failure) => this.handle_failure(failure),
             }
         });

@@ -9,7 +9,7 @@ use shared::limits::MAX_MESSAGE_CHARS;
 use shared::wire::{BotDetail, ConversationStatus, Message, Role};
 use wasm_bindgen::prelude::*;
 
-use crate::state::{EmailCheck, Row};
+use crate::state::{EmailCheck, Moving, Row, channel_name};
 use crate::transport::{Connection, Transport};
 
 const STYLE: &str = include_str!("widget.css");
@@ -187,6 +187,7 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
                 </For>
             </ol>
             <EmailOffer transport/>
+            <ContinueOffer transport/>
             <Show when=move || chat.with(|c| c.offers_person())>
                 <div class="tl-actions">
                     <button class="tl-handoff" on:click=move |_| transport.with_value(|t| t.request_human())>
@@ -305,6 +306,83 @@ fn EmailOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoV
             .into_any(),
         ),
     }
+    }
+}
+
+/// "Continue on another channel": pick one, then follow its link (or send the code by hand).
+#[component]
+fn ContinueOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoView {
+    let (moving, channels, chat) = transport.with_value(|t| (t.moving, t.channels, t.chat));
+    let arrived = move || moving.with(|m| chat.with(|c| m.arrived(&c.messages)));
+    move || {
+        if channels.with(Vec::is_empty) {
+            return None;
+        }
+        Some(match moving.get() {
+            Moving::Closed => view! {
+                <div class="tl-continue">
+                    <button class="tl-link" data-action="continue" on:click=move |_| transport.with_value(|t| t.choose_channel(true))>
+                        "Continue on another channel"
+                    </button>
+                </div>
+            }
+            .into_any(),
+            Moving::Choosing => view! {
+                <div class="tl-verify" role="group" aria-label="Continue on another channel">
+                    <p>"Carry on where it suits you; this conversation comes along."</p>
+                    <div class="tl-verify-actions tl-channels">
+                        {channels
+                            .get()
+                            .into_iter()
+                            .map(|channel| view! {
+                                <button class="tl-handoff" data-channel=channel.as_str() on:click=move |_| transport.with_value(|t| t.start_continue(channel))>
+                                    {channel_name(channel)}
+                                </button>
+                            })
+                            .collect_view()}
+                        <button class="tl-link" on:click=move |_| transport.with_value(|t| t.choose_channel(false))>"Cancel"</button>
+                    </div>
+                </div>
+            }
+            .into_any(),
+            Moving::Creating { channel } => view! {
+                <div class="tl-verify" role="status"><p>{format!("Getting your {} link…", channel_name(channel))}</p></div>
+            }
+            .into_any(),
+            Moving::Ready { invitation } => {
+                let name = channel_name(invitation.channel);
+                if arrived() {
+                    view! {
+                        <div class="tl-verify tl-verified" role="status" data-state="connected">
+                            <p>{format!("Connected on {name}: carry on there whenever you like. Replies reach you there.")}</p>
+                        </div>
+                    }
+                    .into_any()
+                } else {
+                    let minutes = invitation.expires_at.saturating_sub((js_sys::Date::now() / 1000.0) as u64).div_ceil(60);
+                    view! {
+                        <div class="tl-verify" role="group" aria-label=format!("Continue on {name}") data-state="invited">
+                            <a class="tl-handoff tl-open" href=invitation.link target="_blank" rel="noopener noreferrer">
+                                {format!("Open {name}")}
+                            </a>
+                            <p class="tl-manual">
+                                "Or send " <code class="tl-code-text">{invitation.text}</code> " to " <strong>{invitation.to}</strong>
+                                {format!(". The code works once, for {minutes} minutes.")}
+                            </p>
+                            <button class="tl-link" on:click=move |_| transport.with_value(|t| t.choose_channel(false))>"Cancel"</button>
+                        </div>
+                    }
+                    .into_any()
+                }
+            }
+            Moving::Failed { error } => view! {
+                <div class="tl-verify" role="alert">
+                    <p class="tl-failed">{error}</p>
+                    <button class="tl-link" on:click=move |_| transport.with_value(|t| t.choose_channel(true))>"Try again"</button>
+                </div>
+            }
+            .into_any(),
+        })
     }
 }
 

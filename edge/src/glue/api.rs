@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use shared::article;
+use shared::continuation::{self, Target};
 use shared::identity::{self, IdentifyError, IdentityKey};
 use shared::jwt::{Key, KeyRing};
 use shared::limits::{MAX_ARTICLES_UPLOAD_BYTES, MAX_JSON_BODY_BYTES};
@@ -263,6 +264,19 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     ));
                 }
                 let bot_id = bot_token.split(':').next().unwrap_or_default().to_owned();
+                // Optional: the bot's @username, for "continue on Telegram" links.
+                let username = match body.get("username") {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::String(name)) if continuation::valid_telegram_username(name) => {
+                        Some(name.trim_start_matches('@').to_owned())
+                    }
+                    Some(_) => {
+                        return Err(ApiError::field(
+                            "username",
+                            "`username` is the bot's username: 5 to 32 of a-z, 0-9 and _, starting with a letter",
+                        ));
+                    }
+                };
                 let config = crate::internal::TelegramConfig {
                     bot_token,
                     secret_token,
@@ -272,6 +286,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     config: serde_json::to_value(&config).map_err(|e| internal("channel", e))?,
                     public: serde_json::json!({
                         "bot_id": bot_id,
+                        "username": username,
                         "webhook_url": format!("{base}/v1/sites/{site}/inbound/telegram"),
                     }),
                     now: now_ms() / 1000,
@@ -287,6 +302,20 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 {
                     return Err(ApiError::field("phone_number_id", "`phone_number_id` is digits"));
                 }
+                // Optional: the number customers write to, for "continue on WhatsApp" links.
+                let phone_number = match body.get("phone_number") {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::String(number)) => Some(
+                        shared::identity::normalize_phone(number)
+                            .map_err(|why| ApiError::field("phone_number", why))?,
+                    ),
+                    Some(_) => {
+                        return Err(ApiError::field(
+                            "phone_number",
+                            "`phone_number` is the WhatsApp number in international form, e.g. +15550001111",
+                        ));
+                    }
+                };
                 let (access_token, app_secret, verify_token) = meta_app_credentials(&body)?;
                 let config = WhatsappConfig {
                     phone_number_id: phone_number_id.clone(),
@@ -299,6 +328,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     config: serde_json::to_value(&config).map_err(|e| internal("channel", e))?,
                     public: serde_json::json!({
                         "phone_number_id": phone_number_id,
+                        "phone_number": phone_number,
                         "webhook_url": format!("{base}/v1/sites/{site}/inbound/whatsapp"),
                     }),
                     now: now_ms() / 1000,
@@ -487,6 +517,53 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let updated: shared::wire::Message =
                 call(&conversation_stub(env, &claims)?, "POST", &path, Some(&command)).await?;
             json(200, &serde_json::json!({ "message": updated }))
+        }
+        Route::ContinueChannels { site } => {
+            visitor_site(&req, env, &site).await?;
+            let claims = visitor_session(bearer(&req), env, &site)?;
+            let targets = continue_targets(env, &site, claims.conversation()).await?;
+            let channels: Vec<Target> = targets.into_iter().map(|(target, _)| target).collect();
+            json(200, &serde_json::json!({ "channels": channels }))
+        }
+        Route::StartContinue { site } => {
+            let record = visitor_site(&req, env, &site).await?;
+            let claims = visitor_session(bearer(&req), env, &site)?;
+            let body = json_body(&mut req).await?;
+            let channel = body
+                .get("channel")
+                .and_then(serde_json::Value::as_str)
+                .and_then(Target::parse)
+                .ok_or_else(|| ApiError::field("channel", "`channel` is one of email, sms, whatsapp, telegram"))?;
+            let to = continue_targets(env, &site, claims.conversation())
+                .await?
+                .into_iter()
+                .find_map(|(target, to)| (target == channel).then_some(to))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::ChannelUnavailable,
+                        format!(
+                            "this site has not set up {} for continuing conversations",
+                            channel.as_str()
+                        ),
+                    )
+                })?;
+            let code = continuation::new_code(random_bytes()?);
+            let command = DirectoryCommand::StartContinue {
+                visitor: claims.sub.clone(),
+                conversation: claims.conversation().to_owned(),
+                channel,
+                code: code.clone(),
+                now: now_ms(),
+            };
+            #[derive(serde::Deserialize)]
+            struct Started {
+                expires_at: u64,
+            }
+            let started: Started = directory(env, &site, command).await?;
+            json(
+                201,
+                &continuation::invitation(channel, &record.name, &code, &to, started.expires_at),
+            )
         }
         Route::RequestHuman { site } => {
             visitor_site(&req, env, &site).await?;
@@ -1364,4 +1441,37 @@ async fn require_admin(req: &Request, env: &Env, site: &str) -> ApiResult<SiteRe
             format!("this endpoint needs site {site:?}'s admin key: `Authorization: Bearer <admin key>`"),
         ))
     }
+}
+
+/// Where a visitor can continue `conversation`, and the address to write to on each: email
+/// (its reply address) when an email provider is configured, SMS with the site's Twilio number,
+/// WhatsApp with the number's `phone_number`, Telegram with the bot's `username`.
+async fn continue_targets(env: &Env, site: &str, conversation: &str) -> ApiResult<Vec<(Target, String)>> {
+    let mut targets = Vec::new();
+    if email_config(env).is_some()
+        && let (Some(domain), Ok(secret)) = (setting(env, "EMAIL_DOMAIN"), env.secret("SESSION_SECRET"))
+    {
+        let key = shared::mail::address::address_key(secret.to_string().as_bytes());
+        targets.push((
+            Target::Email,
+            shared::mail::address::reply_address(&key, site, conversation, &domain),
+        ));
+    }
+    let channels: Vec<ChannelInfo> = site_command(env, site, &SiteCommand::ListChannels).await?;
+    for target in [Target::Sms, Target::Whatsapp, Target::Telegram] {
+        let field = match target {
+            Target::Sms => "from",
+            Target::Whatsapp => "phone_number",
+            _ => "username",
+        };
+        let to = channels
+            .iter()
+            .find(|c| c.kind == target.as_str())
+            .and_then(|c| c.public.get(field))
+            .and_then(serde_json::Value::as_str);
+        if let Some(to) = to {
+            targets.push((target, to.to_owned()));
+        }
+    }
+    Ok(targets)
 }

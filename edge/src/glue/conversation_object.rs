@@ -926,6 +926,26 @@ impl ConversationObject {
         if command.automatic {
             return Ok(result);
         }
+        // A "continue on another channel" code: say on this channel what came of it.
+        if let Some(redeemed) = command.continued {
+            let reply = self.store_on(
+                command.channel,
+                format!("bot:{}", message.id),
+                Role::Bot,
+                redeemed.reply().to_owned(),
+                Some(message.id.clone()),
+                None,
+            )?;
+            match self.send_on(command.channel, &reply, "continued").await {
+                Ok(Sent::Yes) => {}
+                Ok(Sent::No(reason)) => worker::console_error!("the continue confirmation was not sent: {reason}"),
+                Err(error) => {
+                    worker::console_error!("sending the continue confirmation failed: {}", error.body.message)
+                }
+            }
+            result.answer = Some(reply);
+            return Ok(result);
+        }
         if self.status()? != ConversationStatus::Bot {
             let notify = SiteCommand::Notify {
                 conversation: self.key()?.conversation,

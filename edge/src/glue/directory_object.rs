@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use shared::continuation::{self, CodeRecord, Redeemed, Target};
 use shared::identity::{Identified, IdentityKey, IdentityKind, Proof};
 use shared::otp::{self, PendingCode};
 use shared::profile::{self, ImportPerson, MergeRecord, Plan, Profile, TraitRules};
@@ -72,6 +73,13 @@ CREATE TABLE IF NOT EXISTS email_threads (
     message_id TEXT PRIMARY KEY,
     conversation TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS continue_codes (
+    code TEXT PRIMARY KEY,
+    visitor TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS continue_codes_visitor ON continue_codes (visitor, created_at);
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     data TEXT NOT NULL
@@ -219,11 +227,23 @@ impl ProfileDirectory {
                 conversation,
                 replies_to,
                 message_id,
+                code,
                 new_ids,
                 rules,
                 now,
             } => {
-                let route = self.inbound_email(
+                let continued = match code {
+                    Some(_) if !authenticated => Some(Redeemed::Unauthenticated),
+                    Some(code) => {
+                        let email = IdentityKey {
+                            kind: IdentityKind::Email,
+                            value: address.clone(),
+                        };
+                        Some(self.redeem(&site, &code, Target::Email, email, &new_ids, &rules, now)?)
+                    }
+                    None => None,
+                };
+                let mut route = self.inbound_email(
                     &site,
                     &address,
                     authenticated,
@@ -233,6 +253,7 @@ impl ProfileDirectory {
                     &rules,
                     now,
                 )?;
+                route.continued = continued;
                 if let Some(id) = message_id {
                     self.record_email(&id, &route.conversation)?;
                 }
@@ -244,10 +265,18 @@ impl ProfileDirectory {
                 identity,
                 proof,
                 name,
+                code,
                 new_ids,
                 rules,
                 now,
             } => {
+                let target = channel.split(':').next().and_then(Target::parse);
+                let continued = match (code, target) {
+                    (Some(code), Some(target)) => {
+                        Some(self.redeem(&site, &code, target, identity.clone(), &new_ids, &rules, now)?)
+                    }
+                    _ => None,
+                };
                 let mut traits = BTreeMap::new();
                 if let Some(name) = name {
                     traits.insert(
@@ -279,24 +308,46 @@ impl ProfileDirectory {
                         conversation: outcome.conversation,
                         profile: Some(outcome.profile),
                         how: "sender".into(),
+                        continued,
                     },
                 )
             }
             DirectoryCommand::InboundSms {
                 phone,
+                code,
                 new_ids,
                 rules,
                 now,
             } => {
-                let identified = Identified {
-                    proof: Proof::Claimed,
-                    verified: Vec::new(),
-                    claimed: vec![IdentityKey {
-                        kind: IdentityKind::Phone,
-                        value: phone.clone(),
-                    }],
-                    traits: BTreeMap::new(),
-                    traits_verified: false,
+                let number = IdentityKey {
+                    kind: IdentityKind::Phone,
+                    value: phone.clone(),
+                };
+                let continued = match code {
+                    Some(code) => {
+                        Some(self.redeem(&site, &code, Target::Sms, number.clone(), &new_ids, &rules, now)?)
+                    }
+                    None => None,
+                };
+                // A number someone proved (a code, a site-signed identity) routes to its owner's
+                // conversation; otherwise it is only a claim with a conversation of its own.
+                // Replies go to the number itself, so a spoofed sender learns nothing.
+                let identified = if self.owner(&number)?.is_some() {
+                    Identified {
+                        proof: Proof::Channel,
+                        verified: vec![number],
+                        claimed: Vec::new(),
+                        traits: BTreeMap::new(),
+                        traits_verified: false,
+                    }
+                } else {
+                    Identified {
+                        proof: Proof::Claimed,
+                        verified: Vec::new(),
+                        claimed: vec![number],
+                        traits: BTreeMap::new(),
+                        traits_verified: false,
+                    }
                 };
                 let channel = format!("sms:{phone}");
                 let outcome = self.link(
@@ -315,8 +366,19 @@ impl ProfileDirectory {
                         conversation: outcome.conversation,
                         profile: Some(outcome.profile),
                         how: "sender".into(),
+                        continued,
                     },
                 )
+            }
+            DirectoryCommand::StartContinue {
+                visitor,
+                conversation,
+                channel,
+                code,
+                now,
+            } => {
+                let expires_at = self.start_continue(&visitor, &conversation, channel, &code, now)?;
+                json(200, &serde_json::json!({ "expires_at": expires_at }))
             }
             DirectoryCommand::RecordEmail {
                 message_id,
@@ -542,6 +604,7 @@ impl ProfileDirectory {
                 conversation,
                 profile,
                 how: "threaded".into(),
+                continued: None,
             });
         }
         // By sender. An authenticated one is the address's channel; an unauthenticated one
@@ -583,7 +646,128 @@ impl ProfileDirectory {
             conversation: outcome.conversation,
             profile: Some(outcome.profile),
             how: if authenticated { "sender" } else { "review" }.into(),
+            continued: None,
         })
+    }
+
+    /// Stores a "continue on another channel" code for a session; returns when it expires
+    /// (seconds).
+    fn start_continue(
+        &self,
+        visitor: &str,
+        conversation: &str,
+        channel: Target,
+        code: &str,
+        now: u64,
+    ) -> ApiResult<u64> {
+        let now_secs = now / 1000;
+        let recent: Vec<AtRow> = self
+            .sql()
+            .exec(
+                "SELECT created_at AS at FROM continue_codes WHERE visitor = ? AND created_at > ?",
+                vec![
+                    visitor.into(),
+                    SqlStorageValue::from(now_secs.saturating_sub(3600) as i64),
+                ],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading continue codes", e))?;
+        let recent: Vec<u64> = recent.into_iter().map(|r| r.at as u64).collect();
+        if let Err(wait_secs) = continuation::may_create(&recent, now_secs) {
+            let mut error = ApiError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "too many codes: at most {} per session each hour; retry in {wait_secs} s",
+                    continuation::MAX_CODES_PER_HOUR
+                ),
+            );
+            error.body.retry_after_ms = Some(wait_secs * 1000);
+            return Err(error);
+        }
+        let record = CodeRecord {
+            visitor: visitor.to_owned(),
+            conversation: conversation.to_owned(),
+            channel,
+            expires_at: now_secs + continuation::CODE_TTL_SECS,
+            used_at: None,
+        };
+        let data = serde_json::to_string(&record).map_err(|e| internal("continue code", e))?;
+        let sql = self.sql();
+        sql.exec(
+            "INSERT INTO continue_codes (code, visitor, created_at, data) VALUES (?, ?, ?, ?)",
+            vec![
+                code.into(),
+                visitor.into(),
+                SqlStorageValue::from(now_secs as i64),
+                data.into(),
+            ],
+        )
+        .map_err(|e| internal("storing a continue code", e))?;
+        // Used and expired codes are kept a day (a late message still gets a clear answer).
+        sql.exec(
+            "DELETE FROM continue_codes WHERE created_at < ?",
+            vec![SqlStorageValue::from(now_secs.saturating_sub(86_400) as i64)],
+        )
+        .map_err(|e| internal("pruning continue codes", e))?;
+        Ok(record.expires_at)
+    }
+
+    /// Redeems a code that arrived on `channel` from `identity`: when it is good, the identity
+    /// joins the code's session's profile as `link` decides for any verified proof.
+    #[allow(clippy::too_many_arguments)]
+    fn redeem(
+        &self,
+        site: &str,
+        code: &str,
+        channel: Target,
+        identity: IdentityKey,
+        new_ids: &NewIds,
+        rules: &TraitRules,
+        now: u64,
+    ) -> ApiResult<Redeemed> {
+        let rows: Vec<DataRow> = self
+            .sql()
+            .exec("SELECT data FROM continue_codes WHERE code = ?", vec![code.into()])
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading a continue code", e))?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(Redeemed::Unknown);
+        };
+        let mut record: CodeRecord = serde_json::from_str(&row.data).map_err(|e| internal("continue code", e))?;
+        if let Err(problem) = continuation::redeemable(&record, channel, now / 1000) {
+            return Ok(problem.into());
+        }
+        record.used_at = Some(now / 1000);
+        let data = serde_json::to_string(&record).map_err(|e| internal("continue code", e))?;
+        self.sql()
+            .exec(
+                "UPDATE continue_codes SET data = ? WHERE code = ?",
+                vec![data.into(), code.into()],
+            )
+            .map_err(|e| internal("using a continue code", e))?;
+        let identified = Identified {
+            proof: Proof::ContinueCode { channel },
+            verified: vec![identity],
+            claimed: Vec::new(),
+            traits: BTreeMap::new(),
+            traits_verified: false,
+        };
+        // The routing that follows may create a profile or a merge of its own: distinct ids.
+        let ids = NewIds {
+            profile: format!("{}k", new_ids.profile),
+            merge: format!("{}k", new_ids.merge),
+            conversation: record.conversation.clone(),
+        };
+        self.link(
+            site,
+            &record.visitor,
+            &record.conversation,
+            &identified,
+            &ids,
+            rules,
+            now,
+        )?;
+        Ok(Redeemed::Joined)
     }
 
     fn record_email(&self, message_id: &str, conversation: &str) -> ApiResult<()> {

@@ -78,6 +78,7 @@ pub async fn receive_sms(env: &Env, site: &SiteRecord, sms: shared::sms::Inbound
     let new_ids = new_ids()?;
     let command = DirectoryCommand::InboundSms {
         phone: sms.from.clone(),
+        code: shared::continuation::find_code(&sms.body),
         new_ids,
         rules: site.trait_rules.clone(),
         now: now_ms(),
@@ -88,6 +89,7 @@ pub async fn receive_sms(env: &Env, site: &SiteRecord, sms: shared::sms::Inbound
         text.push_str(&format!("\n[{kind}: {url}]"));
     }
     let command = InboundCommand {
+        continued: route.continued,
         sms: Some(crate::internal::SmsContext {
             from: sms.to.clone(),
             to: sms.from.clone(),
@@ -114,12 +116,14 @@ pub async fn receive_whatsapp(
         },
         proof: shared::identity::Proof::Whatsapp,
         name: message.name.clone(),
+        code: shared::continuation::find_code(&message.text),
         new_ids,
         rules: site.trait_rules.clone(),
         now: now_ms(),
     };
     let route: InboundRoute = directory(env, &site.id, command).await?;
     let command = InboundCommand {
+        continued: route.continued,
         whatsapp: Some(crate::internal::WhatsappContext {
             to: message.from.clone(),
             last_inbound_at: message.timestamp,
@@ -149,12 +153,14 @@ pub async fn receive_telegram(
         },
         proof: shared::identity::Proof::Telegram,
         name: message.name.clone(),
+        code: shared::continuation::find_code(&message.text),
         new_ids,
         rules: site.trait_rules.clone(),
         now: now_ms(),
     };
     let route: InboundRoute = directory(env, &site.id, command).await?;
     let command = InboundCommand {
+        continued: route.continued,
         telegram: Some(crate::internal::TelegramContext {
             chat_id: message.chat_id,
         }),
@@ -188,6 +194,7 @@ pub async fn receive_page(
         },
         proof: shared::identity::Proof::MetaPage,
         name: None,
+        code: None,
         new_ids,
         rules: site.trait_rules.clone(),
         now: now_ms(),
@@ -261,6 +268,8 @@ pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> R
         conversation: threaded,
         replies_to: email.replies_to.clone(),
         message_id: email.message_id.clone(),
+        code: shared::continuation::find_code(&email.subject)
+            .or_else(|| shared::continuation::find_code(&email.new_text)),
         new_ids,
         rules: record.trait_rules.clone(),
         now: now_ms(),
@@ -295,6 +304,7 @@ pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> R
     references.reverse();
     let command = InboundCommand {
         automatic: email.automatic.is_some(),
+        continued: route.continued,
         email: Some(EmailContext {
             from: email.from.clone(),
             subject: email.subject.clone(),

@@ -92,6 +92,9 @@ pub enum ErrorCode {
     /// An inbound channel request's signature or credentials are missing or wrong; nothing was
     /// stored.
     InvalidSignature,
+    /// The site has not set up that channel (or not its public address), so a conversation
+    /// cannot continue there.
+    ChannelUnavailable,
     /// Something failed on our side; nothing the client sent was lost.
     Internal,
     /// A code this build does not know (sent by a newer server).
