@@ -314,3 +314,30 @@ fn a_code_for_another_channel_or_a_made_up_one_links_nothing() {
     }
     assert!(site.transcript(&session).is_empty());
 }
+
+#[test]
+fn texts_from_a_number_the_site_vouched_for_join_that_customers_conversation() {
+    let site = site_with_articles();
+    set_up(&site);
+    let customer = unique_number();
+    let secret = crate::identity::new_secret(&site);
+    let claims = json!({"sub": "cust-sms", "aud": site.id, "exp": crate::identity::now() + 300, "phone": customer});
+    let session = site.session();
+    site.send(&session, "c1", "can I get a refund").expect_ok(200);
+    let session = crate::identity::identify_ok(&site, &session, &secret.token(claims), "attached");
+    let params = [
+        ("MessageSid", "SM00000000000000000000000000000e01"),
+        ("From", customer.as_str()),
+        ("To", OUR_NUMBER),
+        ("Body", "how do I reset my password?"),
+    ];
+    assert_eq!(text_in(&site, TOKEN, &params).status, 200);
+    wait_for_sms(&customer, 1);
+    let channels: Vec<String> = site
+        .transcript(&session)
+        .iter()
+        .filter(|m| m["role"] == "visitor")
+        .map(|m| m["channel"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(channels, ["chat", "sms"]);
+}
