@@ -1,6 +1,7 @@
 //! Inbound email, parsed: who sent it, to which address, what it replies to, its new text, and
 //! whether it is automatic mail the bot must never answer. MIME (multipart, quoted-printable,
-//! base64, encoded-word headers, the common single-byte charsets) is parsed by `mail-parser`.
+//! base64, encoded-word headers, single-byte and multibyte legacy charsets such as ISO-2022-JP,
+//! Shift_JIS, GB2312 and EUC-KR) is parsed by `mail-parser`.
 
 use mail_parser::{MessageParser, MimeHeaders};
 use serde::{Deserialize, Serialize};
@@ -278,6 +279,27 @@ Merci, =E7a marche.\r\n\r\nOn Mon, 1 Jan 2026, Shop wrote:\r\n> old\r\n";
         assert_eq!(daemon.automatic, Some(Automatic::Bounce));
         let noreply = parse(b"From: no-reply@example.com\r\nSubject: x\r\n\r\nhi\r\n").unwrap();
         assert_eq!(noreply.automatic, Some(Automatic::NoReply));
+    }
+
+    #[test]
+    fn multibyte_legacy_charsets_are_decoded() {
+        let with = |charset: &str, subject: &str, body: &[u8]| {
+            let mut raw = format!(
+                "From: a@example.jp\r\nTo: shop@support.example\r\nSubject: {subject}\r\nContent-Type: text/plain; charset={charset}\r\n\r\n"
+            )
+            .into_bytes();
+            raw.extend_from_slice(body);
+            raw.extend_from_slice(b"\r\n");
+            parse(&raw).unwrap()
+        };
+        // Japanese mail clients still send ISO-2022-JP, subject and body.
+        let jis = with("ISO-2022-JP", "=?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=", b"\x1b$BF|K\\8l\x1b(B");
+        assert_eq!(jis.subject, "日本語");
+        assert_eq!(jis.new_text, "日本語");
+        assert_eq!(with("Shift_JIS", "x", b"\x93\xfa\x96{\x8c\xea").new_text, "日本語");
+        assert_eq!(with("GB2312", "x", b"\xd6\xd0\xce\xc4").new_text, "中文");
+        assert_eq!(with("EUC-KR", "x", b"\xc7\xd1\xb1\xb9\xbe\xee").new_text, "한국어");
+        assert_eq!(with("KOI8-R", "x", b"\xf0\xd2\xc9\xd7\xc5\xd4").new_text, "Привет");
     }
 
     #[test]
