@@ -25,6 +25,9 @@
 //   GET  /_sink/telegram?chat_id=<id>   Telegram messages accepted (newest last), as JSON
 //   GET  /_sink/page?to=<psid>          Messenger/Instagram messages accepted (newest last)
 //   POST /_sink/fail?count=<n>          make the next n sends fail as Postmark's outage would (500)
+//   POST /_sink/fail?to=<recipient>&count=<n>[&status=<s>]
+//                                       make the next n SMS or WhatsApp sends to that number fail
+//                                       with HTTP s (default 503, an outage), as the provider would
 import { createServer } from "node:http";
 import { randomUUID } from "node:crypto";
 
@@ -83,6 +86,8 @@ function whatsappMessages(req, res, body, phoneNumberId) {
   if (!/^[0-9]{8,15}$/.test(message.to || "")) return graphError(res, 400, 131009, "(#131009) Parameter value is not valid");
   if (message.type !== "text" || !message.text || !message.text.body) return graphError(res, 400, 100, "(#100) The parameter text['body'] is required.");
   if ([...message.text.body].length > 4096) return graphError(res, 400, 100, "(#100) Param text['body'] must be at most 4096 characters long.");
+  const failure = takeFailure(message.to);
+  if (failure) return graphError(res, failure, failure >= 500 ? 2 : 131026, failure >= 500 ? "Service temporarily unavailable" : "(#131026) Message undeliverable");
   const id = "wamid." + randomUUID().replace(/-/g, "");
   whatsapps.push({ id, phone_number_id: phoneNumberId, to: message.to, body: message.text.body });
   if (process.env.MAIL_SINK_PRINT) console.log(`[whatsapp] to ${message.to}: ${message.text.body.slice(0, 60)}`);
@@ -111,6 +116,8 @@ function twilioMessages(req, res, url, body, accountSid) {
   if (!e164.test(from)) return twilioError(res, 400, 21212, `The 'From' number ${from} is not a valid phone number.`);
   if (!text) return twilioError(res, 400, 21602, "Message body is required.");
   if ([...text].length > 1600) return twilioError(res, 400, 21617, "The concatenated message body exceeds the 1600 character limit.");
+  const failure = takeFailure(to);
+  if (failure) return twilioError(res, failure, failure >= 500 ? 20500 : 21610, failure >= 500 ? "Internal Server Error" : "Attempt to send to unsubscribed recipient");
   const sid = "SM" + randomUUID().replace(/-/g, "");
   const accepted = { sid, account_sid: accountSid, to, from, body: text, status: "queued", date_created: new Date().toUTCString() };
   texts.push(accepted);
@@ -118,6 +125,15 @@ function twilioMessages(req, res, url, body, accountSid) {
   reply(res, 201, accepted);
 }
 let failures = 0;
+// Failures asked for one recipient at a time (so parallel tests do not take each other's).
+const failing = new Map();
+function takeFailure(recipient) {
+  const key = String(recipient).replace(/^\+/, "");
+  const entry = failing.get(key);
+  if (!entry || entry.count <= 0) return 0;
+  entry.count -= 1;
+  return entry.status;
+}
 
 // Postmark's address checks, loosely: one @, a dotted domain, no spaces.
 const address = /^[^\s@<>]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/;
@@ -164,6 +180,12 @@ const server = createServer((req, res) => {
     if (graph && req.method === "POST") return whatsappMessages(req, res, body, graph[1]);
     const twilio = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(url.pathname);
     if (twilio && req.method === "POST") return twilioMessages(req, res, url, body, twilio[1]);
+    if (req.method === "POST" && url.pathname === "/_sink/fail" && url.searchParams.get("to")) {
+      const key = url.searchParams.get("to").trim().replace(/^\+/, "");
+      const entry = { count: Number(url.searchParams.get("count") || 1), status: Number(url.searchParams.get("status") || 503) };
+      failing.set(key, entry);
+      return reply(res, 200, { failing: entry });
+    }
     if (req.method === "POST" && url.pathname === "/_sink/fail") {
       failures = Number(url.searchParams.get("count") || 1);
       return reply(res, 200, { failing: failures });

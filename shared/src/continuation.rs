@@ -188,6 +188,12 @@ pub fn valid_telegram_username(username: &str) -> bool {
         && username.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// The key a code is stored under: its SHA-256, so stored state never holds a working code.
+pub fn code_key(code: &str) -> String {
+    use sha2::Digest as _;
+    crate::hex::encode(&sha2::Sha256::digest(code.as_bytes()))
+}
+
 /// A code as stored: whose it is, for which channel, and whether it was used.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
 pub struct CodeRecord {

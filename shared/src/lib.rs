@@ -22,6 +22,7 @@ pub mod otp;
 pub mod package;
 pub mod profile;
 pub mod rate;
+pub mod resend;
 pub mod session;
 pub mod site;
 pub mod slack;

@@ -341,3 +341,47 @@ fn texts_from_a_number_the_site_vouched_for_join_that_customers_conversation() {
         .collect();
     assert_eq!(channels, ["chat", "sms"]);
 }
+
+#[test]
+fn an_answer_the_provider_could_not_take_during_an_outage_is_sent_again_once() {
+    let site = site_with_articles();
+    set_up(&site);
+    let customer = unique_number();
+    // Twilio is down for this number's next two sends.
+    edge().fail_sends_to(&customer, 2, 503);
+    let question = |sid: &str| {
+        [
+            ("MessageSid", sid.to_owned()),
+            ("From", customer.clone()),
+            ("To", OUR_NUMBER.to_owned()),
+            ("Body", "how do I reset my password?".to_owned()),
+        ]
+    };
+    let text = |params: [(&str, String); 4]| {
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        text_in(&site, TOKEN, &params).status
+    };
+    assert_eq!(
+        text(question("SM00000000000000000000000000000f01")),
+        200,
+        "acknowledged"
+    );
+    assert!(edge().sms_to(&customer).is_empty(), "not sent yet");
+    // Retried (a second apart here) until Twilio takes it: exactly once.
+    let sent = wait_for_sms(&customer, 1);
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0]["body"].as_str().unwrap().contains("Forgot password"),
+        "{sent:?}"
+    );
+
+    // A lasting refusal (Twilio's 400: this number cannot receive) is not retried.
+    edge().fail_sends_to(&customer, 1, 400);
+    assert_eq!(text(question("SM00000000000000000000000000000f02")), 200);
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    assert_eq!(
+        edge().sms_to(&customer).len(),
+        1,
+        "the first answer once, the refused one never"
+    );
+}

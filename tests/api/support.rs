@@ -149,6 +149,17 @@ impl Edge {
         serde_json::from_str::<Vec<Value>>(&text).expect("sink JSON")
     }
 
+    /// Makes the provider stand-ins fail the next `count` SMS or WhatsApp sends to `to` with
+    /// HTTP `status`.
+    pub fn fail_sends_to(&self, to: &str, count: u32, status: u16) {
+        let url = format!(
+            "{}/_sink/fail?to={}&count={count}&status={status}",
+            self.mail_url,
+            to.replace('+', "%2B")
+        );
+        self.agent.post(&url).send_empty().expect("sink answers");
+    }
+
     /// Makes the mail sink fail the next `count` sends, as the provider would during an outage.
     pub fn fail_mail(&self, count: u32) {
         let url = format!("{}/_sink/fail?count={count}", self.mail_url);

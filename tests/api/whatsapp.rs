@@ -304,3 +304,37 @@ fn a_chat_continues_on_whatsapp_when_the_widgets_code_arrives_from_there() {
         "nothing joined the chat"
     );
 }
+
+#[test]
+fn a_staff_reply_whatsapp_could_not_take_is_retried_and_arrives_once() {
+    let site = site_with_articles();
+    set_up(&site);
+    let phone = unique_phone();
+    let payload = message_payload(&phone, "wamid.retry1", "I need to talk to a person please");
+    post_signed(&site, APP_SECRET, &payload).expect_ok(200);
+    let queue = edge().request(
+        "GET",
+        &site.path("/queue"),
+        &[("Authorization", &format!("Bearer {}", site.admin_key))],
+        None,
+    );
+    let conversation = queue.expect_ok(200)["queue"][0]["conversation"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = edge().whatsapp_to(&phone).len();
+    edge().fail_sends_to(&phone, 1, 503);
+    let reply = edge().json(
+        "POST",
+        &site.path(&format!("/conversations/{conversation}/replies")),
+        Some(&site.admin_key),
+        &json!({ "id": "r1", "text": "Hi, Maya here: looking into it now." }),
+    );
+    let body = reply.expect_ok(200);
+    assert_eq!(body["delivered_by"], "retrying", "{body}");
+    assert!(body["reason"].as_str().unwrap().contains("503"), "{body}");
+    let sent = wait_for_whatsapp(&phone, before + 1);
+    assert_eq!(sent.last().unwrap()["body"], "Hi, Maya here: looking into it now.");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(edge().whatsapp_to(&phone).len(), before + 1, "once");
+}

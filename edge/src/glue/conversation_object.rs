@@ -56,6 +56,14 @@ CREATE TABLE IF NOT EXISTS notes (
     author TEXT NOT NULL,
     text TEXT NOT NULL,
     at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS resends (
+    message TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at INTEGER NOT NULL,
+    last_error TEXT NOT NULL
 );";
 
 /// Columns added after the first release; adding one that exists fails harmlessly.
@@ -96,8 +104,11 @@ impl DurableObject for ConversationObject {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        if !self.rearmed.replace(true) && matches!(self.meta("enqueue"), Ok(Some(_))) {
-            let _ = self.state.storage().set_alarm(ENQUEUE_RETRY).await;
+        // Local workerd forgets alarms when it restarts: re-arm for unfinished work.
+        if !self.rearmed.replace(true)
+            && (matches!(self.meta("enqueue"), Ok(Some(_))) || self.next_resend().ok().flatten().is_some())
+        {
+            self.arm_within(ENQUEUE_RETRY).await;
         }
         Ok(self
             .route(&mut req)
@@ -138,11 +149,19 @@ impl DurableObject for ConversationObject {
         Ok(())
     }
 
-    /// Retries putting the conversation in the site's queue, if that failed.
+    /// Retries putting the conversation in the site's queue, if that failed, and sends that
+    /// are due again; then sleeps until the next.
     async fn alarm(&self) -> Result<Response> {
         if let Err(error) = self.flush_enqueue().await {
             worker::console_error!("queueing an escalation failed again: {}", error.body.message);
             let _ = self.state.storage().set_alarm(ENQUEUE_RETRY).await;
+        }
+        if let Err(error) = self.resend_due().await {
+            worker::console_error!("resending failed: {}", error.body.message);
+        }
+        if let Ok(Some(next_at)) = self.next_resend() {
+            let wait = next_at.saturating_sub(now_ms()).max(1);
+            self.arm_within(std::time::Duration::from_millis(wait)).await;
         }
         Response::ok("")
     }
@@ -153,6 +172,14 @@ enum Sent {
     Yes,
     /// Not sent, and why.
     No(String),
+}
+
+#[derive(Deserialize)]
+struct ResendRow {
+    message: String,
+    channel: String,
+    tag: String,
+    attempts: i64,
 }
 
 /// How long a failed hand-over to the site's queue waits before it is tried again.
@@ -356,9 +383,11 @@ impl ConversationObject {
                 let fallback = if live { "chat" } else { "stored" };
                 let message = self.store_on(channel, id, Role::Agent, body.text, None, None)?;
                 let (delivered_by, reason) = if channel != Channel::Chat {
-                    match self.send_on(channel, &message, "staff-reply").await {
+                    match self.deliver(channel, &message, "staff-reply").await {
                         Ok(Sent::Yes) => (channel.as_str(), None),
                         Ok(Sent::No(reason)) => (fallback, Some(reason)),
+                        // Kept and retried: an outage at the provider.
+                        Err(error) if error.body.retry_after_ms.is_some() => ("retrying", Some(error.body.message)),
                         Err(error) => (fallback, Some(error.body.message)),
                     }
                 } else if live {
@@ -792,7 +821,7 @@ impl ConversationObject {
     async fn enqueue_now(&self) {
         if let Err(error) = self.flush_enqueue().await {
             worker::console_error!("queueing an escalation failed, will retry: {}", error.body.message);
-            let _ = self.state.storage().set_alarm(ENQUEUE_RETRY).await;
+            self.arm_within(ENQUEUE_RETRY).await;
         }
     }
 
@@ -936,7 +965,7 @@ impl ConversationObject {
                 Some(message.id.clone()),
                 None,
             )?;
-            match self.send_on(command.channel, &reply, "continued").await {
+            match self.deliver(command.channel, &reply, "continued").await {
                 Ok(Sent::Yes) => {}
                 Ok(Sent::No(reason)) => worker::console_error!("the continue confirmation was not sent: {reason}"),
                 Err(error) => {
@@ -974,7 +1003,7 @@ impl ConversationObject {
             });
             self.enqueue_now().await;
         }
-        match self.send_on(command.channel, &answer, "bot-answer").await {
+        match self.deliver(command.channel, &answer, "bot-answer").await {
             Ok(Sent::Yes) => {}
             Ok(Sent::No(reason)) => worker::console_error!("the bot's answer was not sent: {reason}"),
             Err(error) => worker::console_error!("sending the bot's answer failed: {}", error.body.message),
@@ -1041,6 +1070,144 @@ impl ConversationObject {
             .map(message_from_row)
             .transpose()
             .map(|m| m.map(|m| m.channel))
+    }
+
+    /// Sends as `send_on` does; when the provider fails in a way that may pass (an outage, a
+    /// rate limit), keeps the message and retries it from the alarm on
+    /// `shared::resend::RESEND_SCHEDULE_SECS`, and says so in the error.
+    async fn deliver(
+        &self,
+        channel: Channel,
+        message: &Message,
+        tag: &'static str,
+    ) -> std::result::Result<Sent, ApiError> {
+        match self.send_on(channel, message, tag).await {
+            Err(mut error) if error.body.retry_after_ms.is_some() => {
+                let retry_after = error.body.retry_after_ms.map(|ms| ms / 1000);
+                if let Some(wait) = shared::resend::next_after(1, retry_after, self.resend_cap()) {
+                    self.sql()
+                        .exec(
+                            "INSERT OR REPLACE INTO resends (message, channel, tag, attempts, next_at, last_error) VALUES (?, ?, ?, 1, ?, ?)",
+                            vec![
+                                message.id.clone().into(),
+                                channel.as_str().into(),
+                                tag.into(),
+                                SqlStorageValue::from((now_ms() + wait * 1000) as i64),
+                                error.body.message.clone().into(),
+                            ],
+                        )
+                        .map_err(|e| internal("keeping a send to retry", e))?;
+                    self.arm_within(std::time::Duration::from_secs(wait)).await;
+                    error.body.message = format!("{}; it will be retried for several hours", error.body.message);
+                }
+                Err(error)
+            }
+            other => other,
+        }
+    }
+
+    /// The longest wait between resends, when `RESEND_MAX_DELAY_SECS` caps it (tests).
+    fn resend_cap(&self) -> Option<u64> {
+        super::http::setting(&self.env, "RESEND_MAX_DELAY_SECS").and_then(|v| v.parse().ok())
+    }
+
+    /// When the next kept send is due (milliseconds), if any.
+    fn next_resend(&self) -> std::result::Result<Option<u64>, ApiError> {
+        #[derive(Deserialize)]
+        struct NextRow {
+            next_at: Option<i64>,
+        }
+        let rows: Vec<NextRow> = self
+            .sql()
+            .exec("SELECT MIN(next_at) AS next_at FROM resends", None)
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading resends", e))?;
+        Ok(rows.into_iter().next().and_then(|r| r.next_at).map(|at| at as u64))
+    }
+
+    /// Sends again what is due: delivered or no longer possible leaves the list; another
+    /// transient failure waits its turn; the end of the schedule, or a lasting refusal, gives up.
+    async fn resend_due(&self) -> std::result::Result<(), ApiError> {
+        let now = now_ms();
+        let due: Vec<ResendRow> = self
+            .sql()
+            .exec(
+                "SELECT message, channel, tag, attempts FROM resends WHERE next_at <= ?",
+                vec![SqlStorageValue::from(now as i64)],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading resends", e))?;
+        for row in due {
+            let forget = |this: &Self| {
+                this.sql()
+                    .exec(
+                        "DELETE FROM resends WHERE message = ?",
+                        vec![row.message.clone().into()],
+                    )
+                    .map(|_| ())
+                    .map_err(|e| internal("forgetting a resend", e))
+            };
+            let channel: Option<Channel> = serde_json::from_value(serde_json::Value::String(row.channel.clone())).ok();
+            let (Some(channel), Some(message)) = (channel, self.find(&row.message)?) else {
+                forget(self)?;
+                continue;
+            };
+            let tag: &'static str = match row.tag.as_str() {
+                "staff-reply" => "staff-reply",
+                "continued" => "continued",
+                _ => "bot-answer",
+            };
+            let attempts = row.attempts as u32 + 1;
+            match self.send_on(channel, &message, tag).await {
+                Ok(Sent::Yes) => forget(self)?,
+                Ok(Sent::No(reason)) => {
+                    worker::console_error!("a resend is no longer possible: {reason}");
+                    forget(self)?;
+                }
+                Err(error) => {
+                    let retry_after = error.body.retry_after_ms.map(|ms| ms / 1000);
+                    let next = error
+                        .body
+                        .retry_after_ms
+                        .and_then(|_| shared::resend::next_after(attempts, retry_after, self.resend_cap()));
+                    match next {
+                        Some(wait) => {
+                            self.sql()
+                                .exec(
+                                    "UPDATE resends SET attempts = ?, next_at = ?, last_error = ? WHERE message = ?",
+                                    vec![
+                                        SqlStorageValue::from(attempts as i64),
+                                        SqlStorageValue::from((now + wait * 1000) as i64),
+                                        error.body.message.clone().into(),
+                                        row.message.clone().into(),
+                                    ],
+                                )
+                                .map_err(|e| internal("rescheduling a resend", e))?;
+                        }
+                        None => {
+                            worker::console_error!(
+                                "gave up sending message {} on {} after {attempts} attempts: {}",
+                                row.message,
+                                row.channel,
+                                error.body.message
+                            );
+                            forget(self)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes sure the alarm rings within `wait` (an earlier one stays).
+    async fn arm_within(&self, wait: std::time::Duration) {
+        let storage = self.state.storage();
+        let due = now_ms() + wait.as_millis() as u64;
+        let current = storage.get_alarm().await.ok().flatten();
+        if current.is_none_or(|at| at as u64 > due) {
+            let _ = storage.set_alarm(wait).await;
+        }
     }
 
     /// Sends `message` to the customer on `channel`, with what they last wrote there (stored

@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS email_threads (
     conversation TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS continue_codes (
-    code TEXT PRIMARY KEY,
+    code TEXT PRIMARY KEY, -- its SHA-256
     visitor TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     data TEXT NOT NULL
@@ -696,7 +696,7 @@ impl ProfileDirectory {
         sql.exec(
             "INSERT INTO continue_codes (code, visitor, created_at, data) VALUES (?, ?, ?, ?)",
             vec![
-                code.into(),
+                continuation::code_key(code).into(),
                 visitor.into(),
                 SqlStorageValue::from(now_secs as i64),
                 data.into(),
@@ -727,7 +727,10 @@ impl ProfileDirectory {
     ) -> ApiResult<Redeemed> {
         let rows: Vec<DataRow> = self
             .sql()
-            .exec("SELECT data FROM continue_codes WHERE code = ?", vec![code.into()])
+            .exec(
+                "SELECT data FROM continue_codes WHERE code = ?",
+                vec![continuation::code_key(code).into()],
+            )
             .and_then(|c| c.to_array())
             .map_err(|e| internal("reading a continue code", e))?;
         let Some(row) = rows.into_iter().next() else {
@@ -742,7 +745,7 @@ impl ProfileDirectory {
         self.sql()
             .exec(
                 "UPDATE continue_codes SET data = ? WHERE code = ?",
-                vec![data.into(), code.into()],
+                vec![data.into(), continuation::code_key(code).into()],
             )
             .map_err(|e| internal("using a continue code", e))?;
         let identified = Identified {

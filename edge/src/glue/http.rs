@@ -160,11 +160,11 @@ pub async fn directory<T: DeserializeOwned>(env: &Env, site: &str, command: Dire
 /// Sends one email through the provider. Logs the provider's status and error code, never the
 /// address or the content.
 pub async fn send_email(config: &EmailConfig, email: &OutboundEmail) -> Result<(), ApiError> {
-    let failed = || {
-        ApiError::new(
-            ErrorCode::EmailFailed,
-            "the email provider did not accept the message; nothing was changed, try again shortly",
-        )
+    let failed = |status: Option<u16>, retry_after: Option<String>| {
+        let mut error = provider_error("the email provider", status, retry_after);
+        error.body.message =
+            "the email provider did not accept the message; nothing was changed, try again shortly".into();
+        error
     };
     let headers = Headers::new();
     for (name, value) in config.headers() {
@@ -179,17 +179,34 @@ pub async fn send_email(config: &EmailConfig, email: &OutboundEmail) -> Result<(
         Request::new_with_init(&config.endpoint(), &init).map_err(|e| internal("building an email request", e))?;
     let mut response = Fetch::Request(request).send().await.map_err(|e| {
         console_error!("email provider unreachable: {e}");
-        failed()
+        failed(None, None)
     })?;
     let status = response.status_code();
+    let retry_after = response.headers().get("Retry-After").ok().flatten();
     let text = response.text().await.unwrap_or_default();
     crate::email::postmark_result(status, &text).map_err(|_| {
         let code = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
             .and_then(|v| v.get("ErrorCode").and_then(serde_json::Value::as_i64));
         console_error!("email provider refused a message: HTTP {status}, error code {code:?}");
-        failed()
+        failed(Some(status), retry_after.clone())
     })
+}
+
+/// A provider's refusal. Transient ones (unreachable, `408`, `425`, `429`, `5xx`) carry
+/// `retry_after_ms` (the provider's `Retry-After`, else 0), so the caller keeps the message and
+/// tries again; the rest will not change by retrying.
+fn provider_error(what: &str, status: Option<u16>, retry_after: Option<String>) -> ApiError {
+    let message = match status {
+        Some(status) => format!("{what} answered {status}; nothing was sent"),
+        None => format!("{what} could not be reached; nothing was sent"),
+    };
+    let mut error = ApiError::new(ErrorCode::EmailFailed, message);
+    if shared::resend::transient(status) {
+        let secs = retry_after.and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+        error.body.retry_after_ms = Some(secs.saturating_mul(1000));
+    }
+    error
 }
 
 /// A variable or secret from the environment.
@@ -247,20 +264,18 @@ pub async fn send_sms(env: &Env, site: &str, to: &str, body: &str) -> Result<boo
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&form)));
     let request = Request::new_with_init(&url, &init).map_err(|e| internal("sms request", e))?;
-    let mut response = Fetch::Request(request)
-        .send()
-        .await
-        .map_err(|e| internal("sending an sms", e))?;
+    let response = Fetch::Request(request).send().await.map_err(|e| {
+        worker::console_error!("Twilio unreachable: {e}");
+        provider_error("the SMS provider", None, None)
+    })?;
     let status = response.status_code();
     if status == 201 || status == 200 {
         return Ok(true);
     }
-    let detail = response.text().await.unwrap_or_default();
-    worker::console_error!("Twilio answered {status}: {detail}");
-    Err(ApiError::new(
-        ErrorCode::EmailFailed,
-        format!("the SMS provider answered {status}; nothing was sent"),
-    ))
+    let retry_after = response.headers().get("Retry-After").ok().flatten();
+    // The provider's body can name the recipient: only the status is logged.
+    worker::console_error!(" answered {status}");
+    Err(provider_error("the SMS provider", Some(status), retry_after))
 }
 
 /// Sends one text on WhatsApp through the Graph API (`GRAPH_API_URL`, default
@@ -296,20 +311,18 @@ pub async fn send_whatsapp(env: &Env, site: &str, to: &str, text: &str) -> Resul
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&body)));
     let request = Request::new_with_init(&url, &init).map_err(|e| internal("whatsapp request", e))?;
-    let mut response = Fetch::Request(request)
-        .send()
-        .await
-        .map_err(|e| internal("sending on whatsapp", e))?;
+    let response = Fetch::Request(request).send().await.map_err(|e| {
+        worker::console_error!("the Graph API unreachable: {e}");
+        provider_error("WhatsApp's API", None, None)
+    })?;
     let status = response.status_code();
     if status == 200 {
         return Ok(true);
     }
-    let detail = response.text().await.unwrap_or_default();
-    worker::console_error!("the Graph API answered {status}: {detail}");
-    Err(ApiError::new(
-        ErrorCode::EmailFailed,
-        format!("WhatsApp's API answered {status}; nothing was sent"),
-    ))
+    let retry_after = response.headers().get("Retry-After").ok().flatten();
+    // The provider's body can name the recipient: only the status is logged.
+    worker::console_error!(" answered {status}");
+    Err(provider_error("WhatsApp's API", Some(status), retry_after))
 }
 
 /// Sends one message to a Messenger or Instagram user through the Send API (`GRAPH_API_URL`).
@@ -346,20 +359,18 @@ pub async fn send_page(
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&body)));
     let request = Request::new_with_init(&url, &init).map_err(|e| internal("page request", e))?;
-    let mut response = Fetch::Request(request)
-        .send()
-        .await
-        .map_err(|e| internal("sending to a page", e))?;
+    let response = Fetch::Request(request).send().await.map_err(|e| {
+        worker::console_error!("the Send API unreachable: {e}");
+        provider_error("Meta's Send API", None, None)
+    })?;
     let status = response.status_code();
     if status == 200 {
         return Ok(true);
     }
-    let detail = response.text().await.unwrap_or_default();
-    worker::console_error!("the Send API answered {status}: {detail}");
-    Err(ApiError::new(
-        ErrorCode::EmailFailed,
-        format!("Meta's Send API answered {status}; nothing was sent"),
-    ))
+    let retry_after = response.headers().get("Retry-After").ok().flatten();
+    // The provider's body can name the recipient: only the status is logged.
+    worker::console_error!(" answered {status}");
+    Err(provider_error("Meta's Send API", Some(status), retry_after))
 }
 
 /// Sends one message on Telegram through the Bot API (`TELEGRAM_API_URL`, default
@@ -388,21 +399,19 @@ pub async fn send_telegram(env: &Env, site: &str, chat_id: i64, text: &str) -> R
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&body)));
     let request = Request::new_with_init(&url, &init).map_err(|e| internal("telegram request", e))?;
-    let mut response = Fetch::Request(request)
-        .send()
-        .await
-        .map_err(|e| internal("sending on telegram", e))?;
+    let response = Fetch::Request(request).send().await.map_err(|e| {
+        worker::console_error!("the Bot API unreachable: {e}");
+        provider_error("Telegram's API", None, None)
+    })?;
     let status = response.status_code();
     if status == 200 {
         return Ok(true);
     }
     // The token is in the URL: never log the URL, only what Telegram said.
-    let detail = response.text().await.unwrap_or_default();
-    worker::console_error!("the Bot API answered {status}: {detail}");
-    Err(ApiError::new(
-        ErrorCode::EmailFailed,
-        format!("Telegram's API answered {status}; nothing was sent"),
-    ))
+    let retry_after = response.headers().get("Retry-After").ok().flatten();
+    // The provider's body can name the recipient: only the status is logged.
+    worker::console_error!(" answered {status}");
+    Err(provider_error("Telegram's API", Some(status), retry_after))
 }
 
 /// The outbound email configuration, if email is configured.

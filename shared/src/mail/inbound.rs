@@ -293,7 +293,11 @@ Merci, =E7a marche.\r\n\r\nOn Mon, 1 Jan 2026, Shop wrote:\r\n> old\r\n";
             parse(&raw).unwrap()
         };
         // Japanese mail clients still send ISO-2022-JP, subject and body.
-        let jis = with("ISO-2022-JP", "=?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=", b"\x1b$BF|K\\8l\x1b(B");
+        let jis = with(
+            "ISO-2022-JP",
+            "=?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=",
+            b"\x1b$BF|K\\8l\x1b(B",
+        );
         assert_eq!(jis.subject, "日本語");
         assert_eq!(jis.new_text, "日本語");
         assert_eq!(with("Shift_JIS", "x", b"\x93\xfa\x96{\x8c\xea").new_text, "日本語");
