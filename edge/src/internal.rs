@@ -428,7 +428,7 @@ pub struct InboundCommand {
     pub continued: Option<shared::continuation::Redeemed>,
     #[serde(default)]
     pub email: Option<EmailContext>,
-    /// The raw message (base64), kept for staff; left out above `MAX_RAW_KEPT_BYTES`.
+    /// The raw message (base64), kept for staff.
     #[serde(default)]
     pub raw: Option<String>,
     #[serde(default)]
@@ -459,9 +459,6 @@ impl InboundCommand {
         }
     }
 }
-
-/// Largest raw inbound message kept beside its text, in bytes.
-pub const MAX_RAW_KEPT_BYTES: usize = 1024 * 1024;
 
 /// How to answer an email in its sender's thread.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]

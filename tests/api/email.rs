@@ -438,3 +438,45 @@ fn an_email_carrying_the_widgets_code_verifies_its_sender_only_when_authenticate
         .collect();
     assert_eq!(channels, ["chat", "email", "email"]);
 }
+
+#[test]
+fn a_large_email_is_kept_whole_attachments_and_all_for_staff() {
+    use base64::Engine as _;
+    let site = site_with_articles();
+    let from = unique_email("big");
+    // A 3 MiB attachment: about 4 MiB of MIME, four stored parts.
+    let attachment: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&attachment);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let raw = format!(
+        "Authentication-Results: mx.cloudflare.net; dmarc=pass header.from=example.com\r\n\
+From: {from}\r\nTo: {to}\r\nSubject: Logs\r\nMessage-ID: <big1@example.com>\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe app crashes, logs attached.\r\n\
+--b1\r\nContent-Type: application/octet-stream; name=\"crash.log\"\r\n\
+Content-Disposition: attachment; filename=\"crash.log\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+{body}\r\n--b1--\r\n",
+        to = site_address(&site),
+        body = lines.join("\r\n"),
+    );
+    assert!(raw.len() > 4_000_000);
+    assert_eq!(deliver(&from, &site_address(&site), &raw).0, 200);
+    let found = profiles(&site, &format!("email:{from}"));
+    let messages = export_messages(&site, found[0]["id"].as_str().unwrap());
+    let text = messages[0]["text"].as_str().unwrap();
+    assert!(text.starts_with("The app crashes, logs attached."), "{text}");
+    assert!(text.contains("crash.log (application/octet-stream, 3072 KB)"), "{text}");
+    let conversation = found[0]["conversations"][0].as_str().unwrap();
+    let id = messages[0]["id"].as_str().unwrap();
+    let path = site.path(&format!("/conversations/{conversation}/messages/{id}/raw"));
+    let auth = format!("Bearer {}", site.admin_key);
+    let copy = edge().request_bytes("GET", &path, &[("Authorization", &auth)]);
+    assert_eq!(copy.len(), raw.len());
+    assert!(copy == raw.as_bytes(), "byte for byte");
+}

@@ -109,6 +109,28 @@ impl Edge {
         }
     }
 
+    /// A `GET` whose body is bytes (up to 16 MiB), for raw downloads; panics unless 200.
+    pub fn request_bytes(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder.body(Vec::new()).expect("request builds");
+        let mut response = self
+            .agent
+            .run(request)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        assert_eq!(response.status().as_u16(), 200, "{method} {path}");
+        response
+            .body_mut()
+            .with_config()
+            .limit(16 * 1024 * 1024)
+            .read_to_vec()
+            .expect("body")
+    }
+
     /// The emails the mail sink accepted for `to`, oldest first.
     pub fn mail_to(&self, to: &str) -> Vec<Value> {
         let url = format!("{}/_sink/messages?to={to}", self.mail_url);

@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS raw_messages (
     id TEXT PRIMARY KEY,
     raw TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS raw_parts (
+    id TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    raw TEXT NOT NULL,
+    PRIMARY KEY (id, part)
+);
 CREATE TABLE IF NOT EXISTS notes (
     id TEXT PRIMARY KEY,
     author TEXT NOT NULL,
@@ -181,6 +187,9 @@ struct ResendRow {
     tag: String,
     attempts: i64,
 }
+
+/// Largest part of a raw message stored in one row, in bytes of base64.
+const RAW_PART_BYTES: usize = 1_000_000;
 
 /// How long a failed hand-over to the site's queue waits before it is tried again.
 const ENQUEUE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -315,21 +324,25 @@ impl ConversationObject {
                 struct RawRow {
                     raw: String,
                 }
-                let rows: Vec<RawRow> = self
-                    .sql()
-                    .exec(
-                        "SELECT raw FROM raw_messages WHERE id = ?",
-                        vec![message.clone().into()],
-                    )
-                    .and_then(|c| c.to_array())
-                    .map_err(|e| internal("reading a raw message", e))?;
-                let raw = rows.into_iter().next().ok_or_else(|| {
-                    ApiError::new(
+                // Its parts, or (kept before parts) one row.
+                let read = |query: &str| -> std::result::Result<Vec<RawRow>, ApiError> {
+                    self.sql()
+                        .exec(query, vec![message.clone().into()])
+                        .and_then(|c| c.to_array())
+                        .map_err(|e| internal("reading a raw message", e))
+                };
+                let mut rows = read("SELECT raw FROM raw_parts WHERE id = ? ORDER BY part")?;
+                if rows.is_empty() {
+                    rows = read("SELECT raw FROM raw_messages WHERE id = ?")?;
+                }
+                if rows.is_empty() {
+                    return Err(ApiError::new(
                         ErrorCode::NotFound,
-                        format!("no raw copy of message {message:?} (only inbound emails up to 1 MiB are kept)"),
-                    )
-                })?;
-                json(200, &raw.raw)
+                        format!("no raw copy of message {message:?} (only inbound emails have one)"),
+                    ));
+                }
+                let raw: String = rows.into_iter().map(|r| r.raw).collect();
+                json(200, &raw)
             }
             "/notes" => {
                 let body: NoteCommand = req.json().await.map_err(|e| internal("note body", e))?;
@@ -920,12 +933,19 @@ impl ConversationObject {
             None,
         )?;
         if let Some(raw) = &command.raw {
-            self.sql()
-                .exec(
-                    "INSERT OR REPLACE INTO raw_messages (id, raw) VALUES (?, ?)",
-                    vec![command.id.clone().into(), raw.clone().into()],
-                )
-                .map_err(|e| internal("keeping the raw message", e))?;
+            // In parts: a stored value may not exceed 2 MB (base64 is ASCII, so any cut is safe).
+            for (part, chunk) in raw.as_bytes().chunks(RAW_PART_BYTES).enumerate() {
+                self.sql()
+                    .exec(
+                        "INSERT OR REPLACE INTO raw_parts (id, part, raw) VALUES (?, ?, ?)",
+                        vec![
+                            command.id.clone().into(),
+                            SqlStorageValue::from(part as i64),
+                            String::from_utf8_lossy(chunk).into_owned().into(),
+                        ],
+                    )
+                    .map_err(|e| internal("keeping the raw message", e))?;
+            }
         }
         if let Some(email) = &command.email {
             let context = serde_json::to_string(email).map_err(|e| internal("email context", e))?;

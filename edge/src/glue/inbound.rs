@@ -14,8 +14,7 @@ use worker::{Env, ForwardableEmailMessage};
 use super::http::{call, directory, internal, now_ms, random_bytes, setting, site_command};
 use crate::api_error::ApiError;
 use crate::internal::{
-    DirectoryCommand, EmailContext, InboundCommand, InboundResult, InboundRoute, MAX_RAW_KEPT_BYTES, NewIds,
-    SiteCommand, SiteRecord,
+    DirectoryCommand, EmailContext, InboundCommand, InboundResult, InboundRoute, NewIds, SiteCommand, SiteRecord,
 };
 
 /// Which server's `Authentication-Results` count for Email Routing, unless `EMAIL_AUTHSERV_ID`
@@ -312,7 +311,8 @@ pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> R
             references,
             reply_address: address::reply_address(&key, &site, &route.conversation, &domain),
         }),
-        raw: (raw.len() <= MAX_RAW_KEPT_BYTES).then(|| base64::engine::general_purpose::STANDARD.encode(raw)),
+        // Kept whole (parse refused anything over `inbound::MAX_RAW_BYTES`), attachments and all.
+        raw: Some(base64::engine::general_purpose::STANDARD.encode(raw)),
         ..InboundCommand::new(format!("email:{digest}"), Channel::Email, text)
     };
     hand_over(env, &site, &route.conversation, &command).await
