@@ -338,3 +338,60 @@ fn a_staff_reply_whatsapp_could_not_take_is_retried_and_arrives_once() {
     std::thread::sleep(std::time::Duration::from_millis(2500));
     assert_eq!(edge().whatsapp_to(&phone).len(), before + 1, "once");
 }
+
+#[test]
+fn a_returning_whatsapp_customer_who_continues_from_the_widget_gets_one_timeline() {
+    let site = site_with_articles();
+    set_up(&site);
+    let phone = unique_phone();
+    // Last week, on WhatsApp.
+    post_signed(
+        &site,
+        APP_SECRET,
+        &message_payload(&phone, "wamid.old1", "can I get a refund"),
+    )
+    .expect_ok(200);
+    wait_for_whatsapp(&phone, 1);
+    // Today, in the widget, then "continue on WhatsApp".
+    let session = site.session();
+    site.send(&session, "c1", "how do I reset my password?").expect_ok(200);
+    let invitation = invite(&site, &session, "whatsapp");
+    let text = invitation["text"].as_str().unwrap();
+    post_signed(&site, APP_SECRET, &message_payload(&phone, "wamid.old2", text)).expect_ok(200);
+    let sent = wait_for_whatsapp(&phone, 2);
+    assert!(
+        sent[1]["body"].as_str().unwrap().starts_with("You're connected"),
+        "{sent:?}"
+    );
+    // One customer; the widget renews its session (as it does when told its conversation
+    // moved) and sees both histories in one timeline, in order.
+    let owners = profiles(&site, &format!("phone:{}", phone.replace('+', "%2B")));
+    assert_eq!(owners.len(), 1, "{owners:?}");
+    let renewed = edge().request(
+        "POST",
+        &site.path("/sessions"),
+        &[
+            ("Origin", crate::support::ORIGIN),
+            ("Authorization", &format!("Bearer {session}")),
+        ],
+        None,
+    );
+    let session = renewed.expect_ok(201)["token"].as_str().unwrap().to_owned();
+    let visitor: Vec<String> = poll(
+        || {
+            let texts: Vec<String> = site
+                .transcript(&session)
+                .iter()
+                .filter(|m| m["role"] == "visitor")
+                .map(|m| m["text"].as_str().unwrap().to_owned())
+                .collect();
+            if texts.len() >= 3 { texts } else { Vec::new() }
+        },
+        3,
+    );
+    assert_eq!(
+        visitor,
+        ["can I get a refund", "how do I reset my password?", text],
+        "one timeline"
+    );
+}
