@@ -180,3 +180,33 @@ test("errors are readable: unknown site, page origin not allowed, message too lo
   assert.equal(await widget.host.locator(".tl-send").isDisabled(), true);
   await plain.close();
 });
+
+test("did that help? yes thanks the visitor; no offers a person; both are recorded on the answer", async () => {
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  await tab.goto(page(hosts, "plain", site));
+  const widget = new Widget(tab);
+  await widget.open();
+  const yes = widget.host.locator("[data-action=helpful-yes]");
+  const no = widget.host.locator("[data-action=helpful-no]");
+
+  await widget.ask("How do I reset my password?");
+  await yes.click();
+  await widget.host.locator(".tl-feedback", { hasText: "Glad that helped" }).waitFor({ state: "visible" });
+  assert.equal(await widget.host.locator("button", { hasText: "Talk to a person" }).count(), 0);
+
+  await widget.ask("I forgot my password");
+  await no.click();
+  await widget.host.locator(".tl-feedback", { hasText: "Sorry that didn't help" }).waitFor({ state: "visible" });
+  await widget.host.locator("button", { hasText: "Talk to a person" }).waitFor({ state: "visible" });
+
+  // The edge has both, on the right answers (a reload shows what it stored).
+  const token = await tab.evaluate((key) => JSON.parse(localStorage.getItem(key)).token, `threadline:${site}:session`);
+  const transcript = await (await fetch(`${EDGE}/v1/sites/${site}/conversation`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  const answers = transcript.messages.filter((m) => m.bot?.kind === "answer");
+  assert.deepEqual(answers.map((m) => m.helpful), [true, false]);
+  await tab.reload();
+  await widget.open();
+  await widget.host.locator(".tl-feedback", { hasText: "Sorry that didn't help" }).waitFor({ state: "visible" });
+  await context.close();
+});

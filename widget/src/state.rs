@@ -157,14 +157,30 @@ impl Chat {
         stored.chain(pending).collect()
     }
 
-    /// Whether the last bot message offers a person and the conversation does not have one yet.
+    /// Whether the last bot message offers a person (it had no answer, or the visitor said its
+    /// answer did not help) and the conversation does not have one yet.
     pub fn offers_person(&self) -> bool {
         self.status == ConversationStatus::Bot
-            && self
-                .messages
-                .last()
-                .is_some_and(|m| matches!(m.bot, Some(shared::wire::BotDetail::NoAnswer { .. })))
+            && self.messages.last().is_some_and(|m| match m.bot {
+                Some(shared::wire::BotDetail::NoAnswer { .. }) => true,
+                Some(shared::wire::BotDetail::Answer { .. }) => m.helpful == Some(false),
+                _ => false,
+            })
             && !self.outbox.iter().any(|o| o.kind == OutgoingKind::RequestHuman)
+    }
+
+    /// The newest message, when it is a bot answer: the one "Did that help?" is about.
+    pub fn last_answer(&self) -> Option<&Message> {
+        self.messages
+            .last()
+            .filter(|m| m.role == Role::Bot && matches!(m.bot, Some(shared::wire::BotDetail::Answer { .. })))
+    }
+
+    /// Records the visitor's "did that help?" on message `id` (shown at once; the edge confirms).
+    pub fn set_helpful(&mut self, id: &str, helpful: Option<bool>) {
+        if let Some(message) = self.messages.iter_mut().find(|m| m.id == id) {
+            message.helpful = helpful;
+        }
     }
 }
 
@@ -616,5 +632,33 @@ mod tests {
         arrived.text = "continue my conversation with acme: tl-abcdefgh".into();
         assert!(moving.arrived(std::slice::from_ref(&arrived)));
         assert!(!Moving::Choosing.arrived(&[arrived]));
+    }
+
+    #[test]
+    fn a_no_to_did_that_help_offers_a_person() {
+        let mut chat = Chat::default();
+        let mut answer = message(1, "bot:a", Role::Bot);
+        answer.bot = Some(BotDetail::Answer {
+            article: shared::wire::ArticleLink {
+                id: "refunds".into(),
+                title: "Refunds".into(),
+                url: None,
+            },
+            confidence: 0.9,
+        });
+        chat.receive(ServerFrame::Message { message: answer });
+        assert_eq!(chat.last_answer().map(|m| m.id.as_str()), Some("bot:a"));
+        assert!(!chat.offers_person());
+        chat.set_helpful("bot:a", Some(true));
+        assert!(!chat.offers_person());
+        chat.set_helpful("bot:a", Some(false));
+        assert!(chat.offers_person());
+        chat.queue("h".into(), OutgoingKind::RequestHuman);
+        assert!(!chat.offers_person(), "asked already");
+        // A newer message moves the question on.
+        chat.receive(ServerFrame::Message {
+            message: message(2, "v2", Role::Visitor),
+        });
+        assert!(chat.last_answer().is_none());
     }
 }

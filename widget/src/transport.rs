@@ -324,6 +324,31 @@ impl Transport {
         });
     }
 
+    /// The visitor's "did that help?" on bot answer `id`: shown at once, sent to the edge, and
+    /// taken back (with a notice) if the edge refuses it.
+    pub fn feedback(self: &Rc<Self>, id: String, helpful: bool) {
+        self.chat.update(|chat| chat.set_helpful(&id, Some(helpful)));
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let sent = match this.token().await {
+                Ok(token) => {
+                    let url = this.url("/conversation/feedback");
+                    let body = serde_json::json!({ "message": id, "helpful": helpful }).to_string();
+                    this.request::<serde_json::Value>("POST", &url, Some(&token), Some(body))
+                        .await
+                        .is_ok()
+                }
+                Err(_) => false,
+            };
+            if !sent {
+                this.chat.update(|chat| chat.set_helpful(&id, None));
+                this.notice.set(Some(
+                    "We couldn't save your feedback just now. Please try again.".into(),
+                ));
+            }
+        });
+    }
+
     pub fn request_human(self: &Rc<Self>) {
         self.chat
             .update(|chat| chat.queue(random_id(), OutgoingKind::RequestHuman));

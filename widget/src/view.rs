@@ -186,6 +186,7 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
                     <MessageRow row transport/>
                 </For>
             </ol>
+            <Feedback transport/>
             <EmailOffer transport/>
             <ContinueOffer transport/>
             <Show when=move || chat.with(|c| c.offers_person())>
@@ -306,6 +307,34 @@ fn EmailOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoV
             .into_any(),
         ),
     }
+    }
+}
+
+/// "Did that help?" under the newest bot answer: yes thanks the visitor, no offers a person.
+#[component]
+fn Feedback(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoView {
+    let chat = transport.with_value(|t| t.chat);
+    let last = move || chat.with(|c| c.last_answer().map(|m| (m.id.clone(), m.helpful)));
+    move || {
+        let (id, helpful) = last()?;
+        Some(match helpful {
+            None => {
+                let no = id.clone();
+                view! {
+                    <div class="tl-feedback" role="group" aria-label="Did that help?">
+                        <span>"Did that help?"</span>
+                        <button class="tl-chip" data-action="helpful-yes" on:click=move |_| transport.with_value(|t| t.feedback(id.clone(), true))>"Yes"</button>
+                        <button class="tl-chip" data-action="helpful-no" on:click=move |_| transport.with_value(|t| t.feedback(no.clone(), false))>"No"</button>
+                    </div>
+                }
+                .into_any()
+            }
+            Some(true) => view! { <p class="tl-feedback" role="status">"Glad that helped. Anything else?"</p> }.into_any(),
+            Some(false) => view! {
+                <p class="tl-feedback" role="status">"Sorry that didn't help. Try asking another way, or talk to a person."</p>
+            }
+            .into_any(),
+        })
     }
 }
 
