@@ -64,7 +64,7 @@ async function staff(method, path, body) {
   return response.json();
 }
 
-test("a visitor who asks for a person: a signed webhook with the transcript, a staff reply in the open widget, the bot back after resolving", async () => {
+test("a visitor who asks for a person: a signed webhook with the transcript, a staff reply as an unread badge and then in the widget, the bot back after resolving", async () => {
   const context = await browser.newContext();
   const tab = await context.newPage();
   const errors = [];
@@ -94,8 +94,17 @@ test("a visitor who asks for a person: a signed webhook with the transcript, a s
   const view = await staff("GET", `/conversations/${conversation}`);
   assert.ok(view.messages.some((m) => m.text === "Do you sell garden furniture?"), "staff see the whole conversation");
 
+  // She closed the panel meanwhile: the reply arrives as an unread badge on the launcher.
+  await widget.launcher.click();
+  await widget.panel.waitFor({ state: "hidden" });
   const sent = await staff("POST", `/conversations/${conversation}/replies`, { id: "r1", text: "Hi, it's Priya. We don't, but our partner shop does." });
   assert.equal(sent.delivered_by, "chat", "the customer has the chat open");
+  const badge = widget.host.locator(".tl-badge");
+  await badge.waitFor({ state: "visible" });
+  assert.equal(await badge.textContent(), "1");
+  assert.equal(await widget.launcher.getAttribute("aria-label"), "Open chat (1 unread reply)");
+  await widget.open();
+  assert.equal(await badge.count(), 0, "read once the panel is open");
   const agent = widget.host.locator("li.tl-message[data-role=agent]");
   await agent.waitFor({ state: "visible" });
   assert.equal(await agent.locator(".tl-bubble").textContent(), "Hi, it's Priya. We don't, but our partner shop does.");

@@ -169,6 +169,17 @@ impl Chat {
             && !self.outbox.iter().any(|o| o.kind == OutgoingKind::RequestHuman)
     }
 
+    /// Replies (from the bot or a person) newer than `seen`, the last message the visitor saw
+    /// with the panel open; none before they ever opened it.
+    pub fn unread_after(&self, seen: Option<u64>) -> usize {
+        seen.map_or(0, |seen| {
+            self.messages
+                .iter()
+                .filter(|m| m.seq > seen && m.role != Role::Visitor)
+                .count()
+        })
+    }
+
     /// The newest message, when it is a bot answer: the one "Did that help?" is about.
     pub fn last_answer(&self) -> Option<&Message> {
         self.messages
@@ -660,5 +671,23 @@ mod tests {
             message: message(2, "v2", Role::Visitor),
         });
         assert!(chat.last_answer().is_none());
+    }
+
+    #[test]
+    fn replies_that_arrive_while_closed_are_unread() {
+        let mut chat = Chat::default();
+        for (seq, role) in [(1, Role::Visitor), (2, Role::Bot)] {
+            chat.receive(ServerFrame::Message {
+                message: message(seq, &format!("m{seq}"), role),
+            });
+        }
+        assert_eq!(chat.unread_after(None), 0, "never opened");
+        assert_eq!(chat.unread_after(Some(2)), 0);
+        for (seq, role) in [(3, Role::Agent), (4, Role::Visitor), (5, Role::Bot)] {
+            chat.receive(ServerFrame::Message {
+                message: message(seq, &format!("m{seq}"), role),
+            });
+        }
+        assert_eq!(chat.unread_after(Some(2)), 2, "the visitor's own message is not unread");
     }
 }

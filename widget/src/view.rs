@@ -80,6 +80,22 @@ fn App(site: String, api: String, initially_open: bool) -> impl IntoView {
     let open = RwSignal::new(initially_open);
     OPEN.with(|slot| *slot.borrow_mut() = Some(open));
     let launcher = NodeRef::<html::Button>::new();
+    // The newest message seen with the panel open: replies after it are unread.
+    let chat = transport.with_value(|t| t.chat);
+    let seen = RwSignal::new(None::<u64>);
+    Effect::new(move |_| {
+        let last = chat.with(|c| c.last_seq());
+        if open.get() {
+            seen.set(last);
+        }
+    });
+    let unread = move || {
+        if open.get() {
+            0
+        } else {
+            chat.with(|c| c.unread_after(seen.get()))
+        }
+    };
 
     // The first open connects; closing keeps the connection so replies still arrive.
     Effect::new(move |_| {
@@ -103,12 +119,20 @@ fn App(site: String, api: String, initially_open: bool) -> impl IntoView {
         <button
             class="tl-launcher"
             node_ref=launcher
-            aria-label=move || if open.get() { "Close chat" } else { "Open chat" }
+            aria-label=move || match (open.get(), unread()) {
+                (true, _) => "Close chat".to_owned(),
+                (false, 0) => "Open chat".to_owned(),
+                (false, 1) => "Open chat (1 unread reply)".to_owned(),
+                (false, n) => format!("Open chat ({n} unread replies)"),
+            }
             aria-expanded=move || open.get().to_string()
             on:click=move |_| open.update(|o| *o = !*o)
         >
             <Show when=move || open.get() fallback=|| view! { <Icon path=CHAT_ICON size=26/> }>
                 <Icon path=CLOSE_ICON size=22/>
+            </Show>
+            <Show when=move || { unread() > 0 }>
+                <span class="tl-badge" aria-hidden="true">{move || unread().min(99)}</span>
             </Show>
         </button>
     }
