@@ -210,3 +210,41 @@ test("did that help? yes thanks the visitor; no offers a person; both are record
   await widget.host.locator(".tl-feedback", { hasText: "Sorry that didn't help" }).waitFor({ state: "visible" });
   await context.close();
 });
+
+test("the JS API: on('open' | 'close' | 'message' | 'escalated'), off, show and hide", async () => {
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  await tab.goto(page(hosts, "plain", site));
+  await tab.evaluate(() => {
+    window.__events = [];
+    for (const name of ["open", "close", "message", "escalated"]) {
+      window.Threadline("on", name, (detail) => window.__events.push(detail ? `${name}:${detail.role}:${detail.text}` : name));
+    }
+    window.__ignored = () => window.__events.push("should not run");
+    window.Threadline("on", "message", window.__ignored);
+    window.Threadline("off", "message", window.__ignored);
+  });
+  const events = () => tab.evaluate(() => window.__events);
+  const widget = new Widget(tab);
+  await tab.evaluate(() => window.Threadline("open"));
+  await widget.panel.waitFor({ state: "visible" });
+  await widget.ask("Do you sell garden furniture?");
+  await widget.handoff.click();
+  await widget.host.locator("li.tl-message[data-kind=handoff]").waitFor({ state: "visible" });
+  await tab.evaluate(() => window.Threadline("close"));
+  await widget.panel.waitFor({ state: "hidden" });
+  await tab.waitForFunction(() => window.__events.includes("close"));
+  const seen = await events();
+  assert.equal(seen[0], "open");
+  assert.ok(seen.some((e) => e.startsWith("message:bot:")), JSON.stringify(seen));
+  assert.equal(seen.filter((e) => e === "escalated").length, 1, JSON.stringify(seen));
+  assert.ok(!seen.some((e) => e.startsWith("message:visitor")), "the visitor's own messages are not news");
+  assert.ok(!seen.includes("should not run"));
+  assert.equal(seen.at(-1), "close");
+
+  await tab.evaluate(() => window.Threadline("hide"));
+  await widget.launcher.waitFor({ state: "hidden" });
+  await tab.evaluate(() => window.Threadline("show"));
+  await widget.launcher.waitFor({ state: "visible" });
+  await context.close();
+});

@@ -8,10 +8,25 @@
   var site = script.getAttribute("data-site") || "";
   var base = new URL(".", script.src);
   var queue = (window.Threadline && window.Threadline.q) || [];
-  var mod, loading, host, container, placeholder, wantOpen = false;
+  var mod, loading, host, container, placeholder, wantOpen = false, hidden = false;
+  var handlers = {};
 
   function api() {
     var args = [].slice.call(arguments);
+    var name = args[0];
+    // Handlers and visibility live here, so they work before the widget has loaded.
+    if (name === "on" || name === "off") {
+      var list = (handlers[args[1]] = handlers[args[1]] || []);
+      if (name === "on" && typeof args[2] === "function") list.push(args[2]);
+      else if (name === "off") handlers[args[1]] = list.filter(function (f) { return f !== args[2]; });
+      return;
+    }
+    if (name === "show" || name === "hide") {
+      hidden = name === "hide";
+      // An attribute, not an inline style: the shadow root's `:host` rule outranks inline styles.
+      if (host) host.toggleAttribute("data-hidden", hidden);
+      return;
+    }
     if (mod) run(args);
     else {
       queue.push(args);
@@ -21,6 +36,22 @@
   api.q = queue;
   api.loaded = true;
   window.Threadline = api;
+  // Calls made to a stub before this script ran: the loader's own take effect now, the rest
+  // wait for the widget.
+  queue.splice(0).forEach(function (args) {
+    if (/^(on|off|show|hide)$/.test(args[0])) api.apply(null, args);
+    else queue.push(args);
+  });
+
+  function emit(name, detail) {
+    (handlers[name] || []).slice().forEach(function (f) {
+      try {
+        f(detail);
+      } catch (error) {
+        console.warn(error);
+      }
+    });
+  }
 
   function run(args) {
     try {
@@ -40,7 +71,7 @@
     loading = import(new URL(__GLUE__, base).href)
       .then(function (m) {
         return m.default({ module_or_path: new URL(__WASM__, base).href }).then(function () {
-          m.mount(container, { site: site, api: base.origin, open: wantOpen });
+          m.mount(container, { site: site, api: base.origin, open: wantOpen, emit: emit });
           mod = m;
           placeholder.remove();
           host.setAttribute("data-state", "ready");
@@ -62,7 +93,7 @@
       "all:initial!important;display:block!important;position:fixed!important;width:0!important;height:0!important;right:0!important;bottom:0!important;z-index:2147483000!important;visibility:visible!important;opacity:1!important";
     var root = host.attachShadow({ mode: "open" });
     root.innerHTML =
-      "<style>:host{all:initial!important;display:block!important}" +
+      "<style>:host{all:initial!important;display:block!important}:host([data-hidden]){display:none!important}" +
       ".tl-launcher{all:initial;position:fixed;right:20px;bottom:20px;width:56px;height:56px;display:flex;align-items:center;justify-content:center;border-radius:50%;background:#4338ca;color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(30,27,75,.35)}" +
       ".tl-launcher:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}</style>" +
       '<div class="tl-app"></div>' +
@@ -79,6 +110,7 @@
     placeholder.addEventListener("focus", function () {
       load(false);
     });
+    host.toggleAttribute("data-hidden", hidden);
     document.body.appendChild(host);
     if (queue.length) load(queue.some(function (a) { return a[0] === "open"; }));
     else if (window.requestIdleCallback) requestIdleCallback(function () { load(false); }, { timeout: 5000 });

@@ -109,6 +109,28 @@ impl Chat {
         }
     }
 
+    /// What the page hears of `frame` through `Threadline('on', ...)`, decided before it is
+    /// applied: a reply that is new (`message`), and the conversation going to a person
+    /// (`escalated`). History loaded on connect is not news.
+    pub fn events_for(&self, frame: &ServerFrame) -> Vec<WidgetEvent> {
+        let mut events = Vec::new();
+        let escalates = match frame {
+            ServerFrame::Message { message } => {
+                if message.role != Role::Visitor && self.messages.binary_search_by_key(&message.seq, |m| m.seq).is_err()
+                {
+                    events.push(WidgetEvent::Message(message.clone()));
+                }
+                matches!(message.bot, Some(shared::wire::BotDetail::HandoffRequested { .. }))
+            }
+            ServerFrame::Status { status } => *status == ConversationStatus::WaitingForHuman,
+            _ => false,
+        };
+        if escalates && self.status == ConversationStatus::Bot {
+            events.push(WidgetEvent::Escalated);
+        }
+        events
+    }
+
     fn store(&mut self, message: Message) {
         self.outbox.retain(|o| o.id != message.id);
         if message.role == Role::Bot
@@ -360,6 +382,24 @@ impl EmailCheck {
                 EmailCheck::Offered { email }
             }
             _ => self,
+        }
+    }
+}
+
+/// An event the page can listen to with `Threadline('on', name, handler)`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WidgetEvent {
+    /// A reply from the bot or a person arrived.
+    Message(Message),
+    /// The conversation went to the human queue.
+    Escalated,
+}
+
+impl WidgetEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            WidgetEvent::Message(_) => "message",
+            WidgetEvent::Escalated => "escalated",
         }
     }
 }
@@ -689,5 +729,37 @@ mod tests {
             });
         }
         assert_eq!(chat.unread_after(Some(2)), 2, "the visitor's own message is not unread");
+    }
+
+    #[test]
+    fn the_page_hears_of_new_replies_and_of_escalation_once() {
+        let mut chat = Chat::default();
+        let history = ServerFrame::History {
+            messages: vec![message(1, "a", Role::Visitor), message(2, "b", Role::Bot)],
+            status: ConversationStatus::Bot,
+        };
+        assert!(chat.events_for(&history).is_empty(), "history is not news");
+        chat.receive(history);
+        let reply = ServerFrame::Message {
+            message: message(3, "c", Role::Agent),
+        };
+        let events = chat.events_for(&reply);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].name(), "message");
+        chat.receive(reply.clone());
+        assert!(chat.events_for(&reply).is_empty(), "a repeat is not news");
+        assert!(
+            chat.events_for(&ServerFrame::Message {
+                message: message(4, "d", Role::Visitor)
+            })
+            .is_empty(),
+            "the visitor's own echo is not news"
+        );
+        let waiting = ServerFrame::Status {
+            status: ConversationStatus::WaitingForHuman,
+        };
+        assert_eq!(chat.events_for(&waiting), [WidgetEvent::Escalated]);
+        chat.receive(waiting.clone());
+        assert!(chat.events_for(&waiting).is_empty(), "already with a person");
     }
 }

@@ -279,6 +279,17 @@ impl Transport {
         }
     }
 
+    /// Applies a frame to the chat and tells the page what is news in it.
+    fn absorb(&self, frame: ServerFrame) -> Option<String> {
+        let events = self.chat.with_untracked(|chat| chat.events_for(&frame));
+        let mut notice = None;
+        self.chat.update(|chat| notice = chat.receive(frame));
+        for event in &events {
+            crate::events::emit_event(event);
+        }
+        notice
+    }
+
     /// Which channels the conversation can move to; none on failure (the offer stays hidden).
     async fn load_channels(&self, token: String) {
         #[derive(serde::Deserialize)]
@@ -423,8 +434,7 @@ impl Transport {
                     this.forget_session();
                 }
             }
-            let mut notice = None;
-            this.chat.update(|chat| notice = chat.receive(frame));
+            let notice = this.absorb(frame);
             if notice.is_some() {
                 this.notice.set(notice);
             }
@@ -503,11 +513,11 @@ impl Transport {
                 .request::<SendMessageResponse>("POST", &url, Some(&token), Some(body.to_string()))
                 .await
             {
-                Ok(reply) => self.chat.update(|chat| {
+                Ok(reply) => {
                     for message in reply.messages {
-                        chat.receive(ServerFrame::Message { message });
+                        self.absorb(ServerFrame::Message { message });
                     }
-                }),
+                }
                 Err(Failure::Refused(error)) => {
                     let mut notice = None;
                     self.chat.update(|chat| {

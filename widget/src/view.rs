@@ -22,7 +22,7 @@ thread_local! {
 }
 
 /// Mounts the widget into `container` (a node inside the loader's shadow root).
-/// `options`: `{ site: string, api: string, open: boolean }`.
+/// `options`: `{ site: string, api: string, open: boolean, emit?: (name, detail) => void }`.
 #[wasm_bindgen]
 pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), JsValue> {
     let get = |key: &str| js_sys::Reflect::get(&options, &JsValue::from_str(key)).ok();
@@ -33,6 +33,9 @@ pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), Js
         .and_then(|v| v.as_string())
         .ok_or("mount: `api` is required")?;
     let open = get("open").and_then(|v| v.as_bool()).unwrap_or(false);
+    if let Some(emit) = get("emit").and_then(|v| v.dyn_into::<js_sys::Function>().ok()) {
+        crate::events::set_emitter(emit);
+    }
     leptos::mount::mount_to(container, move || view! { <App site api initially_open=open/> }).forget();
     Ok(())
 }
@@ -97,11 +100,17 @@ fn App(site: String, api: String, initially_open: bool) -> impl IntoView {
         }
     };
 
-    // The first open connects; closing keeps the connection so replies still arrive.
-    Effect::new(move |_| {
-        if open.get() {
+    // The first open connects; closing keeps the connection so replies still arrive. The page
+    // hears of every change (and of the first open).
+    Effect::new(move |was_open: Option<bool>| {
+        let is_open = open.get();
+        if is_open {
             transport.with_value(|t| t.start());
         }
+        if was_open.unwrap_or(false) != is_open {
+            crate::events::emit(if is_open { "open" } else { "close" }, None);
+        }
+        is_open
     });
 
     let close = move || {

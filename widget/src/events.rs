@@ -1,0 +1,47 @@
+//! Events for the page: `Threadline('on', name, handler)` registers handlers in the loader, which
+//! hands `mount` its `emit` function; the widget calls it here.
+
+use std::cell::RefCell;
+
+use wasm_bindgen::JsValue;
+
+use crate::state::WidgetEvent;
+
+thread_local! {
+    static EMIT: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
+}
+
+/// Keeps the loader's `emit(name, detail)`.
+pub fn set_emitter(emit: js_sys::Function) {
+    EMIT.with(|slot| *slot.borrow_mut() = Some(emit));
+}
+
+/// Tells the page's handlers of `name`, with `detail` (a JSON value, or nothing).
+pub fn emit(name: &str, detail: Option<&serde_json::Value>) {
+    let detail = detail
+        .and_then(|value| js_sys::JSON::parse(&value.to_string()).ok())
+        .unwrap_or(JsValue::UNDEFINED);
+    EMIT.with(|slot| {
+        if let Some(emit) = slot.borrow().as_ref() {
+            let _ = emit.call2(&JsValue::NULL, &JsValue::from_str(name), &detail);
+        }
+    });
+}
+
+/// Tells the page of a conversation event.
+pub fn emit_event(event: &WidgetEvent) {
+    match event {
+        // What a page may show or count: never the bot's internal details.
+        WidgetEvent::Message(message) => emit(
+            event.name(),
+            Some(&serde_json::json!({
+                "id": message.id,
+                "role": message.role,
+                "text": message.text,
+                "at": message.at,
+                "channel": message.channel,
+            })),
+        ),
+        WidgetEvent::Escalated => emit(event.name(), None),
+    }
+}
