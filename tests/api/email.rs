@@ -430,12 +430,7 @@ fn an_email_carrying_the_widgets_code_verifies_its_sender_only_when_authenticate
     assert_eq!(found.len(), 1);
     let record = crate::continuation::identity(&found[0], "email", &ada).unwrap();
     assert_eq!(record["proof"], json!({"method": "continue_code", "channel": "email"}));
-    let channels: Vec<String> = site
-        .transcript(&session)
-        .iter()
-        .filter(|m| m["role"] == "visitor")
-        .map(|m| m["channel"].as_str().unwrap().to_owned())
-        .collect();
+    let channels = site.visitor_messages(&session, "channel");
     assert_eq!(channels, ["chat", "email", "email"]);
 }
 

@@ -268,12 +268,7 @@ fn a_number_that_texts_the_widgets_code_joins_the_customer_and_later_texts_follo
     assert_eq!(text_in(&site, TOKEN, &later).status, 200);
     let sent = wait_for_sms(&customer, 2);
     assert!(sent[1]["body"].as_str().unwrap().contains("password"), "{sent:?}");
-    let channels: Vec<String> = site
-        .transcript(&session)
-        .iter()
-        .filter(|m| m["role"] == "visitor")
-        .map(|m| m["channel"].as_str().unwrap().to_owned())
-        .collect();
+    let channels = site.visitor_messages(&session, "channel");
     assert_eq!(channels, ["chat", "sms", "sms"]);
     assert_eq!(
         profiles(&site, &format!("phone:{}", customer.replace('+', "%2B")))[0]["id"],
@@ -333,12 +328,7 @@ fn texts_from_a_number_the_site_vouched_for_join_that_customers_conversation() {
     ];
     assert_eq!(text_in(&site, TOKEN, &params).status, 200);
     wait_for_sms(&customer, 1);
-    let channels: Vec<String> = site
-        .transcript(&session)
-        .iter()
-        .filter(|m| m["role"] == "visitor")
-        .map(|m| m["channel"].as_str().unwrap().to_owned())
-        .collect();
+    let channels = site.visitor_messages(&session, "channel");
     assert_eq!(channels, ["chat", "sms"]);
 }
 

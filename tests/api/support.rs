@@ -271,6 +271,15 @@ impl Site {
         let reply = edge().request("GET", &self.path("/conversation"), &[("Authorization", &auth)], None);
         reply.expect_ok(200)["messages"].as_array().expect("messages").clone()
     }
+
+    /// `field` (e.g. `channel`, `text`) of each of the customer's messages, in order.
+    pub fn visitor_messages(&self, token: &str, field: &str) -> Vec<String> {
+        self.transcript(token)
+            .iter()
+            .filter(|m| m["role"] == "visitor")
+            .map(|m| m[field].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
 }
 
 /// A site with the small knowledge base loaded, allowed on `ORIGIN`.

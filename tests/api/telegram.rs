@@ -121,12 +121,7 @@ fn pressing_start_in_the_bot_from_the_widgets_link_continues_the_chat_on_telegra
     );
     post(&site, Some(SECRET), &update(chat, 2, "how do I reset my password?")).expect_ok(200);
     wait_for(chat, 2);
-    let channels: Vec<String> = site
-        .transcript(&session)
-        .iter()
-        .filter(|m| m["role"] == "visitor")
-        .map(|m| m["channel"].as_str().unwrap().to_owned())
-        .collect();
+    let channels = site.visitor_messages(&session, "channel");
     assert_eq!(channels, ["chat", "telegram", "telegram"]);
     // A bad username is refused when the bot is set up.
     let bad = json!({ "bot_token": BOT_TOKEN, "secret_token": SECRET, "username": "no" });

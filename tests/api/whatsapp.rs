@@ -276,19 +276,8 @@ fn a_chat_continues_on_whatsapp_when_the_widgets_code_arrives_from_there() {
     .expect_ok(200);
     let sent = wait_for_whatsapp(&phone, 2);
     assert!(sent[1]["body"].as_str().unwrap().contains("password"), "{sent:?}");
-    let visitor: Vec<(String, String)> = site
-        .transcript(&session)
-        .iter()
-        .filter(|m| m["role"] == "visitor")
-        .map(|m| {
-            (
-                m["channel"].as_str().unwrap().to_owned(),
-                m["text"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    let channels_seen: Vec<&str> = visitor.iter().map(|(c, _)| c.as_str()).collect();
-    assert_eq!(channels_seen, ["chat", "whatsapp", "whatsapp"], "{visitor:?}");
+    let visitor = site.visitor_messages(&session, "channel");
+    assert_eq!(visitor, ["chat", "whatsapp", "whatsapp"]);
 
     // The code works once: another number sending it is told so and stays a separate customer.
     let other = unique_phone();
@@ -379,12 +368,7 @@ fn a_returning_whatsapp_customer_who_continues_from_the_widget_gets_one_timeline
     let session = renewed.expect_ok(201)["token"].as_str().unwrap().to_owned();
     let visitor: Vec<String> = poll(
         || {
-            let texts: Vec<String> = site
-                .transcript(&session)
-                .iter()
-                .filter(|m| m["role"] == "visitor")
-                .map(|m| m["text"].as_str().unwrap().to_owned())
-                .collect();
+            let texts = site.visitor_messages(&session, "text");
             if texts.len() >= 3 { texts } else { Vec::new() }
         },
         3,

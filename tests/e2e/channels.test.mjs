@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { EDGE, Widget, createIdentitySecret, createSiteWithKey, launchBrowser, signIdentity, startHostServer } from "./pages.mjs";
+import { EDGE, createIdentitySecret, createSiteWithKey, launchBrowser, signIdentity, startHostServer, openWidget } from "./pages.mjs";
 
 const ARTICLES = readFileSync(new URL("../../www/demo/articles.jsonl", import.meta.url), "utf8");
 const SINK = process.env.THREADLINE_MAIL_URL;
@@ -91,13 +91,7 @@ test("chat, then email, then WhatsApp: one timeline in the open widget, and staf
   const phone = `+4477${String(Date.now()).slice(-8)}`;
 
   // 2 PM: she chats on the site, signed in (the site vouches for her email and phone).
-  const context = await browser.newContext();
-  const tab = await context.newPage();
-  const errors = [];
-  tab.on("pageerror", (error) => errors.push(error.message));
-  await tab.goto(`${hosts.origin}/plain?site=${site.id}`);
-  const widget = new Widget(tab);
-  await widget.open();
+  const { context, tab, widget, errors } = await openWidget(browser, `${hosts.origin}/plain?site=${site.id}`);
   await widget.ask("My order 4471 hasn't arrived");
   await widget.identify(signIdentity(secret, { sub: `cust-${tag}`, aud: site.id, exp: now() + 300, email, phone }));
 
@@ -133,13 +127,7 @@ test("continue on WhatsApp: the widget shows a wa.me link with a code, and the c
   const site = await createSiteWithKey("e2e-continue", [hosts.origin], ARTICLES);
   await setUpWhatsapp(site);
   const phone = `+4478${String(Date.now()).slice(-8)}`;
-  const context = await browser.newContext();
-  const tab = await context.newPage();
-  const errors = [];
-  tab.on("pageerror", (error) => errors.push(error.message));
-  await tab.goto(`${hosts.origin}/plain?site=${site.id}`);
-  const widget = new Widget(tab);
-  await widget.open();
+  const { context, tab, widget, errors } = await openWidget(browser, `${hosts.origin}/plain?site=${site.id}`);
   await widget.ask("My order 4471 hasn't arrived");
 
   await widget.host.locator("[data-action=continue]").click();

@@ -4,7 +4,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { Widget, codeSentTo, createIdentitySecret, createSiteWithKey, launchBrowser, signIdentity, startHostServer } from "./pages.mjs";
+import { Widget, codeSentTo, createIdentitySecret, createSiteWithKey, launchBrowser, signIdentity, startHostServer, openWidget } from "./pages.mjs";
 
 const ARTICLES = readFileSync(new URL("../../www/demo/articles.jsonl", import.meta.url), "utf8");
 
@@ -27,15 +27,8 @@ const unique = (tag) => `${tag}-${Date.now().toString(36)}${Math.floor(Math.rand
 const now = () => Math.floor(Date.now() / 1000);
 
 /** A fresh "device": its own browser context, on the plain host page, chat open. */
-async function device() {
-  const context = await browser.newContext();
-  const tab = await context.newPage();
-  const errors = [];
-  tab.on("pageerror", (error) => errors.push(error.message));
-  await tab.goto(`${hosts.origin}/plain?site=${site.id}`);
-  const widget = new Widget(tab);
-  await widget.open();
-  return { context, tab, widget, errors };
+function device() {
+  return openWidget(browser, `${hosts.origin}/plain?site=${site.id}`);
 }
 
 test("a customer who chatted on one device sees the same conversation after logging in on another", async () => {

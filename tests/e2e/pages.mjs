@@ -90,6 +90,18 @@ export async function startHostServer() {
   return { server, origin: `http://127.0.0.1:${server.address().port}` };
 }
 
+/** A fresh "device": its own browser context, on `url`, the chat open; page errors collected. */
+export async function openWidget(browser, url) {
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  const errors = [];
+  tab.on("pageerror", (error) => errors.push(error.message));
+  await tab.goto(url);
+  const widget = new Widget(tab);
+  await widget.open();
+  return { context, tab, widget, errors };
+}
+
 export class Widget {
   constructor(page) {
     this.page = page;

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { EDGE, Widget, createSiteWithKey, launchBrowser, startHostServer } from "./pages.mjs";
+import { EDGE, createSiteWithKey, launchBrowser, startHostServer, openWidget } from "./pages.mjs";
 
 const ARTICLES = readFileSync(new URL("../../www/demo/articles.jsonl", import.meta.url), "utf8");
 
@@ -65,13 +65,7 @@ async function staff(method, path, body) {
 }
 
 test("a visitor who asks for a person: a signed webhook with the transcript, a staff reply as an unread badge and then in the widget, the bot back after resolving", async () => {
-  const context = await browser.newContext();
-  const tab = await context.newPage();
-  const errors = [];
-  tab.on("pageerror", (error) => errors.push(error.message));
-  await tab.goto(`${hosts.origin}/plain?site=${site.id}`);
-  const widget = new Widget(tab);
-  await widget.open();
+  const { context, tab, widget, errors } = await openWidget(browser, `${hosts.origin}/plain?site=${site.id}`);
   const answer = await widget.ask("Do you sell garden furniture?");
   assert.equal(await answer.getAttribute("data-kind"), "no_answer");
   await widget.handoff.click();
