@@ -158,6 +158,11 @@ pub enum Route {
         site: String,
         conversation: String,
     },
+    /// A person on the team is writing a reply: the customer's open widget shows it.
+    StaffTyping {
+        site: String,
+        conversation: String,
+    },
     ResolveConversation {
         site: String,
         conversation: String,
@@ -233,6 +238,7 @@ impl Route {
             | Route::StaffConversation { site, .. }
             | Route::ClaimConversation { site, .. }
             | Route::ReplyToConversation { site, .. }
+            | Route::StaffTyping { site, .. }
             | Route::ResolveConversation { site, .. }
             | Route::AddNote { site, .. }
             | Route::SignedTranscript { site, .. }
@@ -581,6 +587,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
             let route = match *action {
                 "claim" => Route::ClaimConversation { site, conversation },
                 "replies" => Route::ReplyToConversation { site, conversation },
+                "typing" => Route::StaffTyping { site, conversation },
                 "resolve" => Route::ResolveConversation { site, conversation },
                 "notes" => Route::AddNote { site, conversation },
                 _ => {

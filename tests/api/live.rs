@@ -15,7 +15,7 @@ use crate::support::{ORIGIN, Site, edge, site_with_articles};
 type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
 /// Opens the live socket, or returns the HTTP status the handshake was refused with.
-fn connect(site: &Site, token: Option<&str>, after: Option<u64>) -> Result<Socket, u16> {
+pub fn connect(site: &Site, token: Option<&str>, after: Option<u64>) -> Result<Socket, u16> {
     let query = after.map(|seq| format!("?after={seq}")).unwrap_or_default();
     let url = format!(
         "{}{}{query}",
@@ -47,7 +47,7 @@ fn connect(site: &Site, token: Option<&str>, after: Option<u64>) -> Result<Socke
     }
 }
 
-fn next(socket: &mut Socket) -> Value {
+pub fn next(socket: &mut Socket) -> Value {
     loop {
         match socket.read().expect("a frame within 15 s") {
             Message::Text(text) => return serde_json::from_str(&text).unwrap(),

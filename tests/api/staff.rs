@@ -243,3 +243,27 @@ fn conversation_suffix() -> u128 {
         .as_nanos()
         % 1_000_000_000
 }
+
+#[test]
+fn the_customer_sees_a_person_writing_while_staff_type() {
+    let site = site_with_articles();
+    let (_, key) = staff_key(&site, "Priya");
+    let visitor = site.session();
+    site.send(&visitor, "t1", "I want to talk to a person").expect_ok(200);
+    let conversation = conversation_of(&site, &visitor);
+    let mut socket = crate::live::connect(&site, Some(&visitor), None).unwrap();
+    assert_eq!(crate::live::next(&mut socket)["type"], "history");
+
+    let path = site.path(&format!("/conversations/{conversation}/typing"));
+    edge()
+        .request("POST", &path, &[], None)
+        .expect_error(401, "invalid_key");
+    let auth = format!("Bearer {key}");
+    edge()
+        .request("POST", &path, &[("Authorization", &auth)], None)
+        .expect_ok(200);
+    let frame = crate::live::next(&mut socket);
+    assert_eq!(frame, json!({ "type": "typing", "role": "agent", "name": "Priya" }));
+    // Typing stores nothing.
+    assert_eq!(site.transcript(&visitor).len(), 2);
+}

@@ -88,6 +88,10 @@ test("a visitor who asks for a person: a signed webhook with the transcript, a s
   const view = await staff("GET", `/conversations/${conversation}`);
   assert.ok(view.messages.some((m) => m.text === "Do you sell garden furniture?"), "staff see the whole conversation");
 
+  // Priya starts writing: the open widget says so.
+  await staff("POST", `/conversations/${conversation}/typing`);
+  await widget.host.locator(".tl-typing", { hasText: "Priya is writing" }).waitFor({ state: "visible" });
+
   // She closed the panel meanwhile: the reply arrives as an unread badge on the launcher.
   await widget.launcher.click();
   await widget.panel.waitFor({ state: "hidden" });
@@ -101,6 +105,7 @@ test("a visitor who asks for a person: a signed webhook with the transcript, a s
   assert.equal(await badge.count(), 0, "read once the panel is open");
   const agent = widget.host.locator("li.tl-message[data-role=agent]");
   await agent.waitFor({ state: "visible" });
+  assert.equal(await widget.host.locator(".tl-typing").count(), 0, "her message ends the typing signal");
   assert.equal(await agent.locator(".tl-bubble").textContent(), "Hi, it's Priya. We don't, but our partner shop does.");
 
   await staff("POST", `/conversations/${conversation}/resolve`, {});

@@ -39,7 +39,16 @@ pub struct Chat {
     pub messages: Vec<Message>,
     pub outbox: Vec<Outgoing>,
     pub status: ConversationStatus,
+    /// A person on the team is writing (their name, if known), since typing frame `typing_seq`.
+    pub typing: Option<Option<String>>,
+    pub typing_seq: u32,
 }
+
+/// How long a "typing" signal lasts unless repeated, in milliseconds.
+pub const TYPING_SHOWN_MS: u32 = 6_000;
+
+/// How long after the visitor's message the bot is shown writing, at most, in milliseconds.
+pub const BOT_TYPING_MS: u64 = 20_000;
 
 /// One line of the rendered conversation.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,6 +103,13 @@ impl Chat {
                 self.status = status;
                 None
             }
+            ServerFrame::Typing { role, name } => {
+                if role == Role::Agent {
+                    self.typing = Some(name);
+                    self.typing_seq = self.typing_seq.wrapping_add(1);
+                }
+                None
+            }
             // The transport renews the session and reloads; nothing to change here yet.
             ServerFrame::Moved => None,
             ServerFrame::Error { reply_to, error } => {
@@ -131,8 +147,32 @@ impl Chat {
         events
     }
 
+    /// Ends the typing signal started by frame `seq`, unless a newer one came since.
+    pub fn typing_expired(&mut self, seq: u32) {
+        if self.typing_seq == seq {
+            self.typing = None;
+        }
+    }
+
+    /// Who is shown writing at `now_ms`: a person on the team (by name when known), or the bot
+    /// while it has the conversation and the visitor's newest message awaits its answer.
+    pub fn writer(&self, now_ms: u64) -> Option<String> {
+        if let Some(name) = &self.typing {
+            return Some(name.clone().unwrap_or_else(|| "Support".to_owned()));
+        }
+        let waiting = self.outbox.iter().any(|o| o.failed.is_none())
+            || self
+                .messages
+                .last()
+                .is_some_and(|m| m.role == Role::Visitor && now_ms.saturating_sub(m.at) < BOT_TYPING_MS);
+        (self.status == ConversationStatus::Bot && waiting).then(|| "Support".to_owned())
+    }
+
     fn store(&mut self, message: Message) {
         self.outbox.retain(|o| o.id != message.id);
+        if message.role == Role::Agent {
+            self.typing = None;
+        }
         if message.role == Role::Bot
             && message
                 .bot
@@ -761,5 +801,43 @@ mod tests {
         assert_eq!(chat.events_for(&waiting), [WidgetEvent::Escalated]);
         chat.receive(waiting.clone());
         assert!(chat.events_for(&waiting).is_empty(), "already with a person");
+    }
+
+    #[test]
+    fn who_is_writing() {
+        let mut chat = Chat::default();
+        assert_eq!(chat.writer(0), None);
+        chat.queue("a".into(), OutgoingKind::Text("hi".into()));
+        assert_eq!(
+            chat.writer(0).as_deref(),
+            Some("Support"),
+            "the bot, while the message is on its way"
+        );
+        chat.receive(ServerFrame::Message {
+            message: message(1, "a", Role::Visitor),
+        });
+        assert!(chat.writer(1_000 + 5_000).is_some(), "awaiting the answer");
+        assert_eq!(chat.writer(1_000 + BOT_TYPING_MS), None, "not for ever");
+        chat.receive(ServerFrame::Message {
+            message: message(2, "b", Role::Bot),
+        });
+        assert_eq!(chat.writer(2_000), None, "answered");
+
+        chat.receive(ServerFrame::Typing {
+            role: Role::Agent,
+            name: Some("Priya".into()),
+        });
+        assert_eq!(chat.writer(2_000).as_deref(), Some("Priya"));
+        let first = chat.typing_seq;
+        chat.receive(ServerFrame::Typing {
+            role: Role::Agent,
+            name: Some("Priya".into()),
+        });
+        chat.typing_expired(first);
+        assert_eq!(chat.writer(2_000).as_deref(), Some("Priya"), "a newer signal keeps it");
+        chat.receive(ServerFrame::Message {
+            message: message(3, "c", Role::Agent),
+        });
+        assert_eq!(chat.writer(3_000), None, "her message ends it");
     }
 }

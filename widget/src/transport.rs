@@ -282,8 +282,21 @@ impl Transport {
     /// Applies a frame to the chat and tells the page what is news in it.
     fn absorb(&self, frame: ServerFrame) -> Option<String> {
         let events = self.chat.with_untracked(|chat| chat.events_for(&frame));
+        let typing = matches!(frame, ServerFrame::Typing { .. });
         let mut notice = None;
         self.chat.update(|chat| notice = chat.receive(frame));
+        if typing {
+            // The signal fades unless repeated.
+            let chat = self.chat;
+            let seq = chat.with_untracked(|c| c.typing_seq);
+            let expire = Closure::once_into_js(move || chat.update(|c| c.typing_expired(seq)));
+            if let Some(window) = web_sys::window() {
+                let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                    expire.unchecked_ref(),
+                    state::TYPING_SHOWN_MS as i32,
+                );
+            }
+        }
         for event in &events {
             crate::events::emit_event(event);
         }

@@ -218,6 +218,15 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
                 <For each=move || chat.with(|c| c.rows()) key=Row::key let:row>
                     <MessageRow row transport/>
                 </For>
+                {move || {
+                    chat.with(|c| c.writer(js_sys::Date::now() as u64))
+                        .map(|name| view! {
+                            <li class="tl-typing" data-role="typing">
+                                <span class="tl-dots" aria-hidden="true"><i></i><i></i><i></i></span>
+                                {format!("{name} is writing…")}
+                            </li>
+                        })
+                }}
             </ol>
             <Feedback transport/>
             <EmailOffer transport/>

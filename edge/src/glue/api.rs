@@ -968,6 +968,18 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let _: Result<QueueEntry, ApiError> = site_command(env, &site, &assign).await;
             json(200, &result)
         }
+        Route::StaffTyping { site, conversation } => {
+            let staff = require_staff(&req, env, &site).await?.name;
+            let path = format!("/typing?site={site}&conversation={conversation}");
+            let _: serde_json::Value = call(
+                &named_conversation(env, &site, &conversation)?,
+                "POST",
+                &path,
+                Some(&serde_json::json!({ "name": staff })),
+            )
+            .await?;
+            json(200, &serde_json::json!({ "ok": true }))
+        }
         Route::ResolveConversation { site, conversation } => {
             let staff = require_staff(&req, env, &site).await?;
             // Optional body: `{"team": ...}`, the team that resolved it (else the staff key's).

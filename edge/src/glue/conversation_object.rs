@@ -431,6 +431,18 @@ impl ConversationObject {
                 });
                 json(200, &serde_json::json!({ "ok": true }))
             }
+            "/typing" => {
+                #[derive(Deserialize)]
+                struct TypingCommand {
+                    name: String,
+                }
+                let body: TypingCommand = req.json().await.map_err(|e| internal("typing body", e))?;
+                self.broadcast(&ServerFrame::Typing {
+                    role: Role::Agent,
+                    name: Some(body.name),
+                });
+                json(200, &serde_json::json!({ "ok": true }))
+            }
             "/moved" => {
                 self.broadcast(&ServerFrame::Moved);
                 json(200, &serde_json::json!({ "ok": true }))

@@ -305,6 +305,13 @@ pub enum ServerFrame {
     Message { message: Message },
     /// The conversation changed hands.
     Status { status: ConversationStatus },
+    /// Someone (`agent`: a person on the team, with their name) is writing a reply; shown for a
+    /// few seconds unless repeated, and cleared by their message.
+    Typing {
+        role: Role,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
     /// A client frame was refused; `reply_to` names its id when it had one. Nothing already
     /// stored is affected.
     Error {
