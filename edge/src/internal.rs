@@ -392,6 +392,21 @@ pub struct StaffConversation {
     /// Staff's internal notes, never shown to the customer.
     #[serde(default)]
     pub notes: Vec<Note>,
+    /// The customer's satisfaction rating, if they gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<Rating>,
+}
+
+/// A customer's satisfaction rating (CSAT) of the help they got.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct Rating {
+    /// 1 (very unsatisfied) to 5 (very satisfied).
+    pub score: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub at: u64,
 }
 
 /// An internal note: staff writing to staff about a conversation.
@@ -750,6 +765,8 @@ pub struct ConversationExport {
     /// Staff's internal notes about the conversation.
     #[serde(default)]
     pub notes: Vec<Note>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<Rating>,
 }
 
 /// What deleting a person erased.

@@ -78,6 +78,10 @@ pub enum Route {
     Feedback {
         site: String,
     },
+    /// The visitor's satisfaction rating (CSAT, 1 to 5) after a person resolved the conversation.
+    Rate {
+        site: String,
+    },
     /// The channels the visitor can continue the conversation on.
     ContinueChannels {
         site: String,
@@ -215,6 +219,7 @@ impl Route {
             | Route::SendMessage { site }
             | Route::RequestHuman { site }
             | Route::Feedback { site }
+            | Route::Rate { site }
             | Route::ContinueChannels { site }
             | Route::StartContinue { site }
             | Route::Live { site }
@@ -266,6 +271,9 @@ impl Route {
                 | Route::SendMessage { .. }
                 | Route::RequestHuman { .. }
                 | Route::Feedback { .. }
+                | Route::Rate { .. }
+                | Route::ContinueChannels { .. }
+                | Route::StartContinue { .. }
                 | Route::Live { .. }
                 | Route::Identify { .. }
                 | Route::RequestEmailCode { .. }
@@ -361,6 +369,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .then(|| site(id))
                 .transpose()?
                 .map(|site| Route::Feedback { site }),
+        ),
+        ["v1", "sites", id, "conversation", "rating"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::Rate { site }),
         ),
         ["v1", "sites", id, "conversation", "continue"] => {
             let site = site(id)?;

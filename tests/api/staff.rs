@@ -267,3 +267,45 @@ fn the_customer_sees_a_person_writing_while_staff_type() {
     // Typing stores nothing.
     assert_eq!(site.transcript(&visitor).len(), 2);
 }
+
+#[test]
+fn the_customer_rates_the_help_and_staff_see_it() {
+    let site = site_with_articles();
+    let (_, key) = staff_key(&site, "Priya");
+    let visitor = site.session();
+    site.send(&visitor, "r1", "I want to talk to a person").expect_ok(200);
+    let conversation = conversation_of(&site, &visitor);
+    let path = site.path("/conversation/rating");
+    for (body, field) in [
+        (json!({ "score": 0 }), "score"),
+        (json!({ "score": 6 }), "score"),
+        (json!({ "score": "5" }), "score"),
+        (json!({}), "score"),
+        (json!({ "score": 4, "comment": "x".repeat(1001) }), "comment"),
+        (json!({ "score": 4, "comment": 7 }), "comment"),
+    ] {
+        let reply = edge().json("POST", &path, Some(&visitor), &body);
+        reply.expect_error(400, "invalid_field");
+        assert_eq!(reply.body["error"]["field"], field, "{body}");
+    }
+    edge()
+        .json("POST", &path, None, &json!({ "score": 5 }))
+        .expect_error(401, "missing_token");
+    let staff_view = || get(&site, &format!("/conversations/{conversation}"), &key);
+    assert!(
+        staff_view().expect_ok(200).get("rating").is_none(),
+        "nothing stored by refusals"
+    );
+
+    let reply = edge().json(
+        "POST",
+        &path,
+        Some(&visitor),
+        &json!({ "score": 5, "comment": "  Priya was great  " }),
+    );
+    assert_eq!(reply.expect_ok(200)["rating"]["score"], 5);
+    let rating = staff_view().expect_ok(200)["rating"].clone();
+    assert_eq!(rating["score"], 5);
+    assert_eq!(rating["comment"], "Priya was great");
+    assert!(rating["at"].as_u64().unwrap() > 0);
+}

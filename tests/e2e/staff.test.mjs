@@ -110,6 +110,11 @@ test("a visitor who asks for a person: a signed webhook with the transcript, a s
 
   await staff("POST", `/conversations/${conversation}/resolve`, {});
   await widget.host.locator(".tl-subtitle", { hasText: "Answers from our help centre" }).waitFor({ state: "visible" });
+  // Resolved: one tap rates the help, and staff see it.
+  await widget.host.locator(".tl-rating").waitFor({ state: "visible" });
+  await widget.host.locator("[data-score='5']").click();
+  await widget.host.locator(".tl-feedback", { hasText: "Thanks for rating us" }).waitFor({ state: "visible" });
+  assert.equal((await staff("GET", `/conversations/${conversation}`)).rating?.score, 5);
   const next = await widget.ask("I forgot my password");
   assert.equal(await next.getAttribute("data-kind"), "answer");
   assert.deepEqual(errors, []);

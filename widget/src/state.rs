@@ -42,6 +42,18 @@ pub struct Chat {
     /// A person on the team is writing (their name, if known), since typing frame `typing_seq`.
     pub typing: Option<Option<String>>,
     pub typing_seq: u32,
+    /// The one-tap satisfaction rating offered once a person resolved the conversation.
+    pub rating: RatingPrompt,
+}
+
+/// "How did we do?" after a person resolved the conversation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RatingPrompt {
+    #[default]
+    Hidden,
+    Asking,
+    /// Rated (1 to 5).
+    Thanks(u8),
 }
 
 /// How long a "typing" signal lasts unless repeated, in milliseconds.
@@ -100,6 +112,10 @@ impl Chat {
                 None
             }
             ServerFrame::Status { status } => {
+                // A person handed the conversation back to the bot: they resolved it.
+                if self.status == ConversationStatus::WaitingForHuman && status == ConversationStatus::Bot {
+                    self.rating = RatingPrompt::Asking;
+                }
                 self.status = status;
                 None
             }
@@ -839,5 +855,21 @@ mod tests {
             message: message(3, "c", Role::Agent),
         });
         assert_eq!(chat.writer(3_000), None, "her message ends it");
+    }
+
+    #[test]
+    fn a_resolution_asks_for_a_rating() {
+        let mut chat = Chat::default();
+        chat.receive(ServerFrame::Status {
+            status: ConversationStatus::Bot,
+        });
+        assert_eq!(chat.rating, RatingPrompt::Hidden, "nothing was resolved");
+        chat.receive(ServerFrame::Status {
+            status: ConversationStatus::WaitingForHuman,
+        });
+        chat.receive(ServerFrame::Status {
+            status: ConversationStatus::Bot,
+        });
+        assert_eq!(chat.rating, RatingPrompt::Asking);
     }
 }

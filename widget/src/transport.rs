@@ -348,6 +348,31 @@ impl Transport {
         });
     }
 
+    /// The visitor's satisfaction rating (1 to 5) of the help a person gave: thanked at once,
+    /// asked again (with a notice) if the edge refuses it.
+    pub fn rate(self: &Rc<Self>, score: u8) {
+        self.chat
+            .update(|chat| chat.rating = state::RatingPrompt::Thanks(score));
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let sent = match this.token().await {
+                Ok(token) => {
+                    let url = this.url("/conversation/rating");
+                    let body = serde_json::json!({ "score": score }).to_string();
+                    this.request::<serde_json::Value>("POST", &url, Some(&token), Some(body))
+                        .await
+                        .is_ok()
+                }
+                Err(_) => false,
+            };
+            if !sent {
+                this.chat.update(|chat| chat.rating = state::RatingPrompt::Asking);
+                this.notice
+                    .set(Some("We couldn't save your rating just now. Please try again.".into()));
+            }
+        });
+    }
+
     /// The visitor's "did that help?" on bot answer `id`: shown at once, sent to the edge, and
     /// taken back (with a notice) if the edge refuses it.
     pub fn feedback(self: &Rc<Self>, id: String, helpful: bool) {

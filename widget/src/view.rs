@@ -9,7 +9,7 @@ use shared::limits::MAX_MESSAGE_CHARS;
 use shared::wire::{BotDetail, ConversationStatus, Message, Role};
 use wasm_bindgen::prelude::*;
 
-use crate::state::{EmailCheck, Moving, Row, channel_name};
+use crate::state::{EmailCheck, Moving, RatingPrompt, Row, channel_name};
 use crate::transport::{Connection, Transport};
 
 const STYLE: &str = include_str!("widget.css");
@@ -229,6 +229,7 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
                 }}
             </ol>
             <Feedback transport/>
+            <RatingOffer transport/>
             <EmailOffer transport/>
             <ContinueOffer transport/>
             <Show when=move || chat.with(|c| c.offers_person())>
@@ -377,6 +378,38 @@ fn Feedback(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoVie
             }
             .into_any(),
         })
+    }
+}
+
+/// "How did we do?" once a person resolved the conversation: one tap, 1 to 5.
+#[component]
+fn RatingOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoView {
+    let chat = transport.with_value(|t| t.chat);
+    move || match chat.with(|c| c.rating) {
+        RatingPrompt::Hidden => None,
+        RatingPrompt::Asking => Some(
+            view! {
+                <div class="tl-feedback tl-rating" role="group" aria-label="How did we do?">
+                    <span>"How did we do?"</span>
+                    {(1..=5u8)
+                        .map(|score| view! {
+                            <button
+                                class="tl-chip"
+                                data-score=score
+                                aria-label=format!("{score} of 5")
+                                on:click=move |_| transport.with_value(|t| t.rate(score))
+                            >
+                                {score}
+                            </button>
+                        })
+                        .collect_view()}
+                </div>
+            }
+            .into_any(),
+        ),
+        RatingPrompt::Thanks(_) => {
+            Some(view! { <p class="tl-feedback" role="status">"Thanks for rating us."</p> }.into_any())
+        }
     }
 }
 

@@ -37,6 +37,9 @@ use shared::package;
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Longest comment beside a satisfaction rating, in characters.
+const MAX_RATING_COMMENT_CHARS: usize = 1000;
+
 pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
     let url = req.url().map_err(|e| internal("request url", e))?;
     let method = req.inner().method();
@@ -517,6 +520,42 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let updated: shared::wire::Message =
                 call(&conversation_stub(env, &claims)?, "POST", &path, Some(&command)).await?;
             json(200, &serde_json::json!({ "message": updated }))
+        }
+        Route::Rate { site } => {
+            visitor_site(&req, env, &site).await?;
+            let claims = visitor_session(bearer(&req), env, &site)?;
+            let body = json_body(&mut req).await?;
+            let score = body
+                .get("score")
+                .and_then(serde_json::Value::as_u64)
+                .filter(|s| (1..=5).contains(s))
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "score",
+                        "`score` is a whole number from 1 (very unsatisfied) to 5 (very satisfied)",
+                    )
+                })?;
+            let comment = match body.get("comment") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(text)) if text.chars().count() <= MAX_RATING_COMMENT_CHARS => {
+                    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+                }
+                Some(_) => {
+                    return Err(ApiError::field(
+                        "comment",
+                        format!("`comment` is text of at most {MAX_RATING_COMMENT_CHARS} characters"),
+                    ));
+                }
+            };
+            let rating = crate::internal::Rating {
+                score: score as u8,
+                comment,
+                at: 0,
+            };
+            let path = conversation_path("/rating", &claims, None);
+            let stored: serde_json::Value =
+                call(&conversation_stub(env, &claims)?, "POST", &path, Some(&rating)).await?;
+            json(200, &stored)
         }
         Route::ContinueChannels { site } => {
             visitor_site(&req, env, &site).await?;

@@ -26,7 +26,7 @@ use crate::api_error::ApiError;
 use crate::internal::{
     AgentReplyCommand, AgentReplyResult, AnswerReply, ConversationExport, ConversationKey, DirectoryCommand,
     EmailContext, EraseReport, FeedbackCommand, HandoffCommand, InboundCommand, InboundResult, JoinCommand,
-    MemberCommand, Note, NoteCommand, SendCommand, SiteCommand, SplitCommand, StaffConversation,
+    MemberCommand, Note, NoteCommand, Rating, SendCommand, SiteCommand, SplitCommand, StaffConversation,
 };
 
 const SCHEMA: &str = "
@@ -281,6 +281,7 @@ impl ConversationObject {
                     id: self.key()?.conversation,
                     messages: self.all_messages()?,
                     notes: self.notes()?,
+                    rating: self.rating()?,
                 },
             ),
             "/join" => {
@@ -312,8 +313,16 @@ impl ConversationObject {
                     escalation: self.escalation()?,
                     messages: self.all_messages()?,
                     notes: self.notes()?,
+                    rating: self.rating()?,
                 },
             ),
+            "/rating" => {
+                let mut rating: Rating = req.json().await.map_err(|e| internal("rating body", e))?;
+                rating.at = now_ms();
+                let text = serde_json::to_string(&rating).map_err(|e| internal("rating", e))?;
+                self.set_meta("rating", &text)?;
+                json(200, &serde_json::json!({ "rating": rating }))
+            }
             "/raw" => {
                 let message = url
                     .query_pairs()
@@ -869,6 +878,12 @@ impl ConversationObject {
             .exec("DELETE FROM meta WHERE key = 'enqueue'", None)
             .map_err(|e| internal("queued", e))?;
         Ok(())
+    }
+
+    fn rating(&self) -> std::result::Result<Option<Rating>, ApiError> {
+        self.meta("rating")?
+            .map(|text| serde_json::from_str(&text).map_err(|e| internal("stored rating", e)))
+            .transpose()
     }
 
     fn escalation(&self) -> std::result::Result<Option<Escalation>, ApiError> {
