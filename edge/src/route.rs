@@ -78,6 +78,10 @@ pub enum Route {
     Feedback {
         site: String,
     },
+    /// Traits the page says about the visitor (`Threadline('update', ...)`): claims, never proof.
+    UpdateTraits {
+        site: String,
+    },
     /// The visitor's satisfaction rating (CSAT, 1 to 5) after a person resolved the conversation.
     Rate {
         site: String,
@@ -220,6 +224,7 @@ impl Route {
             | Route::RequestHuman { site }
             | Route::Feedback { site }
             | Route::Rate { site }
+            | Route::UpdateTraits { site }
             | Route::ContinueChannels { site }
             | Route::StartContinue { site }
             | Route::Live { site }
@@ -272,6 +277,7 @@ impl Route {
                 | Route::RequestHuman { .. }
                 | Route::Feedback { .. }
                 | Route::Rate { .. }
+                | Route::UpdateTraits { .. }
                 | Route::ContinueChannels { .. }
                 | Route::StartContinue { .. }
                 | Route::Live { .. }
@@ -369,6 +375,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .then(|| site(id))
                 .transpose()?
                 .map(|site| Route::Feedback { site }),
+        ),
+        ["v1", "sites", id, "conversation", "traits"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::UpdateTraits { site }),
         ),
         ["v1", "sites", id, "conversation", "rating"] => (
             "POST",

@@ -719,3 +719,51 @@ fn a_shared_browser_switches_people_without_carrying_history_across() {
     let second_profile = &profiles(&site, "user_id:second-user")[0];
     assert_eq!(second_profile["merges"].as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn traits_the_page_sets_are_kept_unverified_and_never_beat_the_sites_signed_ones() {
+    let site = site_with_articles();
+    let secret = new_secret(&site);
+    let session = site.session();
+    let path = site.path("/conversation/traits");
+    for body in [
+        json!({}),
+        json!({ "traits": [1] }),
+        json!({ "traits": { "Bad Name": 1 } }),
+        json!({ "traits": { "nested": { "a": 1 } } }),
+    ] {
+        let reply = edge().json("POST", &path, Some(&session), &body);
+        reply.expect_error(400, "invalid_field");
+        assert_eq!(reply.body["error"]["field"], "traits", "{body}");
+    }
+    let reply = edge().json(
+        "POST",
+        &path,
+        Some(&session),
+        &json!({ "traits": { "plan": "enterprise", "seats": 40 } }),
+    );
+    let profile = reply.expect_ok(200)["profile"].as_str().unwrap().to_owned();
+    // The site's backend says otherwise, signed: that wins; the unsigned one stays where nothing
+    // signed contradicts it.
+    let claims = json!({"sub": "u-traits", "aud": site.id, "exp": now() + 300, "traits": {"plan": "free"}});
+    identify_ok(&site, &session, &secret.token(claims), "attached");
+    let found = profiles(&site, "user_id:u-traits");
+    assert_eq!(found[0]["id"], profile.as_str());
+    assert_eq!(found[0]["traits"]["plan"]["value"], "free");
+    assert_eq!(found[0]["traits"]["plan"]["verified"], true);
+    assert_eq!(found[0]["traits"]["seats"]["value"], 40);
+    assert_eq!(found[0]["traits"]["seats"]["verified"], false);
+    // And a later unsigned claim does not overwrite the signed value.
+    edge()
+        .json(
+            "POST",
+            &path,
+            Some(&session),
+            &json!({ "traits": { "plan": "enterprise" } }),
+        )
+        .expect_ok(200);
+    assert_eq!(
+        profiles(&site, "user_id:u-traits")[0]["traits"]["plan"]["value"],
+        "free"
+    );
+}

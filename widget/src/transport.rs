@@ -348,6 +348,28 @@ impl Transport {
         });
     }
 
+    /// Traits the page knows about the visitor (`Threadline('update', ...)`), kept on their
+    /// profile as unverified; a refusal is logged for the page's developer.
+    pub fn update_traits(self: &Rc<Self>, traits: serde_json::Value) {
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let Ok(token) = this.token().await else {
+                return;
+            };
+            let url = this.url("/conversation/traits");
+            let body = serde_json::json!({ "traits": traits }).to_string();
+            if let Err(Failure::Refused(error)) = this
+                .request::<serde_json::Value>("POST", &url, Some(&token), Some(body))
+                .await
+            {
+                web_sys::console::warn_1(&JsValue::from_str(&format!(
+                    "Threadline('update') refused: {} ({:?})",
+                    error.message, error.code
+                )));
+            }
+        });
+    }
+
     /// The visitor's satisfaction rating (1 to 5) of the help a person gave: thanked at once,
     /// asked again (with a notice) if the edge refuses it.
     pub fn rate(self: &Rc<Self>, score: u8) {

@@ -69,6 +69,20 @@ pub fn command(name: &str, argument: JsValue) -> Result<(), JsValue> {
                 }
             }
         }
+        "update" => {
+            let text = js_sys::JSON::stringify(&argument)
+                .ok()
+                .and_then(|s| s.as_string())
+                .unwrap_or_default();
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(traits @ serde_json::Value::Object(_)) => transport.update_traits(traits),
+                _ => {
+                    return Err(JsValue::from_str(
+                        "Threadline('update', traits): traits must be an object, e.g. { plan: 'pro' }",
+                    ));
+                }
+            }
+        }
         "shutdown" => transport.shutdown(),
         other => return Err(JsValue::from_str(&format!("Threadline: unknown command {other:?}"))),
     }

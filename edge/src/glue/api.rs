@@ -521,6 +521,40 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 call(&conversation_stub(env, &claims)?, "POST", &path, Some(&command)).await?;
             json(200, &serde_json::json!({ "message": updated }))
         }
+        Route::UpdateTraits { site } => {
+            let record = visitor_site(&req, env, &site).await?;
+            let claims = visitor_session(bearer(&req), env, &site)?;
+            let body = json_body(&mut req).await?;
+            let traits: std::collections::BTreeMap<String, serde_json::Value> = match body.get("traits") {
+                Some(serde_json::Value::Object(map)) => map.clone().into_iter().collect(),
+                _ => {
+                    return Err(ApiError::field(
+                        "traits",
+                        "`traits` is an object of trait names to values",
+                    ));
+                }
+            };
+            identity::check_traits(&traits).map_err(|why| ApiError::field("traits", why))?;
+            // Said by the page, unsigned: recorded as unverified traits, never merging anything
+            // and never overriding what the site's backend vouched for.
+            let identified = identity::Identified {
+                proof: identity::Proof::Claimed,
+                verified: Vec::new(),
+                claimed: Vec::new(),
+                traits,
+                traits_verified: false,
+            };
+            let command = DirectoryCommand::Identify {
+                visitor: claims.sub.clone(),
+                conversation: claims.conversation().to_owned(),
+                identified,
+                new_ids: new_ids()?,
+                rules: record.trait_rules,
+                now: now_ms(),
+            };
+            let outcome: IdentifyOutcome = directory(env, &site, command).await?;
+            json(200, &serde_json::json!({ "profile": outcome.profile }))
+        }
         Route::Rate { site } => {
             visitor_site(&req, env, &site).await?;
             let claims = visitor_session(bearer(&req), env, &site)?;
