@@ -375,22 +375,36 @@ impl Transport {
     pub fn rate(self: &Rc<Self>, score: u8) {
         self.chat
             .update(|chat| chat.rating = state::RatingPrompt::Thanks(score));
+        let chat = self.chat;
+        self.post_or_undo(
+            "/conversation/rating",
+            serde_json::json!({ "score": score }),
+            "We couldn't save your rating just now. Please try again.",
+            move || chat.update(|chat| chat.rating = state::RatingPrompt::Asking),
+        );
+    }
+
+    /// Posts what the visitor did (already shown); if the edge does not take it, `undo` takes it
+    /// back and `notice` says so.
+    fn post_or_undo(
+        self: &Rc<Self>,
+        path: &'static str,
+        body: serde_json::Value,
+        notice: &'static str,
+        undo: impl FnOnce() + 'static,
+    ) {
         let this = Rc::clone(self);
         wasm_bindgen_futures::spawn_local(async move {
             let sent = match this.token().await {
-                Ok(token) => {
-                    let url = this.url("/conversation/rating");
-                    let body = serde_json::json!({ "score": score }).to_string();
-                    this.request::<serde_json::Value>("POST", &url, Some(&token), Some(body))
-                        .await
-                        .is_ok()
-                }
+                Ok(token) => this
+                    .request::<serde_json::Value>("POST", &this.url(path), Some(&token), Some(body.to_string()))
+                    .await
+                    .is_ok(),
                 Err(_) => false,
             };
             if !sent {
-                this.chat.update(|chat| chat.rating = state::RatingPrompt::Asking);
-                this.notice
-                    .set(Some("We couldn't save your rating just now. Please try again.".into()));
+                undo();
+                this.notice.set(Some(notice.into()));
             }
         });
     }
@@ -399,25 +413,13 @@ impl Transport {
     /// taken back (with a notice) if the edge refuses it.
     pub fn feedback(self: &Rc<Self>, id: String, helpful: bool) {
         self.chat.update(|chat| chat.set_helpful(&id, Some(helpful)));
-        let this = Rc::clone(self);
-        wasm_bindgen_futures::spawn_local(async move {
-            let sent = match this.token().await {
-                Ok(token) => {
-                    let url = this.url("/conversation/feedback");
-                    let body = serde_json::json!({ "message": id, "helpful": helpful }).to_string();
-                    this.request::<serde_json::Value>("POST", &url, Some(&token), Some(body))
-                        .await
-                        .is_ok()
-                }
-                Err(_) => false,
-            };
-            if !sent {
-                this.chat.update(|chat| chat.set_helpful(&id, None));
-                this.notice.set(Some(
-                    "We couldn't save your feedback just now. Please try again.".into(),
-                ));
-            }
-        });
+        let chat = self.chat;
+        self.post_or_undo(
+            "/conversation/feedback",
+            serde_json::json!({ "message": id, "helpful": helpful }),
+            "We couldn't save your feedback just now. Please try again.",
+            move || chat.update(|chat| chat.set_helpful(&id, None)),
+        );
     }
 
     pub fn request_human(self: &Rc<Self>) {

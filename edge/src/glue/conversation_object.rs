@@ -974,26 +974,12 @@ impl ConversationObject {
                     .map_err(|e| internal("keeping the raw message", e))?;
             }
         }
-        if let Some(email) = &command.email {
-            let context = serde_json::to_string(email).map_err(|e| internal("email context", e))?;
-            self.set_meta("email", &context)?;
-        }
-        if let Some(sms) = &command.sms {
-            let context = serde_json::to_string(sms).map_err(|e| internal("sms context", e))?;
-            self.set_meta("sms", &context)?;
-        }
-        if let Some(whatsapp) = &command.whatsapp {
-            let context = serde_json::to_string(whatsapp).map_err(|e| internal("whatsapp context", e))?;
-            self.set_meta("whatsapp", &context)?;
-        }
-        if let Some(telegram) = &command.telegram {
-            let context = serde_json::to_string(telegram).map_err(|e| internal("telegram context", e))?;
-            self.set_meta("telegram", &context)?;
-        }
-        if let Some(page) = &command.page {
-            let context = serde_json::to_string(page).map_err(|e| internal("page context", e))?;
-            self.set_meta("page", &context)?;
-        }
+        // What each channel needs to answer there (read back by `send_on`).
+        self.keep_context("email", command.email.as_ref())?;
+        self.keep_context("sms", command.sms.as_ref())?;
+        self.keep_context("whatsapp", command.whatsapp.as_ref())?;
+        self.keep_context("telegram", command.telegram.as_ref())?;
+        self.keep_context("page", command.page.as_ref())?;
         let mut result = InboundResult {
             message: message.clone(),
             duplicate: false,
@@ -1012,13 +998,7 @@ impl ConversationObject {
                 Some(message.id.clone()),
                 None,
             )?;
-            match self.deliver(command.channel, &reply, "continued").await {
-                Ok(Sent::Yes) => {}
-                Ok(Sent::No(reason)) => worker::console_error!("the continue confirmation was not sent: {reason}"),
-                Err(error) => {
-                    worker::console_error!("sending the continue confirmation failed: {}", error.body.message)
-                }
-            }
+            self.deliver_or_log(command.channel, &reply, "continued").await;
             result.answer = Some(reply);
             return Ok(result);
         }
@@ -1050,11 +1030,7 @@ impl ConversationObject {
             });
             self.enqueue_now().await;
         }
-        match self.deliver(command.channel, &answer, "bot-answer").await {
-            Ok(Sent::Yes) => {}
-            Ok(Sent::No(reason)) => worker::console_error!("the bot's answer was not sent: {reason}"),
-            Err(error) => worker::console_error!("sending the bot's answer failed: {}", error.body.message),
-        }
+        self.deliver_or_log(command.channel, &answer, "bot-answer").await;
         result.answer = Some(answer);
         Ok(result)
     }
@@ -1117,6 +1093,25 @@ impl ConversationObject {
             .map(message_from_row)
             .transpose()
             .map(|m| m.map(|m| m.channel))
+    }
+
+    /// Keeps a channel's context from the customer's latest message on it.
+    fn keep_context<T: serde::Serialize>(&self, key: &str, context: Option<&T>) -> std::result::Result<(), ApiError> {
+        if let Some(context) = context {
+            let text = serde_json::to_string(context).map_err(|e| internal("channel context", e))?;
+            self.set_meta(key, &text)?;
+        }
+        Ok(())
+    }
+
+    /// Delivers a message nobody waits on (a bot answer, a confirmation); what went wrong is
+    /// logged (and retried, when it may pass).
+    async fn deliver_or_log(&self, channel: Channel, message: &Message, tag: &'static str) {
+        match self.deliver(channel, message, tag).await {
+            Ok(Sent::Yes) => {}
+            Ok(Sent::No(reason)) => worker::console_error!("{tag} on {} not sent: {reason}", channel.as_str()),
+            Err(error) => worker::console_error!("{tag} on {} failed: {}", channel.as_str(), error.body.message),
+        }
     }
 
     /// Sends as `send_on` does; when the provider fails in a way that may pass (an outage, a
