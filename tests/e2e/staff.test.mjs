@@ -114,7 +114,13 @@ test("a visitor who asks for a person: a signed webhook with the transcript, a s
   await widget.host.locator(".tl-rating").waitFor({ state: "visible" });
   await widget.host.locator("[data-score='5']").click();
   await widget.host.locator(".tl-feedback", { hasText: "Thanks for rating us" }).waitFor({ state: "visible" });
-  assert.equal((await staff("GET", `/conversations/${conversation}`)).rating?.score, 5);
+  // Shown at once, posted meanwhile: wait for the edge to have it.
+  let rating;
+  for (let i = 0; i < 50 && !rating; i++) {
+    rating = (await staff("GET", `/conversations/${conversation}`)).rating;
+    if (!rating) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(rating?.score, 5);
   const next = await widget.ask("I forgot my password");
   assert.equal(await next.getAttribute("data-kind"), "answer");
   assert.deepEqual(errors, []);

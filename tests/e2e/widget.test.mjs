@@ -201,10 +201,16 @@ test("did that help? yes thanks the visitor; no offers a person; both are record
   await widget.host.locator("button", { hasText: "Talk to a person" }).waitFor({ state: "visible" });
 
   // The edge has both, on the right answers (a reload shows what it stored).
+  // The widget shows the choice at once and posts it; wait for the edge to have both.
   const token = await tab.evaluate((key) => JSON.parse(localStorage.getItem(key)).token, `threadline:${site}:session`);
-  const transcript = await (await fetch(`${EDGE}/v1/sites/${site}/conversation`, { headers: { Authorization: `Bearer ${token}` } })).json();
-  const answers = transcript.messages.filter((m) => m.bot?.kind === "answer");
-  assert.deepEqual(answers.map((m) => m.helpful), [true, false]);
+  let recorded = [];
+  for (let i = 0; i < 50; i++) {
+    const transcript = await (await fetch(`${EDGE}/v1/sites/${site}/conversation`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    recorded = transcript.messages.filter((m) => m.bot?.kind === "answer").map((m) => m.helpful);
+    if (recorded.every((h) => h !== undefined)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual(recorded, [true, false]);
   await tab.reload();
   await widget.open();
   await widget.host.locator(".tl-feedback", { hasText: "Sorry that didn't help" }).waitFor({ state: "visible" });
@@ -246,5 +252,22 @@ test("the JS API: on('open' | 'close' | 'message' | 'escalated'), off, show and 
   await widget.launcher.waitFor({ state: "hidden" });
   await tab.evaluate(() => window.Threadline("show"));
   await widget.launcher.waitFor({ state: "visible" });
+  await context.close();
+});
+
+test("accessibility: axe-core finds no violations in the open widget, with an answer, the feedback and channel offers showing", async () => {
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  await tab.goto(page(hosts, "plain", site));
+  const widget = new Widget(tab);
+  await widget.open();
+  await widget.ask("How do I reset my password?");
+  await widget.ask("Do you sell garden furniture?");
+  await tab.addScriptTag({ path: new URL("../../node_modules/axe-core/axe.min.js", import.meta.url).pathname });
+  const violations = await tab.evaluate(async () => {
+    const result = await window.axe.run(document.querySelector("[data-threadline]"), { resultTypes: ["violations"] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) }));
+  });
+  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
   await context.close();
 });
