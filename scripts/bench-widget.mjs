@@ -1,0 +1,128 @@
+// Measures the widget's weight and what it does to the host page, and prints the numbers (no
+// pass/fail): the loader and everything the widget downloads when opened, raw / gzip / brotli;
+// then, in Chromium on the demo page, the main thread's long tasks (> 50 ms) before the first
+// interaction, and the time from a click on the launcher to the open panel.
+// Usage: node scripts/bench-widget.mjs [runs]   (needs a build; starts its own edge on 8794)
+import { spawn } from "node:child_process";
+import { readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import { launchBrowser } from "../tests/e2e/browser.mjs";
+import { devVars } from "./dev-vars.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const site = join(root, "target/site");
+const runs = Number(process.argv[2] || 5);
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+const sizes = (path) => {
+  const bytes = readFileSync(path);
+  const brotli = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, brotli };
+};
+
+console.log("[bench-widget 1/3] sizes (what a visitor downloads)");
+const loader = sizes(join(site, "widget.js"));
+const newest = (suffix) =>
+  readdirSync(join(site, "widget"))
+    .filter((f) => f.endsWith(suffix))
+    .map((f) => join(site, "widget", f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+const glue = sizes(newest(".js"));
+const wasm = sizes(newest(".wasm"));
+const opened = { raw: glue.raw + wasm.raw, gzip: glue.gzip + wasm.gzip, brotli: glue.brotli + wasm.brotli };
+console.log(`  loader (on every page)            ${loader.raw} B raw, ${loader.gzip} B gzip, ${loader.brotli} B brotli   (target ≤ 2 KB gzip)`);
+console.log(`  widget when opened (glue + Wasm)  ${kb(opened.raw)} raw, ${kb(opened.gzip)} gzip, ${kb(opened.brotli)} brotli   (target ≤ 80 KB brotli)`);
+
+console.log("[bench-widget 2/3] starting wrangler dev (workerd) with empty state, and a host page");
+const port = 8794;
+const base = `http://127.0.0.1:${port}`;
+const state = join(root, "target/bench-widget-state");
+rmSync(state, { recursive: true, force: true });
+const edge = spawn(
+  join(root, "node_modules/.bin/wrangler"),
+  ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--log-level", "warn", "--show-interactive-dev-session=false"],
+  { cwd: join(root, "edge"), detached: true, stdio: "ignore", env: { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH}` } },
+);
+const stop = () => {
+  try {
+    process.kill(-edge.pid, "SIGTERM");
+  } catch {}
+};
+process.on("exit", stop);
+process.on("SIGINT", () => process.exit(130));
+for (let i = 0; ; i++) {
+  try {
+    if ((await fetch(`${base}/healthz`)).ok) break;
+  } catch {}
+  if (i > 300) throw new Error("the edge did not start within 60 s");
+  await new Promise((r) => setTimeout(r, 200));
+}
+// The demo page, served from an origin of its own, embedding the widget from the edge.
+const page = readFileSync(join(root, "www/index.html"), "utf8")
+  .replaceAll("http://127.0.0.1:8787", base)
+  .replace('href="/demo/site.css"', `href="${base}/demo/site.css"`);
+const host = createServer((req, res) => res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(page));
+await new Promise((resolve) => host.listen(0, "127.0.0.1", resolve));
+const origin = `http://127.0.0.1:${host.address().port}`;
+const operator = { Authorization: `Bearer ${devVars().OPERATOR_KEY}`, "Content-Type": "application/json" };
+const created = await fetch(`${base}/v1/sites`, {
+  method: "POST",
+  headers: operator,
+  body: JSON.stringify({ id: "demo", name: "Larkspur", allowed_origins: [origin] }),
+});
+if (created.status !== 201) throw new Error(`creating the site: ${created.status}`);
+const { admin_key } = await created.json();
+await fetch(`${base}/v1/sites/demo/articles`, {
+  method: "PUT",
+  headers: { Authorization: `Bearer ${admin_key}`, "Content-Type": "application/x-ndjson" },
+  body: readFileSync(join(root, "www/demo/articles.jsonl"), "utf8"),
+});
+
+console.log(`[bench-widget 3/3] Chromium, ${runs} page loads (fresh browser context each)`);
+const browser = await launchBrowser();
+const results = [];
+for (let run = 1; run <= runs; run++) {
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  await tab.addInitScript(() => {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) window.__longTasks.push({ start: entry.startTime, duration: entry.duration });
+    }).observe({ type: "longtask", buffered: true });
+  });
+  await tab.goto(origin, { waitUntil: "load" });
+  await tab.locator("[data-threadline][data-state=ready]").waitFor({ state: "attached", timeout: 30_000 });
+  await tab.waitForTimeout(500);
+  const before = await tab.evaluate(() => ({
+    tasks: window.__longTasks.slice(),
+    ready: performance.getEntriesByType("resource").find((e) => e.name.endsWith(".wasm"))?.responseEnd ?? 0,
+  }));
+  const clicked = Date.now();
+  await tab.locator("[data-threadline] .tl-launcher").click();
+  await tab.locator("[data-threadline] .tl-panel").waitFor({ state: "visible" });
+  const openMs = Date.now() - clicked;
+  await tab.locator("[data-threadline] textarea").fill("I forgot my password");
+  const asked = Date.now();
+  await tab.locator("[data-threadline] textarea").press("Enter");
+  await tab.locator("[data-threadline] li[data-role=bot]").first().waitFor({ state: "visible" });
+  const answerMs = Date.now() - asked;
+  const longest = Math.max(0, ...before.tasks.map((t) => t.duration));
+  results.push({ longTasks: before.tasks.length, longest, openMs, answerMs, wasmLoadedAt: before.ready });
+  console.log(
+    `  run ${run}/${runs}: ${before.tasks.length} long tasks before the first interaction (longest ${longest.toFixed(0)} ms), ` +
+      `Wasm loaded ${before.ready.toFixed(0)} ms after navigation, panel open ${openMs} ms after the click, first answer ${answerMs} ms`,
+  );
+  await context.close();
+}
+await browser.close();
+host.close();
+const median = (values) => values.slice().sort((a, b) => a - b)[Math.floor(values.length / 2)];
+console.log(
+  `widget: loader ${loader.gzip} B gzip; opened ${kb(opened.brotli)} brotli; long tasks before interaction: ` +
+    `max ${Math.max(...results.map((r) => r.longTasks))} (longest ${Math.max(...results.map((r) => r.longest)).toFixed(0)} ms); ` +
+    `open median ${median(results.map((r) => r.openMs))} ms; first answer median ${median(results.map((r) => r.answerMs))} ms`,
+);
+stop();
+process.exit(0);
