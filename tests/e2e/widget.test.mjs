@@ -271,3 +271,36 @@ test("accessibility: axe-core finds no violations in the open widget, with an an
   assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
   await context.close();
 });
+
+test("themes: light and dark follow the system, readable (axe, contrast included) in both, and usable on a 320 px phone; screenshots saved", async () => {
+  const shots = [
+    { name: "light", colorScheme: "light", viewport: { width: 1280, height: 800 } },
+    { name: "dark", colorScheme: "dark", viewport: { width: 1280, height: 800 } },
+    { name: "phone-320-dark", colorScheme: "dark", viewport: { width: 320, height: 640 } },
+    { name: "phone-320-light", colorScheme: "light", viewport: { width: 320, height: 640 } },
+  ];
+  for (const shot of shots) {
+    const context = await browser.newContext({ colorScheme: shot.colorScheme, viewport: shot.viewport });
+    const tab = await context.newPage();
+    await tab.goto(page(hosts, "plain", site));
+    const widget = new Widget(tab);
+    await widget.open();
+    await widget.ask("How do I reset my password?");
+    await widget.ask("Do you sell garden furniture?");
+    const background = await widget.panel.evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert.equal(background, shot.colorScheme === "dark" ? "rgb(24, 24, 27)" : "rgb(255, 255, 255)", shot.name);
+    // The whole panel is on screen, and nothing scrolls sideways.
+    const box = await widget.panel.boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= shot.viewport.width, `${shot.name}: ${JSON.stringify(box)}`);
+    const sideways = await widget.host.locator(".tl-messages").evaluate((el) => el.scrollWidth - el.clientWidth);
+    assert.equal(sideways, 0, shot.name);
+    await tab.addScriptTag({ path: new URL("../../node_modules/axe-core/axe.min.js", import.meta.url).pathname });
+    const violations = await tab.evaluate(async () => {
+      const result = await window.axe.run(document.querySelector("[data-threadline]"), { resultTypes: ["violations"] });
+      return result.violations.map((v) => ({ id: v.id, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) }));
+    });
+    assert.deepEqual(violations, [], `${shot.name}: ${JSON.stringify(violations)}`);
+    await tab.screenshot({ path: new URL(`widget-${shot.name}.png`, OUTPUT).pathname });
+    await context.close();
+  }
+});
