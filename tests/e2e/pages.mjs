@@ -90,6 +90,15 @@ export async function startHostServer() {
   return { server, origin: `http://127.0.0.1:${server.address().port}` };
 }
 
+/** What axe-core (npm, the locked version) finds wrong in the widget on `tab`: `[{ id, nodes }]`. */
+export async function axeViolations(tab) {
+  await tab.addScriptTag({ path: new URL("../../node_modules/axe-core/axe.min.js", import.meta.url).pathname });
+  return tab.evaluate(async () => {
+    const result = await window.axe.run(document.querySelector("[data-threadline]"), { resultTypes: ["violations"] });
+    return result.violations.map((v) => ({ id: v.id, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) }));
+  });
+}
+
 /** A fresh "device": its own browser context, on `url`, the chat open; page errors collected. */
 export async function openWidget(browser, url) {
   const context = await browser.newContext();

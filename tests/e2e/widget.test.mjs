@@ -3,7 +3,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
-import { EDGE, Widget, createSite, launchBrowser, startHostServer } from "./pages.mjs";
+import { EDGE, Widget, axeViolations, createSite, launchBrowser, startHostServer } from "./pages.mjs";
 
 const OUTPUT = new URL("../../target/e2e/", import.meta.url);
 const ARTICLES = readFileSync(new URL("../../www/demo/articles.jsonl", import.meta.url), "utf8");
@@ -255,24 +255,7 @@ test("the JS API: on('open' | 'close' | 'message' | 'escalated'), off, show and 
   await context.close();
 });
 
-test("accessibility: axe-core finds no violations in the open widget, with an answer, the feedback and channel offers showing", async () => {
-  const context = await browser.newContext();
-  const tab = await context.newPage();
-  await tab.goto(page(hosts, "plain", site));
-  const widget = new Widget(tab);
-  await widget.open();
-  await widget.ask("How do I reset my password?");
-  await widget.ask("Do you sell garden furniture?");
-  await tab.addScriptTag({ path: new URL("../../node_modules/axe-core/axe.min.js", import.meta.url).pathname });
-  const violations = await tab.evaluate(async () => {
-    const result = await window.axe.run(document.querySelector("[data-threadline]"), { resultTypes: ["violations"] });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) }));
-  });
-  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
-  await context.close();
-});
-
-test("themes: light and dark follow the system, readable (axe, contrast included) in both, and usable on a 320 px phone; screenshots saved", async () => {
+test("themes and accessibility: light and dark follow the system, axe-core (contrast included) finds no violations in either, and usable on a 320 px phone; screenshots saved", async () => {
   const shots = [
     { name: "light", colorScheme: "light", viewport: { width: 1280, height: 800 } },
     { name: "dark", colorScheme: "dark", viewport: { width: 1280, height: 800 } },
@@ -294,11 +277,7 @@ test("themes: light and dark follow the system, readable (axe, contrast included
     assert.ok(box.x >= 0 && box.x + box.width <= shot.viewport.width, `${shot.name}: ${JSON.stringify(box)}`);
     const sideways = await widget.host.locator(".tl-messages").evaluate((el) => el.scrollWidth - el.clientWidth);
     assert.equal(sideways, 0, shot.name);
-    await tab.addScriptTag({ path: new URL("../../node_modules/axe-core/axe.min.js", import.meta.url).pathname });
-    const violations = await tab.evaluate(async () => {
-      const result = await window.axe.run(document.querySelector("[data-threadline]"), { resultTypes: ["violations"] });
-      return result.violations.map((v) => ({ id: v.id, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) }));
-    });
+    const violations = await axeViolations(tab);
     assert.deepEqual(violations, [], `${shot.name}: ${JSON.stringify(violations)}`);
     await tab.screenshot({ path: new URL(`widget-${shot.name}.png`, OUTPUT).pathname });
     await context.close();

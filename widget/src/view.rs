@@ -56,37 +56,25 @@ pub fn command(name: &str, argument: JsValue) -> Result<(), JsValue> {
         "close" => open.set(false),
         "toggle" => open.update(|o| *o = !*o),
         "identify" => {
-            let text = js_sys::JSON::stringify(&argument)
-                .ok()
-                .and_then(|s| s.as_string())
-                .unwrap_or_default();
-            match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(proof @ serde_json::Value::Object(_)) => transport.identify(proof),
-                _ => {
-                    return Err(JsValue::from_str(
-                        "Threadline('identify', proof): proof must be { token } or { user_id, user_hash, expires_at }",
-                    ));
-                }
-            }
+            transport.identify(object(&argument).ok_or(
+                "Threadline('identify', proof): proof must be { token } or { user_id, user_hash, expires_at }",
+            )?)
         }
-        "update" => {
-            let text = js_sys::JSON::stringify(&argument)
-                .ok()
-                .and_then(|s| s.as_string())
-                .unwrap_or_default();
-            match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(traits @ serde_json::Value::Object(_)) => transport.update_traits(traits),
-                _ => {
-                    return Err(JsValue::from_str(
-                        "Threadline('update', traits): traits must be an object, e.g. { plan: 'pro' }",
-                    ));
-                }
-            }
-        }
+        "update" => transport.update_traits(
+            object(&argument).ok_or("Threadline('update', traits): traits must be an object, e.g. { plan: 'pro' }")?,
+        ),
         "shutdown" => transport.shutdown(),
         other => return Err(JsValue::from_str(&format!("Threadline: unknown command {other:?}"))),
     }
     Ok(())
+}
+
+/// A JS API argument as a JSON object, if it is one.
+fn object(argument: &JsValue) -> Option<serde_json::Value> {
+    let text = js_sys::JSON::stringify(argument).ok()?.as_string()?;
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .filter(serde_json::Value::is_object)
 }
 
 #[component]
