@@ -796,17 +796,24 @@ impl ConversationObject {
         Ok(messages)
     }
 
+    /// Answers a chat question, once even when the visitor's resend arrives meanwhile.
     async fn answer(&self, question: &Message) -> std::result::Result<Option<Message>, ApiError> {
         self.answering.borrow_mut().insert(question.id.clone());
-        let result = self.ask_site(&question.text, Channel::Chat).await;
+        let result = self.answer_on(Channel::Chat, question).await;
         self.answering.borrow_mut().remove(&question.id);
-        let reply = result?;
-        // The site's rules may hand the conversation to a person now (asked for one, urgent,
-        // upset, a human-only topic, the bot failing again): from here the bot stays quiet.
+        result.map(Some)
+    }
+
+    /// The bot's answer to `question` on `channel`, stored. The site's rules may hand the
+    /// conversation to a person now (asked for one, urgent, upset, a human-only topic, the bot
+    /// failing again): from here the bot stays quiet.
+    async fn answer_on(&self, channel: Channel, question: &Message) -> std::result::Result<Message, ApiError> {
+        let reply = self.ask_site(&question.text, channel).await?;
         if let Some(escalation) = &reply.escalation {
             self.escalate(escalation, &question.text)?;
         }
-        let message = self.store(
+        let message = self.store_on(
+            channel,
             format!("bot:{}", question.id),
             Role::Bot,
             reply.text,
@@ -819,7 +826,7 @@ impl ConversationObject {
             });
             self.enqueue_now().await;
         }
-        Ok(Some(message))
+        Ok(message)
     }
 
     /// Hands the conversation to people: stored first (with the queue entry still to deliver),
@@ -1012,24 +1019,7 @@ impl ConversationObject {
             }
             return Ok(result);
         }
-        let reply = self.ask_site(&message.text, command.channel).await?;
-        if let Some(escalation) = &reply.escalation {
-            self.escalate(escalation, &message.text)?;
-        }
-        let answer = self.store_on(
-            command.channel,
-            format!("bot:{}", message.id),
-            Role::Bot,
-            reply.text,
-            Some(message.id.clone()),
-            Some(reply.detail),
-        )?;
-        if reply.escalation.is_some() {
-            self.broadcast(&ServerFrame::Status {
-                status: ConversationStatus::WaitingForHuman,
-            });
-            self.enqueue_now().await;
-        }
+        let answer = self.answer_on(command.channel, &message).await?;
         self.deliver_or_log(command.channel, &answer, "bot-answer").await;
         result.answer = Some(answer);
         Ok(result)

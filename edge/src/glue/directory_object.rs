@@ -292,25 +292,8 @@ impl ProfileDirectory {
                     traits,
                     traits_verified: false,
                 };
-                let outcome = self.link(
-                    &site,
-                    &channel,
-                    &new_ids.conversation,
-                    &identified,
-                    &new_ids,
-                    &rules,
-                    now,
-                )?;
-                self.run_jobs().await;
-                json(
-                    200,
-                    &InboundRoute {
-                        conversation: outcome.conversation,
-                        profile: Some(outcome.profile),
-                        how: "sender".into(),
-                        continued,
-                    },
-                )
+                self.route_sender(&site, &channel, &identified, &new_ids, &rules, now, continued)
+                    .await
             }
             DirectoryCommand::InboundSms {
                 phone,
@@ -350,25 +333,8 @@ impl ProfileDirectory {
                     }
                 };
                 let channel = format!("sms:{phone}");
-                let outcome = self.link(
-                    &site,
-                    &channel,
-                    &new_ids.conversation,
-                    &identified,
-                    &new_ids,
-                    &rules,
-                    now,
-                )?;
-                self.run_jobs().await;
-                json(
-                    200,
-                    &InboundRoute {
-                        conversation: outcome.conversation,
-                        profile: Some(outcome.profile),
-                        how: "sender".into(),
-                        continued,
-                    },
-                )
+                self.route_sender(&site, &channel, &identified, &new_ids, &rules, now, continued)
+                    .await
             }
             DirectoryCommand::StartContinue {
                 visitor,
@@ -648,6 +614,32 @@ impl ProfileDirectory {
             how: if authenticated { "sender" } else { "review" }.into(),
             continued: None,
         })
+    }
+
+    /// Routes a message from a channel's sender (its pseudo-session `channel`) by what
+    /// `identified` proves or claims: the conversation of whoever holds it, or a new one.
+    #[allow(clippy::too_many_arguments)]
+    async fn route_sender(
+        &self,
+        site: &str,
+        channel: &str,
+        identified: &Identified,
+        new_ids: &NewIds,
+        rules: &TraitRules,
+        now: u64,
+        continued: Option<Redeemed>,
+    ) -> ApiResult<Response> {
+        let outcome = self.link(site, channel, &new_ids.conversation, identified, new_ids, rules, now)?;
+        self.run_jobs().await;
+        json(
+            200,
+            &InboundRoute {
+                conversation: outcome.conversation,
+                profile: Some(outcome.profile),
+                how: "sender".into(),
+                continued,
+            },
+        )
     }
 
     /// Stores a "continue on another channel" code for a session; returns when it expires

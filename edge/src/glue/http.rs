@@ -220,13 +220,7 @@ pub fn setting(env: &Env, name: &str) -> Option<String> {
 /// Sends one SMS through Twilio's Messages API (`TWILIO_API_URL`, default
 /// `https://api.twilio.com`), unless the number opted out. True if sent.
 pub async fn send_sms(env: &Env, site: &str, to: &str, body: &str) -> Result<bool, ApiError> {
-    let config: Option<crate::internal::SmsConfig> = site_command(
-        env,
-        site,
-        &crate::internal::SiteCommand::ChannelConfig { kind: "sms".into() },
-    )
-    .await?;
-    let Some(config) = config else {
+    let Some(config) = channel_config::<crate::internal::SmsConfig>(env, site, "sms").await? else {
         return Ok(false);
     };
     let opted_out: bool = site_command(
@@ -252,44 +246,21 @@ pub async fn send_sms(env: &Env, site: &str, to: &str, body: &str) -> Result<boo
     use base64::Engine as _;
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", config.account_sid, config.auth_token));
-    let headers = Headers::new();
-    headers
-        .set("Authorization", &format!("Basic {basic}"))
-        .map_err(|e| internal("sms headers", e))?;
-    headers
-        .set("Content-Type", "application/x-www-form-urlencoded")
-        .map_err(|e| internal("sms headers", e))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(JsValue::from_str(&form)));
-    let request = Request::new_with_init(&url, &init).map_err(|e| internal("sms request", e))?;
-    let response = Fetch::Request(request).send().await.map_err(|e| {
-        worker::console_error!("Twilio unreachable: {e}");
-        provider_error("the SMS provider", None, None)
-    })?;
-    let status = response.status_code();
-    if status == 201 || status == 200 {
-        return Ok(true);
-    }
-    let retry_after = response.headers().get("Retry-After").ok().flatten();
-    // The provider's body can name the recipient: only the status is logged.
-    worker::console_error!(" answered {status}");
-    Err(provider_error("the SMS provider", Some(status), retry_after))
+    let authorization = format!("Basic {basic}");
+    provider_post(
+        "the SMS provider",
+        &url,
+        Some(&authorization),
+        "application/x-www-form-urlencoded",
+        &form,
+    )
+    .await
 }
 
 /// Sends one text on WhatsApp through the Graph API (`GRAPH_API_URL`, default
 /// `https://graph.facebook.com`). False if the site has no WhatsApp channel.
 pub async fn send_whatsapp(env: &Env, site: &str, to: &str, text: &str) -> Result<bool, ApiError> {
-    let config: Option<crate::internal::WhatsappConfig> = site_command(
-        env,
-        site,
-        &crate::internal::SiteCommand::ChannelConfig {
-            kind: "whatsapp".into(),
-        },
-    )
-    .await?;
-    let Some(config) = config else {
+    let Some(config) = channel_config::<crate::internal::WhatsappConfig>(env, site, "whatsapp").await? else {
         return Ok(false);
     };
     let base = setting(env, "GRAPH_API_URL").unwrap_or_else(|| "https://graph.facebook.com".into());
@@ -298,31 +269,9 @@ pub async fn send_whatsapp(env: &Env, site: &str, to: &str, text: &str) -> Resul
         base.trim_end_matches('/'),
         config.phone_number_id
     );
-    let headers = Headers::new();
-    headers
-        .set("Authorization", &format!("Bearer {}", config.access_token))
-        .map_err(|e| internal("whatsapp headers", e))?;
-    headers
-        .set("Content-Type", "application/json")
-        .map_err(|e| internal("whatsapp headers", e))?;
+    let authorization = format!("Bearer {}", config.access_token);
     let body = shared::whatsapp::text_message(to, text).to_string();
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(JsValue::from_str(&body)));
-    let request = Request::new_with_init(&url, &init).map_err(|e| internal("whatsapp request", e))?;
-    let response = Fetch::Request(request).send().await.map_err(|e| {
-        worker::console_error!("the Graph API unreachable: {e}");
-        provider_error("WhatsApp's API", None, None)
-    })?;
-    let status = response.status_code();
-    if status == 200 {
-        return Ok(true);
-    }
-    let retry_after = response.headers().get("Retry-After").ok().flatten();
-    // The provider's body can name the recipient: only the status is logged.
-    worker::console_error!(" answered {status}");
-    Err(provider_error("WhatsApp's API", Some(status), retry_after))
+    provider_post("WhatsApp's API", &url, Some(&authorization), "application/json", &body).await
 }
 
 /// Sends one message to a Messenger or Instagram user through the Send API (`GRAPH_API_URL`).
@@ -333,85 +282,78 @@ pub async fn send_page(
     page: &crate::internal::PageContext,
     text: &str,
 ) -> Result<bool, ApiError> {
-    let config: Option<crate::internal::PageConfig> = site_command(
-        env,
-        site,
-        &crate::internal::SiteCommand::ChannelConfig {
-            kind: page.kind.clone(),
-        },
-    )
-    .await?;
-    let Some(config) = config else {
+    let Some(config) = channel_config::<crate::internal::PageConfig>(env, site, &page.kind).await? else {
         return Ok(false);
     };
     let base = setting(env, "GRAPH_API_URL").unwrap_or_else(|| "https://graph.facebook.com".into());
     let url = format!("{}/v21.0/{}/messages", base.trim_end_matches('/'), config.page_id);
-    let headers = Headers::new();
-    headers
-        .set("Authorization", &format!("Bearer {}", config.access_token))
-        .map_err(|e| internal("page headers", e))?;
-    headers
-        .set("Content-Type", "application/json")
-        .map_err(|e| internal("page headers", e))?;
+    let authorization = format!("Bearer {}", config.access_token);
     let body = shared::messenger::send_body(&page.to, text).to_string();
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(JsValue::from_str(&body)));
-    let request = Request::new_with_init(&url, &init).map_err(|e| internal("page request", e))?;
-    let response = Fetch::Request(request).send().await.map_err(|e| {
-        worker::console_error!("the Send API unreachable: {e}");
-        provider_error("Meta's Send API", None, None)
-    })?;
-    let status = response.status_code();
-    if status == 200 {
-        return Ok(true);
-    }
-    let retry_after = response.headers().get("Retry-After").ok().flatten();
-    // The provider's body can name the recipient: only the status is logged.
-    worker::console_error!(" answered {status}");
-    Err(provider_error("Meta's Send API", Some(status), retry_after))
+    provider_post("Meta's Send API", &url, Some(&authorization), "application/json", &body).await
 }
 
 /// Sends one message on Telegram through the Bot API (`TELEGRAM_API_URL`, default
 /// `https://api.telegram.org`). False if the site has no Telegram channel.
 pub async fn send_telegram(env: &Env, site: &str, chat_id: i64, text: &str) -> Result<bool, ApiError> {
-    let config: Option<crate::internal::TelegramConfig> = site_command(
-        env,
-        site,
-        &crate::internal::SiteCommand::ChannelConfig {
-            kind: "telegram".into(),
-        },
-    )
-    .await?;
-    let Some(config) = config else {
+    let Some(config) = channel_config::<crate::internal::TelegramConfig>(env, site, "telegram").await? else {
         return Ok(false);
     };
     let base = setting(env, "TELEGRAM_API_URL").unwrap_or_else(|| "https://api.telegram.org".into());
+    // The token is in the URL: `provider_post` never logs the URL.
     let url = format!("{}/bot{}/sendMessage", base.trim_end_matches('/'), config.bot_token);
-    let headers = Headers::new();
-    headers
-        .set("Content-Type", "application/json")
-        .map_err(|e| internal("telegram headers", e))?;
     let body = shared::telegram::send_message(chat_id, text).to_string();
+    provider_post("Telegram's API", &url, None, "application/json", &body).await
+}
+
+/// A channel's stored configuration for `site` (`kind`: `sms`, `whatsapp`, …), if set up.
+async fn channel_config<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    site: &str,
+    kind: &str,
+) -> Result<Option<T>, ApiError> {
+    site_command(
+        env,
+        site,
+        &crate::internal::SiteCommand::ChannelConfig { kind: kind.to_owned() },
+    )
+    .await
+}
+
+/// Posts one message to a provider's API (`name` says which, in errors and logs): true when it
+/// answers 2xx. A refusal becomes a `provider_error` (retryable when transient). Only the status
+/// is logged: the provider's body can name the recipient, and a URL can hold a token.
+async fn provider_post(
+    name: &str,
+    url: &str,
+    authorization: Option<&str>,
+    content_type: &str,
+    body: &str,
+) -> Result<bool, ApiError> {
+    let headers = Headers::new();
+    if let Some(authorization) = authorization {
+        headers
+            .set("Authorization", authorization)
+            .map_err(|e| internal("provider headers", e))?;
+    }
+    headers
+        .set("Content-Type", content_type)
+        .map_err(|e| internal("provider headers", e))?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
-        .with_body(Some(JsValue::from_str(&body)));
-    let request = Request::new_with_init(&url, &init).map_err(|e| internal("telegram request", e))?;
-    let response = Fetch::Request(request).send().await.map_err(|e| {
-        worker::console_error!("the Bot API unreachable: {e}");
-        provider_error("Telegram's API", None, None)
+        .with_body(Some(JsValue::from_str(body)));
+    let request = Request::new_with_init(url, &init).map_err(|e| internal("provider request", e))?;
+    let response = Fetch::Request(request).send().await.map_err(|_| {
+        worker::console_error!("{name} could not be reached");
+        provider_error(name, None, None)
     })?;
     let status = response.status_code();
-    if status == 200 {
+    if (200..300).contains(&status) {
         return Ok(true);
     }
-    // The token is in the URL: never log the URL, only what Telegram said.
     let retry_after = response.headers().get("Retry-After").ok().flatten();
-    // The provider's body can name the recipient: only the status is logged.
-    worker::console_error!(" answered {status}");
-    Err(provider_error("Telegram's API", Some(status), retry_after))
+    worker::console_error!("{name} answered {status}");
+    Err(provider_error(name, Some(status), retry_after))
 }
 
 /// The outbound email configuration, if email is configured.

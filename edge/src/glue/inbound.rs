@@ -106,21 +106,19 @@ pub async fn receive_whatsapp(
     site: &SiteRecord,
     message: shared::whatsapp::InboundMessage,
 ) -> Result<InboundResult, ApiError> {
-    let new_ids = new_ids()?;
-    let command = DirectoryCommand::InboundVerified {
-        channel: format!("whatsapp:{}", message.from),
-        identity: shared::identity::IdentityKey {
+    let route = route_verified(
+        env,
+        site,
+        format!("whatsapp:{}", message.from),
+        shared::identity::IdentityKey {
             kind: shared::identity::IdentityKind::Phone,
             value: message.from.clone(),
         },
-        proof: shared::identity::Proof::Whatsapp,
-        name: message.name.clone(),
-        code: shared::continuation::find_code(&message.text),
-        new_ids,
-        rules: site.trait_rules.clone(),
-        now: now_ms(),
-    };
-    let route: InboundRoute = directory(env, &site.id, command).await?;
+        shared::identity::Proof::Whatsapp,
+        message.name.clone(),
+        shared::continuation::find_code(&message.text),
+    )
+    .await?;
     let command = InboundCommand {
         continued: route.continued,
         whatsapp: Some(crate::internal::WhatsappContext {
@@ -143,21 +141,19 @@ pub async fn receive_telegram(
     site: &SiteRecord,
     message: shared::telegram::TelegramMessage,
 ) -> Result<InboundResult, ApiError> {
-    let new_ids = new_ids()?;
-    let command = DirectoryCommand::InboundVerified {
-        channel: format!("telegram:{}", message.from_id),
-        identity: shared::identity::IdentityKey {
+    let route = route_verified(
+        env,
+        site,
+        format!("telegram:{}", message.from_id),
+        shared::identity::IdentityKey {
             kind: shared::identity::IdentityKind::Telegram,
             value: message.from_id.to_string(),
         },
-        proof: shared::identity::Proof::Telegram,
-        name: message.name.clone(),
-        code: shared::continuation::find_code(&message.text),
-        new_ids,
-        rules: site.trait_rules.clone(),
-        now: now_ms(),
-    };
-    let route: InboundRoute = directory(env, &site.id, command).await?;
+        shared::identity::Proof::Telegram,
+        message.name.clone(),
+        shared::continuation::find_code(&message.text),
+    )
+    .await?;
     let command = InboundCommand {
         continued: route.continued,
         telegram: Some(crate::internal::TelegramContext {
@@ -180,25 +176,23 @@ pub async fn receive_page(
     message: shared::messenger::PageMessage,
 ) -> Result<InboundResult, ApiError> {
     let kind = message.inbox.as_str();
-    let new_ids = new_ids()?;
     let identity_kind = match message.inbox {
         shared::messenger::Inbox::Messenger => shared::identity::IdentityKind::Messenger,
         shared::messenger::Inbox::Instagram => shared::identity::IdentityKind::Instagram,
     };
-    let command = DirectoryCommand::InboundVerified {
-        channel: format!("{kind}:{}", message.sender),
-        identity: shared::identity::IdentityKey {
+    let route = route_verified(
+        env,
+        site,
+        format!("{kind}:{}", message.sender),
+        shared::identity::IdentityKey {
             kind: identity_kind,
             value: message.sender.clone(),
         },
-        proof: shared::identity::Proof::MetaPage,
-        name: None,
-        code: None,
-        new_ids,
-        rules: site.trait_rules.clone(),
-        now: now_ms(),
-    };
-    let route: InboundRoute = directory(env, &site.id, command).await?;
+        shared::identity::Proof::MetaPage,
+        None,
+        None,
+    )
+    .await?;
     let command = InboundCommand {
         page: Some(crate::internal::PageContext {
             kind: kind.to_owned(),
@@ -215,6 +209,31 @@ pub async fn receive_page(
         )
     };
     hand_over(env, &site.id, &route.conversation, &command).await
+}
+
+/// Routes a message from a sender whose channel vouches for them (a WhatsApp number, a Telegram
+/// user id, a page-scoped id): the conversation of whoever holds that identity verified, or a
+/// new one. `code`: a "continue on another channel" code the message carried.
+async fn route_verified(
+    env: &Env,
+    site: &SiteRecord,
+    channel: String,
+    identity: shared::identity::IdentityKey,
+    proof: shared::identity::Proof,
+    name: Option<String>,
+    code: Option<String>,
+) -> Result<InboundRoute, ApiError> {
+    let command = DirectoryCommand::InboundVerified {
+        channel,
+        identity,
+        proof,
+        name,
+        code,
+        new_ids: new_ids()?,
+        rules: site.trait_rules.clone(),
+        now: now_ms(),
+    };
+    directory(env, &site.id, command).await
 }
 
 /// Takes one inbound email addressed to `to`.
