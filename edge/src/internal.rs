@@ -8,6 +8,7 @@ use shared::identity::{Identified, IdentityKey};
 use shared::otp::PendingCode;
 use shared::package::{BotAttempt, Truncation};
 use shared::profile::{ImportPerson, MergeRecord, Profile, TraitRules};
+use shared::widget_settings::WidgetSettings;
 use shared::wire::{BotDetail, Message, SiteView};
 
 /// A site as stored in its `SiteObject`.
@@ -22,6 +23,8 @@ pub struct SiteRecord {
     pub trait_rules: TraitRules,
     #[serde(default)]
     pub escalation_rules: EscalationRules,
+    #[serde(default)]
+    pub widget: WidgetSettings,
 }
 
 impl SiteRecord {
@@ -33,6 +36,7 @@ impl SiteRecord {
             n_articles: self.n_articles,
             trait_rules: self.trait_rules.clone(),
             escalation_rules: self.escalation_rules.clone(),
+            widget: self.widget.clone(),
         }
     }
 }
@@ -53,6 +57,8 @@ pub enum SiteCommand {
         allowed_origins: Option<Vec<String>>,
         trait_rules: Option<TraitRules>,
         escalation_rules: Option<EscalationRules>,
+        #[serde(default)]
+        widget: Option<WidgetSettings>,
     },
     SetAdminKey {
         admin_key_hash: String,

@@ -86,6 +86,10 @@ pub enum Route {
     Rate {
         site: String,
     },
+    /// How the site's widget looks and behaves (public: the loader reads it before drawing).
+    WidgetConfig {
+        site: String,
+    },
     /// The channels the visitor can continue the conversation on.
     ContinueChannels {
         site: String,
@@ -226,6 +230,7 @@ impl Route {
             | Route::Rate { site }
             | Route::UpdateTraits { site }
             | Route::ContinueChannels { site }
+            | Route::WidgetConfig { site }
             | Route::StartContinue { site }
             | Route::Live { site }
             | Route::Identify { site }
@@ -279,6 +284,7 @@ impl Route {
                 | Route::Rate { .. }
                 | Route::UpdateTraits { .. }
                 | Route::ContinueChannels { .. }
+                | Route::WidgetConfig { .. }
                 | Route::StartContinue { .. }
                 | Route::Live { .. }
                 | Route::Identify { .. }
@@ -399,6 +405,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
             };
             ("GET, POST", route)
         }
+        ["v1", "sites", id, "widget"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::WidgetConfig { site }),
+        ),
         ["v1", "sites", id, "conversation", "live"] => (
             "GET",
             (method == "GET")
@@ -725,6 +738,8 @@ mod tests {
         );
         check("PATCH", "/v1/sites/demo", Ok(Route::UpdateSite { site: demo() }));
         check("POST", "/v1/sites", Ok(Route::CreateSite));
+        check("GET", "/v1/sites/demo/widget", Ok(Route::WidgetConfig { site: demo() }));
+        check("POST", "/v1/sites/demo/widget", Err((405, Some("GET"))));
         check("GET", "/healthz", Ok(Route::Health));
         check("POST", "/v1/sites/demo/identify", Ok(Route::Identify { site: demo() }));
         check(

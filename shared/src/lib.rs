@@ -30,4 +30,5 @@ pub mod sms;
 pub mod telegram;
 pub mod webhook;
 pub mod whatsapp;
+pub mod widget_settings;
 pub mod wire;

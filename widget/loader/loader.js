@@ -10,6 +10,15 @@
   var queue = (window.Threadline && window.Threadline.q) || [];
   var mod, loading, host, container, placeholder, wantOpen = false, hidden = false;
   var handlers = {};
+  // The site's look (colour, side, icon, language) before anything is drawn, so the launcher
+  // never flashes Threadline's defaults; null when unavailable (the widget then says why).
+  var config = fetch(base.origin + "/v1/sites/" + encodeURIComponent(site) + "/widget")
+    .then(function (r) {
+      return r.ok ? r.json() : null;
+    })
+    .catch(function () {
+      return null;
+    });
 
   function api() {
     var args = [].slice.call(arguments);
@@ -68,10 +77,11 @@
       return;
     }
     if (loading) return;
-    loading = import(new URL(__GLUE__, base).href)
-      .then(function (m) {
+    loading = Promise.all([import(new URL(__GLUE__, base).href), config])
+      .then(function (both) {
+        var m = both[0];
         return m.default({ module_or_path: new URL(__WASM__, base).href }).then(function () {
-          m.mount(container, { site: site, api: base.origin, open: wantOpen, emit: emit });
+          m.mount(container, { site: site, api: base.origin, open: wantOpen, emit: emit, config: both[1] });
           mod = m;
           placeholder.remove();
           host.setAttribute("data-state", "ready");
@@ -92,14 +102,24 @@
     host.style.cssText =
       "all:initial!important;display:block!important;position:fixed!important;width:0!important;height:0!important;right:0!important;bottom:0!important;z-index:2147483000!important;visibility:visible!important;opacity:1!important";
     var root = host.attachShadow({ mode: "open" });
+    var css =
+      ":host{all:initial!important;display:block!important}:host([data-hidden]){display:none!important}" +
+      "[data-wait]{visibility:hidden}.tl-launcher{all:initial;position:fixed;right:20px;bottom:20px;width:56px;height:56px;display:flex;align-items:center;justify-content:center;border-radius:50%;background:#4338ca;color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(30,27,75,.35)}" +
+      ".tl-launcher:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}";
+    // A constructed stylesheet, not a <style> element: a strict Content-Security-Policy on the
+    // host page (no 'unsafe-inline' styles) allows it. Older browsers get the element.
+    var adopt = "adoptedStyleSheets" in root;
+    if (adopt) {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      root.adoptedStyleSheets = [sheet];
+    }
     root.innerHTML =
-      "<style>:host{all:initial!important;display:block!important}:host([data-hidden]){display:none!important}" +
-      ".tl-launcher{all:initial;position:fixed;right:20px;bottom:20px;width:56px;height:56px;display:flex;align-items:center;justify-content:center;border-radius:50%;background:#4338ca;color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(30,27,75,.35)}" +
-      ".tl-launcher:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}</style>" +
+      (adopt ? "" : "<style>" + css + "</style>") +
       '<div class="tl-app"></div>' +
-      '<button class="tl-launcher" aria-label="Open chat" aria-expanded="false">' +
+      '<button class="tl-launcher" data-wait aria-label="Open chat" aria-expanded="false">' +
       '<svg viewBox="0 0 24 24" width="26" height="26" aria-hidden="true"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg></button>';
-    container = root.firstChild.nextSibling;
+    container = root.querySelector(".tl-app");
     placeholder = container.nextSibling;
     placeholder.addEventListener("click", function () {
       load(true);
@@ -112,6 +132,16 @@
     });
     host.toggleAttribute("data-hidden", hidden);
     document.body.appendChild(host);
+    config.then(function (c) {
+      var style = placeholder.style;
+      if (c) {
+        style.background = c.accent;
+        style.color = c.on_accent;
+        if (c.widget.position == "left") (style.left = "20px"), (style.right = "auto");
+        placeholder.querySelector("path").setAttribute("d", c.launcher_path);
+      }
+      placeholder.removeAttribute("data-wait");
+    });
     if (queue.length) load(queue.some(function (a) { return a[0] === "open"; }));
     else if (window.requestIdleCallback) requestIdleCallback(function () { load(false); }, { timeout: 5000 });
     else setTimeout(function () { load(false); }, 2000);

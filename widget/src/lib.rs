@@ -6,7 +6,9 @@
 //! `state` is plain data and functions (tested natively); `transport` and `view` are the
 //! browser glue, compiled only for wasm32.
 
+pub mod i18n;
 pub mod state;
+pub mod theme;
 
 #[cfg(target_arch = "wasm32")]
 mod events;

@@ -2,8 +2,11 @@
 //! transition is tested natively. The view only renders this; the transport only feeds it.
 
 use serde::{Deserialize, Serialize};
+
+use crate::i18n::{Locale, Text};
 use shared::continuation::{Invitation, Target};
 use shared::limits::SESSION_TTL_SECS;
+use shared::widget_settings::{Day, FieldKind, MAX_FIELD_VALUE_CHARS, PreChatField, parse_clock};
 use shared::wire::{ClientFrame, ConversationStatus, ErrorBody, ErrorCode, Message, Role, ServerFrame};
 
 /// What the visitor wrote that the edge has not confirmed yet, in the order written.
@@ -44,6 +47,8 @@ pub struct Chat {
     pub typing_seq: u32,
     /// The one-tap satisfaction rating offered once a person resolved the conversation.
     pub rating: RatingPrompt,
+    /// The language of what the widget itself says.
+    pub locale: Locale,
 }
 
 /// "How did we do?" after a person resolved the conversation.
@@ -129,7 +134,7 @@ impl Chat {
             // The transport renews the session and reloads; nothing to change here yet.
             ServerFrame::Moved => None,
             ServerFrame::Error { reply_to, error } => {
-                let text = describe(&error);
+                let text = describe(&error, self.locale);
                 match reply_to.and_then(|id| self.outbox.iter_mut().find(|o| o.id == id)) {
                     Some(outgoing) if is_final(error.code) => {
                         outgoing.failed = Some(text);
@@ -174,14 +179,17 @@ impl Chat {
     /// while it has the conversation and the visitor's newest message awaits its answer.
     pub fn writer(&self, now_ms: u64) -> Option<String> {
         if let Some(name) = &self.typing {
-            return Some(name.clone().unwrap_or_else(|| "Support".to_owned()));
+            return Some(
+                name.clone()
+                    .unwrap_or_else(|| self.locale.text(Text::Support).to_owned()),
+            );
         }
         let waiting = self.outbox.iter().any(|o| o.failed.is_none())
             || self
                 .messages
                 .last()
                 .is_some_and(|m| m.role == Role::Visitor && now_ms.saturating_sub(m.at) < BOT_TYPING_MS);
-        (self.status == ConversationStatus::Bot && waiting).then(|| "Support".to_owned())
+        (self.status == ConversationStatus::Bot && waiting).then(|| self.locale.text(Text::Support).to_owned())
     }
 
     fn store(&mut self, message: Message) {
@@ -228,7 +236,7 @@ impl Chat {
             id: o.id.clone(),
             text: match &o.kind {
                 OutgoingKind::Text(text) => text.clone(),
-                OutgoingKind::RequestHuman => "Talk to a person".to_owned(),
+                OutgoingKind::RequestHuman => self.locale.text(Text::TalkToPerson).to_owned(),
             },
             failed: o.failed.clone(),
         });
@@ -279,46 +287,35 @@ fn is_final(code: ErrorCode) -> bool {
 }
 
 /// Words for the visitor, for each error the edge can send. Never blank, never a raw code.
-pub fn describe(error: &ErrorBody) -> String {
+pub fn describe(error: &ErrorBody, locale: Locale) -> String {
+    let text = |key| locale.text(key).to_owned();
     match error.code {
-        ErrorCode::UnknownSite => "This chat isn't set up for this site yet, so messages can't be delivered.".into(),
-        ErrorCode::OriginNotAllowed => {
-            "Chat isn't enabled on this page's address, so messages can't be delivered.".into()
-        }
+        ErrorCode::UnknownSite => text(Text::ErrUnknownSite),
+        ErrorCode::OriginNotAllowed => text(Text::ErrOriginNotAllowed),
         ErrorCode::MissingToken | ErrorCode::InvalidToken | ErrorCode::TokenExpired | ErrorCode::TokenWrongSite => {
-            "Your chat session has ended. Reload the page to start a new one.".into()
+            text(Text::ErrSessionEnded)
         }
         ErrorCode::PayloadTooLarge => match error.limit {
-            Some(limit) => format!("That message is too long: the limit is {limit} characters."),
-            None => "That message is too long.".into(),
+            Some(limit) => locale.fill(Text::ErrTooLongLimit, &[("limit", &limit.to_string())]),
+            None => text(Text::ErrTooLong),
         },
         ErrorCode::RateLimited => match error.retry_after_ms {
-            Some(ms) => format!(
-                "You're sending messages quickly. Please wait {} seconds and try again.",
-                ms.div_ceil(1000)
-            ),
-            None => "You're sending messages quickly. Please wait a moment and try again.".into(),
+            Some(ms) => locale.fill(Text::ErrRateLimitedFor, &[("seconds", &ms.div_ceil(1000).to_string())]),
+            None => text(Text::ErrRateLimited),
         },
         ErrorCode::InvalidField | ErrorCode::MalformedJson => {
-            format!(
-                "That message couldn't be sent: {}.",
-                error.message.trim_end_matches('.')
-            )
+            locale.fill(Text::ErrRefused, &[("reason", error.message.trim_end_matches('.'))])
         }
         ErrorCode::IdentityInvalid
         | ErrorCode::IdentityExpired
         | ErrorCode::IdentityWrongSite
-        | ErrorCode::IdentityNotConfigured => {
-            "We couldn't confirm who you're signed in as, so this chat stays anonymous for now.".into()
-        }
-        ErrorCode::CodeInvalid => "That code isn't right. Check the email and try again.".into(),
-        ErrorCode::CodeExpired => "That code has expired. Ask for a new one.".into(),
-        ErrorCode::CodeUsed => "That code was already used. Ask for a new one.".into(),
-        ErrorCode::CodeAttemptsExceeded => "Too many wrong codes. Ask for a new one.".into(),
-        ErrorCode::ChannelUnavailable => "That channel isn't available for this site right now.".into(),
-        ErrorCode::EmailUnavailable | ErrorCode::EmailFailed => {
-            "We couldn't send an email just now. Please try again in a little while.".into()
-        }
+        | ErrorCode::IdentityNotConfigured => text(Text::ErrIdentity),
+        ErrorCode::CodeInvalid => text(Text::ErrCodeInvalid),
+        ErrorCode::CodeExpired => text(Text::ErrCodeExpired),
+        ErrorCode::CodeUsed => text(Text::ErrCodeUsed),
+        ErrorCode::CodeAttemptsExceeded => text(Text::ErrCodeAttempts),
+        ErrorCode::ChannelUnavailable => text(Text::ErrChannelUnavailable),
+        ErrorCode::EmailUnavailable | ErrorCode::EmailFailed => text(Text::ErrEmail),
         ErrorCode::NotFound
         | ErrorCode::MethodNotAllowed
         | ErrorCode::InvalidKey
@@ -337,7 +334,7 @@ pub fn describe(error: &ErrorBody) -> String {
         | ErrorCode::UnsupportedMediaType
         | ErrorCode::UpgradeRequired
         | ErrorCode::Internal
-        | ErrorCode::Unknown => "Something went wrong on our side. Your message is safe; we'll keep trying.".into(),
+        | ErrorCode::Unknown => text(Text::ErrInternal),
     }
 }
 
@@ -495,13 +492,52 @@ impl Moving {
 }
 
 /// A channel's name as the visitor knows it.
-pub fn channel_name(target: Target) -> &'static str {
+pub fn channel_name(target: Target, locale: Locale) -> &'static str {
     match target {
-        Target::Email => "Email",
+        Target::Email => locale.text(Text::EmailChannel),
         Target::Sms => "SMS",
         Target::Whatsapp => "WhatsApp",
         Target::Telegram => "Telegram",
     }
+}
+
+/// The weekday and minute of the day in a time zone, from what `Date.toLocaleString('en-US',
+/// { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })` wrote
+/// (e.g. `Wed 09:05`).
+pub fn zone_clock(text: &str) -> Option<(Day, u32)> {
+    let day = Day::from_short(text.trim())?;
+    let clock = text.trim().rsplit(' ').next()?;
+    let minute = parse_clock(clock)?;
+    Some((day, minute.min(24 * 60 - 1)))
+}
+
+/// The visitor's answers to the site's pre-chat fields, checked: the traits to keep, or the
+/// first problem in words for the visitor (naming the field's label).
+pub fn pre_chat_answers(
+    fields: &[PreChatField],
+    values: &[String],
+    locale: Locale,
+) -> Result<Vec<(String, String)>, String> {
+    let mut answers = Vec::new();
+    for (field, value) in fields
+        .iter()
+        .zip(values.iter().chain(std::iter::repeat(&String::new())))
+    {
+        let value: String = value.trim().chars().take(MAX_FIELD_VALUE_CHARS).collect();
+        if value.is_empty() {
+            if field.required {
+                return Err(locale.fill(Text::FieldRequired, &[("field", &field.label)]));
+            }
+            continue;
+        }
+        if field.kind == FieldKind::Email
+            && shared::identity::find_email(&value).as_deref() != Some(value.to_lowercase().as_str())
+        {
+            return Err(locale.text(Text::EmailInvalid).to_owned());
+        }
+        answers.push((field.name.clone(), value));
+    }
+    Ok(answers)
 }
 
 /// How long to wait before reconnect attempt `attempt` (0-based): exponential from half a second
@@ -693,9 +729,84 @@ mod tests {
             ErrorCode::RateLimited,
             ErrorCode::Internal,
         ] {
-            let text = describe(&ErrorBody::new(code, "m"));
+            let text = describe(&ErrorBody::new(code, "m"), Locale::En);
             assert!(text.len() > 20 && !text.contains('_'), "{code:?}: {text}");
         }
+    }
+
+    #[test]
+    fn errors_and_names_speak_the_visitors_language() {
+        let limited = ErrorBody {
+            retry_after_ms: Some(2_500),
+            ..ErrorBody::new(ErrorCode::RateLimited, "m")
+        };
+        assert!(
+            describe(&limited, Locale::De).contains('3'),
+            "{}",
+            describe(&limited, Locale::De)
+        );
+        assert_ne!(describe(&limited, Locale::De), describe(&limited, Locale::En));
+        let chat = Chat {
+            locale: Locale::Ja,
+            typing: Some(None),
+            ..Chat::default()
+        };
+        assert_eq!(chat.writer(0).as_deref(), Some(Locale::Ja.text(Text::Support)));
+        assert_eq!(
+            channel_name(Target::Email, Locale::Es),
+            Locale::Es.text(Text::EmailChannel)
+        );
+        assert_eq!(channel_name(Target::Whatsapp, Locale::Ar), "WhatsApp");
+    }
+
+    #[test]
+    fn the_team_clock_is_read_from_intl_output() {
+        assert_eq!(zone_clock("Wed 09:05"), Some((Day::Wed, 9 * 60 + 5)));
+        assert_eq!(zone_clock("Sun, 23:59"), Some((Day::Sun, 23 * 60 + 59)));
+        assert_eq!(zone_clock("Mon 24:00"), Some((Day::Mon, 24 * 60 - 1)));
+        assert_eq!(zone_clock("garbage"), None);
+    }
+
+    #[test]
+    fn pre_chat_answers_are_checked() {
+        let fields = vec![
+            PreChatField {
+                name: "email".into(),
+                label: "Work email".into(),
+                kind: FieldKind::Email,
+                required: true,
+            },
+            PreChatField {
+                name: "order".into(),
+                label: "Order".into(),
+                kind: FieldKind::Text,
+                required: false,
+            },
+        ];
+        let answer = |values: &[&str]| {
+            pre_chat_answers(
+                &fields,
+                &values.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+                Locale::En,
+            )
+        };
+        assert_eq!(
+            answer(&[" ana@example.com ", ""]),
+            Ok(vec![("email".into(), "ana@example.com".into())])
+        );
+        assert_eq!(answer(&["", "A-1"]), Err("Please fill in Work email.".into()));
+        assert_eq!(
+            answer(&["not an email", ""]),
+            Err(Locale::En.text(Text::EmailInvalid).into())
+        );
+        assert_eq!(
+            answer(&["x ana@example.com", ""]),
+            Err(Locale::En.text(Text::EmailInvalid).into())
+        );
+        assert_eq!(
+            answer(&["ana@example.com", &"x".repeat(500)]).unwrap()[1].1.len(),
+            MAX_FIELD_VALUE_CHARS
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use shared::continuation::{Invitation, Target};
 
+use crate::i18n::{self, Text, t};
 use crate::state::{self, Chat, EmailCheck, Moving, OutgoingKind, StoredSession};
 
 /// A DOM event handler, kept alive as long as the socket it listens to.
@@ -50,6 +51,8 @@ pub struct Transport {
     pub channels: RwSignal<Vec<Target>>,
     /// "Continue on another channel".
     pub moving: RwSignal<Moving>,
+    /// The visitor answered the site's pre-chat fields (or there were none to answer).
+    pub pre_chat_done: RwSignal<bool>,
     channels_loaded: Cell<bool>,
     /// Addresses the visitor declined to verify, not offered again.
     declined: RefCell<Vec<String>>,
@@ -80,15 +83,22 @@ enum Failure {
 
 impl Transport {
     pub fn new(site: String, api: String) -> Rc<Transport> {
+        let pre_chat_done = local_storage()
+            .and_then(|s| s.get_item(&format!("threadline:{site}:pre-chat")).ok().flatten())
+            .is_some();
         Rc::new(Transport {
             site,
             api,
-            chat: RwSignal::new(Chat::default()),
+            chat: RwSignal::new(Chat {
+                locale: i18n::current(),
+                ..Chat::default()
+            }),
             connection: RwSignal::new(Connection::Idle),
             notice: RwSignal::new(None),
             email: RwSignal::new(EmailCheck::Idle),
             channels: RwSignal::new(Vec::new()),
             moving: RwSignal::new(Moving::Closed),
+            pre_chat_done: RwSignal::new(pre_chat_done),
             channels_loaded: Cell::new(false),
             declined: RefCell::new(Vec::new()),
             session: RefCell::new(None),
@@ -149,12 +159,43 @@ impl Transport {
     /// the next person on this browser sees nothing of theirs.
     pub fn shutdown(self: &Rc<Self>) {
         self.forget_session();
-        self.chat.set(Chat::default());
+        self.chat.set(Chat {
+            locale: i18n::current(),
+            ..Chat::default()
+        });
         self.email.set(EmailCheck::Idle);
         self.declined.borrow_mut().clear();
         self.drop_socket();
         if self.started.get() {
             self.connect();
+        }
+    }
+
+    /// The visitor's answers to the pre-chat fields: kept as (unverified) traits of their
+    /// profile; an email among them is offered for verification.
+    pub fn finish_pre_chat(self: &Rc<Self>, answers: Vec<(String, String)>, email: Option<String>) {
+        if let Some(storage) = local_storage() {
+            let _ = storage.set_item(&self.pre_chat_key(), "1");
+        }
+        self.pre_chat_done.set(true);
+        if !answers.is_empty() {
+            let traits: serde_json::Map<String, serde_json::Value> = answers
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect();
+            self.update_traits(serde_json::Value::Object(traits));
+        }
+        if let Some(email) = email {
+            self.offer_email(email, false);
+        }
+    }
+
+    /// Offers `email` for verification (and sends the code at once when `send`): the visitor
+    /// typed it into a form rather than a message.
+    pub fn offer_email(self: &Rc<Self>, email: String, send: bool) {
+        self.email.set(EmailCheck::Offered { email });
+        if send {
+            self.send_code();
         }
     }
 
@@ -169,7 +210,7 @@ impl Transport {
             let next = match this.token().await {
                 Err(_) => EmailCheck::Failed {
                     email,
-                    error: "We couldn't reach the server. Please try again.".into(),
+                    error: t(Text::ErrUnreachable).into(),
                 },
                 Ok(token) => {
                     let url = this.url("/identify/email");
@@ -185,11 +226,11 @@ impl Transport {
                         },
                         Err(Failure::Refused(error)) => EmailCheck::Failed {
                             email,
-                            error: state::describe(&error),
+                            error: state::describe(&error, i18n::current()),
                         },
                         Err(_) => EmailCheck::Failed {
                             email,
-                            error: "We couldn't send the code just now. Please try again.".into(),
+                            error: t(Text::ErrSendCode).into(),
                         },
                     }
                 }
@@ -215,7 +256,7 @@ impl Transport {
                 error: Some(error),
             };
             let next = match this.token().await {
-                Err(_) => retry("We couldn't reach the server. Please try again.".into()),
+                Err(_) => retry(t(Text::ErrUnreachable).into()),
                 Ok(token) => {
                     let url = this.url("/identify/email/verify");
                     let body = serde_json::json!({ "email": email, "code": code }).to_string();
@@ -236,11 +277,11 @@ impl Transport {
                         {
                             EmailCheck::Failed {
                                 email: email.clone(),
-                                error: state::describe(&error),
+                                error: state::describe(&error, i18n::current()),
                             }
                         }
-                        Err(Failure::Refused(error)) => retry(state::describe(&error)),
-                        Err(_) => retry("We couldn't check the code just now. Please try again.".into()),
+                        Err(Failure::Refused(error)) => retry(state::describe(&error, i18n::current())),
+                        Err(_) => retry(t(Text::ErrCheckCode).into()),
                     }
                 }
             };
@@ -328,7 +369,7 @@ impl Transport {
         wasm_bindgen_futures::spawn_local(async move {
             let next = match this.token().await {
                 Err(_) => Moving::Failed {
-                    error: "We couldn't reach the server. Please try again.".into(),
+                    error: t(Text::ErrUnreachable).into(),
                 },
                 Ok(token) => {
                     let url = this.url("/conversation/continue");
@@ -336,10 +377,10 @@ impl Transport {
                     match this.request::<Invitation>("POST", &url, Some(&token), Some(body)).await {
                         Ok(invitation) => Moving::Ready { invitation },
                         Err(Failure::Refused(error)) => Moving::Failed {
-                            error: state::describe(&error),
+                            error: state::describe(&error, i18n::current()),
                         },
                         Err(_) => Moving::Failed {
-                            error: "We couldn't get a code just now. Please try again.".into(),
+                            error: t(Text::ErrGetLink).into(),
                         },
                     }
                 }
@@ -379,7 +420,7 @@ impl Transport {
         self.post_or_undo(
             "/conversation/rating",
             serde_json::json!({ "score": score }),
-            "We couldn't save your rating just now. Please try again.",
+            t(Text::ErrSaveRating),
             move || chat.update(|chat| chat.rating = state::RatingPrompt::Asking),
         );
     }
@@ -417,7 +458,7 @@ impl Transport {
         self.post_or_undo(
             "/conversation/feedback",
             serde_json::json!({ "message": id, "helpful": helpful }),
-            "We couldn't save your feedback just now. Please try again.",
+            t(Text::ErrSaveFeedback),
             move || chat.update(|chat| chat.set_helpful(&id, None)),
         );
     }
@@ -691,11 +732,17 @@ impl Transport {
         format!("threadline:{}:session", self.site)
     }
 
+    fn pre_chat_key(&self) -> String {
+        format!("threadline:{}:pre-chat", self.site)
+    }
+
     fn forget_session(&self) {
         self.session.replace(None);
         if let Some(storage) = local_storage() {
             let _ = storage.remove_item(&self.storage_key());
+            let _ = storage.remove_item(&self.pre_chat_key());
         }
+        self.pre_chat_done.set(false);
     }
 
     /// Marks the session for renewal: the next request swaps it for one naming the conversation
@@ -766,7 +813,7 @@ impl Transport {
         };
         let error = envelope.error;
         Err(if state::is_fatal(error.code) {
-            Failure::Fatal(state::describe(&error))
+            Failure::Fatal(state::describe(&error, i18n::current()))
         } else if error.code == ErrorCode::NotAMember {
             Failure::Stale
         } else if state::is_session_error(error.code) {

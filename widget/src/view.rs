@@ -6,10 +6,12 @@ use std::rc::Rc;
 use leptos::html;
 use leptos::prelude::*;
 use shared::limits::MAX_MESSAGE_CHARS;
-use shared::wire::{BotDetail, ConversationStatus, Message, Role};
+use shared::widget_settings::{Availability, FieldKind, Hours, Position, Rgb};
+use shared::wire::{BotDetail, ConversationStatus, Message, Role, WidgetConfig};
 use wasm_bindgen::prelude::*;
 
-use crate::state::{EmailCheck, Moving, RatingPrompt, Row, channel_name};
+use crate::i18n::{self, Locale, Segment, Text, t, tf};
+use crate::state::{self, EmailCheck, Moving, RatingPrompt, Row, channel_name};
 use crate::transport::{Connection, Transport};
 
 const STYLE: &str = include_str!("widget.css");
@@ -22,7 +24,8 @@ thread_local! {
 }
 
 /// Mounts the widget into `container` (a node inside the loader's shadow root).
-/// `options`: `{ site: string, api: string, open: boolean, emit?: (name, detail) => void }`.
+/// `options`: `{ site: string, api: string, open: boolean, emit?: (name, detail) => void,
+/// config?: WidgetConfig }` (`config` as `GET /v1/sites/{site}/widget` returned it, if it did).
 #[wasm_bindgen]
 pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), JsValue> {
     let get = |key: &str| js_sys::Reflect::get(&options, &JsValue::from_str(key)).ok();
@@ -36,7 +39,30 @@ pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), Js
     if let Some(emit) = get("emit").and_then(|v| v.dyn_into::<js_sys::Function>().ok()) {
         crate::events::set_emitter(emit);
     }
-    leptos::mount::mount_to(container, move || view! { <App site api initially_open=open/> }).forget();
+    let config: WidgetConfig = get("config")
+        .filter(JsValue::is_object)
+        .and_then(|v| js_sys::JSON::stringify(&v).ok()?.as_string())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    // The site's language if it set one, else the browser's, else English.
+    let languages: Vec<String> = web_sys::window()
+        .map(|w| w.navigator().languages().iter().filter_map(|l| l.as_string()).collect())
+        .unwrap_or_default();
+    let locale = Locale::negotiate(config.widget.locale.iter().chain(&languages).map(String::as_str));
+    i18n::set_current(locale);
+    container.set_attribute("lang", locale.tag())?;
+    container.set_attribute("dir", if locale.rtl() { "rtl" } else { "ltr" })?;
+    if config.widget.position == Position::Left {
+        container.set_attribute("data-position", "left")?;
+    }
+    // The widget's styles as a constructed stylesheet (allowed under a strict CSP); a <style>
+    // element where the browser has none.
+    let mut css = STYLE.to_owned();
+    if let Some(accent) = config.widget.color.as_deref().and_then(Rgb::parse) {
+        css.push_str(&crate::theme::css(accent));
+    }
+    let inline_css = (!adopt_styles(&container, &css)).then_some(css);
+    leptos::mount::mount_to(container, move || view! { <App site api initially_open=open config inline_css/> }).forget();
     Ok(())
 }
 
@@ -69,6 +95,27 @@ pub fn command(name: &str, argument: JsValue) -> Result<(), JsValue> {
     Ok(())
 }
 
+/// Adds `css` to the shadow root `container` is in, as a constructed stylesheet; false when the
+/// browser cannot (no `adoptedStyleSheets`).
+fn adopt_styles(container: &web_sys::HtmlElement, css: &str) -> bool {
+    let adopted = (|| {
+        let root: JsValue = container.get_root_node().into();
+        let existing = js_sys::Reflect::get(&root, &"adoptedStyleSheets".into()).ok()?;
+        if existing.is_undefined() {
+            return None;
+        }
+        let constructor: js_sys::Function =
+            js_sys::Reflect::get(&js_sys::global(), &"CSSStyleSheet".into()).ok()?.dyn_into().ok()?;
+        let sheet = js_sys::Reflect::construct(&constructor, &js_sys::Array::new()).ok()?;
+        let replace: js_sys::Function = js_sys::Reflect::get(&sheet, &"replaceSync".into()).ok()?.dyn_into().ok()?;
+        replace.call1(&sheet, &css.into()).ok()?;
+        let sheets = js_sys::Array::from(&existing);
+        sheets.push(&sheet);
+        js_sys::Reflect::set(&root, &"adoptedStyleSheets".into(), &sheets).ok()
+    })();
+    adopted == Some(true)
+}
+
 /// A JS API argument as a JSON object, if it is one.
 fn object(argument: &JsValue) -> Option<serde_json::Value> {
     let text = js_sys::JSON::stringify(argument).ok()?.as_string()?;
@@ -78,7 +125,15 @@ fn object(argument: &JsValue) -> Option<serde_json::Value> {
 }
 
 #[component]
-fn App(site: String, api: String, initially_open: bool) -> impl IntoView {
+fn App(
+    site: String,
+    api: String,
+    initially_open: bool,
+    config: WidgetConfig,
+    inline_css: Option<String>,
+) -> impl IntoView {
+    let launcher_icon = config.widget.launcher_icon.path();
+    let config = StoredValue::new(config);
     let connection = Transport::new(site, api);
     TRANSPORT.with(|slot| *slot.borrow_mut() = Some(Rc::clone(&connection)));
     let transport = StoredValue::new_local(connection);
@@ -123,23 +178,23 @@ fn App(site: String, api: String, initially_open: bool) -> impl IntoView {
     };
 
     view! {
-        <style>{STYLE}</style>
+        {inline_css.map(|css| view! { <style>{css}</style> })}
         <Show when=move || open.get()>
-            <Panel transport close/>
+            <Panel transport close config/>
         </Show>
         <button
             class="tl-launcher"
             node_ref=launcher
             aria-label=move || match (open.get(), unread()) {
-                (true, _) => "Close chat".to_owned(),
-                (false, 0) => "Open chat".to_owned(),
-                (false, 1) => "Open chat (1 unread reply)".to_owned(),
-                (false, n) => format!("Open chat ({n} unread replies)"),
+                (true, _) => t(Text::CloseChat).to_owned(),
+                (false, 0) => t(Text::OpenChat).to_owned(),
+                (false, 1) => t(Text::OpenChatOneUnread).to_owned(),
+                (false, n) => tf(Text::OpenChatUnread, &[("n", &n.to_string())]),
             }
             aria-expanded=move || open.get().to_string()
             on:click=move |_| open.update(|o| *o = !*o)
         >
-            <Show when=move || open.get() fallback=|| view! { <Icon path=CHAT_ICON size=26/> }>
+            <Show when=move || open.get() fallback=move || view! { <Icon path=launcher_icon size=26/> }>
                 <Icon path=CLOSE_ICON size=22/>
             </Show>
             <Show when=move || { unread() > 0 }>
@@ -150,8 +205,22 @@ fn App(site: String, api: String, initially_open: bool) -> impl IntoView {
 }
 
 #[component]
-fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() + Copy + 'static) -> impl IntoView {
-    let (chat, connection, notice) = transport.with_value(|t| (t.chat, t.connection, t.notice));
+fn Panel(
+    transport: StoredValue<Rc<Transport>, LocalStorage>,
+    close: impl Fn() + Copy + 'static,
+    config: StoredValue<WidgetConfig>,
+) -> impl IntoView {
+    let (chat, connection, notice, pre_chat_done) =
+        transport.with_value(|t| (t.chat, t.connection, t.notice, t.pre_chat_done));
+    // When the team is away, and when it is back (in the visitor's words and time zone), read
+    // each time the panel opens.
+    let away = config.with_value(|c| c.widget.hours.as_ref().and_then(team_back_at));
+    let greeting = config
+        .with_value(|c| c.widget.greeting.clone())
+        .unwrap_or_else(|| t(Text::Greeting).to_owned());
+    let has_pre_chat = config.with_value(|c| !c.widget.pre_chat.is_empty());
+    let asking_first =
+        move || has_pre_chat && !pre_chat_done.get() && chat.with(|c| c.messages.is_empty() && c.outbox.is_empty());
     let draft = RwSignal::new(String::new());
     let input = NodeRef::<html::Textarea>::new();
     let list = NodeRef::<html::Ol>::new();
@@ -186,7 +255,7 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
         <section
             class="tl-panel"
             role="dialog"
-            aria-label="Chat with support"
+            aria-label=t(Text::PanelLabel)
             on:keydown=move |event: web_sys::KeyboardEvent| {
                 if event.key() == "Escape" {
                     close();
@@ -195,27 +264,31 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
         >
             <header class="tl-header">
                 <div>
-                    <h2 class="tl-title">"Support"</h2>
+                    <h2 class="tl-title">{t(Text::Support)}</h2>
                     <p class="tl-subtitle">
-                        {move || match (connection.get(), chat.with(|c| c.status)) {
-                            (Connection::Stopped(_), _) => "Unavailable".to_owned(),
-                            (Connection::Offline { .. }, _) => "Reconnecting…".to_owned(),
-                            (Connection::Connecting | Connection::Idle, _) => "Connecting…".to_owned(),
-                            (Connection::Online, ConversationStatus::WaitingForHuman) => "Waiting for a person from the team".to_owned(),
-                            (Connection::Online, ConversationStatus::Bot) => "Answers from our help centre, or a person".to_owned(),
-                        }}
+                        {
+                            let away = away.clone();
+                            move || match (connection.get(), chat.with(|c| c.status), &away) {
+                                (Connection::Stopped(_), _, _) => t(Text::StatusUnavailable).to_owned(),
+                                (Connection::Offline { .. }, _, _) => t(Text::StatusReconnecting).to_owned(),
+                                (Connection::Connecting | Connection::Idle, _, _) => t(Text::StatusConnecting).to_owned(),
+                                (Connection::Online, _, Some(back)) => tf(Text::StatusAway, &[("time", back)]),
+                                (Connection::Online, ConversationStatus::WaitingForHuman, None) => t(Text::StatusWaiting).to_owned(),
+                                (Connection::Online, ConversationStatus::Bot, None) => t(Text::StatusBot).to_owned(),
+                            }
+                        }
                     </p>
                 </div>
-                <button class="tl-close" aria-label="Close chat" on:click=move |_| close()>
+                <button class="tl-close" aria-label=t(Text::CloseChat) on:click=move |_| close()>
                     <Icon path=CLOSE_ICON size=22/>
                 </button>
             </header>
             <Show when=move || notice.with(Option::is_some)>
                 <p class="tl-notice" role="alert">{move || notice.get().unwrap_or_default()}</p>
             </Show>
-            <ol class="tl-messages" node_ref=list aria-live="polite" aria-label="Conversation">
+            <ol class="tl-messages" node_ref=list aria-live="polite" aria-label=t(Text::ConversationLabel)>
                 <Show when=move || chat.with(|c| c.messages.is_empty() && c.outbox.is_empty())>
-                    <li class="tl-empty">"Hi! Ask a question and I'll look in our help centre. A person from the team is always an option."</li>
+                    <li class="tl-empty">{greeting.clone()}</li>
                 </Show>
                 <For each=move || chat.with(|c| c.rows()) key=Row::key let:row>
                     <MessageRow row transport/>
@@ -225,24 +298,29 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
                         .map(|name| view! {
                             <li class="tl-typing" data-role="typing">
                                 <span class="tl-dots" aria-hidden="true"><i></i><i></i><i></i></span>
-                                {format!("{name} is writing…")}
+                                {tf(Text::Writing, &[("name", &name)])}
                             </li>
                         })
                 }}
             </ol>
             <Feedback transport/>
             <RatingOffer transport/>
+            {away.clone().map(|back| view! { <AwayOffer transport back/> })}
             <EmailOffer transport/>
             <ContinueOffer transport/>
             <Show when=move || chat.with(|c| c.offers_person())>
                 <div class="tl-actions">
                     <button class="tl-handoff" on:click=move |_| transport.with_value(|t| t.request_human())>
-                        "Talk to a person"
+                        {t(Text::TalkToPerson)}
                     </button>
                 </div>
             </Show>
+            <Show when=asking_first>
+                <PreChat transport config/>
+            </Show>
             <form
                 class="tl-composer"
+                hidden=asking_first
                 on:submit=move |event| {
                     event.prevent_default();
                     submit();
@@ -251,8 +329,8 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
                 <textarea
                     node_ref=input
                     rows="1"
-                    aria-label="Your message"
-                    placeholder="Ask a question…"
+                    aria-label=t(Text::MessageLabel)
+                    placeholder=t(Text::Placeholder)
                     prop:value=move || draft.get()
                     on:input=move |event| draft.set(event_target_value(&event))
                     on:keydown=move |event: web_sys::KeyboardEvent| {
@@ -262,13 +340,13 @@ fn Panel(transport: StoredValue<Rc<Transport>, LocalStorage>, close: impl Fn() +
                         }
                     }
                 ></textarea>
-                <button type="submit" class="tl-send" aria-label="Send" disabled=move || too_long() || stopped()>
+                <button type="submit" class="tl-send" aria-label=t(Text::Send) disabled=move || too_long() || stopped()>
                     <Icon path=SEND_ICON size=20/>
                 </button>
             </form>
             <Show when=too_long>
                 <p class="tl-limit" role="status">
-                    {move || format!("{} / {MAX_MESSAGE_CHARS} characters: please shorten your message.", n_chars())}
+                    {move || tf(Text::TooLongCount, &[("n", &n_chars().to_string()), ("max", &MAX_MESSAGE_CHARS.to_string())])}
                 </p>
             </Show>
         </section>
@@ -292,17 +370,17 @@ fn EmailOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoV
         EmailCheck::Idle => None,
         EmailCheck::Offered { email } => Some(
             view! {
-                <div class="tl-verify" role="group" aria-label="Continue on any device">
-                    <p>"Want to pick this conversation up on any device? We can send a code to " <strong>{email}</strong> "."</p>
+                <div class="tl-verify" role="group" aria-label=t(Text::ContinueAnyDevice)>
+                    <p>{with_slots(Text::VerifyOffer, |_| view! { <strong>{email.clone()}</strong> }.into_any())}</p>
                     <div class="tl-verify-actions">
-                        <button class="tl-handoff" data-action="send-code" on:click=move |_| transport.with_value(|t| t.send_code())>"Send code"</button>
-                        <button class="tl-link" on:click=move |_| transport.with_value(|t| t.decline_email())>"No thanks"</button>
+                        <button class="tl-handoff" data-action="send-code" on:click=move |_| transport.with_value(|t| t.send_code())>{t(Text::SendCode)}</button>
+                        <button class="tl-link" on:click=move |_| transport.with_value(|t| t.decline_email())>{t(Text::NoThanks)}</button>
                     </div>
                 </div>
             }
             .into_any(),
         ),
-        EmailCheck::Sending { .. } => Some(view! { <div class="tl-verify" role="status"><p>"Sending a code…"</p></div> }.into_any()),
+        EmailCheck::Sending { .. } => Some(view! { <div class="tl-verify" role="status"><p>{t(Text::SendingCode)}</p></div> }.into_any()),
         EmailCheck::CodeSent { sent_to, error, .. } => Some(
             view! {
                 <form
@@ -312,7 +390,7 @@ fn EmailOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoV
                         submit();
                     }
                 >
-                    <label for="tl-code">"Enter the 6-digit code we sent to " {sent_to}</label>
+                    <label for="tl-code">{tf(Text::EnterCode, &[("address", &sent_to)])}</label>
                     <div class="tl-verify-actions">
                         <input
                             id="tl-code"
@@ -323,18 +401,18 @@ fn EmailOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoV
                             prop:value=move || code.get()
                             on:input=move |event| code.set(event_target_value(&event))
                         />
-                        <button type="submit" class="tl-handoff" data-action="verify-code">"Verify"</button>
+                        <button type="submit" class="tl-handoff" data-action="verify-code">{t(Text::Verify)}</button>
                     </div>
                     {error.map(|e| view! { <p class="tl-failed" role="alert">{e}</p> })}
                 </form>
             }
             .into_any(),
         ),
-        EmailCheck::Verifying { .. } => Some(view! { <div class="tl-verify" role="status"><p>"Checking the code…"</p></div> }.into_any()),
+        EmailCheck::Verifying { .. } => Some(view! { <div class="tl-verify" role="status"><p>{t(Text::CheckingCode)}</p></div> }.into_any()),
         EmailCheck::Verified { email } => Some(
             view! {
                 <div class="tl-verify tl-verified" role="status">
-                    <p>"Verified " <strong>{email}</strong> ": this conversation now follows you to any device where you use it."</p>
+                    <p>{with_slots(Text::Verified, |_| view! { <strong>{email.clone()}</strong> }.into_any())}</p>
                 </div>
             }
             .into_any(),
@@ -344,8 +422,8 @@ fn EmailOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoV
                 <div class="tl-verify" role="alert">
                     <p class="tl-failed">{error}</p>
                     <div class="tl-verify-actions">
-                        <button class="tl-handoff" data-action="send-code" on:click=move |_| transport.with_value(|t| t.send_code())>"Send a new code"</button>
-                        <button class="tl-link" on:click=move |_| transport.with_value(|t| t.decline_email())>"Not now"</button>
+                        <button class="tl-handoff" data-action="send-code" on:click=move |_| transport.with_value(|t| t.send_code())>{t(Text::SendNewCode)}</button>
+                        <button class="tl-link" on:click=move |_| transport.with_value(|t| t.decline_email())>{t(Text::NotNow)}</button>
                     </div>
                 </div>
             }
@@ -366,17 +444,17 @@ fn Feedback(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl IntoVie
             None => {
                 let no = id.clone();
                 view! {
-                    <div class="tl-feedback" role="group" aria-label="Did that help?">
-                        <span>"Did that help?"</span>
-                        <button class="tl-chip" data-action="helpful-yes" on:click=move |_| transport.with_value(|t| t.feedback(id.clone(), true))>"Yes"</button>
-                        <button class="tl-chip" data-action="helpful-no" on:click=move |_| transport.with_value(|t| t.feedback(no.clone(), false))>"No"</button>
+                    <div class="tl-feedback" role="group" aria-label=t(Text::DidThatHelp)>
+                        <span>{t(Text::DidThatHelp)}</span>
+                        <button class="tl-chip" data-action="helpful-yes" on:click=move |_| transport.with_value(|t| t.feedback(id.clone(), true))>{t(Text::Yes)}</button>
+                        <button class="tl-chip" data-action="helpful-no" on:click=move |_| transport.with_value(|t| t.feedback(no.clone(), false))>{t(Text::No)}</button>
                     </div>
                 }
                 .into_any()
             }
-            Some(true) => view! { <p class="tl-feedback" role="status">"Glad that helped. Anything else?"</p> }.into_any(),
+            Some(true) => view! { <p class="tl-feedback" role="status">{t(Text::GladItHelped)}</p> }.into_any(),
             Some(false) => view! {
-                <p class="tl-feedback" role="status">"Sorry that didn't help. Try asking another way, or talk to a person."</p>
+                <p class="tl-feedback" role="status">{t(Text::SorryNotHelped)}</p>
             }
             .into_any(),
         })
@@ -391,14 +469,14 @@ fn RatingOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl Into
         RatingPrompt::Hidden => None,
         RatingPrompt::Asking => Some(
             view! {
-                <div class="tl-feedback tl-rating" role="group" aria-label="How did we do?">
-                    <span>"How did we do?"</span>
+                <div class="tl-feedback tl-rating" role="group" aria-label=t(Text::HowDidWeDo)>
+                    <span>{t(Text::HowDidWeDo)}</span>
                     {(1..=5u8)
                         .map(|score| view! {
                             <button
                                 class="tl-chip"
                                 data-score=score
-                                aria-label=format!("{score} of 5")
+                                aria-label=tf(Text::ScoreOfFive, &[("score", &score.to_string())])
                                 on:click=move |_| transport.with_value(|t| t.rate(score))
                             >
                                 {score}
@@ -410,7 +488,7 @@ fn RatingOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl Into
             .into_any(),
         ),
         RatingPrompt::Thanks(_) => {
-            Some(view! { <p class="tl-feedback" role="status">"Thanks for rating us."</p> }.into_any())
+            Some(view! { <p class="tl-feedback" role="status">{t(Text::ThanksForRating)}</p> }.into_any())
         }
     }
 }
@@ -428,54 +506,58 @@ fn ContinueOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl In
             Moving::Closed => view! {
                 <div class="tl-continue">
                     <button class="tl-link" data-action="continue" on:click=move |_| transport.with_value(|t| t.choose_channel(true))>
-                        "Continue on another channel"
+                        {t(Text::ContinueElsewhere)}
                     </button>
                 </div>
             }
             .into_any(),
             Moving::Choosing => view! {
-                <div class="tl-verify" role="group" aria-label="Continue on another channel">
-                    <p>"Carry on where it suits you; this conversation comes along."</p>
+                <div class="tl-verify" role="group" aria-label=t(Text::ContinueElsewhere)>
+                    <p>{t(Text::ContinuePitch)}</p>
                     <div class="tl-verify-actions tl-channels">
                         {channels
                             .get()
                             .into_iter()
                             .map(|channel| view! {
                                 <button class="tl-handoff" data-channel=channel.as_str() on:click=move |_| transport.with_value(|t| t.start_continue(channel))>
-                                    {channel_name(channel)}
+                                    {channel_name(channel, i18n::current())}
                                 </button>
                             })
                             .collect_view()}
-                        <button class="tl-link" on:click=move |_| transport.with_value(|t| t.choose_channel(false))>"Cancel"</button>
+                        <button class="tl-link" on:click=move |_| transport.with_value(|t| t.choose_channel(false))>{t(Text::Cancel)}</button>
                     </div>
                 </div>
             }
             .into_any(),
             Moving::Creating { channel } => view! {
-                <div class="tl-verify" role="status"><p>{format!("Getting your {} link…", channel_name(channel))}</p></div>
+                <div class="tl-verify" role="status"><p>{tf(Text::GettingLink, &[("channel", channel_name(channel, i18n::current()))])}</p></div>
             }
             .into_any(),
             Moving::Ready { invitation } => {
-                let name = channel_name(invitation.channel);
+                let name = channel_name(invitation.channel, i18n::current());
                 if arrived() {
                     view! {
                         <div class="tl-verify tl-verified" role="status" data-state="connected">
-                            <p>{format!("Connected on {name}: carry on there whenever you like. Replies reach you there.")}</p>
+                            <p>{tf(Text::ConnectedOn, &[("channel", name)])}</p>
                         </div>
                     }
                     .into_any()
                 } else {
-                    let minutes = invitation.expires_at.saturating_sub((js_sys::Date::now() / 1000.0) as u64).div_ceil(60);
+                    let minutes = invitation.expires_at.saturating_sub((js_sys::Date::now() / 1000.0) as u64).div_ceil(60).to_string();
+                    let (text, to) = (invitation.text, invitation.to);
                     view! {
-                        <div class="tl-verify" role="group" aria-label=format!("Continue on {name}") data-state="invited">
+                        <div class="tl-verify" role="group" aria-label=tf(Text::ContinueOn, &[("channel", name)]) data-state="invited">
                             <a class="tl-handoff tl-open" href=invitation.link target="_blank" rel="noopener noreferrer">
-                                {format!("Open {name}")}
+                                {tf(Text::OpenChannel, &[("channel", name)])}
                             </a>
                             <p class="tl-manual">
-                                "Or send " <code class="tl-code-text">{invitation.text}</code> " to " <strong>{invitation.to}</strong>
-                                {format!(". The code works once, for {minutes} minutes.")}
+                                {with_slots(Text::SendByHand, |slot| match slot {
+                                    "code" => view! { <code class="tl-code-text">{text.clone()}</code> }.into_any(),
+                                    "to" => view! { <strong>{to.clone()}</strong> }.into_any(),
+                                    _ => minutes.clone().into_any(),
+                                })}
                             </p>
-                            <button class="tl-link" on:click=move |_| transport.with_value(|t| t.choose_channel(false))>"Cancel"</button>
+                            <button class="tl-link" on:click=move |_| transport.with_value(|t| t.choose_channel(false))>{t(Text::Cancel)}</button>
                         </div>
                     }
                     .into_any()
@@ -484,7 +566,7 @@ fn ContinueOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl In
             Moving::Failed { error } => view! {
                 <div class="tl-verify" role="alert">
                     <p class="tl-failed">{error}</p>
-                    <button class="tl-link" on:click=move |_| transport.with_value(|t| t.choose_channel(true))>"Try again"</button>
+                    <button class="tl-link" on:click=move |_| transport.with_value(|t| t.choose_channel(true))>{t(Text::TryAgain)}</button>
                 </div>
             }
             .into_any(),
@@ -501,7 +583,7 @@ fn MessageRow(row: Row, transport: StoredValue<Rc<Transport>, LocalStorage>) -> 
                 view! {
                     <p class="tl-failed">
                         {reason} " "
-                        <button class="tl-link" on:click=move |_| transport.with_value(|t| t.dismiss(&id))>"Dismiss"</button>
+                        <button class="tl-link" on:click=move |_| transport.with_value(|t| t.dismiss(&id))>{t(Text::Dismiss)}</button>
                     </p>
                 }
             });
@@ -529,27 +611,29 @@ fn stored_message(message: Message) -> impl IntoView {
         None => "",
     };
     let source = match message.bot {
-        Some(BotDetail::Answer { article, .. }) => Some(match article.url {
-            Some(url) => view! {
-                <p class="tl-source">"From " <a href=url target="_blank" rel="noopener noreferrer">{article.title}</a></p>
-            }
-            .into_any(),
-            None => view! { <p class="tl-source">"From " <cite>{article.title}</cite></p> }.into_any(),
+        Some(BotDetail::Answer { article, .. }) => Some(view! {
+            <p class="tl-source">
+                {with_slots(Text::FromArticle, |_| match article.url.clone() {
+                    Some(url) => view! { <a href=url target="_blank" rel="noopener noreferrer">{article.title.clone()}</a> }.into_any(),
+                    None => view! { <cite>{article.title.clone()}</cite> }.into_any(),
+                })}
+            </p>
         }),
         _ => None,
     };
+    let (when, datetime) = message_time(message.at);
     // Text is always rendered as text: Leptos escapes it, so nothing a visitor, an article or
     // an agent writes can inject markup.
     view! {
         <li class=format!("tl-message tl-{role}") data-role=role data-kind=kind data-seq=message.seq>
             <div class="tl-bubble">{message.text}</div>
             {source}
+            <time class="tl-time" datetime=datetime>{when}</time>
         </li>
     }
 }
 
-/// SVG paths of the widget's icons, on a 24 × 24 grid.
-const CHAT_ICON: &str = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+/// SVG paths of the widget's icons, on a 24 × 24 grid (the launcher's is the site's choice).
 const CLOSE_ICON: &str =
     "M18.3 5.7 12 12l6.3 6.3-1.4 1.4L10.6 13.4 4.3 19.7l-1.4-1.4L9.2 12 2.9 5.7l1.4-1.4 6.3 6.3 6.3-6.3z";
 const SEND_ICON: &str = "M3 20.5 21 12 3 3.5v6.6l12 1.9-12 1.9z";
@@ -561,5 +645,201 @@ fn Icon(path: &'static str, size: u32) -> impl IntoView {
         <svg viewBox="0 0 24 24" width=size height=size aria-hidden="true" focusable="false">
             <path fill="currentColor" d=path/>
         </svg>
+    }
+}
+
+/// A text whose placeholders are markup (or live values) that `fill` draws.
+fn with_slots(key: Text, fill: impl Fn(&str) -> AnyView) -> Vec<AnyView> {
+    i18n::segments(t(key))
+        .map(|segment| match segment {
+            Segment::Text(text) => text.to_owned().into_any(),
+            Segment::Slot(name) => fill(name),
+        })
+        .collect()
+}
+
+/// Calls a `Date` method by name with `args`, catching what it throws (an unknown time zone).
+fn date_call(date: &js_sys::Date, method: &str, args: &[JsValue]) -> Option<String> {
+    let function: js_sys::Function = js_sys::Reflect::get(date, &method.into()).ok()?.dyn_into().ok()?;
+    let args: js_sys::Array = args.iter().collect();
+    js_sys::Reflect::apply(&function, date, &args).ok()?.as_string()
+}
+
+fn options(pairs: &[(&str, &str)]) -> JsValue {
+    let object = js_sys::Object::new();
+    for (key, value) in pairs {
+        let _ = js_sys::Reflect::set(&object, &(*key).into(), &(*value).into());
+    }
+    object.into()
+}
+
+/// A message's time for the visitor (with the date when not from today), and as ISO 8601.
+fn message_time(at_ms: u64) -> (String, String) {
+    let date = js_sys::Date::new(&JsValue::from_f64(at_ms as f64));
+    let today = js_sys::Date::new_0().to_date_string() == date.to_date_string();
+    let fields: &[(&str, &str)] = if today {
+        &[("hour", "numeric"), ("minute", "2-digit")]
+    } else {
+        &[
+            ("month", "short"),
+            ("day", "numeric"),
+            ("hour", "numeric"),
+            ("minute", "2-digit"),
+        ]
+    };
+    let locale: JsValue = i18n::current().tag().into();
+    let when = date_call(&date, "toLocaleString", &[locale, options(fields)]).unwrap_or_default();
+    (when, date.to_iso_string().into())
+}
+
+/// When the team is back, in the visitor's language and time zone, if it is away now.
+fn team_back_at(hours: &Hours) -> Option<String> {
+    let now = js_sys::Date::new_0();
+    let zone_options = options(&[
+        ("timeZone", &hours.time_zone),
+        ("weekday", "short"),
+        ("hour", "2-digit"),
+        ("minute", "2-digit"),
+        ("hourCycle", "h23"),
+    ]);
+    let clock = date_call(&now, "toLocaleString", &["en-US".into(), zone_options])?;
+    let (day, minute) = state::zone_clock(&clock)?;
+    let Availability::Closed { back_in_minutes } = hours.at(day, minute) else {
+        return None;
+    };
+    let back = js_sys::Date::new(&JsValue::from_f64(
+        now.get_time() + f64::from(back_in_minutes) * 60_000.0,
+    ));
+    let fields = options(&[("weekday", "long"), ("hour", "numeric"), ("minute", "2-digit")]);
+    date_call(&back, "toLocaleString", &[i18n::current().tag().into(), fields])
+}
+
+/// The team is away: say when it is back, and offer to reply by email (verified by a code, so
+/// nobody can have someone else's conversation sent to them).
+#[component]
+fn AwayOffer(transport: StoredValue<Rc<Transport>, LocalStorage>, back: String) -> impl IntoView {
+    let (chat, check) = transport.with_value(|t| (t.chat, t.email));
+    let email = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<&'static str>);
+    let wanted = move || {
+        chat.with(|c| c.status == ConversationStatus::WaitingForHuman || c.offers_person())
+            && check.with(|c| matches!(c, EmailCheck::Idle))
+    };
+    let submit = move || {
+        let typed = email.get_untracked().trim().to_lowercase();
+        match shared::identity::find_email(&typed) {
+            Some(found) if found == typed => {
+                problem.set(None);
+                transport.with_value(|t| t.offer_email(found, true));
+            }
+            _ => problem.set(Some(t(Text::EmailInvalid))),
+        }
+    };
+    move || {
+        wanted().then(|| {
+            view! {
+                <form
+                    class="tl-verify tl-away"
+                    data-state="away"
+                    on:submit=move |event| {
+                        event.prevent_default();
+                        submit();
+                    }
+                >
+                    <p>{tf(Text::AwayNotice, &[("time", &back)])}</p>
+                    <label for="tl-away-email">{t(Text::AwayAskEmail)}</label>
+                    <div class="tl-verify-actions">
+                        <input
+                            id="tl-away-email"
+                            class="tl-field"
+                            type="email"
+                            autocomplete="email"
+                            placeholder=t(Text::EmailAddress)
+                            prop:value=move || email.get()
+                            on:input=move |event| email.set(event_target_value(&event))
+                        />
+                        <button type="submit" class="tl-handoff" data-action="reply-by-email">{t(Text::ReplyByEmail)}</button>
+                    </div>
+                    {move || problem.get().map(|p| view! { <p class="tl-failed" role="alert">{p}</p> })}
+                </form>
+            }
+        })
+    }
+}
+
+/// The site's pre-chat fields, asked before the first message.
+#[component]
+fn PreChat(transport: StoredValue<Rc<Transport>, LocalStorage>, config: StoredValue<WidgetConfig>) -> impl IntoView {
+    let fields = config.with_value(|c| c.widget.pre_chat.clone());
+    let values: Vec<RwSignal<String>> = fields.iter().map(|_| RwSignal::new(String::new())).collect();
+    let problem = RwSignal::new(None::<String>);
+    // Focus moves to the first field when the form appears.
+    let form = NodeRef::<html::Form>::new();
+    Effect::new(move |_| {
+        let first = form.get().and_then(|f| f.query_selector("input").ok().flatten());
+        if let Some(input) = first.and_then(|i| i.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = input.focus();
+        }
+    });
+    let submit = {
+        let (fields, values) = (fields.clone(), values.clone());
+        move || {
+            let typed: Vec<String> = values.iter().map(|v| v.get_untracked()).collect();
+            match state::pre_chat_answers(&fields, &typed, i18n::current()) {
+                Ok(answers) => {
+                    let email = fields
+                        .iter()
+                        .find(|f| f.kind == FieldKind::Email)
+                        .and_then(|f| answers.iter().find(|(name, _)| *name == f.name))
+                        .map(|(_, value)| value.to_lowercase());
+                    transport.with_value(|t| t.finish_pre_chat(answers, email));
+                }
+                Err(why) => problem.set(Some(why)),
+            }
+        }
+    };
+    let inputs = fields
+        .into_iter()
+        .zip(values)
+        .enumerate()
+        .map(|(i, (field, value))| {
+            let id = format!("tl-pre-{i}");
+            let kind = match field.kind {
+                FieldKind::Text => "text",
+                FieldKind::Email => "email",
+                FieldKind::Tel => "tel",
+            };
+            view! {
+                <label for=id.clone()>
+                    {field.label}
+                    {(!field.required).then(|| view! { <span class="tl-optional">{format!(" ({})", t(Text::Optional))}</span> })}
+                </label>
+                <input
+                    id=id.clone()
+                    class="tl-field"
+                    type=kind
+                    name=field.name.clone()
+                    required=field.required
+                    maxlength=shared::widget_settings::MAX_FIELD_VALUE_CHARS
+                    prop:value=move || value.get()
+                    on:input=move |event| value.set(event_target_value(&event))
+                />
+            }
+        })
+        .collect_view();
+    view! {
+        <form
+            class="tl-verify tl-pre-chat"
+            node_ref=form
+            on:submit=move |event| {
+                event.prevent_default();
+                submit();
+            }
+        >
+            <p>{t(Text::PreChatIntro)}</p>
+            {inputs}
+            {move || problem.get().map(|p| view! { <p class="tl-failed" role="alert">{p}</p> })}
+            <button type="submit" class="tl-handoff" data-action="start-chat">{t(Text::StartChat)}</button>
+        </form>
     }
 }

@@ -11,11 +11,14 @@ use shared::limits::{MAX_ARTICLES_UPLOAD_BYTES, MAX_JSON_BODY_BYTES};
 use shared::otp::{self, PendingCode};
 use shared::session::{self, SessionClaims};
 use shared::site;
+use shared::widget_settings::{DEFAULT_ACCENT, Rgb};
 use shared::wire::{
     ArticlesResponse, CreateSiteRequest, EmailCodeRequest, EmailCodeResponse, EmailVerifyRequest, ErrorCode,
     HandoffRequest, IdentifyRequest, IdentifyResponse, IdentitySecretInfo, IdentitySecretResponse, SendMessageRequest,
-    SendMessageResponse, SessionResponse, SiteKeyResponse, TranscriptResponse, UpdateSiteRequest, parse_json_body,
+    SendMessageResponse, SessionResponse, SiteKeyResponse, TranscriptResponse, UpdateSiteRequest, WidgetConfig,
+    parse_json_body,
 };
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub, Url};
 
 use super::conversation_object::PROTOCOL;
@@ -420,11 +423,15 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         Route::UpdateSite { site } => {
             require_admin(&req, env, &site).await?;
             let request = UpdateSiteRequest::from_json(&json_body(&mut req).await?)?;
+            if let Some(hours) = request.widget.as_ref().and_then(|w| w.hours.as_ref()) {
+                check_time_zone(&hours.time_zone)?;
+            }
             let command = SiteCommand::Update {
                 name: request.name,
                 allowed_origins: request.allowed_origins,
                 trait_rules: request.trait_rules,
                 escalation_rules: request.escalation_rules,
+                widget: request.widget,
             };
             let record: SiteRecord = site_command(env, &site, &command).await?;
             json(200, &record.view())
@@ -590,6 +597,27 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let stored: serde_json::Value =
                 call(&conversation_stub(env, &claims)?, "POST", &path, Some(&rating)).await?;
             json(200, &stored)
+        }
+        Route::WidgetConfig { site } => {
+            let record = visitor_site(&req, env, &site).await?;
+            let accent = record
+                .widget
+                .color
+                .as_deref()
+                .and_then(Rgb::parse)
+                .unwrap_or(DEFAULT_ACCENT);
+            let config = WidgetConfig {
+                launcher_path: record.widget.launcher_icon.path().to_owned(),
+                accent: accent.hex(),
+                on_accent: accent.text_on().hex(),
+                site: record.id,
+                name: record.name,
+                widget: record.widget,
+            };
+            let response = json(200, &config)?;
+            // Read on every page view: a minute's staleness after a settings change is fine.
+            let _ = response.headers().set("Cache-Control", "public, max-age=60");
+            Ok(response)
         }
         Route::ContinueChannels { site } => {
             visitor_site(&req, env, &site).await?;
@@ -1284,6 +1312,30 @@ async fn load_site(env: &Env, site: &str) -> ApiResult<SiteRecord> {
             error
         }
     })
+}
+
+/// Refuses a time zone the runtime's `Intl` does not know (what the widget will use it with).
+fn check_time_zone(zone: &str) -> ApiResult<()> {
+    let known = (|| {
+        let intl = js_sys::Reflect::get(&js_sys::global(), &"Intl".into()).ok()?;
+        let constructor: js_sys::Function = js_sys::Reflect::get(&intl, &"DateTimeFormat".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let options = js_sys::Object::new();
+        js_sys::Reflect::set(&options, &"timeZone".into(), &zone.into()).ok()?;
+        let args = js_sys::Array::of2(&JsValue::UNDEFINED, &options);
+        js_sys::Reflect::construct(&constructor, &args).ok()
+    })()
+    .is_some();
+    if known {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            "widget.hours.time_zone",
+            format!("`widget.hours.time_zone` {zone:?} is not an IANA time zone this runtime knows"),
+        ))
+    }
 }
 
 /// Loads a site for a visitor request and checks the page's origin against it.

@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS identity_secrets (
 );";
 
 /// Columns added after the first release; adding one that exists fails harmlessly.
-const MIGRATIONS: [&str; 8] = [
+const MIGRATIONS: [&str; 9] = [
     "ALTER TABLE site ADD COLUMN trait_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE site ADD COLUMN escalation_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE staff_keys ADD COLUMN team TEXT",
@@ -96,6 +96,7 @@ const MIGRATIONS: [&str; 8] = [
     "CREATE TABLE IF NOT EXISTS channels (kind TEXT PRIMARY KEY, config TEXT NOT NULL, public TEXT NOT NULL DEFAULT '{}', updated_at INTEGER NOT NULL)",
     "ALTER TABLE channels ADD COLUMN public TEXT NOT NULL DEFAULT '{}'",
     "CREATE TABLE IF NOT EXISTS sms_opt_outs (number TEXT PRIMARY KEY, at INTEGER NOT NULL)",
+    "ALTER TABLE site ADD COLUMN widget TEXT NOT NULL DEFAULT '{}'",
 ];
 
 /// The webhook format as stored.
@@ -232,6 +233,7 @@ struct SiteRow {
     admin_key_hash: String,
     trait_rules: String,
     escalation_rules: String,
+    widget: String,
 }
 
 #[derive(Deserialize)]
@@ -331,8 +333,15 @@ impl SiteObject {
                 allowed_origins,
                 trait_rules,
                 escalation_rules,
+                widget,
             } => {
                 self.existing()?;
+                if let Some(widget) = widget {
+                    let widget = serde_json::to_string(&widget).map_err(|e| internal("widget settings", e))?;
+                    self.sql()
+                        .exec("UPDATE site SET widget = ?", vec![widget.into()])
+                        .map_err(|e| internal("updating a site", e))?;
+                }
                 if let Some(rules) = escalation_rules {
                     let rules = serde_json::to_string(&rules).map_err(|e| internal("escalation rules", e))?;
                     self.sql()
@@ -1404,7 +1413,7 @@ impl SiteObject {
         let rows: Vec<SiteRow> = self
             .sql()
             .exec(
-                "SELECT id, name, allowed_origins, admin_key_hash, trait_rules, escalation_rules FROM site LIMIT 1",
+                "SELECT id, name, allowed_origins, admin_key_hash, trait_rules, escalation_rules, widget FROM site LIMIT 1",
                 None,
             )
             .and_then(|cursor| cursor.to_array())
@@ -1425,6 +1434,7 @@ impl SiteObject {
             n_articles: count.n as usize,
             trait_rules: serde_json::from_str(&row.trait_rules).unwrap_or_default(),
             escalation_rules: serde_json::from_str(&row.escalation_rules).unwrap_or_default(),
+            widget: serde_json::from_str(&row.widget).unwrap_or_default(),
         }))
     }
 

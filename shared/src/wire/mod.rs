@@ -356,6 +356,22 @@ pub struct SiteView {
     /// When conversations go to a person, and to which team.
     #[serde(default)]
     pub escalation_rules: crate::escalation::EscalationRules,
+    /// How the widget looks and behaves (docs/widget.md).
+    #[serde(default)]
+    pub widget: crate::widget_settings::WidgetSettings,
+}
+
+/// `GET /v1/sites/{site}/widget`: what the loader and the widget need before drawing anything.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+pub struct WidgetConfig {
+    pub site: String,
+    pub name: String,
+    pub widget: crate::widget_settings::WidgetSettings,
+    /// The launcher icon's SVG path (24 × 24), so the loader needs no icon table.
+    pub launcher_path: String,
+    /// The accent colour (`#rrggbb`) and the text colour that reads on it (white or black).
+    pub accent: String,
+    pub on_accent: String,
 }
 
 /// `POST /v1/sites` and `POST /v1/sites/{site}/admin-key`: the admin key is shown this once.

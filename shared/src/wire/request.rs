@@ -179,6 +179,7 @@ pub struct UpdateSiteRequest {
     pub allowed_origins: Option<Vec<String>>,
     pub trait_rules: Option<crate::profile::TraitRules>,
     pub escalation_rules: Option<crate::escalation::EscalationRules>,
+    pub widget: Option<crate::widget_settings::WidgetSettings>,
 }
 
 impl UpdateSiteRequest {
@@ -217,8 +218,14 @@ impl UpdateSiteRequest {
             })?),
             Some(other) => return Err(wrong_type("escalation_rules", "an object", other).into()),
         };
+        let widget = match object.get("widget") {
+            None => None,
+            Some(value @ Value::Object(_)) => Some(crate::widget_settings::WidgetSettings::from_json(value)?),
+            Some(other) => return Err(wrong_type("widget", "an object", other).into()),
+        };
         Ok(UpdateSiteRequest {
             name,
+            widget,
             allowed_origins: origins(object.get("allowed_origins"))?,
             trait_rules,
             escalation_rules,
