@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{ARTICLES, edge, site_with_articles};
+use crate::support::{ARTICLES, ORIGIN, edge, site_with_articles};
 
 #[test]
 fn only_the_operator_creates_sites_and_ids_are_unique() {
@@ -225,4 +225,73 @@ fn an_upload_overtaken_by_a_newer_one_is_refused_and_the_newer_one_kept() {
     let token = site.session();
     let messages = site.send(&token, "q", "I forgot my password").expect_ok(200)["messages"].clone();
     assert_eq!(messages[1]["bot"]["article"]["id"], "reset-password");
+}
+
+#[test]
+fn widget_settings_are_checked_and_served_to_allowed_pages() {
+    let site = site_with_articles();
+    let patch = |body: serde_json::Value| edge().json("PATCH", &site.path(""), Some(&site.admin_key), &body);
+    let hours =
+        json!({"time_zone": "Europe/Berlin", "weekly": [{"days": ["mon", "tue"], "from": "09:00", "to": "17:30"}]});
+    // Each bad setting is refused by name, and refusals change nothing.
+    for (body, field) in [
+        (json!({"widget": {"color": "red"}}), "widget.color"),
+        (json!({"widget": {"locale": "pt"}}), "widget.locale"),
+        (json!({"widget": {"colour": "#fff"}}), "widget"),
+        (json!({"widget": "dark"}), "widget"),
+        (
+            json!({"widget": {"pre_chat": [{"name": "Order No", "label": "Order"}]}}),
+            "widget.pre_chat[0].name",
+        ),
+        (
+            json!({"widget": {"hours": {"time_zone": "Mars/Olympus_Mons", "weekly": hours["weekly"]}}}),
+            "widget.hours.time_zone",
+        ),
+        (
+            json!({"widget": {"hours": {"time_zone": "UTC", "weekly": [{"days": ["mon"], "from": "18:00", "to": "09:00"}]}}}),
+            "widget.hours.weekly[0]",
+        ),
+    ] {
+        let reply = patch(body.clone());
+        reply.expect_error(400, "invalid_field");
+        assert_eq!(reply.body["error"]["field"], field, "{body}");
+    }
+    let public = |origin: &str| edge().request("GET", &site.path("/widget"), &[("Origin", origin)], None);
+    let untouched = public(ORIGIN);
+    assert_eq!(
+        untouched.expect_ok(200)["widget"],
+        json!({"position": "right", "launcher_icon": "chat"})
+    );
+    assert_eq!(untouched.body["accent"], "#4338ca");
+
+    let settings = json!({
+        "locale": "de", "color": "#f59e0b", "position": "left", "launcher_icon": "help",
+        "greeting": "Hallo! <b>Wie</b> können wir helfen?",
+        "pre_chat": [{"name": "order_id", "label": "Bestellnummer", "required": true}, {"name": "email", "label": "E-Mail", "type": "email"}],
+        "hours": hours,
+    });
+    let view = patch(json!({ "widget": settings }));
+    assert_eq!(view.expect_ok(200)["widget"]["greeting"], settings["greeting"]);
+    // What the loader reads: public (no key), for allowed pages, cacheable for a minute.
+    let served = public(ORIGIN);
+    let body = served.expect_ok(200);
+    assert_eq!(body["site"], site.id.as_str());
+    assert_eq!(body["widget"]["pre_chat"][1]["type"], "email");
+    assert_eq!(body["widget"]["hours"]["time_zone"], "Europe/Berlin");
+    assert_eq!(body["accent"], "#f59e0b");
+    assert_eq!(body["on_accent"], "#000000", "black reads better than white on amber");
+    assert!(body["launcher_path"].as_str().unwrap().starts_with("M12 2a10"));
+    assert_eq!(served.header("cache-control"), Some("public, max-age=60"));
+    public("https://elsewhere.example.com").expect_error(403, "origin_not_allowed");
+    edge()
+        .request("GET", "/v1/sites/no-such-site-here/widget", &[("Origin", ORIGIN)], None)
+        .expect_error(404, "unknown_site");
+    // Other updates leave the widget settings alone; `{}` resets them.
+    patch(json!({"name": "Renamed"})).expect_ok(200);
+    assert_eq!(public(ORIGIN).expect_ok(200)["widget"]["locale"], "de");
+    patch(json!({"widget": {}})).expect_ok(200);
+    assert_eq!(
+        public(ORIGIN).expect_ok(200)["widget"],
+        json!({"position": "right", "launcher_icon": "chat"})
+    );
 }

@@ -1,7 +1,8 @@
 // Page objects for the widget's end-to-end tests: what a visitor does and sees, in words a test
 // can read, so the tests say what is checked rather than how the DOM is shaped.
+import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 export { launchBrowser } from "./browser.mjs";
 
@@ -16,10 +17,10 @@ export async function createSite(prefix, allowedOrigins, articlesJsonl) {
   return (await createSiteWithKey(prefix, allowedOrigins, articlesJsonl)).id;
 }
 
-/** Like createSite, and returns `{ id, adminKey }`. */
-export async function createSiteWithKey(prefix, allowedOrigins, articlesJsonl) {
+/** Like createSite, and returns `{ id, adminKey }`; on the shared edge unless `edge` says. */
+export async function createSiteWithKey(prefix, allowedOrigins, articlesJsonl, edge = EDGE) {
   const id = `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
-  const created = await fetch(`${EDGE}/v1/sites`, {
+  const created = await fetch(`${edge}/v1/sites`, {
     method: "POST",
     headers: { Authorization: `Bearer ${OPERATOR_KEY}`, "Content-Type": "application/json" },
     body: JSON.stringify({ id, name: `E2E ${prefix}`, allowed_origins: allowedOrigins }),
@@ -27,7 +28,7 @@ export async function createSiteWithKey(prefix, allowedOrigins, articlesJsonl) {
   if (created.status !== 201) throw new Error(`creating site ${id}: ${created.status} ${await created.text()}`);
   const { admin_key } = await created.json();
   if (articlesJsonl) {
-    const loaded = await fetch(`${EDGE}/v1/sites/${id}/articles`, {
+    const loaded = await fetch(`${edge}/v1/sites/${id}/articles`, {
       method: "PUT",
       headers: { Authorization: `Bearer ${admin_key}`, "Content-Type": "application/x-ndjson" },
       body: articlesJsonl,
@@ -35,6 +36,51 @@ export async function createSiteWithKey(prefix, allowedOrigins, articlesJsonl) {
     if (loaded.status !== 200) throw new Error(`loading articles: ${loaded.status} ${await loaded.text()}`);
   }
   return { id, adminKey: admin_key };
+}
+
+/** The site owner sets how the widget looks and behaves (`PATCH /v1/sites/{site}` `widget`). */
+export async function configureWidget(site, widget, edge = EDGE) {
+  const response = await fetch(`${edge}/v1/sites/${site.id}`, {
+    method: "PATCH",
+    headers: { Authorization: `Bearer ${site.adminKey}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ widget }),
+  });
+  if (response.status !== 200) throw new Error(`widget settings: ${response.status} ${await response.text()}`);
+}
+
+/** The profile holding `identity` (`kind:value`), through the admin API. */
+export async function profileOf(site, identity) {
+  const response = await fetch(`${EDGE}/v1/sites/${site.id}/profiles?identity=${encodeURIComponent(identity)}`, {
+    headers: { Authorization: `Bearer ${site.adminKey}` },
+  });
+  return (await response.json()).profiles[0];
+}
+
+/**
+ * A private edge (wrangler dev + mail sink, as scripts/test starts them) on `port` with its own
+ * empty state, for tests that stop it: `crash()` kills it (SIGKILL, whole process groups) and
+ * `restart()` starts it again on the same state.
+ */
+export function startOwnEdge(port) {
+  const root = new URL("../../", import.meta.url).pathname;
+  const state = `${root}target/test-state-${port}`;
+  rmSync(state, { recursive: true, force: true });
+  let pids = [];
+  const boot = () => {
+    const script = `source scripts/edge.sh && start_edge ${port} '${state}' target/test-wrangler-${port}.log && echo $EDGE_PID $MAIL_PID`;
+    const printed = execFileSync("bash", ["-c", script], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    pids = printed.toString().trim().split(/\s+/).map(Number);
+  };
+  const crash = () => {
+    for (const pid of pids) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {}
+    }
+    pids = [];
+  };
+  boot();
+  return { url: `http://127.0.0.1:${port}`, crash, restart: () => (crash(), boot()), stop: crash };
 }
 
 /** Creates an identity secret for the site: `{ kid, secret }`, as the site's backend keeps them. */
@@ -83,8 +129,17 @@ export async function startHostServer() {
       return response.writeHead(404).end();
     }
     const site = url.searchParams.get("site") ?? "";
-    response.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
-    response.end(html.replaceAll("__EDGE__", EDGE).replaceAll("__SITE__", site));
+    // Another edge on this machine, for tests that start their own.
+    const edge = /^http:\/\/127\.0\.0\.1:\d+$/.test(url.searchParams.get("edge") ?? "") ? url.searchParams.get("edge") : EDGE;
+    const headers = { "Content-Type": "text/html; charset=utf-8" };
+    // The strictest policy a site can have with the widget: its own origin, ours, and
+    // 'wasm-unsafe-eval' (the line docs/widget.md tells site owners to add).
+    if (fixture === "strict") {
+      const ws = edge.replace(/^http/, "ws");
+      headers["Content-Security-Policy"] = `default-src 'self'; script-src 'self' ${edge} 'wasm-unsafe-eval'; connect-src 'self' ${edge} ${ws}`;
+    }
+    response.writeHead(200, headers);
+    response.end(html.replaceAll("__EDGE__", edge).replaceAll("__SITE__", site));
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { server, origin: `http://127.0.0.1:${server.address().port}` };

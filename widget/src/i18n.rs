@@ -46,9 +46,13 @@ impl Locale {
     }
 
     /// The first of `wanted` (the site's setting, then the browser's languages, best first) that
-    /// the widget speaks; English when none is.
-    pub fn negotiate<'a>(wanted: impl IntoIterator<Item = &'a str>) -> Locale {
-        wanted.into_iter().find_map(Locale::from_tag).unwrap_or_default()
+    /// the widget speaks, with that tag as asked (`es-MX`: Mexican dates and times); English
+    /// when none is.
+    pub fn negotiate<'a>(wanted: impl IntoIterator<Item = &'a str>) -> (Locale, String) {
+        wanted
+            .into_iter()
+            .find_map(|tag| Some((Locale::from_tag(tag)?, tag.trim().replace('_', "-"))))
+            .unwrap_or((Locale::En, "en".to_owned()))
     }
 
     pub fn text(self, key: Text) -> &'static str {
@@ -76,11 +80,18 @@ impl Locale {
 thread_local! {
     /// The mounted widget's locale (one widget per page).
     static CURRENT: std::cell::Cell<Locale> = const { std::cell::Cell::new(Locale::En) };
+    /// The tag dates and times are formatted for (`Intl`).
+    static FORMAT_TAG: std::cell::RefCell<String> = std::cell::RefCell::new(String::from("en"));
 }
 
-/// Sets the locale `t` and `tf` speak (at mount).
-pub fn set_current(locale: Locale) {
+/// Sets the locale `t` and `tf` speak, and the tag dates are formatted for (at mount).
+pub fn set_current(locale: Locale, format_tag: &str) {
     CURRENT.with(|current| current.set(locale));
+    FORMAT_TAG.with(|tag| *tag.borrow_mut() = format_tag.to_owned());
+}
+
+pub fn format_tag() -> String {
+    FORMAT_TAG.with(|tag| tag.borrow().clone())
 }
 
 pub fn current() -> Locale {
@@ -965,11 +976,12 @@ mod tests {
 
     #[test]
     fn negotiation_takes_the_first_language_the_widget_speaks() {
-        assert_eq!(Locale::negotiate(["pt-BR", "es-MX", "en"]), Locale::Es);
-        assert_eq!(Locale::negotiate(["ar_EG"]), Locale::Ar);
-        assert_eq!(Locale::negotiate(["JA"]), Locale::Ja);
-        assert_eq!(Locale::negotiate(["zh-Hant", "pt"]), Locale::En);
-        assert_eq!(Locale::negotiate([]), Locale::En);
+        let pick = |tags: &[&str]| Locale::negotiate(tags.iter().copied());
+        assert_eq!(pick(&["pt-BR", "es-MX", "en"]), (Locale::Es, "es-MX".to_owned()));
+        assert_eq!(pick(&["ar_EG"]), (Locale::Ar, "ar-EG".to_owned()));
+        assert_eq!(pick(&["JA"]).0, Locale::Ja);
+        assert_eq!(pick(&["zh-Hant", "pt"]), (Locale::En, "en".to_owned()));
+        assert_eq!(pick(&[]).0, Locale::En);
         assert!(Locale::Ar.rtl() && !Locale::Ja.rtl());
     }
 

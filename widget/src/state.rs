@@ -530,11 +530,16 @@ pub fn pre_chat_answers(
             }
             continue;
         }
-        if field.kind == FieldKind::Email
-            && shared::identity::find_email(&value).as_deref() != Some(value.to_lowercase().as_str())
-        {
-            return Err(locale.text(Text::EmailInvalid).to_owned());
-        }
+        let value = if field.kind == FieldKind::Email {
+            // Addresses are kept as the edge normalises them.
+            let lower = value.to_lowercase();
+            if shared::identity::find_email(&lower).as_deref() != Some(lower.as_str()) {
+                return Err(locale.text(Text::EmailInvalid).to_owned());
+            }
+            lower
+        } else {
+            value
+        };
         answers.push((field.name.clone(), value));
     }
     Ok(answers)
@@ -791,7 +796,7 @@ mod tests {
             )
         };
         assert_eq!(
-            answer(&[" ana@example.com ", ""]),
+            answer(&[" Ana@Example.com ", ""]),
             Ok(vec![("email".into(), "ana@example.com".into())])
         );
         assert_eq!(answer(&["", "A-1"]), Err("Please fill in Work email.".into()));

@@ -63,6 +63,8 @@ pub struct Transport {
     /// The current socket's event handlers, kept alive as long as it is.
     handlers: RefCell<Vec<Handler>>,
     attempt: Cell<u32>,
+    /// The pending reconnect's timer, if any.
+    reconnect_timer: Cell<Option<i32>>,
     http_mode: Cell<bool>,
     started: Cell<bool>,
 }
@@ -106,6 +108,7 @@ impl Transport {
             sent_on_socket: RefCell::new(HashSet::new()),
             handlers: RefCell::new(Vec::new()),
             attempt: Cell::new(0),
+            reconnect_timer: Cell::new(None),
             http_mode: Cell::new(false),
             started: Cell::new(false),
         })
@@ -115,7 +118,35 @@ impl Transport {
     pub fn start(self: &Rc<Self>) {
         if !self.started.replace(true) {
             self.connect();
+            self.wake_on_network_and_focus();
         }
+    }
+
+    /// The network came back, or the page is shown again (the laptop woke up): reconnect now
+    /// rather than wait out the backoff.
+    fn wake_on_network_and_focus(self: &Rc<Self>) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let this = Rc::clone(self);
+        let wake = Closure::<dyn FnMut()>::new(move || {
+            let visible = web_sys::window()
+                .and_then(|w| w.document())
+                .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+            if visible && matches!(this.connection.get_untracked(), Connection::Offline { .. }) {
+                if let (Some(timer), Some(window)) = (this.reconnect_timer.take(), web_sys::window()) {
+                    window.clear_timeout_with_handle(timer);
+                }
+                this.attempt.set(0);
+                this.connect();
+            }
+        });
+        let _ = window.add_event_listener_with_callback("online", wake.as_ref().unchecked_ref());
+        if let Some(document) = window.document() {
+            let _ = document.add_event_listener_with_callback("visibilitychange", wake.as_ref().unchecked_ref());
+        }
+        // One widget per page, for the page's life.
+        wake.forget();
     }
 
     pub fn send_text(self: &Rc<Self>, text: String) {
@@ -708,10 +739,14 @@ impl Transport {
 
     fn reconnect_after(self: &Rc<Self>, delay_ms: u32) {
         let this = Rc::clone(self);
-        let callback = Closure::once_into_js(move || this.connect());
+        let callback = Closure::once_into_js(move || {
+            this.reconnect_timer.set(None);
+            this.connect();
+        });
         if let Some(window) = web_sys::window() {
-            let _ =
+            let timer =
                 window.set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), delay_ms as i32);
+            self.reconnect_timer.set(timer.ok());
         }
     }
 

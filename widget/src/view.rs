@@ -48,8 +48,8 @@ pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), Js
     let languages: Vec<String> = web_sys::window()
         .map(|w| w.navigator().languages().iter().filter_map(|l| l.as_string()).collect())
         .unwrap_or_default();
-    let locale = Locale::negotiate(config.widget.locale.iter().chain(&languages).map(String::as_str));
-    i18n::set_current(locale);
+    let (locale, format_tag) = Locale::negotiate(config.widget.locale.iter().chain(&languages).map(String::as_str));
+    i18n::set_current(locale, &format_tag);
     container.set_attribute("lang", locale.tag())?;
     container.set_attribute("dir", if locale.rtl() { "rtl" } else { "ltr" })?;
     if config.widget.position == Position::Left {
@@ -62,7 +62,11 @@ pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), Js
         css.push_str(&crate::theme::css(accent));
     }
     let inline_css = (!adopt_styles(&container, &css)).then_some(css);
-    leptos::mount::mount_to(container, move || view! { <App site api initially_open=open config inline_css/> }).forget();
+    leptos::mount::mount_to(
+        container,
+        move || view! { <App site api initially_open=open config inline_css/> },
+    )
+    .forget();
     Ok(())
 }
 
@@ -104,10 +108,15 @@ fn adopt_styles(container: &web_sys::HtmlElement, css: &str) -> bool {
         if existing.is_undefined() {
             return None;
         }
-        let constructor: js_sys::Function =
-            js_sys::Reflect::get(&js_sys::global(), &"CSSStyleSheet".into()).ok()?.dyn_into().ok()?;
+        let constructor: js_sys::Function = js_sys::Reflect::get(&js_sys::global(), &"CSSStyleSheet".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
         let sheet = js_sys::Reflect::construct(&constructor, &js_sys::Array::new()).ok()?;
-        let replace: js_sys::Function = js_sys::Reflect::get(&sheet, &"replaceSync".into()).ok()?.dyn_into().ok()?;
+        let replace: js_sys::Function = js_sys::Reflect::get(&sheet, &"replaceSync".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
         replace.call1(&sheet, &css.into()).ok()?;
         let sheets = js_sys::Array::from(&existing);
         sheets.push(&sheet);
@@ -589,7 +598,7 @@ fn MessageRow(row: Row, transport: StoredValue<Rc<Transport>, LocalStorage>) -> 
             });
             view! {
                 <li class="tl-message tl-visitor tl-pending" data-role="visitor" data-state="pending">
-                    <div class="tl-bubble">{text}</div>
+                    <div class="tl-bubble" dir="auto">{text}</div>
                     {failed_view}
                 </li>
             }
@@ -626,7 +635,7 @@ fn stored_message(message: Message) -> impl IntoView {
     // an agent writes can inject markup.
     view! {
         <li class=format!("tl-message tl-{role}") data-role=role data-kind=kind data-seq=message.seq>
-            <div class="tl-bubble">{message.text}</div>
+            <div class="tl-bubble" dir="auto">{message.text}</div>
             {source}
             <time class="tl-time" datetime=datetime>{when}</time>
         </li>
@@ -687,7 +696,7 @@ fn message_time(at_ms: u64) -> (String, String) {
             ("minute", "2-digit"),
         ]
     };
-    let locale: JsValue = i18n::current().tag().into();
+    let locale: JsValue = i18n::format_tag().into();
     let when = date_call(&date, "toLocaleString", &[locale, options(fields)]).unwrap_or_default();
     (when, date.to_iso_string().into())
 }
@@ -711,7 +720,7 @@ fn team_back_at(hours: &Hours) -> Option<String> {
         now.get_time() + f64::from(back_in_minutes) * 60_000.0,
     ));
     let fields = options(&[("weekday", "long"), ("hour", "numeric"), ("minute", "2-digit")]);
-    date_call(&back, "toLocaleString", &[i18n::current().tag().into(), fields])
+    date_call(&back, "toLocaleString", &[i18n::format_tag().into(), fields])
 }
 
 /// The team is away: say when it is back, and offer to reply by email (verified by a code, so
@@ -741,6 +750,7 @@ fn AwayOffer(transport: StoredValue<Rc<Transport>, LocalStorage>, back: String) 
                 <form
                     class="tl-verify tl-away"
                     data-state="away"
+                    novalidate=true
                     on:submit=move |event| {
                         event.prevent_default();
                         submit();
@@ -791,7 +801,7 @@ fn PreChat(transport: StoredValue<Rc<Transport>, LocalStorage>, config: StoredVa
                         .iter()
                         .find(|f| f.kind == FieldKind::Email)
                         .and_then(|f| answers.iter().find(|(name, _)| *name == f.name))
-                        .map(|(_, value)| value.to_lowercase());
+                        .map(|(_, value)| value.clone());
                     transport.with_value(|t| t.finish_pre_chat(answers, email));
                 }
                 Err(why) => problem.set(Some(why)),
@@ -831,6 +841,8 @@ fn PreChat(transport: StoredValue<Rc<Transport>, LocalStorage>, config: StoredVa
         <form
             class="tl-verify tl-pre-chat"
             node_ref=form
+            // Our own messages, in the widget's language, rather than the browser's bubbles.
+            novalidate=true
             on:submit=move |event| {
                 event.prevent_default();
                 submit();
