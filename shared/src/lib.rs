@@ -11,6 +11,7 @@ pub mod article;
 pub mod continuation;
 pub mod escalation;
 pub mod hex;
+pub mod i18n;
 pub mod identity;
 pub mod index;
 pub mod jwt;

@@ -263,6 +263,26 @@ fn widget_settings_are_checked_and_served_to_allowed_pages() {
         json!({"position": "right", "launcher_icon": "chat"})
     );
     assert_eq!(untouched.body["accent"], "#4338ca");
+    assert_eq!(untouched.body["locale"], "en");
+    assert!(
+        untouched.body.get("strings").is_none(),
+        "English is built into the widget"
+    );
+    // The visitor's first language the widget speaks, with its words and their date format.
+    let arabic = edge().request(
+        "GET",
+        &site.path("/widget?lang=pt-BR,ar-EG,en"),
+        &[("Origin", ORIGIN)],
+        None,
+    );
+    let body = arabic.expect_ok(200);
+    assert_eq!(
+        (body["locale"].as_str(), body["format_tag"].as_str()),
+        (Some("ar"), Some("ar-EG"))
+    );
+    let strings = body["strings"].as_array().unwrap();
+    assert_eq!(strings.len(), shared::i18n::Text::ALL.len());
+    assert!(strings.iter().all(|s| s.as_str().is_some_and(|s| !s.is_empty())));
 
     let settings = json!({
         "locale": "de", "color": "#f59e0b", "position": "left", "launcher_icon": "help",
@@ -282,6 +302,19 @@ fn widget_settings_are_checked_and_served_to_allowed_pages() {
     assert_eq!(body["on_accent"], "#000000", "black reads better than white on amber");
     assert!(body["launcher_path"].as_str().unwrap().starts_with("M12 2a10"));
     assert_eq!(served.header("cache-control"), Some("public, max-age=60"));
+    // The site's language wins over the visitor's; dates in the visitor's region of it.
+    let german = edge().request(
+        "GET",
+        &site.path("/widget?lang=fr-CA,de-AT"),
+        &[("Origin", ORIGIN)],
+        None,
+    );
+    let body = german.expect_ok(200);
+    assert_eq!(
+        (body["locale"].as_str(), body["format_tag"].as_str()),
+        (Some("de"), Some("de-AT"))
+    );
+    assert_eq!(body["strings"][shared::i18n::Text::Send as usize], "Senden");
     public("https://elsewhere.example.com").expect_error(403, "origin_not_allowed");
     edge()
         .request("GET", "/v1/sites/no-such-site-here/widget", &[("Origin", ORIGIN)], None)

@@ -274,3 +274,25 @@ test("the edge goes down mid-conversation: the widget says so, keeps what the vi
     edge.stop();
   }
 });
+
+test("two tabs of the same site show the same conversation, live, each message once", async () => {
+  const site = await createSiteWithKey("tabs", [hosts.origin], ARTICLES);
+  const context = await browser.newContext();
+  const [first, second] = [await context.newPage(), await context.newPage()];
+  await first.goto(page("plain", site));
+  const one = new Widget(first);
+  await one.open();
+  await one.ask("How do I reset my password?");
+  await second.goto(page("plain", site));
+  const two = new Widget(second);
+  await two.open();
+  await two.shows("How do I reset my password?");
+  await two.ask("Can I get a refund?");
+  // The first tab hears the second's question and its answer without a reload.
+  await one.shows("Can I get a refund?");
+  await first.locator("[data-threadline] li.tl-message[data-role=bot]").nth(1).waitFor({ state: "visible" });
+  const texts = async (tab) => tab.locator("[data-threadline] li.tl-message").evaluateAll((rows) => rows.map((r) => `${r.dataset.role}:${r.dataset.seq}`));
+  assert.deepEqual(await texts(first), await texts(second));
+  assert.equal(new Set(await texts(first)).size, (await texts(first)).length, "no message twice");
+  await context.close();
+});

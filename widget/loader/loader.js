@@ -10,9 +10,11 @@
   var queue = (window.Threadline && window.Threadline.q) || [];
   var mod, loading, host, container, placeholder, wantOpen = false, hidden = false;
   var handlers = {};
-  // The site's look (colour, side, icon, language) before anything is drawn, so the launcher
-  // never flashes Threadline's defaults; null when unavailable (the widget then says why).
-  var config = fetch(base.origin + "/v1/sites/" + encodeURIComponent(site) + "/widget")
+  // The site's look (colour, side, icon) and the widget's words in the visitor's language,
+  // before anything is drawn, so the launcher never flashes Threadline's defaults; null when
+  // unavailable (the widget then says why, in English).
+  var langs = navigator.languages || [navigator.language];
+  var config = fetch(base.origin + "/v1/sites/" + encodeURIComponent(site) + "/widget?lang=" + encodeURIComponent(langs.join()))
     .then(function (r) {
       return r.ok ? r.json() : null;
     })

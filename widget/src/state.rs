@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::i18n::{Locale, Text};
 use shared::continuation::{Invitation, Target};
+use shared::i18n::{Text, Words};
 use shared::limits::SESSION_TTL_SECS;
 use shared::widget_settings::{Day, FieldKind, MAX_FIELD_VALUE_CHARS, PreChatField, parse_clock};
 use shared::wire::{ClientFrame, ConversationStatus, ErrorBody, ErrorCode, Message, Role, ServerFrame};
@@ -47,8 +47,8 @@ pub struct Chat {
     pub typing_seq: u32,
     /// The one-tap satisfaction rating offered once a person resolved the conversation.
     pub rating: RatingPrompt,
-    /// The language of what the widget itself says.
-    pub locale: Locale,
+    /// What the widget itself says, in the visitor's language.
+    pub words: Words,
 }
 
 /// "How did we do?" after a person resolved the conversation.
@@ -134,7 +134,7 @@ impl Chat {
             // The transport renews the session and reloads; nothing to change here yet.
             ServerFrame::Moved => None,
             ServerFrame::Error { reply_to, error } => {
-                let text = describe(&error, self.locale);
+                let text = describe(&error, self.words);
                 match reply_to.and_then(|id| self.outbox.iter_mut().find(|o| o.id == id)) {
                     Some(outgoing) if is_final(error.code) => {
                         outgoing.failed = Some(text);
@@ -181,7 +181,7 @@ impl Chat {
         if let Some(name) = &self.typing {
             return Some(
                 name.clone()
-                    .unwrap_or_else(|| self.locale.text(Text::Support).to_owned()),
+                    .unwrap_or_else(|| self.words.text(Text::Support).to_owned()),
             );
         }
         let waiting = self.outbox.iter().any(|o| o.failed.is_none())
@@ -189,7 +189,7 @@ impl Chat {
                 .messages
                 .last()
                 .is_some_and(|m| m.role == Role::Visitor && now_ms.saturating_sub(m.at) < BOT_TYPING_MS);
-        (self.status == ConversationStatus::Bot && waiting).then(|| self.locale.text(Text::Support).to_owned())
+        (self.status == ConversationStatus::Bot && waiting).then(|| self.words.text(Text::Support).to_owned())
     }
 
     fn store(&mut self, message: Message) {
@@ -236,7 +236,7 @@ impl Chat {
             id: o.id.clone(),
             text: match &o.kind {
                 OutgoingKind::Text(text) => text.clone(),
-                OutgoingKind::RequestHuman => self.locale.text(Text::TalkToPerson).to_owned(),
+                OutgoingKind::RequestHuman => self.words.text(Text::TalkToPerson).to_owned(),
             },
             failed: o.failed.clone(),
         });
@@ -287,8 +287,8 @@ fn is_final(code: ErrorCode) -> bool {
 }
 
 /// Words for the visitor, for each error the edge can send. Never blank, never a raw code.
-pub fn describe(error: &ErrorBody, locale: Locale) -> String {
-    let text = |key| locale.text(key).to_owned();
+pub fn describe(error: &ErrorBody, words: Words) -> String {
+    let text = |key| words.text(key).to_owned();
     match error.code {
         ErrorCode::UnknownSite => text(Text::ErrUnknownSite),
         ErrorCode::OriginNotAllowed => text(Text::ErrOriginNotAllowed),
@@ -296,15 +296,15 @@ pub fn describe(error: &ErrorBody, locale: Locale) -> String {
             text(Text::ErrSessionEnded)
         }
         ErrorCode::PayloadTooLarge => match error.limit {
-            Some(limit) => locale.fill(Text::ErrTooLongLimit, &[("limit", &limit.to_string())]),
+            Some(limit) => words.fill(Text::ErrTooLongLimit, &[("limit", &limit.to_string())]),
             None => text(Text::ErrTooLong),
         },
         ErrorCode::RateLimited => match error.retry_after_ms {
-            Some(ms) => locale.fill(Text::ErrRateLimitedFor, &[("seconds", &ms.div_ceil(1000).to_string())]),
+            Some(ms) => words.fill(Text::ErrRateLimitedFor, &[("seconds", &ms.div_ceil(1000).to_string())]),
             None => text(Text::ErrRateLimited),
         },
         ErrorCode::InvalidField | ErrorCode::MalformedJson => {
-            locale.fill(Text::ErrRefused, &[("reason", error.message.trim_end_matches('.'))])
+            words.fill(Text::ErrRefused, &[("reason", error.message.trim_end_matches('.'))])
         }
         ErrorCode::IdentityInvalid
         | ErrorCode::IdentityExpired
@@ -492,9 +492,9 @@ impl Moving {
 }
 
 /// A channel's name as the visitor knows it.
-pub fn channel_name(target: Target, locale: Locale) -> &'static str {
+pub fn channel_name(target: Target, words: Words) -> &'static str {
     match target {
-        Target::Email => locale.text(Text::EmailChannel),
+        Target::Email => words.text(Text::EmailChannel),
         Target::Sms => "SMS",
         Target::Whatsapp => "WhatsApp",
         Target::Telegram => "Telegram",
@@ -516,7 +516,7 @@ pub fn zone_clock(text: &str) -> Option<(Day, u32)> {
 pub fn pre_chat_answers(
     fields: &[PreChatField],
     values: &[String],
-    locale: Locale,
+    words: Words,
 ) -> Result<Vec<(String, String)>, String> {
     let mut answers = Vec::new();
     for (field, value) in fields
@@ -526,7 +526,7 @@ pub fn pre_chat_answers(
         let value: String = value.trim().chars().take(MAX_FIELD_VALUE_CHARS).collect();
         if value.is_empty() {
             if field.required {
-                return Err(locale.fill(Text::FieldRequired, &[("field", &field.label)]));
+                return Err(words.fill(Text::FieldRequired, &[("field", &field.label)]));
             }
             continue;
         }
@@ -534,7 +534,7 @@ pub fn pre_chat_answers(
             // Addresses are kept as the edge normalises them.
             let lower = value.to_lowercase();
             if shared::identity::find_email(&lower).as_deref() != Some(lower.as_str()) {
-                return Err(locale.text(Text::EmailInvalid).to_owned());
+                return Err(words.text(Text::EmailInvalid).to_owned());
             }
             lower
         } else {
@@ -556,7 +556,12 @@ pub fn reconnect_delay_ms(attempt: u32, jitter: f64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::i18n::Locale;
     use shared::wire::{BotDetail, EscalationReason};
+
+    fn words(locale: Locale) -> Words {
+        Words::from_table(locale.table())
+    }
 
     fn message(seq: u64, id: &str, role: Role) -> Message {
         Message {
@@ -734,7 +739,7 @@ mod tests {
             ErrorCode::RateLimited,
             ErrorCode::Internal,
         ] {
-            let text = describe(&ErrorBody::new(code, "m"), Locale::En);
+            let text = describe(&ErrorBody::new(code, "m"), Words::default());
             assert!(text.len() > 20 && !text.contains('_'), "{code:?}: {text}");
         }
     }
@@ -746,22 +751,25 @@ mod tests {
             ..ErrorBody::new(ErrorCode::RateLimited, "m")
         };
         assert!(
-            describe(&limited, Locale::De).contains('3'),
+            describe(&limited, words(Locale::De)).contains('3'),
             "{}",
-            describe(&limited, Locale::De)
+            describe(&limited, words(Locale::De))
         );
-        assert_ne!(describe(&limited, Locale::De), describe(&limited, Locale::En));
+        assert_ne!(
+            describe(&limited, words(Locale::De)),
+            describe(&limited, Words::default())
+        );
         let chat = Chat {
-            locale: Locale::Ja,
+            words: words(Locale::Ja),
             typing: Some(None),
             ..Chat::default()
         };
         assert_eq!(chat.writer(0).as_deref(), Some(Locale::Ja.text(Text::Support)));
         assert_eq!(
-            channel_name(Target::Email, Locale::Es),
+            channel_name(Target::Email, words(Locale::Es)),
             Locale::Es.text(Text::EmailChannel)
         );
-        assert_eq!(channel_name(Target::Whatsapp, Locale::Ar), "WhatsApp");
+        assert_eq!(channel_name(Target::Whatsapp, words(Locale::Ar)), "WhatsApp");
     }
 
     #[test]
@@ -792,7 +800,7 @@ mod tests {
             pre_chat_answers(
                 &fields,
                 &values.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
-                Locale::En,
+                Words::default(),
             )
         };
         assert_eq!(
@@ -802,11 +810,11 @@ mod tests {
         assert_eq!(answer(&["", "A-1"]), Err("Please fill in Work email.".into()));
         assert_eq!(
             answer(&["not an email", ""]),
-            Err(Locale::En.text(Text::EmailInvalid).into())
+            Err(Words::default().text(Text::EmailInvalid).into())
         );
         assert_eq!(
             answer(&["x ana@example.com", ""]),
-            Err(Locale::En.text(Text::EmailInvalid).into())
+            Err(Words::default().text(Text::EmailInvalid).into())
         );
         assert_eq!(
             answer(&["ana@example.com", &"x".repeat(500)]).unwrap()[1].1.len(),

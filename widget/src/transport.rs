@@ -92,7 +92,7 @@ impl Transport {
             site,
             api,
             chat: RwSignal::new(Chat {
-                locale: i18n::current(),
+                words: i18n::words(),
                 ..Chat::default()
             }),
             connection: RwSignal::new(Connection::Idle),
@@ -191,7 +191,7 @@ impl Transport {
     pub fn shutdown(self: &Rc<Self>) {
         self.forget_session();
         self.chat.set(Chat {
-            locale: i18n::current(),
+            words: i18n::words(),
             ..Chat::default()
         });
         self.email.set(EmailCheck::Idle);
@@ -257,7 +257,7 @@ impl Transport {
                         },
                         Err(Failure::Refused(error)) => EmailCheck::Failed {
                             email,
-                            error: state::describe(&error, i18n::current()),
+                            error: state::describe(&error, i18n::words()),
                         },
                         Err(_) => EmailCheck::Failed {
                             email,
@@ -308,10 +308,10 @@ impl Transport {
                         {
                             EmailCheck::Failed {
                                 email: email.clone(),
-                                error: state::describe(&error, i18n::current()),
+                                error: state::describe(&error, i18n::words()),
                             }
                         }
-                        Err(Failure::Refused(error)) => retry(state::describe(&error, i18n::current())),
+                        Err(Failure::Refused(error)) => retry(state::describe(&error, i18n::words())),
                         Err(_) => retry(t(Text::ErrCheckCode).into()),
                     }
                 }
@@ -408,7 +408,7 @@ impl Transport {
                     match this.request::<Invitation>("POST", &url, Some(&token), Some(body)).await {
                         Ok(invitation) => Moving::Ready { invitation },
                         Err(Failure::Refused(error)) => Moving::Failed {
-                            error: state::describe(&error, i18n::current()),
+                            error: state::describe(&error, i18n::words()),
                         },
                         Err(_) => Moving::Failed {
                             error: t(Text::ErrGetLink).into(),
@@ -848,7 +848,7 @@ impl Transport {
         };
         let error = envelope.error;
         Err(if state::is_fatal(error.code) {
-            Failure::Fatal(state::describe(&error, i18n::current()))
+            Failure::Fatal(state::describe(&error, i18n::words()))
         } else if error.code == ErrorCode::NotAMember {
             Failure::Stale
         } else if state::is_session_error(error.code) {

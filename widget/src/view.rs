@@ -10,9 +10,10 @@ use shared::widget_settings::{Availability, FieldKind, Hours, Position, Rgb};
 use shared::wire::{BotDetail, ConversationStatus, Message, Role, WidgetConfig};
 use wasm_bindgen::prelude::*;
 
-use crate::i18n::{self, Locale, Segment, Text, t, tf};
+use crate::i18n::{self, Segment, Text, Words, t, tf};
 use crate::state::{self, EmailCheck, Moving, RatingPrompt, Row, channel_name};
 use crate::transport::{Connection, Transport};
+use shared::i18n::Locale;
 
 const STYLE: &str = include_str!("widget.css");
 
@@ -39,17 +40,21 @@ pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), Js
     if let Some(emit) = get("emit").and_then(|v| v.dyn_into::<js_sys::Function>().ok()) {
         crate::events::set_emitter(emit);
     }
-    let config: WidgetConfig = get("config")
+    let mut config: WidgetConfig = get("config")
         .filter(JsValue::is_object)
         .and_then(|v| js_sys::JSON::stringify(&v).ok()?.as_string())
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default();
-    // The site's language if it set one, else the browser's, else English.
-    let languages: Vec<String> = web_sys::window()
-        .map(|w| w.navigator().languages().iter().filter_map(|l| l.as_string()).collect())
-        .unwrap_or_default();
-    let (locale, format_tag) = Locale::negotiate(config.widget.locale.iter().chain(&languages).map(String::as_str));
-    i18n::set_current(locale, &format_tag);
+    // The edge chose the language (the site's setting, else the browser's, else English) and
+    // sent its words; without them (no config), English in the browser's own format.
+    let locale = Locale::from_tag(&config.locale).unwrap_or_default();
+    let format_tag = match config.format_tag.as_str() {
+        "" => web_sys::window()
+            .and_then(|w| w.navigator().language())
+            .unwrap_or_else(|| "en".to_owned()),
+        tag => tag.to_owned(),
+    };
+    i18n::set_current(Words::from_table(std::mem::take(&mut config.strings)), &format_tag);
     container.set_attribute("lang", locale.tag())?;
     container.set_attribute("dir", if locale.rtl() { "rtl" } else { "ltr" })?;
     if config.widget.position == Position::Left {
@@ -529,7 +534,7 @@ fn ContinueOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl In
                             .into_iter()
                             .map(|channel| view! {
                                 <button class="tl-handoff" data-channel=channel.as_str() on:click=move |_| transport.with_value(|t| t.start_continue(channel))>
-                                    {channel_name(channel, i18n::current())}
+                                    {channel_name(channel, i18n::words())}
                                 </button>
                             })
                             .collect_view()}
@@ -539,11 +544,11 @@ fn ContinueOffer(transport: StoredValue<Rc<Transport>, LocalStorage>) -> impl In
             }
             .into_any(),
             Moving::Creating { channel } => view! {
-                <div class="tl-verify" role="status"><p>{tf(Text::GettingLink, &[("channel", channel_name(channel, i18n::current()))])}</p></div>
+                <div class="tl-verify" role="status"><p>{tf(Text::GettingLink, &[("channel", channel_name(channel, i18n::words()))])}</p></div>
             }
             .into_any(),
             Moving::Ready { invitation } => {
-                let name = channel_name(invitation.channel, i18n::current());
+                let name = channel_name(invitation.channel, i18n::words());
                 if arrived() {
                     view! {
                         <div class="tl-verify tl-verified" role="status" data-state="connected">
@@ -795,7 +800,7 @@ fn PreChat(transport: StoredValue<Rc<Transport>, LocalStorage>, config: StoredVa
         let (fields, values) = (fields.clone(), values.clone());
         move || {
             let typed: Vec<String> = values.iter().map(|v| v.get_untracked()).collect();
-            match state::pre_chat_answers(&fields, &typed, i18n::current()) {
+            match state::pre_chat_answers(&fields, &typed, i18n::words()) {
                 Ok(answers) => {
                     let email = fields
                         .iter()

@@ -372,6 +372,17 @@ pub struct WidgetConfig {
     /// The accent colour (`#rrggbb`) and the text colour that reads on it (white or black).
     pub accent: String,
     pub on_accent: String,
+    /// The widget's language (`en`, `es`, …): the site's setting, else the first of the
+    /// visitor's languages (`?lang=`) the widget speaks, else `en`.
+    #[serde(default)]
+    pub locale: String,
+    /// The visitor's tag for that language (`es-MX`), for formatting dates and times.
+    #[serde(default)]
+    pub format_tag: String,
+    /// The widget's words in `locale`, in `shared::i18n::Text::ALL` order; empty for English
+    /// (built into the widget).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub strings: Vec<String>,
 }
 
 /// `POST /v1/sites` and `POST /v1/sites/{site}/admin-key`: the admin key is shown this once.
