@@ -16,11 +16,9 @@ pub fn set_emitter(emit: js_sys::Function) {
     EMIT.with(|slot| *slot.borrow_mut() = Some(emit));
 }
 
-/// Tells the page's handlers of `name`, with `detail` (a JSON value, or nothing).
-pub fn emit(name: &str, detail: Option<&serde_json::Value>) {
-    let detail = detail
-        .and_then(|value| js_sys::JSON::parse(&value.to_string()).ok())
-        .unwrap_or(JsValue::UNDEFINED);
+/// Tells the page's handlers of `name`, with `detail` (or nothing).
+pub fn emit(name: &str, detail: Option<JsValue>) {
+    let detail = detail.unwrap_or(JsValue::UNDEFINED);
     EMIT.with(|slot| {
         if let Some(emit) = slot.borrow().as_ref() {
             let _ = emit.call2(&JsValue::NULL, &JsValue::from_str(name), &detail);
@@ -34,13 +32,13 @@ pub fn emit_event(event: &WidgetEvent) {
         // What a page may show or count: never the bot's internal details.
         WidgetEvent::Message(message) => emit(
             event.name(),
-            Some(&serde_json::json!({
-                "id": message.id,
-                "role": message.role,
-                "text": message.text,
-                "at": message.at,
-                "channel": message.channel,
-            })),
+            Some(crate::js::object(&[
+                ("id", message.id.as_str().into()),
+                ("role", message.role.as_str().into()),
+                ("text", message.text.as_str().into()),
+                ("at", (message.at as f64).into()),
+                ("channel", message.channel.as_str().into()),
+            ])),
         ),
         WidgetEvent::Escalated => emit(event.name(), None),
     }

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 use leptos::prelude::*;
+use serde::de::IgnoredAny;
 use shared::wire::{
     ClientFrame, EmailCodeResponse, ErrorBody, ErrorCode, ErrorEnvelope, IdentifyResponse, SendMessageResponse,
     ServerFrame, SessionResponse, TranscriptResponse,
@@ -160,7 +161,7 @@ impl Transport {
 
     /// `Threadline('identify', proof)`: the site's backend vouches for who the visitor is. On
     /// success the widget switches to the conversation of that person's profile.
-    pub fn identify(self: &Rc<Self>, proof: serde_json::Value) {
+    pub fn identify(self: &Rc<Self>, proof: JsValue) {
         let this = Rc::clone(self);
         wasm_bindgen_futures::spawn_local(async move {
             let token = match this.token().await {
@@ -169,15 +170,15 @@ impl Transport {
             };
             let url = this.url("/identify");
             match this
-                .request::<IdentifyResponse>("POST", &url, Some(&token), Some(proof.to_string()))
+                .request::<IdentifyResponse>("POST", &url, Some(&token), Some(crate::js::stringify(&proof)))
                 .await
             {
                 Ok(identified) => this.adopt(identified),
                 Err(Failure::Refused(error)) => {
-                    let code = serde_json::to_value(error.code).unwrap_or_default();
+                    let code = serde_json::to_string(&error.code).unwrap_or_default();
                     warn(&format!(
                         "Threadline: identify refused ({}): {}",
-                        code.as_str().unwrap_or("?"),
+                        code.trim_matches('"'),
                         error.message
                     ))
                 }
@@ -210,11 +211,8 @@ impl Transport {
         }
         self.pre_chat_done.set(true);
         if !answers.is_empty() {
-            let traits: serde_json::Map<String, serde_json::Value> = answers
-                .into_iter()
-                .map(|(k, v)| (k, serde_json::Value::String(v)))
-                .collect();
-            self.update_traits(serde_json::Value::Object(traits));
+            let traits: Vec<(&str, JsValue)> = answers.iter().map(|(k, v)| (k.as_str(), v.as_str().into())).collect();
+            self.update_traits(crate::js::object(&traits));
         }
         if let Some(email) = email {
             self.offer_email(email, false);
@@ -245,7 +243,7 @@ impl Transport {
                 },
                 Ok(token) => {
                     let url = this.url("/identify/email");
-                    let body = serde_json::json!({ "email": email }).to_string();
+                    let body = crate::js::json(&[("email", email.as_str().into())]);
                     match this
                         .request::<EmailCodeResponse>("POST", &url, Some(&token), Some(body))
                         .await
@@ -290,7 +288,7 @@ impl Transport {
                 Err(_) => retry(t(Text::ErrUnreachable).into()),
                 Ok(token) => {
                     let url = this.url("/identify/email/verify");
-                    let body = serde_json::json!({ "email": email, "code": code }).to_string();
+                    let body = crate::js::json(&[("email", email.as_str().into()), ("code", code.as_str().into())]);
                     match this
                         .request::<IdentifyResponse>("POST", &url, Some(&token), Some(body))
                         .await
@@ -404,7 +402,7 @@ impl Transport {
                 },
                 Ok(token) => {
                     let url = this.url("/conversation/continue");
-                    let body = serde_json::json!({ "channel": channel }).to_string();
+                    let body = crate::js::json(&[("channel", channel.as_str().into())]);
                     match this.request::<Invitation>("POST", &url, Some(&token), Some(body)).await {
                         Ok(invitation) => Moving::Ready { invitation },
                         Err(Failure::Refused(error)) => Moving::Failed {
@@ -422,17 +420,16 @@ impl Transport {
 
     /// Traits the page knows about the visitor (`Threadline('update', ...)`), kept on their
     /// profile as unverified; a refusal is logged for the page's developer.
-    pub fn update_traits(self: &Rc<Self>, traits: serde_json::Value) {
+    pub fn update_traits(self: &Rc<Self>, traits: JsValue) {
         let this = Rc::clone(self);
         wasm_bindgen_futures::spawn_local(async move {
             let Ok(token) = this.token().await else {
                 return;
             };
             let url = this.url("/conversation/traits");
-            let body = serde_json::json!({ "traits": traits }).to_string();
-            if let Err(Failure::Refused(error)) = this
-                .request::<serde_json::Value>("POST", &url, Some(&token), Some(body))
-                .await
+            let body = crate::js::json(&[("traits", traits)]);
+            if let Err(Failure::Refused(error)) =
+                this.request::<IgnoredAny>("POST", &url, Some(&token), Some(body)).await
             {
                 web_sys::console::warn_1(&JsValue::from_str(&format!(
                     "Threadline('update') refused: {} ({:?})",
@@ -450,7 +447,7 @@ impl Transport {
         let chat = self.chat;
         self.post_or_undo(
             "/conversation/rating",
-            serde_json::json!({ "score": score }),
+            crate::js::json(&[("score", score.into())]),
             t(Text::ErrSaveRating),
             move || chat.update(|chat| chat.rating = state::RatingPrompt::Asking),
         );
@@ -461,7 +458,7 @@ impl Transport {
     fn post_or_undo(
         self: &Rc<Self>,
         path: &'static str,
-        body: serde_json::Value,
+        body: String,
         notice: &'static str,
         undo: impl FnOnce() + 'static,
     ) {
@@ -469,7 +466,7 @@ impl Transport {
         wasm_bindgen_futures::spawn_local(async move {
             let sent = match this.token().await {
                 Ok(token) => this
-                    .request::<serde_json::Value>("POST", &this.url(path), Some(&token), Some(body.to_string()))
+                    .request::<IgnoredAny>("POST", &this.url(path), Some(&token), Some(body))
                     .await
                     .is_ok(),
                 Err(_) => false,
@@ -488,7 +485,7 @@ impl Transport {
         let chat = self.chat;
         self.post_or_undo(
             "/conversation/feedback",
-            serde_json::json!({ "message": id, "helpful": helpful }),
+            crate::js::json(&[("message", id.as_str().into()), ("helpful", helpful.into())]),
             t(Text::ErrSaveFeedback),
             move || chat.update(|chat| chat.set_helpful(&id, None)),
         );
@@ -632,8 +629,11 @@ impl Transport {
                 continue;
             }
             let (path, body) = match &frame {
-                ClientFrame::Send { id, text } => ("messages", serde_json::json!({ "id": id, "text": text })),
-                ClientFrame::RequestHuman { id } => ("handoff", serde_json::json!({ "id": id })),
+                ClientFrame::Send { id, text } => (
+                    "messages",
+                    crate::js::json(&[("id", id.as_str().into()), ("text", text.as_str().into())]),
+                ),
+                ClientFrame::RequestHuman { id } => ("handoff", crate::js::json(&[("id", id.as_str().into())])),
             };
             let token = match self.token().await {
                 Ok(token) => token,
@@ -644,7 +644,7 @@ impl Transport {
             };
             let url = self.url(&format!("/conversation/{path}"));
             match self
-                .request::<SendMessageResponse>("POST", &url, Some(&token), Some(body.to_string()))
+                .request::<SendMessageResponse>("POST", &url, Some(&token), Some(body))
                 .await
             {
                 Ok(reply) => {

@@ -130,12 +130,9 @@ fn adopt_styles(container: &web_sys::HtmlElement, css: &str) -> bool {
     adopted == Some(true)
 }
 
-/// A JS API argument as a JSON object, if it is one.
-fn object(argument: &JsValue) -> Option<serde_json::Value> {
-    let text = js_sys::JSON::stringify(argument).ok()?.as_string()?;
-    serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .filter(serde_json::Value::is_object)
+/// A JS API argument, if it is a plain object (not an array, a function or null).
+fn object(argument: &JsValue) -> Option<JsValue> {
+    (argument.is_object() && !js_sys::Array::is_array(argument)).then(|| argument.clone())
 }
 
 #[component]

@@ -155,6 +155,16 @@ pub enum Role {
     Agent,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Visitor => "visitor",
+            Role::Bot => "bot",
+            Role::Agent => "agent",
+        }
+    }
+}
+
 /// One message of a conversation, as stored and as sent to clients.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct Message {
