@@ -296,3 +296,48 @@ test("two tabs of the same site show the same conversation, live, each message o
   assert.equal(new Set(await texts(first)).size, (await texts(first)).length, "no message twice");
   await context.close();
 });
+
+test("hostile text from every source (article titles and bodies, a staff name and reply, a greeting, pre-chat labels) is shown as text and never runs", async () => {
+  const EDGE_URL = process.env.THREADLINE_URL;
+  const hostile = (n) => `<img src=x onerror="window.__pwned=${n}"><b>bold</b><script>window.__pwned=${n}</script>`;
+  const articles = [
+    { id: "refunds", title: `Refunds ${hostile(1)}`, body: `Money back in 5 days. ${hostile(2)}`, questions: ["can I get a refund", "refund please", "money back"] },
+    { id: "shipping", title: "Shipping", body: "We ship worldwide.", questions: ["do you ship abroad", "shipping costs"] },
+  ];
+  const site = await createSiteWithKey("xss", [hosts.origin], articles.map((a) => JSON.stringify(a)).join("\n") + "\n");
+  await configureWidget(site, { greeting: `Hi ${hostile(3)}`, pre_chat: [{ name: "order", label: `<img src=x onerror="window.__pwned=4">Order` }] });
+  const call = async (key, method, path, body) => {
+    const response = await fetch(`${EDGE_URL}/v1/sites/${site.id}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+      body: body && JSON.stringify(body),
+    });
+    assert.ok(response.ok, `${method} ${path}: ${response.status}`);
+    return response.json();
+  };
+  const staffKey = (await call(site.adminKey, "POST", "/staff-keys", { name: `Priya ${hostile(5)}` })).key;
+
+  const { context, tab, widget, errors } = await visit(page("plain", site));
+  await widget.open();
+  assert.equal(await widget.host.locator(".tl-empty").textContent(), `Hi ${hostile(3)}`);
+  assert.ok((await widget.host.locator(".tl-pre-chat label").first().textContent()).includes(`<img src=x onerror="window.__pwned=4">Order`));
+  await widget.host.locator("[data-action=start-chat]").click();
+  const answer = await widget.ask("can I get a refund?");
+  assert.ok((await answer.locator(".tl-bubble").textContent()).includes(hostile(2)));
+  assert.ok((await answer.locator(".tl-source").textContent()).includes(`Refunds ${hostile(1)}`));
+  await widget.ask("Do you sell garden furniture?");
+  await widget.host.locator(".tl-handoff", { hasText: "Talk to a person" }).click();
+  await widget.host.locator("li.tl-message[data-kind=handoff]").waitFor({ state: "visible" });
+  const { queue } = await call(staffKey, "GET", "/queue");
+  const conversation = queue[0].conversation;
+  await call(staffKey, "POST", `/conversations/${conversation}/typing`);
+  await widget.host.locator(".tl-typing").waitFor({ state: "visible" });
+  assert.ok((await widget.host.locator(".tl-typing").textContent()).includes(`Priya ${hostile(5)}`));
+  await call(staffKey, "POST", `/conversations/${conversation}/replies`, { id: "x1", text: `Sure ${hostile(6)}` });
+  await widget.shows(`Sure ${hostile(6)}`);
+  // Nothing became markup, nothing ran.
+  assert.equal(await widget.host.locator(".tl-panel img, .tl-panel b, .tl-panel script").count(), 0);
+  assert.equal(await tab.evaluate(() => window.__pwned), undefined);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
