@@ -10,8 +10,8 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use serde::de::IgnoredAny;
 use shared::wire::{
-    ClientFrame, EmailCodeResponse, ErrorBody, ErrorCode, ErrorEnvelope, IdentifyResponse, SendMessageResponse,
-    ServerFrame, SessionResponse, TranscriptResponse,
+    ClientFrame, EmailCodeResponse, ErrorBody, ErrorCode, ErrorEnvelope, IdentifyResponse, ServerFrame,
+    SessionResponse, flat,
 };
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -547,7 +547,7 @@ impl Transport {
             let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() else {
                 return;
             };
-            let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
+            let Some(frame) = flat::server_frame(&text) else {
                 return;
             };
             if frame == ServerFrame::Moved {
@@ -644,11 +644,11 @@ impl Transport {
             };
             let url = self.url(&format!("/conversation/{path}"));
             match self
-                .request::<SendMessageResponse>("POST", &url, Some(&token), Some(body))
+                .request_with("POST", &url, Some(&token), Some(body), flat::messages)
                 .await
             {
-                Ok(reply) => {
-                    for message in reply.messages {
+                Ok((messages, _)) => {
+                    for message in messages {
                         self.absorb(ServerFrame::Message { message });
                     }
                 }
@@ -683,16 +683,14 @@ impl Transport {
             Err(failure) => return self.handle_failure(failure),
         };
         let url = self.url(&format!("/conversation{}", self.after()));
-        match self
-            .request::<TranscriptResponse>("GET", &url, Some(&token), None)
-            .await
-        {
-            Ok(transcript) => {
+        let transcript = |text: &str| match flat::messages(text) {
+            Some((messages, Some(status))) => Some((messages, status)),
+            _ => None,
+        };
+        match self.request_with("GET", &url, Some(&token), None, transcript).await {
+            Ok((messages, status)) => {
                 self.chat.update(|chat| {
-                    chat.receive(ServerFrame::History {
-                        messages: transcript.messages,
-                        status: transcript.status,
-                    });
+                    chat.receive(ServerFrame::History { messages, status });
                 });
                 self.http_mode.set(true);
                 self.sent_on_socket.borrow_mut().clear();
@@ -839,9 +837,23 @@ impl Transport {
         token: Option<&str>,
         body: Option<String>,
     ) -> Result<T, Failure> {
+        self.request_with(method, url, token, body, |text| serde_json::from_str(text).ok())
+            .await
+    }
+
+    /// A request whose successful body `read` decodes (a body it cannot read is a transient
+    /// failure); refusals sorted as `Failure`s.
+    async fn request_with<T>(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        read: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<T, Failure> {
         let (status, text) = fetch(method, url, token, body).await.map_err(|_| Failure::Transient)?;
         if (200..300).contains(&status) {
-            return serde_json::from_str(&text).map_err(|_| Failure::Transient);
+            return read(&text).ok_or(Failure::Transient);
         }
         let Ok(envelope) = serde_json::from_str::<ErrorEnvelope>(&text) else {
             return Err(Failure::Transient);

@@ -1,6 +1,7 @@
 //! The JSON that the widget, the edge and API clients exchange. Field names are public API
 //! (`docs/api.md`): add fields, never rename or repurpose them.
 
+pub mod flat;
 mod request;
 
 pub use request::{
