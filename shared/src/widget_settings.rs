@@ -442,6 +442,40 @@ mod tests {
     }
 
     #[test]
+    fn each_visitor_gets_the_sites_language_else_their_own() {
+        use crate::i18n::{Locale, Text};
+        use crate::wire::WidgetConfig;
+        let config = |settings: WidgetSettings, languages: &str| {
+            WidgetConfig::for_visitor("s".into(), "S".into(), settings, languages)
+        };
+        let plain = config(WidgetSettings::default(), "");
+        assert_eq!((plain.locale.as_str(), plain.format_tag.as_str()), ("en", "en"));
+        assert!(plain.strings.is_empty());
+        assert_eq!(
+            (plain.accent.as_str(), plain.on_accent.as_str()),
+            ("#4338ca", "#ffffff")
+        );
+        let arabic = config(WidgetSettings::default(), "pt-BR,ar-EG,en");
+        assert_eq!((arabic.locale.as_str(), arabic.format_tag.as_str()), ("ar", "ar-EG"));
+        assert_eq!(arabic.strings, Locale::Ar.table());
+        let german_site = WidgetSettings {
+            locale: Some("de".into()),
+            color: Some("#f59e0b".into()),
+            launcher_icon: LauncherIcon::Help,
+            ..WidgetSettings::default()
+        };
+        let german = config(german_site.clone(), "fr-CA,de-AT");
+        assert_eq!((german.locale.as_str(), german.format_tag.as_str()), ("de", "de-AT"));
+        assert_eq!(german.strings[Text::Send as usize], "Senden");
+        assert_eq!(config(german_site, "fr").format_tag, "de");
+        assert_eq!(
+            (german.accent.as_str(), german.on_accent.as_str()),
+            ("#f59e0b", "#000000")
+        );
+        assert_eq!(german.launcher_path, LauncherIcon::Help.path());
+    }
+
+    #[test]
     fn hours_say_when_the_team_is_back() {
         let hours = Hours {
             time_zone: "UTC".into(),

@@ -269,12 +269,11 @@ fn widget_settings_are_checked_and_served_to_allowed_pages() {
         "English is built into the widget"
     );
     // The visitor's first language the widget speaks, with its words and their date format.
-    let arabic = edge().request(
-        "GET",
-        &site.path("/widget?lang=pt-BR,ar-EG,en"),
-        &[("Origin", ORIGIN)],
-        None,
-    );
+    let for_visitor = |languages: &str| {
+        let path = site.path(&format!("/widget?lang={languages}"));
+        edge().request("GET", &path, &[("Origin", ORIGIN)], None)
+    };
+    let arabic = for_visitor("pt-BR,ar-EG,en");
     let body = arabic.expect_ok(200);
     assert_eq!(
         (body["locale"].as_str(), body["format_tag"].as_str()),
@@ -303,12 +302,7 @@ fn widget_settings_are_checked_and_served_to_allowed_pages() {
     assert!(body["launcher_path"].as_str().unwrap().starts_with("M12 2a10"));
     assert_eq!(served.header("cache-control"), Some("public, max-age=60"));
     // The site's language wins over the visitor's; dates in the visitor's region of it.
-    let german = edge().request(
-        "GET",
-        &site.path("/widget?lang=fr-CA,de-AT"),
-        &[("Origin", ORIGIN)],
-        None,
-    );
+    let german = for_visitor("fr-CA,de-AT");
     let body = german.expect_ok(200);
     assert_eq!(
         (body["locale"].as_str(), body["format_tag"].as_str()),

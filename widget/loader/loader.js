@@ -134,6 +134,10 @@
     });
     host.toggleAttribute("data-hidden", hidden);
     document.body.appendChild(host);
+    // Never hidden for long: a slow edge gets the default look after 3 s.
+    setTimeout(function () {
+      placeholder.removeAttribute("data-wait");
+    }, 3000);
     config.then(function (c) {
       var style = placeholder.style;
       if (c) {

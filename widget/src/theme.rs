@@ -25,28 +25,54 @@ pub struct Palette {
     pub on_soft: Rgb,
 }
 
+/// How a colour scheme tints and inks with the accent.
+struct Scheme {
+    bg: Rgb,
+    surface: Rgb,
+    /// What links and text on tints move towards until they read: black in light, white in dark.
+    ink: Rgb,
+    /// How far the tints move from the accent towards the background, and the text on them
+    /// from the accent towards `ink`.
+    soft: f64,
+    line: f64,
+    on_soft: f64,
+}
+
+const LIGHT: Scheme = Scheme {
+    bg: LIGHT_BG,
+    surface: LIGHT_SURFACE,
+    ink: Rgb::BLACK,
+    soft: 0.9,
+    line: 0.7,
+    on_soft: 0.6,
+};
+const DARK: Scheme = Scheme {
+    bg: DARK_BG,
+    surface: DARK_SURFACE,
+    ink: Rgb::WHITE,
+    soft: 0.8,
+    line: 0.5,
+    on_soft: 0.8,
+};
+
 impl Palette {
     pub fn light(accent: Rgb) -> Palette {
-        let soft = accent.mix(LIGHT_BG, 0.9);
-        Palette {
-            accent,
-            on_accent: accent.text_on(),
-            link: accent.readable(Rgb::BLACK, &[LIGHT_BG, LIGHT_SURFACE, soft], AA),
-            soft,
-            line: accent.mix(LIGHT_BG, 0.7),
-            on_soft: accent.mix(Rgb::BLACK, 0.6).readable(Rgb::BLACK, &[soft], AA),
-        }
+        Palette::in_scheme(accent, &LIGHT)
     }
 
     pub fn dark(accent: Rgb) -> Palette {
-        let soft = accent.mix(DARK_BG, 0.8);
+        Palette::in_scheme(accent, &DARK)
+    }
+
+    fn in_scheme(accent: Rgb, scheme: &Scheme) -> Palette {
+        let soft = accent.mix(scheme.bg, scheme.soft);
         Palette {
             accent,
             on_accent: accent.text_on(),
-            link: accent.readable(Rgb::WHITE, &[DARK_BG, DARK_SURFACE, soft], AA),
+            link: accent.readable(scheme.ink, &[scheme.bg, scheme.surface, soft], AA),
             soft,
-            line: accent.mix(DARK_BG, 0.5),
-            on_soft: accent.mix(Rgb::WHITE, 0.8).readable(Rgb::WHITE, &[soft], AA),
+            line: accent.mix(scheme.bg, scheme.line),
+            on_soft: accent.mix(scheme.ink, scheme.on_soft).readable(scheme.ink, &[soft], AA),
         }
     }
 

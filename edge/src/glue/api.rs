@@ -5,14 +5,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use shared::article;
 use shared::continuation::{self, Target};
-use shared::i18n::Locale;
 use shared::identity::{self, IdentifyError, IdentityKey};
 use shared::jwt::{Key, KeyRing};
 use shared::limits::{MAX_ARTICLES_UPLOAD_BYTES, MAX_JSON_BODY_BYTES};
 use shared::otp::{self, PendingCode};
 use shared::session::{self, SessionClaims};
 use shared::site;
-use shared::widget_settings::{DEFAULT_ACCENT, Rgb};
 use shared::wire::{
     ArticlesResponse, CreateSiteRequest, EmailCodeRequest, EmailCodeResponse, EmailVerifyRequest, ErrorCode,
     HandoffRequest, IdentifyRequest, IdentifyResponse, IdentitySecretInfo, IdentitySecretResponse, SendMessageRequest,
@@ -601,41 +599,12 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         Route::WidgetConfig { site } => {
             let record = visitor_site(&req, env, &site).await?;
-            let accent = record
-                .widget
-                .color
-                .as_deref()
-                .and_then(Rgb::parse)
-                .unwrap_or(DEFAULT_ACCENT);
-            // The site's language, else the visitor's (`?lang=es-MX,en`, as the loader sends
-            // `navigator.languages`), else English.
-            let wanted = url
+            let languages = url
                 .query_pairs()
                 .find(|(k, _)| k == "lang")
                 .map(|(_, v)| v.into_owned())
                 .unwrap_or_default();
-            let visitor_tags = || wanted.split(',').take(10).filter(|tag| tag.len() <= 35);
-            let (locale, format_tag) =
-                Locale::negotiate(record.widget.locale.as_deref().into_iter().chain(visitor_tags()));
-            let config = WidgetConfig {
-                locale: locale.tag().to_owned(),
-                // The site's bare setting (`de`) says nothing of region: the visitor's own tag
-                // for that language, if they have one, formats dates.
-                format_tag: visitor_tags()
-                    .find(|tag| Locale::from_tag(tag) == Some(locale))
-                    .map_or(format_tag, |tag| tag.trim().to_owned()),
-                strings: if locale == Locale::En {
-                    Vec::new()
-                } else {
-                    locale.table()
-                },
-                launcher_path: record.widget.launcher_icon.path().to_owned(),
-                accent: accent.hex(),
-                on_accent: accent.text_on().hex(),
-                site: record.id,
-                name: record.name,
-                widget: record.widget,
-            };
+            let config = WidgetConfig::for_visitor(record.id, record.name, record.widget, &languages);
             let response = json(200, &config)?;
             // Read on every page view: a minute's staleness after a settings change is fine.
             let _ = response.headers().set("Cache-Control", "public, max-age=60");

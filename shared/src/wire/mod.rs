@@ -396,6 +396,42 @@ pub struct WidgetConfig {
     pub strings: Vec<String>,
 }
 
+impl WidgetConfig {
+    /// What a visitor whose browser prefers `languages` (`es-MX,en`, best first, as the loader
+    /// sends `navigator.languages`) gets: the site's language, else the first of theirs the
+    /// widget speaks, else English, with its words; dates formatted for the visitor's own tag
+    /// for that language when they have one (the site's bare `de` says nothing of region).
+    pub fn for_visitor(
+        site: String,
+        name: String,
+        widget: crate::widget_settings::WidgetSettings,
+        languages: &str,
+    ) -> WidgetConfig {
+        use crate::i18n::Locale;
+        use crate::widget_settings::{DEFAULT_ACCENT, Rgb};
+        let visitor_tags = || languages.split(',').take(10).filter(|tag| tag.len() <= 35);
+        let (locale, format_tag) = Locale::negotiate(widget.locale.as_deref().into_iter().chain(visitor_tags()));
+        let accent = widget.color.as_deref().and_then(Rgb::parse).unwrap_or(DEFAULT_ACCENT);
+        WidgetConfig {
+            locale: locale.tag().to_owned(),
+            format_tag: visitor_tags()
+                .find(|tag| Locale::from_tag(tag) == Some(locale))
+                .map_or(format_tag, |tag| tag.trim().to_owned()),
+            strings: if locale == Locale::En {
+                Vec::new()
+            } else {
+                locale.table()
+            },
+            launcher_path: widget.launcher_icon.path().to_owned(),
+            accent: accent.hex(),
+            on_accent: accent.text_on().hex(),
+            site,
+            name,
+            widget,
+        }
+    }
+}
+
 /// `POST /v1/sites` and `POST /v1/sites/{site}/admin-key`: the admin key is shown this once.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct SiteKeyResponse {
