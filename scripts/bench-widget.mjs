@@ -111,7 +111,8 @@ for (let run = 1; run <= runs; run++) {
   const longest = Math.max(0, ...before.tasks.map((t) => t.duration));
   results.push({ longTasks: before.tasks.length, longest, openMs, answerMs, wasmLoadedAt: before.ready });
   console.log(
-    `  run ${run}/${runs}: ${before.tasks.length} long tasks before the first interaction (longest ${longest.toFixed(0)} ms), ` +
+    `  run ${run}/${runs}: ${before.tasks.length} long tasks before the first interaction (longest ${longest.toFixed(0)} ms` +
+      `${before.tasks.map((t) => `; ${t.duration.toFixed(0)} ms at ${t.start.toFixed(0)} ms`).join("")}), ` +
       `Wasm loaded ${before.ready.toFixed(0)} ms after navigation, panel open ${openMs} ms after the click, first answer ${answerMs} ms`,
   );
   await context.close();
