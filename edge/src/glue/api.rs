@@ -550,15 +550,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 traits,
                 traits_verified: false,
             };
-            let command = DirectoryCommand::Identify {
-                visitor: claims.sub.clone(),
-                conversation: claims.conversation().to_owned(),
-                identified,
-                new_ids: new_ids()?,
-                rules: record.trait_rules,
-                now: now_ms(),
-            };
-            let outcome: IdentifyOutcome = directory(env, &site, command).await?;
+            let outcome = identify_in_directory(env, &site, &claims, identified, record.trait_rules).await?;
             json(200, &serde_json::json!({ "profile": outcome.profile }))
         }
         Route::Rate { site } => {
@@ -725,15 +717,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     identity::verify_user_hash(&user_id, &user_hash, expires_at, email.as_deref(), traits, now, &keys)?
                 }
             };
-            let command = DirectoryCommand::Identify {
-                visitor: claims.sub.clone(),
-                conversation: claims.conversation().to_owned(),
-                identified,
-                new_ids: new_ids()?,
-                rules: record.trait_rules,
-                now: now_ms(),
-            };
-            let outcome: IdentifyOutcome = directory(env, &site, command).await?;
+            let outcome = identify_in_directory(env, &site, &claims, identified, record.trait_rules).await?;
             identified_session(env, &site, &claims.sub, &outcome)
         }
         Route::RequestEmailCode { site } => {
@@ -1225,6 +1209,26 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
 
 /// The session a visitor gets after proving who they are: same visitor, the conversation of the
 /// profile they belong to now.
+/// Records what a visitor's proof (or the page's claim) says in the site's directory: their
+/// profile joins, merges or switches as `shared::profile` rules.
+async fn identify_in_directory(
+    env: &Env,
+    site: &str,
+    claims: &SessionClaims,
+    identified: identity::Identified,
+    rules: shared::profile::TraitRules,
+) -> ApiResult<IdentifyOutcome> {
+    let command = DirectoryCommand::Identify {
+        visitor: claims.sub.clone(),
+        conversation: claims.conversation().to_owned(),
+        identified,
+        new_ids: new_ids()?,
+        rules,
+        now: now_ms(),
+    };
+    directory(env, site, command).await
+}
+
 fn identified_session(env: &Env, site: &str, visitor: &str, outcome: &IdentifyOutcome) -> ApiResult<Response> {
     let issued = session::issue(
         site,
