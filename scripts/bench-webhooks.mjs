@@ -3,34 +3,20 @@
 // Latency = from the visitor's message being sent to the event reaching the receiver (through
 // the conversation, the site's queue, the Cloudflare Queue and its consumer).
 // Usage: node scripts/bench-webhooks.mjs [visitors]   (needs a build; starts its own edge on 8792)
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { devVars } from "./dev-vars.mjs";
+import { startWrangler } from "./own-wrangler.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const port = 8792;
-const base = `http://127.0.0.1:${port}`;
 const visitors = Number(process.argv[2] || 100);
 const vars = devVars();
-const state = join(root, "target/bench-webhooks-state");
-rmSync(state, { recursive: true, force: true });
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
 console.log(`[bench-webhooks 1/3] starting wrangler dev (workerd) with empty state`);
-const edge = spawn(
-  join(root, "node_modules/.bin/wrangler"),
-  ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--log-level", "warn", "--show-interactive-dev-session=false", "--var", "ALLOW_LOOPBACK_WEBHOOKS:1"],
-  { cwd: join(root, "edge"), detached: true, stdio: "ignore", env: { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH}` } },
-);
-const stop = () => {
-  try {
-    process.kill(-edge.pid, "SIGTERM");
-  } catch {}
-};
-process.on("exit", stop);
+const { base, stop } = await startWrangler(port, join(root, "target/bench-webhooks-state"), ["ALLOW_LOOPBACK_WEBHOOKS:1"]);
 
 const arrivals = new Map();
 const receiver = createServer((req, res) => {
@@ -45,11 +31,6 @@ const receiver = createServer((req, res) => {
 await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
 
 try {
-  const started = performance.now();
-  while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
-    if (performance.now() - started > 90_000) throw new Error("wrangler dev did not start within 90 s");
-    await new Promise((r) => setTimeout(r, 200));
-  }
   const post = async (path, body, token) => {
     const response = await fetch(`${base}${path}`, {
       method: "POST",

@@ -3,14 +3,14 @@
 // then, in Chromium on the demo page, the main thread's long tasks (> 50 ms) before the first
 // interaction, and the time from a click on the launcher to the open panel.
 // Usage: node scripts/bench-widget.mjs [runs]   (needs a build; starts its own edge on 8794)
-import { spawn } from "node:child_process";
-import { readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { launchBrowser } from "../tests/e2e/browser.mjs";
 import { devVars } from "./dev-vars.mjs";
+import { startWrangler } from "./own-wrangler.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const site = join(root, "target/site");
@@ -36,29 +36,8 @@ console.log(`  loader (on every page)            ${loader.raw} B raw, ${loader.g
 console.log(`  widget when opened (glue + Wasm)  ${kb(opened.raw)} raw, ${kb(opened.gzip)} gzip, ${kb(opened.brotli)} brotli   (target ≤ 80 KB brotli)`);
 
 console.log("[bench-widget 2/3] starting wrangler dev (workerd) with empty state, and a host page");
-const port = 8794;
-const base = `http://127.0.0.1:${port}`;
-const state = join(root, "target/bench-widget-state");
-rmSync(state, { recursive: true, force: true });
-const edge = spawn(
-  join(root, "node_modules/.bin/wrangler"),
-  ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--log-level", "warn", "--show-interactive-dev-session=false"],
-  { cwd: join(root, "edge"), detached: true, stdio: "ignore", env: { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH}` } },
-);
-const stop = () => {
-  try {
-    process.kill(-edge.pid, "SIGTERM");
-  } catch {}
-};
-process.on("exit", stop);
 process.on("SIGINT", () => process.exit(130));
-for (let i = 0; ; i++) {
-  try {
-    if ((await fetch(`${base}/healthz`)).ok) break;
-  } catch {}
-  if (i > 300) throw new Error("the edge did not start within 60 s");
-  await new Promise((r) => setTimeout(r, 200));
-}
+const { base, stop } = await startWrangler(8794, join(root, "target/bench-widget-state"));
 // The demo page, served from an origin of its own, embedding the widget from the edge.
 const page = readFileSync(join(root, "www/index.html"), "utf8")
   .replaceAll("http://127.0.0.1:8787", base)

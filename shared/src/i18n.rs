@@ -70,11 +70,6 @@ impl Locale {
         }
     }
 
-    /// `key`'s text with each `{name}` replaced by its value.
-    pub fn fill(self, key: Text, values: &[(&str, &str)]) -> String {
-        fill(self.text(key), values)
-    }
-
     /// Every text in `Text::ALL` order: what the edge serves a widget (`Words::from_table`).
     pub fn table(self) -> Vec<String> {
         Text::ALL.iter().map(|key| self.text(*key).to_owned()).collect()
@@ -1049,7 +1044,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            Locale::En.fill(Text::Writing, &[("name", "Priya")]),
+            Words::default().fill(Text::Writing, &[("name", "Priya")]),
             "Priya is writing…"
         );
         // Text may start with a character of more than one byte.
@@ -1058,7 +1053,7 @@ mod tests {
             vec![Segment::Text("¡Hola "), Segment::Slot("name"), Segment::Text("!")]
         );
         assert_eq!(
-            Locale::Ja.fill(Text::Writing, &[("name", "Priya")]),
+            Words::from_table(Locale::Ja.table()).fill(Text::Writing, &[("name", "Priya")]),
             "Priyaが入力しています…"
         );
         // An unclosed brace is text, not a slot.
