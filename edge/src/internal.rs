@@ -210,6 +210,15 @@ pub enum SiteCommand {
         #[serde(default)]
         only_if_unassigned: bool,
     },
+    /// Events for the metrics, from a conversation object, in the order they happened.
+    Record {
+        events: Vec<shared::metrics::Event>,
+    },
+    /// The metrics report for days `from..=to` (days since the Unix epoch).
+    Metrics {
+        from: u64,
+        to: u64,
+    },
     /// Staff resolved the conversation; `team` (the resolver's) teaches which team takes the
     /// conversation's topic.
     Resolve {

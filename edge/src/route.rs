@@ -154,6 +154,10 @@ pub enum Route {
         site: String,
         id: String,
     },
+    /// The site's support metrics (admin key).
+    Metrics {
+        site: String,
+    },
     /// Staff API (staff or admin key).
     Queue {
         site: String,
@@ -250,6 +254,7 @@ impl Route {
             | Route::ListStaffKeys { site }
             | Route::DeleteStaffKey { site, .. }
             | Route::Queue { site }
+            | Route::Metrics { site }
             | Route::StaffConversation { site, .. }
             | Route::ClaimConversation { site, .. }
             | Route::ReplyToConversation { site, .. }
@@ -577,6 +582,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                     id: (*key).to_owned(),
                 }),
         ),
+        ["v1", "sites", id, "metrics"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::Metrics { site }),
+        ),
         ["v1", "sites", id, "queue"] => (
             "GET",
             (method == "GET")
@@ -785,6 +797,7 @@ mod tests {
             }),
         );
         check("GET", "/v1/sites/demo/queue", Ok(Route::Queue { site: demo() }));
+        check("GET", "/v1/sites/demo/metrics", Ok(Route::Metrics { site: demo() }));
         check("GET", "/v1/sites/demo/conversations/../x", Err((404, None)));
         check("POST", "/v1/sites/demo/conversations/v_01/archive", Err((404, None)));
         check(

@@ -10,25 +10,8 @@ use shared::answer::{self, AnswerConfig};
 use shared::article::Article;
 use shared::index::{Index, IndexBuilder};
 
-/// A small deterministic generator (xorshift64*), so every run benchmarks the same data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    /// Skewed towards small numbers, like word frequencies.
-    fn zipf(&mut self, n: usize) -> usize {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((n as f64).powf(u) as usize).saturating_sub(1).min(n - 1)
-    }
-}
+mod common;
+use common::Rng;
 
 fn vocabulary(n: usize, rng: &mut Rng) -> Vec<String> {
     const SYLLABLES: &[&str] = &[

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod mail;
 pub mod message;
 pub mod messenger;
+pub mod metrics;
 pub mod otp;
 pub mod package;
 pub mod profile;

@@ -12,6 +12,7 @@ mod errors;
 mod identity;
 mod live;
 mod messenger;
+mod metrics;
 mod package;
 mod sessions;
 mod sms;

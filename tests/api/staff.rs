@@ -2,9 +2,8 @@
 //! that reach the customer, and resolving, after which the bot answers again.
 
 use serde_json::{Value, json};
-use shared::jwt::{Key, KeyRing};
 
-use crate::support::{Reply, Site, edge, site_with_articles};
+use crate::support::{Reply, Site, conversation_of, edge, site_with_articles};
 
 fn staff_key(site: &Site, name: &str) -> (String, String) {
     let reply = edge().json(
@@ -23,18 +22,6 @@ fn staff_key(site: &Site, name: &str) -> (String, String) {
 fn get(site: &Site, path: &str, key: &str) -> Reply {
     let auth = format!("Bearer {key}");
     edge().request("GET", &site.path(path), &[("Authorization", &auth)], None)
-}
-
-fn conversation_of(site: &Site, token: &str) -> String {
-    let keys = KeyRing::new(vec![Key::from_secret(edge().session_secret.as_bytes())]).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    shared::session::verify(token, &site.id, now, &keys)
-        .unwrap()
-        .conversation()
-        .to_owned()
 }
 
 fn queue(site: &Site, key: &str, include_resolved: bool) -> Vec<Value> {

@@ -282,6 +282,20 @@ impl Site {
     }
 }
 
+/// The conversation a visitor's session token names.
+pub fn conversation_of(site: &Site, token: &str) -> String {
+    let keys =
+        shared::jwt::KeyRing::new(vec![shared::jwt::Key::from_secret(edge().session_secret.as_bytes())]).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    shared::session::verify(token, &site.id, now, &keys)
+        .unwrap()
+        .conversation()
+        .to_owned()
+}
+
 /// A site with the small knowledge base loaded, allowed on `ORIGIN`.
 pub fn site_with_articles() -> Site {
     let site = edge().new_site(&[ORIGIN]);

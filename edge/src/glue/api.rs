@@ -946,6 +946,38 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let reply: serde_json::Value = site_command(env, &site, &SiteCommand::DeleteStaffKey { id }).await?;
             json(200, &reply)
         }
+        Route::Metrics { site } => {
+            require_admin(&req, env, &site).await?;
+            let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+            let csv = match param("format").as_deref() {
+                None | Some("json") => false,
+                Some("csv") => true,
+                Some(other) => {
+                    return Err(ApiError::field(
+                        "format",
+                        format!("format is json or csv, not {other:?}"),
+                    ));
+                }
+            };
+            let today = now_ms() / shared::metrics::DAY_MS;
+            let (from, to) = shared::metrics::report_range(param("from").as_deref(), param("to").as_deref(), today)
+                .map_err(|(field, message)| ApiError::field(field, message))?;
+            let report: shared::metrics::Report = site_command(env, &site, &SiteCommand::Metrics { from, to }).await?;
+            if csv {
+                let mut response = Response::ok(report.to_csv()).map_err(|e| internal("metrics csv", e))?;
+                let headers = response.headers_mut();
+                let _ = headers.set("Content-Type", "text/csv; charset=utf-8");
+                let _ = headers.set(
+                    "Content-Disposition",
+                    &format!(
+                        "attachment; filename=\"threadline-{site}-{}-{}.csv\"",
+                        report.from, report.to
+                    ),
+                );
+                return Ok(response);
+            }
+            json(200, &report)
+        }
         Route::Queue { site } => {
             require_staff(&req, env, &site).await?;
             let include_resolved = url.query_pairs().any(|(k, v)| k == "include" && v == "resolved");

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use shared::answer;
 use shared::escalation::{Escalation, Priority};
+use shared::metrics::{self, Event, EventKind};
 use shared::package;
 use shared::profile;
 use shared::rate::{self, Bucket, RateConfig};
@@ -73,10 +74,12 @@ CREATE TABLE IF NOT EXISTS resends (
 );";
 
 /// Columns added after the first release; adding one that exists fails harmlessly.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     "ALTER TABLE messages ADD COLUMN channel TEXT NOT NULL DEFAULT 'chat'",
     "ALTER TABLE messages ADD COLUMN origin TEXT",
     "ALTER TABLE messages ADD COLUMN helpful INTEGER",
+    // Metric events not yet handed to the site object, oldest first.
+    "CREATE TABLE IF NOT EXISTS metric_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL)",
 ];
 
 /// The WebSocket subprotocol the widget speaks; the token rides beside it as `bearer.<token>`.
@@ -116,10 +119,12 @@ impl DurableObject for ConversationObject {
         {
             self.arm_within(ENQUEUE_RETRY).await;
         }
-        Ok(self
+        let response = self
             .route(&mut req)
             .await
-            .unwrap_or_else(|error| error_response(&error)))
+            .unwrap_or_else(|error| error_response(&error));
+        self.flush_metrics().await;
+        Ok(response)
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
@@ -141,6 +146,7 @@ impl DurableObject for ConversationObject {
         if let Err(error) = result {
             send(&ws, &error_frame(reply_to, error));
         }
+        self.flush_metrics().await;
         Ok(())
     }
 
@@ -321,6 +327,7 @@ impl ConversationObject {
                 rating.at = now_ms();
                 let text = serde_json::to_string(&rating).map_err(|e| internal("rating", e))?;
                 self.set_meta("rating", &text)?;
+                self.record_now("rating", EventKind::Rating { score: rating.score })?;
                 json(200, &serde_json::json!({ "rating": rating }))
             }
             "/raw" => {
@@ -734,6 +741,9 @@ impl ConversationObject {
             origin: None,
             helpful: None,
         };
+        if let Some(event) = metrics::event_of_message(&self.key()?.conversation, &message) {
+            self.record(&event)?;
+        }
         self.broadcast(&ServerFrame::Message {
             message: message.clone(),
         });
@@ -834,6 +844,13 @@ impl ConversationObject {
     fn escalate(&self, escalation: &Escalation, last_words: &str) -> std::result::Result<(), ApiError> {
         let record = serde_json::to_string(escalation).map_err(|e| internal("escalation", e))?;
         self.set_meta("escalation", &record)?;
+        self.record_now(
+            "escalated",
+            EventKind::Escalated {
+                reasons: escalation.reasons.clone(),
+                topic: escalation.topic.clone(),
+            },
+        )?;
         self.set_meta("status", "waiting_for_human")?;
         // The package for people: what the bot tried, and the conversation so far (its newest
         // messages, as many as fit a webhook body; the rest is behind a signed link).
@@ -1306,6 +1323,63 @@ impl ConversationObject {
         }
     }
 
+    /// Keeps a metric event to hand to the site object (in the same step as what caused it).
+    fn record(&self, event: &Event) -> std::result::Result<(), ApiError> {
+        let text = serde_json::to_string(event).map_err(|e| internal("metric event", e))?;
+        self.sql()
+            .exec("INSERT INTO metric_outbox (event) VALUES (?)", vec![text.into()])
+            .map_err(|e| internal("keeping a metric event", e))?;
+        Ok(())
+    }
+
+    /// Records something that happened now on the customer's current channel; `name` and the
+    /// time make its id.
+    fn record_now(&self, name: &str, kind: EventKind) -> std::result::Result<(), ApiError> {
+        let at = now_ms();
+        self.record(&Event {
+            id: format!("{name}:{at}"),
+            at,
+            conversation: self.key()?.conversation,
+            channel: self.last_visitor_channel()?.unwrap_or(Channel::Chat),
+            kind,
+        })
+    }
+
+    /// Hands kept metric events to the site object, oldest first; what it cannot take now goes
+    /// with the next request's (each event counts once, by id).
+    async fn flush_metrics(&self) {
+        #[derive(Deserialize)]
+        struct Row {
+            seq: i64,
+            event: String,
+        }
+        let rows: Vec<Row> = match self
+            .sql()
+            .exec("SELECT seq, event FROM metric_outbox ORDER BY seq LIMIT 200", None)
+            .and_then(|c| c.to_array())
+        {
+            Ok(rows) if !rows.is_empty() => rows,
+            _ => return,
+        };
+        let (Ok(key), Some(last)) = (self.key(), rows.last().map(|r| r.seq)) else {
+            return;
+        };
+        let events: Vec<Event> = rows
+            .iter()
+            .filter_map(|r| serde_json::from_str(&r.event).ok())
+            .collect();
+        let command = SiteCommand::Record { events };
+        match site_command::<serde_json::Value>(&self.env, &key.site, &command).await {
+            Ok(_) => {
+                let _ = self.sql().exec(
+                    "DELETE FROM metric_outbox WHERE seq <= ?",
+                    vec![SqlStorageValue::from(last)],
+                );
+            }
+            Err(error) => worker::console_error!("metric events kept for later: {}", error.body.message),
+        }
+    }
+
     fn notes(&self) -> std::result::Result<Vec<Note>, ApiError> {
         #[derive(Deserialize)]
         struct NoteRow {
@@ -1354,6 +1428,13 @@ impl ConversationObject {
                 ],
             )
             .map_err(|e| internal("storing feedback", e))?;
+        if let Some(BotDetail::Answer { article, .. }) = &message.bot {
+            let kind = EventKind::Helpful {
+                article: article.id.clone(),
+                yes: command.helpful,
+            };
+            self.record_now(&format!("helpful:{}:{}", message.id, command.helpful), kind)?;
+        }
         Ok(Message {
             helpful: Some(command.helpful),
             ..message

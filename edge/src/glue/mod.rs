@@ -6,6 +6,7 @@ mod conversation_object;
 mod directory_object;
 mod http;
 mod inbound;
+mod metrics;
 mod site_object;
 mod webhooks;
 

@@ -171,7 +171,7 @@ impl DurableObject for SiteObject {
         if let Err(error) = sql.exec(SCHEMA, None) {
             worker::console_error!("SiteObject schema: {error}");
         }
-        for migration in MIGRATIONS {
+        for migration in MIGRATIONS.iter().chain(&super::metrics::SCHEMA) {
             let _ = sql.exec(migration, None);
         }
         SiteObject {
@@ -754,6 +754,7 @@ impl SiteObject {
                 let slack = SlackEvent::Assigned { to: &to };
                 let key = format!("{conversation}:{at}");
                 self.emit("conversation.assigned", &key, at, data, &conversation, &slack, None)?;
+                self.record_staff_event(&conversation, at, shared::metrics::EventKind::Assigned)?;
                 json(200, &entry)
             }
             SiteCommand::Resolve { conversation, at, team } => {
@@ -772,6 +773,9 @@ impl SiteObject {
                         )
                         .map_err(|e| internal("learning a team", e))?;
                 }
+                if first_time {
+                    self.record_staff_event(&conversation, at, shared::metrics::EventKind::Resolved)?;
+                }
                 let data = serde_json::json!({ "conversation": conversation, "team": team });
                 let key = format!("{conversation}:{at}");
                 self.emit(
@@ -785,6 +789,11 @@ impl SiteObject {
                 )?;
                 json(200, &entry)
             }
+            SiteCommand::Record { events } => {
+                super::metrics::record(&self.sql(), &events)?;
+                json(200, &serde_json::json!({ "recorded": events.len() }))
+            }
+            SiteCommand::Metrics { from, to } => json(200, &super::metrics::report(&self.sql(), from, to)?),
             SiteCommand::SetChannel {
                 kind,
                 config,
@@ -1048,6 +1057,27 @@ impl SiteObject {
             .next()
             .ok_or_else(|| ApiError::new(ErrorCode::UnknownSite, "no site with this id exists"))?;
         Ok((row.id, serde_json::from_str(&row.escalation_rules).unwrap_or_default()))
+    }
+
+    /// Logs what staff did to a conversation (taken, resolved) for the metrics.
+    fn record_staff_event(
+        &self,
+        conversation: &str,
+        at: u64,
+        kind: shared::metrics::EventKind,
+    ) -> std::result::Result<(), ApiError> {
+        let name = match kind {
+            shared::metrics::EventKind::Assigned => "assigned",
+            _ => "resolved",
+        };
+        let event = shared::metrics::Event {
+            id: format!("{conversation}:{name}:{at}"),
+            at,
+            conversation: conversation.to_owned(),
+            channel: shared::wire::Channel::Chat,
+            kind,
+        };
+        super::metrics::record(&self.sql(), &[event])
     }
 
     /// Queues `event` for every endpoint subscribed to it. The delivery id is derived from the

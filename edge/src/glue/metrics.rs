@@ -1,0 +1,133 @@
+//! The site object's metrics store: the event log (each event once, by id), the contacts built
+//! from it by `shared::metrics::apply`, and day summaries kept until a contact of that day
+//! changes. A report reads one summary a day, so its cost does not grow with the history.
+
+use serde::Deserialize;
+use shared::metrics::{self, Contact, DaySummary, Event, Report};
+use worker::{SqlStorage, SqlStorageValue};
+
+use super::http::internal;
+use crate::api_error::ApiError;
+
+/// The tables, created with the site object's other migrations.
+pub const SCHEMA: [&str; 4] = [
+    "CREATE TABLE IF NOT EXISTS metric_events (id TEXT PRIMARY KEY, conversation TEXT NOT NULL, at INTEGER NOT NULL, event TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS contacts (conversation TEXT NOT NULL, number INTEGER NOT NULL, day INTEGER NOT NULL, contact TEXT NOT NULL, PRIMARY KEY (conversation, number))",
+    "CREATE INDEX IF NOT EXISTS contacts_day ON contacts (day)",
+    "CREATE TABLE IF NOT EXISTS metric_days (day INTEGER PRIMARY KEY, summary TEXT NOT NULL)",
+];
+
+#[derive(Deserialize)]
+struct ContactRow {
+    contact: String,
+}
+
+#[derive(Deserialize)]
+struct SummaryRow {
+    day: i64,
+    summary: String,
+}
+
+/// Adds events to the log and their effect to the contacts; an event already logged is skipped,
+/// so a sender that retries counts once.
+pub fn record(sql: &SqlStorage, events: &[Event]) -> Result<(), ApiError> {
+    for event in events {
+        let text = serde_json::to_string(event).map_err(|e| internal("metric event", e))?;
+        let written = sql
+            .exec(
+                "INSERT OR IGNORE INTO metric_events (id, conversation, at, event) VALUES (?, ?, ?, ?)",
+                vec![
+                    event.id.clone().into(),
+                    event.conversation.clone().into(),
+                    SqlStorageValue::from(event.at as i64),
+                    text.into(),
+                ],
+            )
+            .map_err(|e| internal("logging a metric event", e))?
+            .rows_written();
+        if written == 0 {
+            continue;
+        }
+        let rows: Vec<ContactRow> = sql
+            .exec(
+                "SELECT contact FROM contacts WHERE conversation = ? ORDER BY number DESC LIMIT 2",
+                vec![event.conversation.clone().into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading contacts", e))?;
+        let mut latest = rows
+            .iter()
+            .map(|r| serde_json::from_str(&r.contact))
+            .collect::<Result<Vec<Contact>, _>>()
+            .map_err(|e| internal("stored contact", e))?;
+        latest.reverse();
+        for contact in metrics::apply(&latest, event) {
+            let text = serde_json::to_string(&contact).map_err(|e| internal("contact", e))?;
+            let day = SqlStorageValue::from(contact.day() as i64);
+            sql.exec(
+                "INSERT INTO contacts (conversation, number, day, contact) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (conversation, number) DO UPDATE SET contact = excluded.contact",
+                vec![
+                    contact.conversation.into(),
+                    SqlStorageValue::from(i64::from(contact.number)),
+                    day.clone(),
+                    text.into(),
+                ],
+            )
+            .map_err(|e| internal("storing a contact", e))?;
+            sql.exec("DELETE FROM metric_days WHERE day = ?", vec![day])
+                .map_err(|e| internal("forgetting a day summary", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The report for days `from..=to`: stored summaries, and the days without one summed from their
+/// contacts (and stored).
+pub fn report(sql: &SqlStorage, from: u64, to: u64) -> Result<Report, ApiError> {
+    let range = vec![SqlStorageValue::from(from as i64), SqlStorageValue::from(to as i64)];
+    let stored: Vec<SummaryRow> = sql
+        .exec(
+            "SELECT day, summary FROM metric_days WHERE day BETWEEN ? AND ?",
+            range.clone(),
+        )
+        .and_then(|c| c.to_array())
+        .map_err(|e| internal("reading day summaries", e))?;
+    let mut summaries = stored
+        .iter()
+        .map(|row| serde_json::from_str::<DaySummary>(&row.summary))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| internal("stored day summary", e))?;
+    let have: std::collections::HashSet<i64> = stored.iter().map(|r| r.day).collect();
+    #[derive(Deserialize)]
+    struct DayRow {
+        day: i64,
+    }
+    let days: Vec<DayRow> = sql
+        .exec("SELECT DISTINCT day FROM contacts WHERE day BETWEEN ? AND ?", range)
+        .and_then(|c| c.to_array())
+        .map_err(|e| internal("listing contact days", e))?;
+    for DayRow { day } in days.into_iter().filter(|d| !have.contains(&d.day)) {
+        let rows: Vec<ContactRow> = sql
+            .exec(
+                "SELECT contact FROM contacts WHERE day = ?",
+                vec![SqlStorageValue::from(day)],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading a day's contacts", e))?;
+        let contacts = rows
+            .iter()
+            .map(|r| serde_json::from_str(&r.contact))
+            .collect::<Result<Vec<Contact>, _>>()
+            .map_err(|e| internal("stored contact", e))?;
+        let summary = DaySummary::of(day as u64, &contacts);
+        let text = serde_json::to_string(&summary).map_err(|e| internal("day summary", e))?;
+        sql.exec(
+            "INSERT OR REPLACE INTO metric_days (day, summary) VALUES (?, ?)",
+            vec![SqlStorageValue::from(day), text.into()],
+        )
+        .map_err(|e| internal("storing a day summary", e))?;
+        summaries.push(summary);
+    }
+    Ok(Report::of(from, to, &summaries))
+}

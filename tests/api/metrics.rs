@@ -1,0 +1,154 @@
+//! Support metrics over real conversations: what the bot resolved, what went to a person and
+//! how long people took, ratings and "did that help?", as JSON and CSV, behind the admin key.
+
+use serde_json::{Value, json};
+
+use crate::support::{Reply, Site, conversation_of, edge, site_with_articles};
+
+fn metrics(site: &Site, query: &str, key: &str) -> Reply {
+    let auth = format!("Bearer {key}");
+    edge().request(
+        "GET",
+        &site.path(&format!("/metrics{query}")),
+        &[("Authorization", &auth)],
+        None,
+    )
+}
+
+fn feedback(site: &Site, token: &str, message: &str, helpful: bool) {
+    let body = json!({ "message": message, "helpful": helpful });
+    edge()
+        .json("POST", &site.path("/conversation/feedback"), Some(token), &body)
+        .expect_ok(200);
+}
+
+#[test]
+fn metrics_count_deflections_escalations_and_ratings_from_real_conversations() {
+    let site = site_with_articles();
+
+    // Resolved by the bot: an answer, and "yes, that helped". A resend of the question counts once.
+    let helped = site.session();
+    let answer = site.send(&helped, "a1", "I forgot my password");
+    let answer_id = answer.expect_ok(200)["messages"][1]["id"].as_str().unwrap().to_owned();
+    site.send(&helped, "a1", "I forgot my password").expect_ok(200);
+    feedback(&site, &helped, &answer_id, true);
+
+    // Not helped, asks for a person, who replies and resolves; then a rating.
+    let escalated = site.session();
+    let answer = site.send(&escalated, "b1", "can I get a refund");
+    let answer_id = answer.expect_ok(200)["messages"][1]["id"].as_str().unwrap().to_owned();
+    feedback(&site, &escalated, &answer_id, false);
+    site.send(&escalated, "b2", "I want to talk to a person").expect_ok(200);
+    let conversation = conversation_of(&site, &escalated);
+    let staff = |rest: &str, body: Value| {
+        edge()
+            .json(
+                "POST",
+                &site.path(&format!("/conversations/{conversation}{rest}")),
+                Some(&site.admin_key),
+                &body,
+            )
+            .expect_ok(200)
+            .clone()
+    };
+    staff("/replies", json!({ "id": "r1", "text": "Refund sent." }));
+    staff("/resolve", json!({}));
+    edge()
+        .json(
+            "POST",
+            &site.path("/conversation/rating"),
+            Some(&escalated),
+            &json!({ "score": 4 }),
+        )
+        .expect_ok(200);
+
+    // A question the bot cannot place, left there.
+    let lost = site.session();
+    site.send(&lost, "c1", "zebra quantum marmalade").expect_ok(200);
+
+    let report = metrics(&site, "", &site.admin_key);
+    let report = report.expect_ok(200);
+    let total = &report["total"];
+    assert_eq!(total["contacts"], 3, "{total}");
+    assert_eq!(total["deflected"], 1);
+    assert_eq!(total["deflection_rate"], 0.3333);
+    assert_eq!(total["escalated"], 1);
+    assert_eq!(total["human_resolved"], 1);
+    assert_eq!(total["abandoned"], 1);
+    assert_eq!(total["first_contact_resolution_rate"], 0.6667);
+    assert_eq!(
+        (total["ratings"].as_u64(), total["csat_mean"].as_f64()),
+        (Some(1), Some(4.0))
+    );
+    assert_eq!(total["helpful_rate"], 0.5);
+    assert_eq!(total["first_human_response_s"]["n"], 1);
+    assert_eq!(total["human_resolution_s"]["n"], 1);
+    assert_eq!(total["bot_resolution_s"]["n"], 1);
+    assert_eq!(report["channels"]["chat"]["contacts"], 3);
+    let reasons = report["escalation_reasons"].as_array().unwrap();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r["reason"] == "visitor_asked" && r["count"] == 1),
+        "{reasons:?}"
+    );
+    let topics = report["topics"].as_array().unwrap();
+    let reset = topics.iter().find(|t| t["article"] == "reset-password").unwrap();
+    assert_eq!(reset["deflection_rate"], 1.0);
+    let refunds = topics.iter().find(|t| t["article"] == "refunds").unwrap();
+    assert_eq!(
+        (refunds["escalated"].as_u64(), refunds["csat_mean"].as_f64()),
+        (Some(1), Some(4.0))
+    );
+    let days = report["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30, "the last 30 days by default");
+    assert_eq!(days[29]["total"]["contacts"], 3, "today is the last day");
+    assert_eq!(days[0]["total"]["contacts"], 0);
+
+    // The same as CSV, for a spreadsheet.
+    let today = days[29]["day"].as_str().unwrap();
+    let query = format!("?from={today}&to={today}&format=csv");
+    let csv = metrics(&site, &query, &site.admin_key);
+    assert_eq!(csv.status, 200);
+    assert!(csv.header("Content-Type").unwrap().starts_with("text/csv"));
+    assert!(csv.header("Content-Disposition").unwrap().contains(".csv"));
+    let auth = format!("Bearer {}", site.admin_key);
+    let bytes = edge().request_bytes(
+        "GET",
+        &site.path(&format!("/metrics{query}")),
+        &[("Authorization", &auth)],
+    );
+    let text = String::from_utf8(bytes).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("day,channel,contacts,deflected,deflection_rate"),
+        "{text}"
+    );
+    assert!(lines[1].starts_with(&format!("{today},all,3,1,0.3333,")), "{text}");
+    assert!(lines[2].starts_with(&format!("{today},chat,3,")), "{text}");
+}
+
+#[test]
+fn metrics_are_for_the_admin_and_bad_ranges_are_named() {
+    let site = site_with_articles();
+    let visitor = site.session();
+    site.send(&visitor, "m1", "I forgot my password").expect_ok(200);
+    edge()
+        .request("GET", &site.path("/metrics"), &[], None)
+        .expect_error(401, "invalid_key");
+    metrics(&site, "", "not-the-key").expect_error(401, "invalid_key");
+    for (query, field) in [
+        ("?from=2026-02-30", "from"),
+        ("?to=tomorrow", "to"),
+        ("?from=2026-11-20&to=2026-11-10", "from"),
+        ("?from=2020-01-01&to=2026-01-01", "from"),
+        ("?format=xml", "format"),
+    ] {
+        let reply = metrics(&site, query, &site.admin_key);
+        reply.expect_error(400, "invalid_field");
+        assert_eq!(reply.body["error"]["field"], field, "{query}");
+    }
+    // Refusals change nothing: the contact is still counted once.
+    let report = metrics(&site, "", &site.admin_key);
+    assert_eq!(report.expect_ok(200)["total"]["contacts"], 1);
+}
