@@ -15,6 +15,7 @@ pub mod i18n;
 pub mod identity;
 pub mod index;
 pub mod jwt;
+pub mod learning;
 pub mod limits;
 pub mod mail;
 pub mod message;
