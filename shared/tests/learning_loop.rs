@@ -50,14 +50,13 @@ fn resolved_questions_fed_back_as_phrasings_raise_top1_on_unseen_questions() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     // Every other query is fed back; the rest are only ever measured.
-    let (fed, held): (Vec<(usize, &Query)>, Vec<(usize, &Query)>) =
-        queries.iter().enumerate().partition(|(i, _)| i % 2 == 0);
-    let held: Vec<&Query> = held.into_iter().map(|(_, q)| q).collect();
+    let fed: Vec<&Query> = queries.iter().step_by(2).collect();
+    let held: Vec<&Query> = queries.iter().skip(1).step_by(2).collect();
 
     let (top1_before, right_before) = measure(&articles, &held);
     let mut learned = std::collections::HashMap::<String, usize>::new();
     let mut added = 0;
-    for (_, query) in &fed {
+    for query in &fed {
         let Some(expected) = &query.expect else { continue };
         let article = articles.iter_mut().find(|a| &a.id == expected).unwrap();
         let count = learned.entry(expected.clone()).or_default();
