@@ -9,6 +9,7 @@
 pub mod answer;
 pub mod article;
 pub mod continuation;
+pub mod date;
 pub mod escalation;
 pub mod hex;
 pub mod i18n;

@@ -167,26 +167,14 @@ fn human_times_start_at_the_escalation_so_bot_time_never_inflates_them() {
     assert_eq!(contacts.len(), 1);
     let summary = DaySummary::of(contacts[0].day(), &contacts);
     let figures = Figures::of(&summary.channels["chat"]);
-    assert!(
-        about(figures.bot_time_before_escalation_s.p50, 300.0),
-        "bot_time_before_escalation_s: {:?}",
-        figures.bot_time_before_escalation_s
-    );
-    assert!(
-        about(figures.queue_wait_s.p50, 180.0),
-        "queue_wait_s: {:?}",
-        figures.queue_wait_s
-    );
-    assert!(
-        about(figures.first_human_response_s.p50, 600.0),
-        "first_human_response_s: {:?}",
-        figures.first_human_response_s
-    );
-    assert!(
-        about(figures.human_resolution_s.p50, 3600.0),
-        "human_resolution_s: {:?}",
-        figures.human_resolution_s
-    );
+    for (name, times, seconds) in [
+        ("bot before escalation", figures.bot_time_before_escalation_s, 300.0),
+        ("queue wait", figures.queue_wait_s, 180.0),
+        ("first human response", figures.first_human_response_s, 600.0),
+        ("human resolution", figures.human_resolution_s, 3600.0),
+    ] {
+        assert!(about(times.p50, seconds), "{name}: {times:?}");
+    }
     assert_eq!(figures.deflection_rate, Some(0.0));
     assert_eq!(figures.first_contact_resolution_rate, Some(1.0));
     assert_eq!((figures.csat_mean, figures.helpful_rate), (Some(5.0), Some(0.0)));
