@@ -219,6 +219,26 @@ pub enum SiteCommand {
         from: u64,
         to: u64,
     },
+    /// Propose what staff resolved as knowledge (`article`: the one staff linked).
+    Propose {
+        conversation: String,
+        resolution: shared::learning::Resolution,
+        #[serde(default)]
+        article: Option<String>,
+        at: u64,
+    },
+    /// Knowledge proposals in `state` (all with `None`).
+    ListProposals {
+        #[serde(default)]
+        state: Option<String>,
+    },
+    /// Approve or reject a pending proposal.
+    DecideProposal {
+        id: String,
+        approve: bool,
+    },
+    /// The learned phrasings with their votes.
+    Learned,
     /// Staff resolved the conversation; `team` (the resolver's) teaches which team takes the
     /// conversation's topic.
     Resolve {

@@ -158,6 +158,19 @@ pub enum Route {
     Metrics {
         site: String,
     },
+    /// Knowledge proposals from staff resolutions (admin key).
+    ListProposals {
+        site: String,
+    },
+    DecideProposal {
+        site: String,
+        id: String,
+        approve: bool,
+    },
+    /// Phrasings learned from customers' votes (admin key).
+    Learned {
+        site: String,
+    },
     /// Staff API (staff or admin key).
     Queue {
         site: String,
@@ -255,6 +268,9 @@ impl Route {
             | Route::DeleteStaffKey { site, .. }
             | Route::Queue { site }
             | Route::Metrics { site }
+            | Route::ListProposals { site }
+            | Route::DecideProposal { site, .. }
+            | Route::Learned { site }
             | Route::StaffConversation { site, .. }
             | Route::ClaimConversation { site, .. }
             | Route::ReplyToConversation { site, .. }
@@ -582,6 +598,38 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                     id: (*key).to_owned(),
                 }),
         ),
+        ["v1", "sites", id, "proposals"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::ListProposals { site }),
+        ),
+        [
+            "v1",
+            "sites",
+            id,
+            "proposals",
+            proposal,
+            action @ ("approve" | "reject"),
+        ] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::DecideProposal {
+                    site,
+                    id: (*proposal).to_owned(),
+                    approve: *action == "approve",
+                }),
+        ),
+        ["v1", "sites", id, "learned"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::Learned { site }),
+        ),
         ["v1", "sites", id, "metrics"] => (
             "GET",
             (method == "GET")
@@ -798,6 +846,21 @@ mod tests {
         );
         check("GET", "/v1/sites/demo/queue", Ok(Route::Queue { site: demo() }));
         check("GET", "/v1/sites/demo/metrics", Ok(Route::Metrics { site: demo() }));
+        check(
+            "GET",
+            "/v1/sites/demo/proposals",
+            Ok(Route::ListProposals { site: demo() }),
+        );
+        check(
+            "POST",
+            "/v1/sites/demo/proposals/kp-1/reject",
+            Ok(Route::DecideProposal {
+                site: demo(),
+                id: "kp-1".into(),
+                approve: false,
+            }),
+        );
+        check("GET", "/v1/sites/demo/learned", Ok(Route::Learned { site: demo() }));
         check("GET", "/v1/sites/demo/conversations/../x", Err((404, None)));
         check("POST", "/v1/sites/demo/conversations/v_01/archive", Err((404, None)));
         check(

@@ -71,6 +71,7 @@ fn conversation(id: usize, days: u64, rng: &mut Rng, out: &mut Vec<Event>) {
                         EventKind::Helpful {
                             article: article.clone(),
                             yes,
+                            question: None,
                         },
                     );
                 }

@@ -62,8 +62,14 @@ pub enum EventKind {
     BotAnswer { article: String },
     /// The bot did not answer.
     BotNoAnswer { reason: EscalationReason },
-    /// The customer's "did that help?" on an answer.
-    Helpful { article: String, yes: bool },
+    /// The customer's "did that help?" on an answer, with the question it answered (which a
+    /// "yes" teaches the article).
+    Helpful {
+        article: String,
+        yes: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        question: Option<String>,
+    },
     /// The conversation went to the human queue.
     Escalated {
         reasons: Vec<EscalationReason>,
@@ -260,7 +266,7 @@ pub fn apply(latest: &[Contact], event: &Event) -> Vec<Contact> {
                 before_changed |= mark_came_back(&contact, before.as_mut());
             }
         }
-        EventKind::Helpful { article, yes } => {
+        EventKind::Helpful { article, yes, .. } => {
             match contact.helpful.iter_mut().find(|(a, _)| a == article) {
                 Some(entry) => entry.1 = *yes,
                 None => contact.helpful.push((article.clone(), *yes)),

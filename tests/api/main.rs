@@ -10,6 +10,7 @@ mod conversation;
 mod email;
 mod errors;
 mod identity;
+mod learning;
 mod live;
 mod messenger;
 mod metrics;

@@ -1090,22 +1090,54 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         Route::ResolveConversation { site, conversation } => {
             let staff = require_staff(&req, env, &site).await?;
-            // Optional body: `{"team": ...}`, the team that resolved it (else the staff key's).
+            // Optional body: `{"team": ..., "article": ..., "propose": true}`: the team that
+            // resolved it (else the staff key's), the article that answered it, and whether to
+            // propose what was resolved as knowledge (default yes).
             let has_body = req
                 .headers()
                 .get("Content-Length")
                 .ok()
                 .flatten()
                 .is_some_and(|l| l != "0");
-            let team = if has_body {
-                optional_team(&json_body(&mut req).await?)?
+            let body = if has_body {
+                json_body(&mut req).await?
             } else {
-                None
+                serde_json::Map::new()
             };
-            let team = team.or(staff.team);
-            let path = format!("/resolve?site={site}&conversation={conversation}");
-            let _: serde_json::Value =
-                call::<_, ()>(&named_conversation(env, &site, &conversation)?, "POST", &path, None).await?;
+            let team = optional_team(&body)?.or(staff.team);
+            let article = match body.get("article") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(id)) if !id.trim().is_empty() => Some(id.trim().to_owned()),
+                Some(_) => {
+                    return Err(ApiError::field(
+                        "article",
+                        "`article` is the id of one of the site's articles",
+                    ));
+                }
+            };
+            let propose = match body.get("propose") {
+                None | Some(serde_json::Value::Null) => true,
+                Some(serde_json::Value::Bool(propose)) => *propose,
+                Some(_) => return Err(ApiError::field("propose", "`propose` is true or false")),
+            };
+            let stub = named_conversation(env, &site, &conversation)?;
+            let query = format!("site={site}&conversation={conversation}");
+            // Proposed first: an unknown article refuses the whole request before anything changes.
+            let mut proposal = None;
+            if propose {
+                let resolution: Option<shared::learning::Resolution> =
+                    call::<_, ()>(&stub, "GET", &format!("/resolution?{query}"), None).await?;
+                if let Some(resolution) = resolution {
+                    let command = SiteCommand::Propose {
+                        conversation: conversation.clone(),
+                        resolution,
+                        article,
+                        at: now_ms(),
+                    };
+                    proposal = site_command::<Option<shared::learning::Proposal>>(env, &site, &command).await?;
+                }
+            }
+            let _: serde_json::Value = call::<_, ()>(&stub, "POST", &format!("/resolve?{query}"), None).await?;
             let resolved: Result<QueueEntry, ApiError> = site_command(
                 env,
                 &site,
@@ -1116,14 +1148,50 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 },
             )
             .await;
-            match resolved {
-                Ok(entry) => json(200, &entry),
+            let mut reply = match resolved {
+                Ok(entry) => serde_json::to_value(&entry).map_err(|e| internal("queue entry", e))?,
                 // Resolving a conversation that never went to the queue is fine.
                 Err(error) if error.body.code == ErrorCode::UnknownConversation => {
-                    json(200, &serde_json::json!({ "state": "resolved" }))
+                    serde_json::json!({ "state": "resolved" })
                 }
-                Err(error) => Err(error),
+                Err(error) => return Err(error),
+            };
+            if let Some(proposal) = proposal {
+                reply["proposal"] = serde_json::to_value(&proposal).map_err(|e| internal("proposal", e))?;
             }
+            json(200, &reply)
+        }
+        Route::ListProposals { site } => {
+            require_admin(&req, env, &site).await?;
+            let state = match url
+                .query_pairs()
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.into_owned())
+            {
+                None => Some("pending".to_owned()),
+                Some(state) if state == "all" => None,
+                Some(state) if ["pending", "approved", "rejected"].contains(&state.as_str()) => Some(state),
+                Some(other) => {
+                    return Err(ApiError::field(
+                        "state",
+                        format!("state is pending, approved, rejected or all, not {other:?}"),
+                    ));
+                }
+            };
+            let proposals: Vec<shared::learning::Proposal> =
+                site_command(env, &site, &SiteCommand::ListProposals { state }).await?;
+            json(200, &serde_json::json!({ "proposals": proposals }))
+        }
+        Route::DecideProposal { site, id, approve } => {
+            require_admin(&req, env, &site).await?;
+            let proposal: shared::learning::Proposal =
+                site_command(env, &site, &SiteCommand::DecideProposal { id, approve }).await?;
+            json(200, &proposal)
+        }
+        Route::Learned { site } => {
+            require_admin(&req, env, &site).await?;
+            let learned: Vec<serde_json::Value> = site_command(env, &site, &SiteCommand::Learned).await?;
+            json(200, &serde_json::json!({ "learned": learned }))
         }
         Route::AddNote { site, conversation } => {
             let staff = require_staff(&req, env, &site).await?;

@@ -238,7 +238,11 @@ impl ConversationObject {
         let query: Query = parse_query(&url)?;
         let path = url.path();
         // Staff act only on conversations that exist.
-        if matches!(path, "/agent" | "/resolve" | "/staff-view" | "/notes" | "/raw") && self.meta("key")?.is_none() {
+        if matches!(
+            path,
+            "/agent" | "/resolve" | "/resolution" | "/staff-view" | "/notes" | "/raw"
+        ) && self.meta("key")?.is_none()
+        {
             return Err(ApiError::new(
                 ErrorCode::UnknownConversation,
                 format!("no conversation {:?} on this site", query.conversation),
@@ -437,6 +441,7 @@ impl ConversationObject {
                     },
                 )
             }
+            "/resolution" => json(200, &shared::learning::resolution_of(&self.all_messages()?)),
             "/resolve" => {
                 self.set_meta("status", "bot")?;
                 self.sql()
@@ -1429,9 +1434,15 @@ impl ConversationObject {
             )
             .map_err(|e| internal("storing feedback", e))?;
         if let Some(BotDetail::Answer { article, .. }) = &message.bot {
+            // The question it answered: a "yes" teaches it to the article.
+            let question = match &message.reply_to {
+                Some(id) => self.find(id)?.filter(|q| q.role == Role::Visitor).map(|q| q.text),
+                None => None,
+            };
             let kind = EventKind::Helpful {
                 article: article.id.clone(),
                 yes: command.helpful,
+                question,
             };
             self.record_now(&format!("helpful:{}:{}", message.id, command.helpful), kind)?;
         }

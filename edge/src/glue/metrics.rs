@@ -29,8 +29,9 @@ struct SummaryRow {
 }
 
 /// Adds events to the log and their effect to the contacts; an event already logged is skipped,
-/// so a sender that retries counts once.
-pub fn record(sql: &SqlStorage, events: &[Event]) -> Result<(), ApiError> {
+/// so a sender that retries counts once. Returns the events that were new.
+pub fn record<'a>(sql: &SqlStorage, events: &'a [Event]) -> Result<Vec<&'a Event>, ApiError> {
+    let mut new = Vec::new();
     for event in events {
         let text = serde_json::to_string(event).map_err(|e| internal("metric event", e))?;
         let written = sql
@@ -48,6 +49,7 @@ pub fn record(sql: &SqlStorage, events: &[Event]) -> Result<(), ApiError> {
         if written == 0 {
             continue;
         }
+        new.push(event);
         let rows: Vec<ContactRow> = sql
             .exec(
                 "SELECT contact FROM contacts WHERE conversation = ? ORDER BY number DESC LIMIT 2",
@@ -79,7 +81,7 @@ pub fn record(sql: &SqlStorage, events: &[Event]) -> Result<(), ApiError> {
                 .map_err(|e| internal("forgetting a day summary", e))?;
         }
     }
-    Ok(())
+    Ok(new)
 }
 
 /// The report for days `from..=to`: stored summaries, and the days without one summed from their

@@ -14,12 +14,16 @@ use serde::Deserialize;
 use shared::answer::{self, AnswerConfig, Decision};
 use shared::article::Article;
 use shared::escalation::{self, Escalation, EscalationRules, Priority, Situation, TeamSource};
-use shared::index::{Index, IndexBuilder};
+use shared::index::Index;
 use shared::package;
 use shared::profile::Profile;
 use shared::slack::{self, SlackEvent};
 use shared::wire::{BotDetail, ErrorCode, EscalationReason, IdentitySecretInfo};
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
+
+mod learning;
+
+use learning::ArticleChange;
 
 use super::http::{directory, error_response, internal, json, now_ms};
 use crate::api_error::ApiError;
@@ -171,7 +175,11 @@ impl DurableObject for SiteObject {
         if let Err(error) = sql.exec(SCHEMA, None) {
             worker::console_error!("SiteObject schema: {error}");
         }
-        for migration in MIGRATIONS.iter().chain(&super::metrics::SCHEMA) {
+        for migration in MIGRATIONS
+            .iter()
+            .chain(&super::metrics::SCHEMA)
+            .chain(&learning::SCHEMA)
+        {
             let _ = sql.exec(migration, None);
         }
         SiteObject {
@@ -186,12 +194,17 @@ impl DurableObject for SiteObject {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         if !self.rearmed.replace(true)
-            && let Err(error) = self.schedule_resend().await
+            && let Err(error) = self.schedule_alarm().await
         {
             worker::console_error!("re-arming the outbox: {}", error.body.message);
         }
         let result = match req.json::<SiteCommand>().await {
             Ok(SiteCommand::PutArticles { articles }) => self.put_articles(articles).await,
+            Ok(SiteCommand::Record { events }) => self.record_events(&events).await,
+            Ok(SiteCommand::DecideProposal { id, approve }) => match self.decide(&id, approve).await {
+                Ok(proposal) => json(200, &proposal),
+                Err(error) => Err(error),
+            },
             Ok(SiteCommand::Answer {
                 question,
                 bot_failures,
@@ -215,8 +228,12 @@ impl DurableObject for SiteObject {
         Ok(result.unwrap_or_else(|error| error_response(&error)))
     }
 
-    /// Sends again the webhook deliveries that went missing on the way to the queue.
+    /// Rebuilds the index with learned phrasings when they are due, and sends again the webhook
+    /// deliveries that went missing on the way to the queue.
     async fn alarm(&self) -> Result<Response> {
+        if let Err(error) = self.learn_if_due().await {
+            worker::console_error!("learning phrasings: {}", error.body.message);
+        }
         if let Err(error) = self.resend_overdue().await {
             worker::console_error!("resending webhook deliveries: {}", error.body.message);
             let _ = self.state.storage().set_alarm(std::time::Duration::from_secs(30)).await;
@@ -789,10 +806,16 @@ impl SiteObject {
                 )?;
                 json(200, &entry)
             }
-            SiteCommand::Record { events } => {
-                super::metrics::record(&self.sql(), &events)?;
-                json(200, &serde_json::json!({ "recorded": events.len() }))
-            }
+            SiteCommand::Record { .. } => Err(internal("SiteObject", "events are handled by record")),
+            SiteCommand::DecideProposal { .. } => Err(internal("SiteObject", "decisions are handled by decide")),
+            SiteCommand::Propose {
+                conversation,
+                resolution,
+                article,
+                at,
+            } => json(200, &self.propose(&conversation, &resolution, article.as_deref(), at)?),
+            SiteCommand::ListProposals { state } => json(200, &self.proposals(state.as_deref())?),
+            SiteCommand::Learned => json(200, &self.learned()?),
             SiteCommand::Metrics { from, to } => json(200, &super::metrics::report(&self.sql(), from, to)?),
             SiteCommand::SetChannel {
                 kind,
@@ -964,41 +987,26 @@ impl SiteObject {
 
     async fn put_articles(&self, articles: Vec<Article>) -> std::result::Result<Response, ApiError> {
         self.existing()?;
-        let upload = self.uploads.get() + 1;
-        self.uploads.set(upload);
-        let mut builder = IndexBuilder::new(&articles);
-        while !builder.step() {
-            // Let waiting questions in: they are answered from the current index.
-            worker::Delay::from(std::time::Duration::ZERO).await;
-        }
-        let index = builder.finish();
-        if self.uploads.get() != upload {
-            return Err(ApiError::new(
-                ErrorCode::Superseded,
-                "a newer upload of this site's articles arrived while this one was being indexed; the newer one is kept",
-            ));
-        }
-        // No await from here to the swap: the object commits these statements as one atomic
-        // write, so storage never holds articles without their index, or half of either.
-        let sql = self.sql();
-        sql.exec("DELETE FROM articles", None)
-            .map_err(|e| internal("replacing articles", e))?;
-        for (position, article) in articles.iter().enumerate() {
-            let text = serde_json::to_string(article).map_err(|e| internal("article", e))?;
-            sql.exec(
-                "INSERT INTO articles (position, id, article) VALUES (?, ?, ?)",
-                vec![
-                    SqlStorageValue::from(position as i64),
-                    article.id.clone().into(),
-                    text.into(),
-                ],
-            )
-            .map_err(|e| internal("storing an article", e))?;
-        }
-        self.store_index(&index)?;
-        let n_articles = articles.len();
-        self.knowledge.replace(Some(Rc::new(Knowledge { articles, index })));
+        let n_articles = self.rebuild(ArticleChange::Replace(articles)).await?;
         json(200, &shared::wire::ArticlesResponse { n_articles })
+    }
+
+    /// Logs metric events, counts the "did that help?" votes among the new ones, and arms the
+    /// alarm for the rebuild they may call for.
+    async fn record_events(&self, events: &[shared::metrics::Event]) -> std::result::Result<Response, ApiError> {
+        let new = super::metrics::record(&self.sql(), events)?;
+        for event in new {
+            if let shared::metrics::EventKind::Helpful {
+                article,
+                yes,
+                question: Some(question),
+            } = &event.kind
+            {
+                self.vote(article, question, *yes)?;
+            }
+        }
+        self.schedule_alarm().await?;
+        json(200, &serde_json::json!({ "recorded": events.len() }))
     }
 
     fn store_index(&self, index: &Index) -> std::result::Result<(), ApiError> {
@@ -1077,7 +1085,7 @@ impl SiteObject {
             channel: shared::wire::Channel::Chat,
             kind,
         };
-        super::metrics::record(&self.sql(), &[event])
+        super::metrics::record(&self.sql(), &[event]).map(drop)
     }
 
     /// Queues `event` for every endpoint subscribed to it. The delivery id is derived from the
@@ -1232,15 +1240,25 @@ impl SiteObject {
             * 1000
     }
 
-    /// Wakes up when the oldest delivery still in the outbox would count as lost.
-    async fn schedule_resend(&self) -> std::result::Result<(), ApiError> {
+    /// Wakes up when the oldest delivery still in the outbox would count as lost, or when learned
+    /// phrasings are due in the index, whichever comes first.
+    async fn schedule_alarm(&self) -> std::result::Result<(), ApiError> {
         let rows: Vec<DueRow> = self
             .sql()
             .exec("SELECT MIN(MAX(due_at, leased_until)) AS due FROM outbox", None)
             .and_then(|c| c.to_array())
             .map_err(|e| internal("reading the outbox", e))?;
-        if let Some(due) = rows.into_iter().next().and_then(|row| row.due) {
-            let delay = (due as u64 + self.resend_after_ms()).saturating_sub(now_ms()).max(1000);
+        let outbox = rows
+            .into_iter()
+            .next()
+            .and_then(|row| row.due)
+            .map(|due| due as u64 + self.resend_after_ms());
+        let due = match (outbox, self.learning_due()?) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(due) = due {
+            let delay = due.saturating_sub(now_ms()).max(1000);
             self.state
                 .storage()
                 .set_alarm(std::time::Duration::from_millis(delay))
@@ -1274,7 +1292,7 @@ impl SiteObject {
             self.outbox.borrow_mut().push(delivery);
         }
         self.send_outbox().await?;
-        self.schedule_resend().await
+        self.schedule_alarm().await
     }
 
     /// Sends this command's deliveries to the queue. They are in the outbox already, so if the
@@ -1295,7 +1313,7 @@ impl SiteObject {
         if let Err(error) = &sent {
             worker::console_error!("{}; the outbox sends it again later", error.body.message);
         }
-        self.schedule_resend().await
+        self.schedule_alarm().await
     }
 
     fn webhooks(&self) -> std::result::Result<Vec<(WebhookInfo, String)>, ApiError> {
@@ -1477,22 +1495,13 @@ impl SiteObject {
         if let Some(knowledge) = self.knowledge.borrow().as_ref() {
             return Ok(Rc::clone(knowledge));
         }
-        let rows: Vec<ArticleRow> = self
-            .sql()
-            .exec("SELECT article FROM articles ORDER BY position", None)
-            .and_then(|cursor| cursor.to_array())
-            .map_err(|e| internal("reading articles", e))?;
-        let articles = rows
-            .iter()
-            .map(|row| serde_json::from_str(&row.article))
-            .collect::<std::result::Result<Vec<Article>, _>>()
-            .map_err(|e| internal("stored article", e))?;
+        let articles = self.stored_articles()?;
         // Stored with its articles in one write; built here only for a site stored before
         // indexes were (or if the stored one cannot be read), and then stored.
         let index = match self.stored_index()? {
             Some(index) if index.n_articles() == articles.len() => index,
             _ => {
-                let index = Index::build(&articles);
+                let index = Index::build(&shared::learning::with_learned(&articles, &self.wanted_phrasings()?));
                 self.store_index(&index)?;
                 index
             }

@@ -50,6 +50,7 @@ impl Script {
             EventKind::Helpful {
                 article: article.into(),
                 yes,
+                question: None,
             },
         )
     }
@@ -377,6 +378,7 @@ fn events_and_contacts_have_a_stable_json_form() {
         kind: EventKind::Helpful {
             article: "refunds".into(),
             yes: true,
+            question: Some("can I get a refund".into()),
         },
     };
     let json = serde_json::to_value(&event).unwrap();
