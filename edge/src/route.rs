@@ -158,6 +158,10 @@ pub enum Route {
     Metrics {
         site: String,
     },
+    /// History imported into the metrics (admin key).
+    ImportEvents {
+        site: String,
+    },
     /// Knowledge proposals from staff resolutions (admin key).
     ListProposals {
         site: String,
@@ -269,6 +273,7 @@ impl Route {
             | Route::Queue { site }
             | Route::Metrics { site }
             | Route::ListProposals { site }
+            | Route::ImportEvents { site }
             | Route::DecideProposal { site, .. }
             | Route::Learned { site }
             | Route::StaffConversation { site, .. }
@@ -598,6 +603,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                     id: (*key).to_owned(),
                 }),
         ),
+        ["v1", "sites", id, "metrics", "events"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::ImportEvents { site }),
+        ),
         ["v1", "sites", id, "proposals"] => (
             "GET",
             (method == "GET")
@@ -861,6 +873,11 @@ mod tests {
             }),
         );
         check("GET", "/v1/sites/demo/learned", Ok(Route::Learned { site: demo() }));
+        check(
+            "POST",
+            "/v1/sites/demo/metrics/events",
+            Ok(Route::ImportEvents { site: demo() }),
+        );
         check("GET", "/v1/sites/demo/conversations/../x", Err((404, None)));
         check("POST", "/v1/sites/demo/conversations/v_01/archive", Err((404, None)));
         check(

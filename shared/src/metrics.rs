@@ -86,6 +86,47 @@ pub enum EventKind {
     Rating { score: u8 },
 }
 
+/// Most events one import may hold.
+pub const MAX_IMPORT_EVENTS: usize = 50_000;
+/// Longest event and conversation id, in bytes.
+pub const MAX_EVENT_ID_BYTES: usize = 200;
+
+/// Parses an import of history (one [`Event`] a JSON line, from this or another support tool),
+/// checked line by line, in the order they happened. `now` bounds `at`: nothing from the future.
+/// An error names the line and what was wrong; nothing is kept from a refused import.
+pub fn parse_events(text: &str, now: u64) -> Result<Vec<Event>, String> {
+    let mut events = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let n = i + 1;
+        let event: Event = serde_json::from_str(line).map_err(|e| format!("line {n}: {e}"))?;
+        for (name, value) in [("id", &event.id), ("conversation", &event.conversation)] {
+            if value.trim().is_empty() || value.len() > MAX_EVENT_ID_BYTES {
+                return Err(format!("line {n}: {name} must be 1 to {MAX_EVENT_ID_BYTES} bytes"));
+            }
+        }
+        if event.at > now + 5 * 60_000 {
+            return Err(format!("line {n}: at ({}) is in the future", event.at));
+        }
+        if let EventKind::Rating { score } = event.kind
+            && !(1..=5).contains(&score)
+        {
+            return Err(format!("line {n}: a rating's score is 1 to 5, not {score}"));
+        }
+        if events.len() == MAX_IMPORT_EVENTS {
+            return Err(format!("at most {MAX_IMPORT_EVENTS} events an import"));
+        }
+        events.push(event);
+    }
+    if events.is_empty() {
+        return Err("no events: send one JSON event a line".into());
+    }
+    events.sort_by_key(|e| e.at);
+    Ok(events)
+}
+
 /// The event a stored message is (`None` for a hand-over notice: its escalation is an event of
 /// its own). Its id comes from the message's, so recording it twice counts once.
 pub fn event_of_message(conversation: &str, message: &Message) -> Option<Event> {

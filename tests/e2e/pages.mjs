@@ -145,13 +145,13 @@ export async function startHostServer() {
   return { server, origin: `http://127.0.0.1:${server.address().port}` };
 }
 
-/** What axe-core (npm, the locked version) finds wrong in the widget on `tab`: `[{ id, nodes }]`. */
-export async function axeViolations(tab) {
+/** What axe-core (npm, the locked version) finds wrong under `root` on `tab` (the widget by default): `[{ id, nodes }]`. */
+export async function axeViolations(tab, root = "[data-threadline]") {
   await tab.addScriptTag({ path: new URL("../../node_modules/axe-core/axe.min.js", import.meta.url).pathname });
-  return tab.evaluate(async () => {
-    const result = await window.axe.run(document.querySelector("[data-threadline]"), { resultTypes: ["violations"] });
+  return tab.evaluate(async (root) => {
+    const result = await window.axe.run(document.querySelector(root), { resultTypes: ["violations"] });
     return result.violations.map((v) => ({ id: v.id, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) }));
-  });
+  }, root);
 }
 
 /** A fresh "device": its own browser context, on `url`, the chat open; page errors collected. */

@@ -1161,6 +1161,16 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             }
             json(200, &reply)
         }
+        Route::ImportEvents { site } => {
+            require_admin(&req, env, &site).await?;
+            require_content_type(&req, &["application/x-ndjson", "application/jsonl"])?;
+            let body = read_body(&mut req, MAX_ARTICLES_UPLOAD_BYTES).await?;
+            let text = String::from_utf8(body)
+                .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "body is not UTF-8 text"))?;
+            let events = shared::metrics::parse_events(&text, now_ms()).map_err(|e| ApiError::field("events", e))?;
+            let reply: serde_json::Value = site_command(env, &site, &SiteCommand::Record { events }).await?;
+            json(200, &reply)
+        }
         Route::ListProposals { site } => {
             require_admin(&req, env, &site).await?;
             let state = match url

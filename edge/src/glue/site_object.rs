@@ -995,6 +995,7 @@ impl SiteObject {
     /// alarm for the rebuild they may call for.
     async fn record_events(&self, events: &[shared::metrics::Event]) -> std::result::Result<Response, ApiError> {
         let new = super::metrics::record(&self.sql(), events)?;
+        let recorded = new.len();
         for event in new {
             if let shared::metrics::EventKind::Helpful {
                 article,
@@ -1006,7 +1007,11 @@ impl SiteObject {
             }
         }
         self.schedule_alarm().await?;
-        json(200, &serde_json::json!({ "recorded": events.len() }))
+        // `received` less `recorded`: events logged before (an import sent again counts once).
+        json(
+            200,
+            &serde_json::json!({ "received": events.len(), "recorded": recorded }),
+        )
     }
 
     fn store_index(&self, index: &Index) -> std::result::Result<(), ApiError> {

@@ -451,3 +451,32 @@ fn stored_messages_become_events_named_after_them() {
         EventKind::AgentReply
     );
 }
+
+#[test]
+fn an_import_is_checked_line_by_line_and_put_in_time_order() {
+    let now = T0 + DAY_MS;
+    let line = |id: &str, at: u64, kind: &str| {
+        format!(r#"{{"id":"{id}","at":{at},"conversation":"c1","channel":"email",{kind}}}"#)
+    };
+    let text = [
+        line("b", T0 + 1_000, r#""kind":"bot_answer","article":"refunds""#),
+        String::new(),
+        line("a", T0, r#""kind":"customer_message""#),
+    ]
+    .join("\n");
+    let events = parse_events(&text, now).unwrap();
+    assert_eq!(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(events[0].channel, Channel::Email);
+
+    for (text, wanted) in [
+        (line("a", T0, r#""kind":"teleport""#), "line 1: unknown variant"),
+        (line("", T0, r#""kind":"customer_message""#), "line 1: id must be"),
+        (line("a", now + DAY_MS, r#""kind":"customer_message""#), "in the future"),
+        (line("a", T0, r#""kind":"rating","score":9"#), "score is 1 to 5"),
+        ("{not json".into(), "line 1:"),
+        ("\n\n".into(), "no events"),
+    ] {
+        let error = parse_events(&text, now).unwrap_err();
+        assert!(error.contains(wanted), "{text:?}: {error}");
+    }
+}
