@@ -219,6 +219,11 @@ pub enum SiteCommand {
         from: u64,
         to: u64,
     },
+    /// The questions the bot did not help with on days `from..=to`, grouped into topics.
+    Unanswered {
+        from: u64,
+        to: u64,
+    },
     /// Propose what staff resolved as knowledge (`article`: the one staff linked).
     Propose {
         conversation: String,

@@ -158,6 +158,10 @@ pub enum Route {
     Metrics {
         site: String,
     },
+    /// Questions the bot did not help with, grouped (admin key).
+    Unanswered {
+        site: String,
+    },
     /// History imported into the metrics (admin key).
     ImportEvents {
         site: String,
@@ -274,6 +278,7 @@ impl Route {
             | Route::Metrics { site }
             | Route::ListProposals { site }
             | Route::ImportEvents { site }
+            | Route::Unanswered { site }
             | Route::DecideProposal { site, .. }
             | Route::Learned { site }
             | Route::StaffConversation { site, .. }
@@ -602,6 +607,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                     site,
                     id: (*key).to_owned(),
                 }),
+        ),
+        ["v1", "sites", id, "metrics", "unanswered"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::Unanswered { site }),
         ),
         ["v1", "sites", id, "metrics", "events"] => (
             "POST",

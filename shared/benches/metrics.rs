@@ -53,6 +53,7 @@ fn conversation(id: usize, days: u64, rng: &mut Rng, out: &mut Vec<Event>) {
                     channel,
                     EventKind::BotNoAnswer {
                         reason: EscalationReason::NoMatch,
+                        question: None,
                     },
                 );
             } else {

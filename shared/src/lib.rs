@@ -15,6 +15,7 @@ pub mod hex;
 pub mod i18n;
 pub mod identity;
 pub mod index;
+pub mod insight;
 pub mod jwt;
 pub mod learning;
 pub mod limits;

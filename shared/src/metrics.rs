@@ -60,8 +60,12 @@ pub enum EventKind {
     CustomerMessage,
     /// The bot answered from an article.
     BotAnswer { article: String },
-    /// The bot did not answer.
-    BotNoAnswer { reason: EscalationReason },
+    /// The bot did not answer `question` (kept to show what the knowledge base is missing).
+    BotNoAnswer {
+        reason: EscalationReason,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        question: Option<String>,
+    },
     /// The customer's "did that help?" on an answer, with the question it answered (which a
     /// "yes" teaches the article).
     Helpful {
@@ -128,15 +132,19 @@ pub fn parse_events(text: &str, now: u64) -> Result<Vec<Event>, String> {
 }
 
 /// The event a stored message is (`None` for a hand-over notice: its escalation is an event of
-/// its own). Its id comes from the message's, so recording it twice counts once.
-pub fn event_of_message(conversation: &str, message: &Message) -> Option<Event> {
+/// its own); `question` is what a bot reply answered. Its id comes from the message's, so
+/// recording it twice counts once.
+pub fn event_of_message(conversation: &str, message: &Message, question: Option<&str>) -> Option<Event> {
     let kind = match (&message.role, &message.bot) {
         (Role::Visitor, _) => EventKind::CustomerMessage,
         (Role::Agent, _) => EventKind::AgentReply,
         (Role::Bot, Some(BotDetail::Answer { article, .. })) => EventKind::BotAnswer {
             article: article.id.clone(),
         },
-        (Role::Bot, Some(BotDetail::NoAnswer { reason, .. })) => EventKind::BotNoAnswer { reason: *reason },
+        (Role::Bot, Some(BotDetail::NoAnswer { reason, .. })) => EventKind::BotNoAnswer {
+            reason: *reason,
+            question: question.map(str::to_owned),
+        },
         (Role::Bot, _) => return None,
     };
     Some(Event {

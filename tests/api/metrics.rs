@@ -152,3 +152,33 @@ fn metrics_are_for_the_admin_and_bad_ranges_are_named() {
     let report = metrics(&site, "", &site.admin_key);
     assert_eq!(report.expect_ok(200)["total"]["contacts"], 1);
 }
+
+#[test]
+fn questions_the_bot_could_not_answer_are_grouped_by_topic_most_asked_first() {
+    let site = site_with_articles();
+    for (i, question) in [
+        "Do you ship to Norway?",
+        "zebra quantum marmalade",
+        "do you deliver to norway",
+        "shipping to Norway possible?",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let visitor = site.session();
+        let reply = site.send(&visitor, &format!("u{i}"), question);
+        assert_ne!(
+            reply.expect_ok(200)["messages"][1]["bot"]["kind"],
+            "answer",
+            "{question}"
+        );
+    }
+    let reply = metrics(&site, "/unanswered", &site.admin_key);
+    let topics = reply.expect_ok(200)["topics"].as_array().unwrap().clone();
+    assert_eq!(topics.len(), 2, "{topics:#?}");
+    assert_eq!(topics[0]["count"], 3);
+    assert_eq!(topics[0]["no_answer"], 3);
+    assert!(topics[0]["label"].as_str().unwrap().to_lowercase().contains("norway"));
+    assert_eq!(topics[1]["examples"][0], "zebra quantum marmalade");
+    metrics(&site, "/unanswered?from=nope", &site.admin_key).expect_error(400, "invalid_field");
+}

@@ -43,7 +43,8 @@ function history(now) {
         at += 60_000;
         push("helpful", { article, yes: (d + c) % 4 !== 0 });
       } else {
-        push("bot_no_answer", { reason: d % 2 ? "no_match" : "ambiguous" });
+        const question = ["Do you ship to Norway?", "do you deliver to norway", "can I pay with bitcoin"][d % 3];
+        push("bot_no_answer", { reason: d % 2 ? "no_match" : "ambiguous", question });
         at += 30_000;
         push("escalated", { reasons: [d % 5 === 0 ? "urgent" : "visitor_asked"] });
         at += (3 + (d % 7)) * 60_000;
@@ -128,6 +129,10 @@ test("the dashboard charts a month of history, keeps hostile text as text and ap
   assert.ok(cells.includes(HOSTILE), cells.join(" | "));
   assert.equal(await tab.locator("main img").count(), 0);
   assert.equal(await tab.evaluate(() => window.__pwned), undefined);
+  // The most asked of what the bot could not answer comes first.
+  const asked = await tab.locator("#unanswered > li > strong").allTextContents();
+  assert.match(asked[0], /norway/i, asked.join(" | "));
+  assert.match(asked[1], /bitcoin/, asked.join(" | "));
   assert.deepEqual(await axeViolations(tab, "body"), []);
   await tab.screenshot({ path: new URL("dashboard.png", OUTPUT).pathname, fullPage: true });
 

@@ -161,6 +161,24 @@ function topics(list) {
   }
 }
 
+function unanswered(list) {
+  const box = $("unanswered");
+  box.replaceChildren();
+  if (list.length === 0) {
+    box.append(el("li", "Nothing: every question got an answer that helped.", { class: "empty" }));
+    return;
+  }
+  for (const topic of list.slice(0, 10)) {
+    const item = el("li");
+    const why = [topic.no_answer && `${topic.no_answer} unanswered`, topic.not_helpful && `${topic.not_helpful} not helped`].filter(Boolean);
+    item.append(el("strong", topic.label), el("span", `${topic.count} asked · ${why.join(", ")}`, { class: "count" }));
+    const examples = el("ul", undefined, { class: "examples" });
+    for (const example of topic.examples.slice(1, 4)) examples.append(el("li", `“${example}”`));
+    item.append(examples);
+    box.append(item);
+  }
+}
+
 async function proposals() {
   const list = $("proposals");
   const { proposals: pending } = await (await api("/proposals")).json();
@@ -222,6 +240,7 @@ async function show() {
   lineChart($("csat"), "Mean customer rating per day", days, csat, { max: 5, format: (v) => v.toFixed(1) });
   reasons(report.escalation_reasons);
   topics(report.topics);
+  unanswered((await (await api(`/metrics/unanswered${query}`)).json()).topics);
   await proposals();
   $("board").hidden = false;
   say(`${report.from} to ${report.to} (UTC)`);

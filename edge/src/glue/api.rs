@@ -946,6 +946,23 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let reply: serde_json::Value = site_command(env, &site, &SiteCommand::DeleteStaffKey { id }).await?;
             json(200, &reply)
         }
+        Route::Unanswered { site } => {
+            require_admin(&req, env, &site).await?;
+            let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+            let today = now_ms() / shared::metrics::DAY_MS;
+            let (from, to) = shared::metrics::report_range(param("from").as_deref(), param("to").as_deref(), today)
+                .map_err(|(field, message)| ApiError::field(field, message))?;
+            let topics: Vec<shared::insight::QuestionTopic> =
+                site_command(env, &site, &SiteCommand::Unanswered { from, to }).await?;
+            json(
+                200,
+                &serde_json::json!({
+                    "from": shared::date::date_of_day(from),
+                    "to": shared::date::date_of_day(to),
+                    "topics": topics,
+                }),
+            )
+        }
         Route::Metrics { site } => {
             require_admin(&req, env, &site).await?;
             let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());

@@ -746,7 +746,12 @@ impl ConversationObject {
             origin: None,
             helpful: None,
         };
-        if let Some(event) = metrics::event_of_message(&self.key()?.conversation, &message) {
+        // What a bot reply did not answer is kept, to show what the knowledge base is missing.
+        let question = match (&message.bot, &message.reply_to) {
+            (Some(BotDetail::NoAnswer { .. }), Some(id)) => self.find(id)?.map(|q| q.text),
+            _ => None,
+        };
+        if let Some(event) = metrics::event_of_message(&self.key()?.conversation, &message, question.as_deref()) {
             self.record(&event)?;
         }
         self.broadcast(&ServerFrame::Message {

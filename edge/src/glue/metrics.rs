@@ -3,7 +3,8 @@
 //! changes. A report reads one summary a day, so its cost does not grow with the history.
 
 use serde::Deserialize;
-use shared::metrics::{self, Contact, DaySummary, Event, Report};
+use shared::insight::{self, QuestionTopic, Unhelped};
+use shared::metrics::{self, Contact, DaySummary, Event, EventKind, Report};
 use worker::{SqlStorage, SqlStorageValue};
 
 use super::http::internal;
@@ -132,4 +133,56 @@ pub fn report(sql: &SqlStorage, from: u64, to: u64) -> Result<Report, ApiError> 
         summaries.push(summary);
     }
     Ok(Report::of(from, to, &summaries))
+}
+
+/// Most topics an unanswered-questions report lists.
+const MAX_TOPICS: usize = 30;
+
+/// The questions the bot did not answer, or answered and was told it did not help, on days
+/// `from..=to` (the newest [`insight::MAX_QUESTIONS`]), grouped into topics.
+pub fn unanswered(sql: &SqlStorage, from: u64, to: u64) -> Result<Vec<QuestionTopic>, ApiError> {
+    #[derive(Deserialize)]
+    struct EventRow {
+        event: String,
+    }
+    let rows: Vec<EventRow> = sql
+        .exec(
+            "SELECT event FROM metric_events WHERE at >= ? AND at < ?
+             AND json_extract(event, '$.kind') IN ('bot_no_answer', 'helpful')
+             AND json_extract(event, '$.question') IS NOT NULL
+             ORDER BY at DESC LIMIT ?",
+            vec![
+                SqlStorageValue::from((from * metrics::DAY_MS) as i64),
+                SqlStorageValue::from(((to + 1) * metrics::DAY_MS) as i64),
+                SqlStorageValue::from(insight::MAX_QUESTIONS as i64),
+            ],
+        )
+        .and_then(|c| c.to_array())
+        .map_err(|e| internal("reading unanswered questions", e))?;
+    let mut questions: Vec<Unhelped> = rows
+        .iter()
+        .filter_map(|row| serde_json::from_str::<Event>(&row.event).ok())
+        .filter_map(|event| match event.kind {
+            EventKind::BotNoAnswer {
+                question: Some(question),
+                ..
+            } => Some(Unhelped {
+                question,
+                why: "no_answer".into(),
+            }),
+            EventKind::Helpful {
+                yes: false,
+                question: Some(question),
+                ..
+            } => Some(Unhelped {
+                question,
+                why: "not_helpful".into(),
+            }),
+            _ => None,
+        })
+        .collect();
+    questions.reverse();
+    let mut topics = insight::topics(&questions);
+    topics.truncate(MAX_TOPICS);
+    Ok(topics)
 }

@@ -817,6 +817,7 @@ impl SiteObject {
             SiteCommand::ListProposals { state } => json(200, &self.proposals(state.as_deref())?),
             SiteCommand::Learned => json(200, &self.learned()?),
             SiteCommand::Metrics { from, to } => json(200, &super::metrics::report(&self.sql(), from, to)?),
+            SiteCommand::Unanswered { from, to } => json(200, &super::metrics::unanswered(&self.sql(), from, to)?),
             SiteCommand::SetChannel {
                 kind,
                 config,

@@ -128,6 +128,7 @@ fn an_unanswerable_return_counts_against_the_deflection() {
             Channel::Chat,
             EventKind::BotNoAnswer {
                 reason: EscalationReason::NoMatch,
+                question: None,
             },
         )
         .contacts();
@@ -404,7 +405,7 @@ fn stored_messages_become_events_named_after_them() {
         origin: None,
         helpful: None,
     };
-    let visitor = event_of_message("c1", &message("m1", Role::Visitor, None)).unwrap();
+    let visitor = event_of_message("c1", &message("m1", Role::Visitor, None), None).unwrap();
     assert_eq!(
         (visitor.id.as_str(), visitor.channel, &visitor.kind),
         ("message:m1", Channel::Sms, &EventKind::CustomerMessage)
@@ -418,7 +419,7 @@ fn stored_messages_become_events_named_after_them() {
         confidence: 0.9,
     };
     assert_eq!(
-        event_of_message("c1", &message("bot:m1", Role::Bot, Some(answer)))
+        event_of_message("c1", &message("bot:m1", Role::Bot, Some(answer)), Some("refund?"))
             .unwrap()
             .kind,
         EventKind::BotAnswer {
@@ -430,22 +431,27 @@ fn stored_messages_become_events_named_after_them() {
         confidence: 0.3,
     };
     assert_eq!(
-        event_of_message("c1", &message("bot:m2", Role::Bot, Some(no_answer)))
-            .unwrap()
-            .kind,
+        event_of_message(
+            "c1",
+            &message("bot:m2", Role::Bot, Some(no_answer)),
+            Some("ship to Oslo?")
+        )
+        .unwrap()
+        .kind,
         EventKind::BotNoAnswer {
-            reason: EscalationReason::Ambiguous
+            reason: EscalationReason::Ambiguous,
+            question: Some("ship to Oslo?".into()),
         }
     );
     let handoff = BotDetail::HandoffRequested {
         reason: EscalationReason::VisitorAsked,
     };
     assert_eq!(
-        event_of_message("c1", &message("bot:m3", Role::Bot, Some(handoff))),
+        event_of_message("c1", &message("bot:m3", Role::Bot, Some(handoff)), None),
         None
     );
     assert_eq!(
-        event_of_message("c1", &message("agent:r1", Role::Agent, None))
+        event_of_message("c1", &message("agent:r1", Role::Agent, None), None)
             .unwrap()
             .kind,
         EventKind::AgentReply

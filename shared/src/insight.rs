@@ -1,0 +1,216 @@
+//! What the knowledge base is missing: the questions the bot could not answer, or answered and
+//! was told it did not help, grouped into topics of similar questions and ranked by volume.
+//!
+//! Similarity does not assume a language: questions are compared as TF-IDF vectors of the
+//! character 3-grams of their normalised words (so word forms, typos and languages without spaces
+//! still match), and grouped greedily: each question joins the topic whose centroid it is most
+//! like, if that is at least [`SIMILAR`], else starts a topic.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::index::normalize;
+
+/// Cosine similarity from which a question joins a topic.
+pub const SIMILAR: f32 = 0.25;
+/// Most questions grouped at once (the newest are kept).
+pub const MAX_QUESTIONS: usize = 2_000;
+/// Examples kept per topic.
+const EXAMPLES: usize = 5;
+
+/// A question the bot did not help with.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct Unhelped {
+    pub question: String,
+    /// `no_answer` (the bot did not answer) or `not_helpful` (the customer said so).
+    pub why: String,
+}
+
+/// A group of similar questions.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct QuestionTopic {
+    /// The question most like the rest.
+    pub label: String,
+    pub count: u64,
+    pub no_answer: u64,
+    pub not_helpful: u64,
+    /// Up to five distinct questions of the topic, most typical first.
+    pub examples: Vec<String>,
+}
+
+fn grams(text: &str) -> Vec<String> {
+    let normal = normalize(text);
+    let mut out = Vec::new();
+    for word in normal.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        let chars: Vec<char> = format!(" {word} ").chars().collect();
+        if chars.len() <= 3 {
+            out.push(chars.iter().collect());
+            continue;
+        }
+        out.extend(chars.windows(3).map(|w| w.iter().collect::<String>()));
+    }
+    out
+}
+
+type Vector = HashMap<u32, f32>;
+
+fn cosine(a: &Vector, b: &Vector) -> f32 {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let dot: f32 = small.iter().filter_map(|(k, v)| large.get(k).map(|w| v * w)).sum();
+    let norm = |v: &Vector| v.values().map(|x| x * x).sum::<f32>().sqrt();
+    let denominator = norm(a) * norm(b);
+    if denominator == 0.0 { 0.0 } else { dot / denominator }
+}
+
+/// Groups `questions` into topics, most questions first (ties: the label, alphabetically).
+pub fn topics(questions: &[Unhelped]) -> Vec<QuestionTopic> {
+    let questions = &questions[questions.len().saturating_sub(MAX_QUESTIONS)..];
+    // Gram ids and document frequencies.
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let docs: Vec<Vec<u32>> = questions
+        .iter()
+        .map(|q| {
+            grams(&q.question)
+                .into_iter()
+                .map(|g| {
+                    let next = ids.len() as u32;
+                    *ids.entry(g).or_insert(next)
+                })
+                .collect()
+        })
+        .collect();
+    let mut df = vec![0u32; ids.len()];
+    for doc in &docs {
+        let mut seen: Vec<u32> = doc.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        for id in seen {
+            df[id as usize] += 1;
+        }
+    }
+    let n = docs.len() as f32;
+    let vectors: Vec<Vector> = docs
+        .iter()
+        .map(|doc| {
+            let mut v = Vector::new();
+            for id in doc {
+                *v.entry(*id).or_default() += 1.0;
+            }
+            for (id, tf) in v.iter_mut() {
+                *tf = (1.0 + tf.ln()) * (1.0 + (n / df[*id as usize] as f32).ln());
+            }
+            v
+        })
+        .collect();
+    // Greedy grouping against running centroids.
+    struct Group {
+        centroid: Vector,
+        members: Vec<usize>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, vector) in vectors.iter().enumerate() {
+        if vector.is_empty() {
+            continue;
+        }
+        let best = groups
+            .iter()
+            .enumerate()
+            .map(|(g, group)| (g, cosine(vector, &group.centroid)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match best {
+            Some((g, similarity)) if similarity >= SIMILAR => {
+                let group = &mut groups[g];
+                for (id, w) in vector {
+                    *group.centroid.entry(*id).or_default() += w;
+                }
+                group.members.push(i);
+            }
+            _ => groups.push(Group {
+                centroid: vector.clone(),
+                members: vec![i],
+            }),
+        }
+    }
+    let mut topics: Vec<QuestionTopic> = groups
+        .into_iter()
+        .map(|group| {
+            let mut members: Vec<(usize, f32)> = group
+                .members
+                .iter()
+                .map(|&i| (i, cosine(&vectors[i], &group.centroid)))
+                .collect();
+            members.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let mut examples: Vec<String> = Vec::new();
+            for (i, _) in &members {
+                let text = questions[*i].question.trim().to_owned();
+                if examples.len() < EXAMPLES && !examples.contains(&text) {
+                    examples.push(text);
+                }
+            }
+            let count_of = |why: &str| group.members.iter().filter(|&&i| questions[i].why == why).count() as u64;
+            QuestionTopic {
+                label: examples.first().cloned().unwrap_or_default(),
+                count: group.members.len() as u64,
+                no_answer: count_of("no_answer"),
+                not_helpful: count_of("not_helpful"),
+                examples,
+            }
+        })
+        .collect();
+    topics.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+    topics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhelped(question: &str) -> Unhelped {
+        Unhelped {
+            question: question.into(),
+            why: "no_answer".into(),
+        }
+    }
+
+    #[test]
+    fn similar_questions_group_and_the_biggest_topic_comes_first() {
+        let questions: Vec<Unhelped> = [
+            "Do you ship to Norway?",
+            "can I pay with bitcoin",
+            "do you deliver to norway",
+            "Shipping to Norway possible?",
+            "bitcoin payments accepted?",
+            "do you ship to norway",
+            "what is the meaning of life",
+        ]
+        .iter()
+        .map(|q| unhelped(q))
+        .collect();
+        let topics = topics(&questions);
+        assert_eq!(topics.len(), 3, "{topics:#?}");
+        assert_eq!(topics[0].count, 4, "{topics:#?}");
+        assert!(topics[0].label.to_lowercase().contains("norway"));
+        assert_eq!(topics[0].examples.len(), 4, "distinct questions only once");
+        assert_eq!(topics[1].count, 2);
+        assert!(topics[1].examples.iter().all(|q| q.contains("bitcoin")));
+        assert_eq!(topics[2].count, 1);
+    }
+
+    #[test]
+    fn languages_without_spaces_and_empty_text_do_not_break_it() {
+        let mut questions: Vec<Unhelped> = ["配送料はいくらですか", "配送料はいくら？", "返品できますか", "", "!!!"]
+            .iter()
+            .map(|q| unhelped(q))
+            .collect();
+        questions[1].why = "not_helpful".into();
+        let topics = topics(&questions);
+        assert_eq!(topics[0].count, 2, "{topics:#?}");
+        assert_eq!((topics[0].no_answer, topics[0].not_helpful), (1, 1));
+        assert_eq!(
+            topics.iter().map(|t| t.count).sum::<u64>(),
+            3,
+            "blank questions are skipped"
+        );
+    }
+}
