@@ -219,6 +219,10 @@ pub enum SiteCommand {
         from: u64,
         to: u64,
     },
+    /// The churn watch-list as of `today` (days since the epoch).
+    Churn {
+        today: u64,
+    },
     /// The questions the bot did not help with on days `from..=to`, grouped into topics.
     Unanswered {
         from: u64,

@@ -158,6 +158,10 @@ pub enum Route {
     Metrics {
         site: String,
     },
+    /// Customers whose contact rate jumped (admin key).
+    Churn {
+        site: String,
+    },
     /// Questions the bot did not help with, grouped (admin key).
     Unanswered {
         site: String,
@@ -279,6 +283,7 @@ impl Route {
             | Route::ListProposals { site }
             | Route::ImportEvents { site }
             | Route::Unanswered { site }
+            | Route::Churn { site }
             | Route::DecideProposal { site, .. }
             | Route::Learned { site }
             | Route::StaffConversation { site, .. }
@@ -607,6 +612,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                     site,
                     id: (*key).to_owned(),
                 }),
+        ),
+        ["v1", "sites", id, "metrics", "churn"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::Churn { site }),
         ),
         ["v1", "sites", id, "metrics", "unanswered"] => (
             "GET",

@@ -1,5 +1,6 @@
 //! What the knowledge base is missing: the questions the bot could not answer, or answered and
-//! was told it did not help, grouped into topics of similar questions and ranked by volume.
+//! was told it did not help, grouped into topics of similar questions and ranked by volume; and
+//! the churn watch: customers whose contact rate jumped, weighted by their value to the site.
 //!
 //! Similarity does not assume a language: questions are compared as TF-IDF vectors of the
 //! character 3-grams of their normalised words (so word forms, typos and languages without spaces
@@ -162,6 +163,92 @@ pub fn topics(questions: &[Unhelped]) -> Vec<QuestionTopic> {
     topics
 }
 
+/// Churn watch: the last this many days are compared with the usual rate.
+pub const CHURN_RECENT_DAYS: u64 = 7;
+/// The usual rate is taken over this many weeks before them.
+pub const CHURN_BASELINE_WEEKS: u64 = 12;
+/// A customer is watched when their contacts in the recent week are at least this many times
+/// their usual weekly rate...
+pub const CHURN_JUMP: f64 = 3.0;
+/// ...and at least this many (one bad day is not a pattern).
+pub const CHURN_MIN_RECENT: u64 = 3;
+/// A usual rate below this (per week) counts as this, so a first-time customer is not "infinitely" up.
+const CHURN_RATE_FLOOR: f64 = 0.5;
+
+/// One customer's contacts: in the recent week, and in the baseline weeks before it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ContactCounts {
+    pub conversation: String,
+    pub recent: u64,
+    pub before: u64,
+}
+
+/// A customer who contacts support far more than usual, with the evidence.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct ChurnSignal {
+    pub conversation: String,
+    /// Contacts in the last [`CHURN_RECENT_DAYS`] days.
+    pub recent_contacts: u64,
+    /// Their usual contacts a week over the [`CHURN_BASELINE_WEEKS`] before.
+    pub usual_per_week: f64,
+    /// Recent over usual.
+    pub jump: f64,
+    /// The site's value trait (the high-value rule's), when the customer has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// How much the value counts: 1, up to 10 for ten times the high-value threshold.
+    pub weight: f64,
+    /// `jump × weight`: the list's order.
+    pub score: f64,
+    /// What the recent contacts were about (article ids; `""`: nothing the bot could name).
+    #[serde(default)]
+    pub topics: Vec<String>,
+}
+
+/// The customers whose contact rate jumped, unweighted (`weight` 1), biggest jump first.
+pub fn churn_signals(counts: &[ContactCounts]) -> Vec<ChurnSignal> {
+    let mut signals: Vec<ChurnSignal> = counts
+        .iter()
+        .filter_map(|c| {
+            let usual = c.before as f64 / CHURN_BASELINE_WEEKS as f64;
+            let jump = c.recent as f64 / usual.max(CHURN_RATE_FLOOR);
+            (c.recent >= CHURN_MIN_RECENT && jump >= CHURN_JUMP).then(|| ChurnSignal {
+                conversation: c.conversation.clone(),
+                recent_contacts: c.recent,
+                usual_per_week: (usual * 100.0).round() / 100.0,
+                jump: (jump * 10.0).round() / 10.0,
+                value: None,
+                weight: 1.0,
+                score: (jump * 10.0).round() / 10.0,
+                topics: Vec::new(),
+            })
+        })
+        .collect();
+    rank(&mut signals);
+    signals
+}
+
+/// Weighs a signal by the customer's value: `value` of the trait the site's high-value rule
+/// names, against the rule's threshold.
+pub fn weigh(signal: &mut ChurnSignal, value: Option<f64>, threshold: f64) {
+    signal.value = value;
+    signal.weight = match value {
+        Some(v) if threshold > 0.0 && v > 0.0 => (1.0 + v / threshold).min(10.0),
+        _ => 1.0,
+    };
+    signal.weight = (signal.weight * 100.0).round() / 100.0;
+    signal.score = (signal.jump * signal.weight * 10.0).round() / 10.0;
+}
+
+/// Highest score first (ties: the conversation id).
+pub fn rank(signals: &mut [ChurnSignal]) {
+    signals.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.conversation.cmp(&b.conversation))
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +282,36 @@ mod tests {
         assert_eq!(topics[1].count, 2);
         assert!(topics[1].examples.iter().all(|q| q.contains("bitcoin")));
         assert_eq!(topics[2].count, 1);
+    }
+
+    #[test]
+    fn a_jump_to_three_times_the_usual_rate_is_watched_and_value_weighs_it() {
+        let counts = |conversation: &str, recent, before| ContactCounts {
+            conversation: conversation.into(),
+            recent,
+            before,
+        };
+        let signals = churn_signals(&[
+            counts("steady", 3, 36),     // 3 a week, as always
+            counts("jumped", 6, 12),     // 1 a week usually
+            counts("new", 3, 0),         // first contacts: the floor of 0.5 a week
+            counts("one-bad-day", 2, 0), // too few to be a pattern
+        ]);
+        let names: Vec<&str> = signals.iter().map(|s| s.conversation.as_str()).collect();
+        assert_eq!(names, ["jumped", "new"]);
+        assert_eq!((signals[0].usual_per_week, signals[0].jump), (1.0, 6.0));
+        assert_eq!(signals[1].jump, 6.0);
+
+        let mut weighed = signals.clone();
+        weigh(&mut weighed[1], Some(5_000.0), 1_000.0);
+        weigh(&mut weighed[0], None, 1_000.0);
+        rank(&mut weighed);
+        assert_eq!(weighed[0].conversation, "new", "a valuable customer first");
+        assert_eq!((weighed[0].weight, weighed[0].score), (6.0, 36.0));
+        assert_eq!(weighed[1].weight, 1.0);
+        let mut huge = signals[0].clone();
+        weigh(&mut huge, Some(1e9), 1_000.0);
+        assert_eq!(huge.weight, 10.0, "capped");
     }
 
     #[test]

@@ -182,3 +182,60 @@ fn questions_the_bot_could_not_answer_are_grouped_by_topic_most_asked_first() {
     assert_eq!(topics[1]["examples"][0], "zebra quantum marmalade");
     metrics(&site, "/unanswered?from=nope", &site.admin_key).expect_error(400, "invalid_field");
 }
+
+#[test]
+fn a_customer_contacting_far_more_than_usual_is_on_the_churn_watch_list() {
+    let site = site_with_articles();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let day = 86_400_000u64;
+    let mut lines = Vec::new();
+    let mut contact = |conversation: &str, at: u64| {
+        let id = format!("{conversation}-{}", lines.len());
+        lines.push(
+            json!({ "id": id, "at": at, "conversation": conversation, "channel": "email", "kind": "customer_message" })
+                .to_string(),
+        );
+        lines.push(json!({ "id": format!("{id}-a"), "at": at + 1_000, "conversation": conversation, "channel": "email", "kind": "bot_answer", "article": "refunds" }).to_string());
+    };
+    // Once a week for eight weeks, then four times in five days (each after more than a day's
+    // silence, so each is a contact of its own).
+    for week in 2..10 {
+        contact("jumped", now - week * 7 * day);
+    }
+    for d in 0..4 {
+        contact("jumped", now - d * (day + 7_200_000) - 3_600_000);
+    }
+    // Three a week, every week: busy, but as usual.
+    for d in (0..84).step_by(2).take(36) {
+        contact("steady", now - d * day - 7_200_000);
+    }
+    let auth = format!("Bearer {}", site.admin_key);
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/x-ndjson"),
+    ];
+    let imported = edge().request(
+        "POST",
+        &site.path("/metrics/events"),
+        &headers,
+        Some(lines.join("\n").as_bytes()),
+    );
+    assert_eq!(imported.expect_ok(200)["recorded"], lines.len());
+
+    let watch = metrics(&site, "/churn", &site.admin_key);
+    let customers = watch.expect_ok(200)["customers"].as_array().unwrap().clone();
+    assert_eq!(customers.len(), 1, "{customers:#?}");
+    let jumped = &customers[0];
+    assert_eq!(jumped["conversation"], "jumped");
+    assert_eq!(jumped["recent_contacts"], 4);
+    assert_eq!(jumped["usual_per_week"], 0.67);
+    assert_eq!(jumped["jump"], 6.0);
+    assert_eq!(jumped["topics"], json!(["refunds", "refunds", "refunds", "refunds"]));
+
+    let bad = edge().request("POST", &site.path("/metrics/events"), &headers, Some(b"{\"id\": 1}"));
+    bad.expect_error(400, "invalid_field");
+    assert_eq!(bad.body["error"]["field"], "events");
+}

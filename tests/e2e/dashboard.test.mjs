@@ -56,6 +56,11 @@ function history(now) {
       }
     }
   }
+  // A customer writing far more than usual: once a week for two months, then about daily.
+  const watch = (at, n) =>
+    events.push({ id: `watch-${n}`, at, conversation: "watch-me", channel: "email", kind: "customer_message" });
+  for (let week = 2; week < 10; week += 1) watch(now - week * 7 * DAY, week);
+  for (let d = 0; d < 4; d += 1) watch(now - d * (DAY + 7_200_000) - 3_600_000, 100 + d);
   return events;
 }
 
@@ -133,6 +138,8 @@ test("the dashboard charts a month of history, keeps hostile text as text and ap
   const asked = await tab.locator("#unanswered > li > strong").allTextContents();
   assert.match(asked[0], /norway/i, asked.join(" | "));
   assert.match(asked[1], /bitcoin/, asked.join(" | "));
+  const watched = await tab.locator("#churn tbody td:first-child").allTextContents();
+  assert.deepEqual(watched, ["watch-me"]);
   assert.deepEqual(await axeViolations(tab, "body"), []);
   await tab.screenshot({ path: new URL("dashboard.png", OUTPUT).pathname, fullPage: true });
 

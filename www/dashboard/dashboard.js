@@ -179,6 +179,30 @@ function unanswered(list) {
   }
 }
 
+function churn(customers) {
+  const body = $("churn").tBodies[0];
+  body.replaceChildren();
+  if (customers.length === 0) {
+    const row = el("tr");
+    row.append(el("td", "Nobody is contacting support more than usual.", { colspan: "6", class: "empty" }));
+    body.append(row);
+    return;
+  }
+  for (const c of customers.slice(0, 10)) {
+    const about = [...new Set(c.topics.map((t) => t || "(no article found)"))].join(", ");
+    const row = el("tr");
+    row.append(
+      el("td", c.conversation),
+      el("td", String(c.recent_contacts), { class: "num" }),
+      el("td", c.usual_per_week.toFixed(2), { class: "num" }),
+      el("td", `${c.jump.toFixed(1)}×`, { class: "num" }),
+      el("td", c.value == null ? "–" : String(c.value), { class: "num" }),
+      el("td", about),
+    );
+    body.append(row);
+  }
+}
+
 async function proposals() {
   const list = $("proposals");
   const { proposals: pending } = await (await api("/proposals")).json();
@@ -241,6 +265,7 @@ async function show() {
   reasons(report.escalation_reasons);
   topics(report.topics);
   unanswered((await (await api(`/metrics/unanswered${query}`)).json()).topics);
+  churn((await (await api("/metrics/churn")).json()).customers);
   await proposals();
   $("board").hidden = false;
   say(`${report.from} to ${report.to} (UTC)`);

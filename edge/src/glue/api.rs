@@ -946,6 +946,16 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let reply: serde_json::Value = site_command(env, &site, &SiteCommand::DeleteStaffKey { id }).await?;
             json(200, &reply)
         }
+        Route::Churn { site } => {
+            require_admin(&req, env, &site).await?;
+            let today = now_ms() / shared::metrics::DAY_MS;
+            let signals: Vec<shared::insight::ChurnSignal> =
+                site_command(env, &site, &SiteCommand::Churn { today }).await?;
+            json(
+                200,
+                &serde_json::json!({ "as_of": shared::date::date_of_day(today), "customers": signals }),
+            )
+        }
         Route::Unanswered { site } => {
             require_admin(&req, env, &site).await?;
             let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());

@@ -3,7 +3,7 @@
 //! changes. A report reads one summary a day, so its cost does not grow with the history.
 
 use serde::Deserialize;
-use shared::insight::{self, QuestionTopic, Unhelped};
+use shared::insight::{self, ContactCounts, QuestionTopic, Unhelped};
 use shared::metrics::{self, Contact, DaySummary, Event, EventKind, Report};
 use worker::{SqlStorage, SqlStorageValue};
 
@@ -185,4 +185,54 @@ pub fn unanswered(sql: &SqlStorage, from: u64, to: u64) -> Result<Vec<QuestionTo
     let mut topics = insight::topics(&questions);
     topics.truncate(MAX_TOPICS);
     Ok(topics)
+}
+
+/// Each customer's (conversation's) contacts in the recent week up to `today` and in the
+/// baseline weeks before, for those with enough recent ones to matter.
+pub fn churn_counts(sql: &SqlStorage, today: u64) -> Result<Vec<ContactCounts>, ApiError> {
+    #[derive(Deserialize)]
+    struct CountRow {
+        conversation: String,
+        recent: i64,
+        before: i64,
+    }
+    let recent_start = (today + 1).saturating_sub(insight::CHURN_RECENT_DAYS) as i64;
+    let base_start = recent_start - 7 * insight::CHURN_BASELINE_WEEKS as i64;
+    let rows: Vec<CountRow> = sql
+        .exec(
+            "SELECT conversation, SUM(day >= ?) AS recent, SUM(day < ?) AS before FROM contacts
+             WHERE day >= ? AND day <= ? GROUP BY conversation HAVING recent >= ?",
+            vec![
+                SqlStorageValue::from(recent_start),
+                SqlStorageValue::from(recent_start),
+                SqlStorageValue::from(base_start),
+                SqlStorageValue::from(today as i64),
+                SqlStorageValue::from(insight::CHURN_MIN_RECENT as i64),
+            ],
+        )
+        .and_then(|c| c.to_array())
+        .map_err(|e| internal("counting contacts", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ContactCounts {
+            conversation: r.conversation,
+            recent: r.recent as u64,
+            before: r.before as u64,
+        })
+        .collect())
+}
+
+/// What a conversation's contacts since `from_day` were about (article ids, `""` for unknown).
+pub fn recent_topics(sql: &SqlStorage, conversation: &str, from_day: u64) -> Result<Vec<String>, ApiError> {
+    let rows: Vec<ContactRow> = sql
+        .exec(
+            "SELECT contact FROM contacts WHERE conversation = ? AND day >= ? ORDER BY number",
+            vec![conversation.into(), SqlStorageValue::from(from_day as i64)],
+        )
+        .and_then(|c| c.to_array())
+        .map_err(|e| internal("reading contacts", e))?;
+    rows.iter()
+        .map(|r| serde_json::from_str::<Contact>(&r.contact).map(|c| c.topic.unwrap_or_default()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| internal("stored contact", e))
 }

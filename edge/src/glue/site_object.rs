@@ -201,6 +201,7 @@ impl DurableObject for SiteObject {
         let result = match req.json::<SiteCommand>().await {
             Ok(SiteCommand::PutArticles { articles }) => self.put_articles(articles).await,
             Ok(SiteCommand::Record { events }) => self.record_events(&events).await,
+            Ok(SiteCommand::Churn { today }) => self.churn(today).await,
             Ok(SiteCommand::DecideProposal { id, approve }) => match self.decide(&id, approve).await {
                 Ok(proposal) => json(200, &proposal),
                 Err(error) => Err(error),
@@ -807,6 +808,7 @@ impl SiteObject {
                 json(200, &entry)
             }
             SiteCommand::Record { .. } => Err(internal("SiteObject", "events are handled by record")),
+            SiteCommand::Churn { .. } => Err(internal("SiteObject", "the watch-list is handled by churn")),
             SiteCommand::DecideProposal { .. } => Err(internal("SiteObject", "decisions are handled by decide")),
             SiteCommand::Propose {
                 conversation,
@@ -990,6 +992,29 @@ impl SiteObject {
         self.existing()?;
         let n_articles = self.rebuild(ArticleChange::Replace(articles)).await?;
         json(200, &shared::wire::ArticlesResponse { n_articles })
+    }
+
+    /// The churn watch-list: customers whose contact rate jumped, weighted by the value trait of
+    /// the site's high-value rule (read from each customer's profile), highest score first.
+    async fn churn(&self, today: u64) -> std::result::Result<Response, ApiError> {
+        let counts = super::metrics::churn_counts(&self.sql(), today)?;
+        let mut signals = shared::insight::churn_signals(&counts);
+        signals.truncate(50);
+        let (site, rules) = self.escalation_rules()?;
+        let since = (today + 1).saturating_sub(shared::insight::CHURN_RECENT_DAYS);
+        for signal in &mut signals {
+            signal.topics = super::metrics::recent_topics(&self.sql(), &signal.conversation, since)?;
+            if let Some(rule) = &rules.high_value {
+                let command = DirectoryCommand::ProfileOfConversation {
+                    conversation: signal.conversation.clone(),
+                };
+                let profile: Option<Profile> = directory(&self.env, &site, command).await?;
+                let value = profile.and_then(|p| p.traits.get(&rule.trait_name).and_then(|t| t.value.as_f64()));
+                shared::insight::weigh(signal, value, rule.at_least);
+            }
+        }
+        shared::insight::rank(&mut signals);
+        json(200, &signals)
     }
 
     /// Logs metric events, counts the "did that help?" votes among the new ones, and arms the
