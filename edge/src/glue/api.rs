@@ -442,10 +442,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         Route::PutArticles { site } => {
             require_admin(&req, env, &site).await?;
-            require_content_type(&req, &["application/x-ndjson", "application/jsonl"])?;
-            let body = read_body(&mut req, MAX_ARTICLES_UPLOAD_BYTES).await?;
-            let text = String::from_utf8(body)
-                .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "body is not UTF-8 text"))?;
+            let text = read_ndjson(&mut req).await?;
             let articles = article::parse_jsonl(&text)?;
             let reply: ArticlesResponse = site_command(env, &site, &SiteCommand::PutArticles { articles }).await?;
             json(200, &reply)
@@ -815,10 +812,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         Route::ImportProfiles { site } => {
             let record = require_admin(&req, env, &site).await?;
-            require_content_type(&req, &["application/x-ndjson", "application/jsonl"])?;
-            let body = read_body(&mut req, MAX_ARTICLES_UPLOAD_BYTES).await?;
-            let text = String::from_utf8(body)
-                .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "body is not UTF-8 text"))?;
+            let text = read_ndjson(&mut req).await?;
             let people = shared::profile::parse_import(&text)?;
             let command = DirectoryCommand::Import {
                 people,
@@ -958,10 +952,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         Route::Unanswered { site } => {
             require_admin(&req, env, &site).await?;
-            let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-            let today = now_ms() / shared::metrics::DAY_MS;
-            let (from, to) = shared::metrics::report_range(param("from").as_deref(), param("to").as_deref(), today)
-                .map_err(|(field, message)| ApiError::field(field, message))?;
+            let (from, to) = report_days(&url)?;
             let topics: Vec<shared::insight::QuestionTopic> =
                 site_command(env, &site, &SiteCommand::Unanswered { from, to }).await?;
             json(
@@ -975,8 +966,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         Route::Metrics { site } => {
             require_admin(&req, env, &site).await?;
-            let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-            let csv = match param("format").as_deref() {
+            let csv = match query_param(&url, "format").as_deref() {
                 None | Some("json") => false,
                 Some("csv") => true,
                 Some(other) => {
@@ -986,9 +976,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     ));
                 }
             };
-            let today = now_ms() / shared::metrics::DAY_MS;
-            let (from, to) = shared::metrics::report_range(param("from").as_deref(), param("to").as_deref(), today)
-                .map_err(|(field, message)| ApiError::field(field, message))?;
+            let (from, to) = report_days(&url)?;
             let report: shared::metrics::Report = site_command(env, &site, &SiteCommand::Metrics { from, to }).await?;
             if csv {
                 let mut response = Response::ok(report.to_csv()).map_err(|e| internal("metrics csv", e))?;
@@ -1190,10 +1178,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         Route::ImportEvents { site } => {
             require_admin(&req, env, &site).await?;
-            require_content_type(&req, &["application/x-ndjson", "application/jsonl"])?;
-            let body = read_body(&mut req, MAX_ARTICLES_UPLOAD_BYTES).await?;
-            let text = String::from_utf8(body)
-                .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "body is not UTF-8 text"))?;
+            let text = read_ndjson(&mut req).await?;
             let events = shared::metrics::parse_events(&text, now_ms()).map_err(|e| ApiError::field("events", e))?;
             let reply: serde_json::Value = site_command(env, &site, &SiteCommand::Record { events }).await?;
             json(200, &reply)
@@ -1682,6 +1667,25 @@ async fn require_staff(req: &Request, env: &Env, site: &str) -> ApiResult<Staff>
 }
 
 /// An optional `team` field: 1 to 60 characters.
+/// A JSON Lines body (`application/x-ndjson`), at most the upload limit, as text.
+async fn read_ndjson(req: &mut Request) -> ApiResult<String> {
+    require_content_type(req, &["application/x-ndjson", "application/jsonl"])?;
+    let body = read_body(req, MAX_ARTICLES_UPLOAD_BYTES).await?;
+    String::from_utf8(body).map_err(|_| ApiError::new(ErrorCode::MalformedJson, "body is not UTF-8 text"))
+}
+
+fn query_param(url: &worker::Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// The days a metrics request covers, from its `from` and `to` (the last 30 days without them).
+fn report_days(url: &worker::Url) -> ApiResult<(u64, u64)> {
+    let today = now_ms() / shared::metrics::DAY_MS;
+    let (from, to) = (query_param(url, "from"), query_param(url, "to"));
+    shared::metrics::report_range(from.as_deref(), to.as_deref(), today)
+        .map_err(|(field, message)| ApiError::field(field, message))
+}
+
 fn optional_team(body: &serde_json::Map<String, serde_json::Value>) -> ApiResult<Option<String>> {
     match body.get("team") {
         None | Some(serde_json::Value::Null) => Ok(None),
