@@ -1022,6 +1022,7 @@ impl SiteObject {
     async fn record_events(&self, events: &[shared::metrics::Event]) -> std::result::Result<Response, ApiError> {
         let new = super::metrics::record(&self.sql(), events)?;
         let recorded = new.len();
+        let mut voted = false;
         for event in new {
             if let shared::metrics::EventKind::Helpful {
                 article,
@@ -1030,9 +1031,13 @@ impl SiteObject {
             } = &event.kind
             {
                 self.vote(article, question, *yes)?;
+                voted = true;
             }
         }
-        self.schedule_alarm().await?;
+        // Only a vote can make a rebuild due: most events (every message) leave the alarm be.
+        if voted {
+            self.schedule_alarm().await?;
+        }
         // `received` less `recorded`: events logged before (an import sent again counts once).
         json(
             200,
