@@ -184,6 +184,9 @@ export class Widget {
   }
 
   async open() {
+    // A click on the loader's launcher while the Wasm one replaces it can be lost (seen once in
+    // CI on a busy machine): click the widget's own.
+    await this.ready();
     await this.launcher.click();
     await this.panel.waitFor({ state: "visible" });
   }
