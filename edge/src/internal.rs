@@ -218,6 +218,9 @@ pub enum SiteCommand {
     Metrics {
         from: u64,
         to: u64,
+        /// Count times within the site's opening hours only.
+        #[serde(default)]
+        business_hours: bool,
     },
     /// The churn watch-list as of `today` (days since the epoch).
     Churn {

@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use crate::date::{date_of_day, day_of_date};
+use crate::widget_settings::OpenClock;
 use crate::wire::{BotDetail, Channel, EscalationReason, Message, Role};
 
 const HOUR_MS: u64 = 3_600_000;
@@ -521,8 +522,29 @@ pub struct Stats {
     pub human_resolution: Histogram,
 }
 
+/// Wall-clock time from `start` to `end`, in milliseconds: what reports count by default.
+pub fn wall_clock(start: u64, end: u64) -> u64 {
+    end.saturating_sub(start)
+}
+
+/// Time within opening hours from `start` to `end` (Unix milliseconds), for reports that count
+/// business hours only: `offset_ms(at)` is the team's time zone's offset from UTC at `at`
+/// (daylight saving included), so each end is placed on the team's own clock.
+pub fn open_time<'a>(clock: &'a OpenClock, offset_ms: &'a dyn Fn(u64) -> i64) -> impl Fn(u64, u64) -> u64 + 'a {
+    move |start, end| {
+        let local = |at: u64| at.saturating_add_signed(offset_ms(at));
+        clock.open_ms_between(local(start), local(end))
+    }
+}
+
 impl Stats {
     pub fn add_contact(&mut self, contact: &Contact) {
+        self.add_contact_timed(contact, &wall_clock);
+    }
+
+    /// Adds a contact with its times measured by `elapsed(start, end)` (milliseconds), e.g. only
+    /// the time within business hours.
+    pub fn add_contact_timed(&mut self, contact: &Contact, elapsed: &dyn Fn(u64, u64) -> u64) {
         self.contacts += 1;
         if contact.bot_resolved() {
             self.bot_resolved += 1;
@@ -533,7 +555,7 @@ impl Stats {
                 self.asked_for_person += 1;
             }
             if let Some(yes) = contact.bot_resolved_at {
-                self.bot_resolution.add_ms(yes.saturating_sub(contact.started_at));
+                self.bot_resolution.add_ms(elapsed(contact.started_at, yes));
             }
         }
         self.deflected += u64::from(contact.deflected());
@@ -541,20 +563,20 @@ impl Stats {
         if let Some(escalated) = contact.escalated_at {
             self.escalated += 1;
             self.bot_before_escalation
-                .add_ms(escalated.saturating_sub(contact.started_at));
+                .add_ms(elapsed(contact.started_at, escalated));
             if let Some(first) = contact.first_human_at {
-                self.first_human_response.add_ms(first.saturating_sub(escalated));
+                self.first_human_response.add_ms(elapsed(escalated, first));
             }
             let picked = match (contact.assigned_at, contact.first_human_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
             if let Some(picked) = picked {
-                self.queue_wait.add_ms(picked.saturating_sub(escalated));
+                self.queue_wait.add_ms(elapsed(escalated, picked));
             }
             if let Some(resolved) = contact.resolved_at {
                 self.human_resolved += 1;
-                self.human_resolution.add_ms(resolved.saturating_sub(escalated));
+                self.human_resolution.add_ms(elapsed(escalated, resolved));
             }
         } else if contact.resolved_end().is_none() {
             self.abandoned += 1;
@@ -641,6 +663,15 @@ pub fn reason_name(reason: EscalationReason) -> String {
 impl DaySummary {
     /// Sums the contacts that started on `day`.
     pub fn of<'a>(day: u64, contacts: impl IntoIterator<Item = &'a Contact>) -> DaySummary {
+        DaySummary::of_timed(day, contacts, &wall_clock)
+    }
+
+    /// [`DaySummary::of`] with times measured by `elapsed` (see [`Stats::add_contact_timed`]).
+    pub fn of_timed<'a>(
+        day: u64,
+        contacts: impl IntoIterator<Item = &'a Contact>,
+        elapsed: &dyn Fn(u64, u64) -> u64,
+    ) -> DaySummary {
         let mut summary = DaySummary {
             day,
             ..DaySummary::default()
@@ -650,7 +681,7 @@ impl DaySummary {
                 .channels
                 .entry(contact.channel.as_str().to_owned())
                 .or_default()
-                .add_contact(contact);
+                .add_contact_timed(contact, elapsed);
             for reason in &contact.reasons {
                 *summary.reasons.entry(reason_name(*reason)).or_default() += 1;
             }
@@ -768,6 +799,10 @@ pub struct Report {
     /// First and last day, `YYYY-MM-DD` (UTC), both included.
     pub from: String,
     pub to: String,
+    /// The team's time zone when times count only opening hours (`hours=business`); `null` when
+    /// they are wall-clock times.
+    #[serde(default)]
+    pub business_hours: Option<String>,
     pub total: Figures,
     pub channels: BTreeMap<String, Figures>,
     /// Per article, most contacts first; `""` is contacts the bot found no article for.
@@ -866,6 +901,7 @@ impl Report {
         Report {
             from: date_of_day(from),
             to: date_of_day(to),
+            business_hours: None,
             total: Figures::of(&total),
             channels: channels.iter().map(|(c, s)| (c.clone(), Figures::of(s))).collect(),
             topics,

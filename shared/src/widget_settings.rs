@@ -196,6 +196,66 @@ impl Hours {
     }
 }
 
+const WEEK_MS: u64 = MINUTES_PER_WEEK as u64 * 60_000;
+/// 1970-01-01 was a Thursday: Unix milliseconds plus this count from a Monday 00:00.
+const FROM_MONDAY_MS: u64 = 3 * 24 * 60 * 60_000;
+
+impl Hours {
+    /// The weekly openings as disjoint, sorted millisecond ranges from Monday 00:00.
+    fn open_ranges_ms(&self) -> Vec<(u64, u64)> {
+        let mut ranges = self.ranges();
+        ranges.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+        for (from, to) in ranges.into_iter().filter(|(from, to)| from < to) {
+            let (from, to) = (u64::from(from) * 60_000, u64::from(to) * 60_000);
+            match merged.last_mut() {
+                Some(last) if from <= last.1 => last.1 = last.1.max(to),
+                _ => merged.push((from, to)),
+            }
+        }
+        merged
+    }
+
+    /// A clock that counts only open time, for "within business hours" reports.
+    pub fn clock(&self) -> OpenClock {
+        let ranges = self.open_ranges_ms();
+        OpenClock {
+            per_week: ranges.iter().map(|(from, to)| to - from).sum(),
+            ranges,
+        }
+    }
+}
+
+/// Counts the open milliseconds between two instants of the team's local time.
+#[derive(Clone, Debug)]
+pub struct OpenClock {
+    ranges: Vec<(u64, u64)>,
+    per_week: u64,
+}
+
+impl OpenClock {
+    /// Open milliseconds from the start of the first week up to local time `at` (Unix
+    /// milliseconds shifted by the zone's offset).
+    fn open_before(&self, at: u64) -> u64 {
+        let since_monday = at + FROM_MONDAY_MS;
+        let in_week = since_monday % WEEK_MS;
+        let partial: u64 = self
+            .ranges
+            .iter()
+            .map(|&(from, to)| to.min(in_week).saturating_sub(from))
+            .sum();
+        since_monday / WEEK_MS * self.per_week + partial
+    }
+
+    /// Open milliseconds in `[start, end)`, both local times; 0 when `end` is not after `start`.
+    pub fn open_ms_between(&self, start: u64, end: u64) -> u64 {
+        if end <= start {
+            return 0;
+        }
+        self.open_before(end) - self.open_before(start)
+    }
+}
+
 /// `HH:MM` (24-hour; `24:00` allowed) as minutes after midnight.
 pub fn parse_clock(text: &str) -> Option<u32> {
     let (hours, minutes) = text.split_once(':')?;
@@ -517,6 +577,49 @@ mod tests {
         assert_eq!(parse_clock("9:00"), None);
         assert_eq!(Day::from_short("Sat"), Some(Day::Sat));
         assert_eq!(Day::from_short("xyz"), None);
+    }
+
+    #[test]
+    fn an_open_clock_counts_only_opening_hours() {
+        let hours = Hours {
+            time_zone: "UTC".into(),
+            weekly: vec![
+                Opening {
+                    days: vec![Day::Mon, Day::Tue, Day::Wed, Day::Thu, Day::Fri],
+                    from: "09:00".into(),
+                    to: "17:00".into(),
+                },
+                // Overlaps Friday's opening: the hour from 16:00 is counted once.
+                Opening {
+                    days: vec![Day::Fri],
+                    from: "16:00".into(),
+                    to: "18:00".into(),
+                },
+            ],
+        };
+        let clock = hours.clock();
+        let hour = 3_600_000;
+        // 1970-01-05 was a Monday.
+        let monday = 4 * 24 * hour;
+        let at = |day: u64, h: u64| monday + day * 24 * hour + h * hour;
+        assert_eq!(clock.open_ms_between(at(0, 10), at(0, 11)), hour);
+        // Monday 16:00 to Tuesday 10:00: one hour on Monday, one on Tuesday.
+        assert_eq!(clock.open_ms_between(at(0, 16), at(1, 10)), 2 * hour);
+        // Friday 17:30 to Monday 09:30: half an hour on Friday evening, half on Monday.
+        assert_eq!(clock.open_ms_between(at(4, 17) + hour / 2, at(7, 9) + hour / 2), hour);
+        // A whole week holds 5 × 8 hours plus Friday's extra hour.
+        assert_eq!(clock.open_ms_between(at(2, 3), at(9, 3)), 41 * hour);
+        assert_eq!(clock.open_ms_between(at(2, 3), at(2 + 7 * 52, 3)), 52 * 41 * hour);
+        // Saturday counts nothing; backwards counts nothing.
+        assert_eq!(clock.open_ms_between(at(5, 0), at(6, 23)), 0);
+        assert_eq!(clock.open_ms_between(at(1, 12), at(1, 11)), 0);
+        // Before the first Monday of 1970 too.
+        assert_eq!(clock.open_ms_between(9 * hour, 11 * hour), 2 * hour);
+        let never = Hours {
+            time_zone: "UTC".into(),
+            weekly: vec![],
+        };
+        assert_eq!(never.clock().open_ms_between(0, 30 * 24 * hour), 0);
     }
 
     #[test]

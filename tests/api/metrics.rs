@@ -239,3 +239,75 @@ fn a_customer_contacting_far_more_than_usual_is_on_the_churn_watch_list() {
     bad.expect_error(400, "invalid_field");
     assert_eq!(bad.body["error"]["field"], "events");
 }
+
+#[test]
+fn times_can_count_business_hours_only_in_the_teams_time_zone() {
+    let site = site_with_articles();
+    // Escalated on Friday 2026-11-20 at 16:30 in Berlin (15:30 UTC); the first reply came on
+    // Monday at 09:30 Berlin time and the resolution at 11:00.
+    let friday = 1_795_188_600_000u64;
+    let minute = 60_000u64;
+    let monday = friday + (2 * 24 + 17) * 60 * minute;
+    let events = [
+        (friday - 2 * minute, json!({ "kind": "customer_message" })),
+        (friday, json!({ "kind": "escalated", "reasons": ["visitor_asked"] })),
+        (monday, json!({ "kind": "agent_reply" })),
+        (monday + 90 * minute, json!({ "kind": "resolved" })),
+    ];
+    let lines: Vec<String> = events
+        .iter()
+        .enumerate()
+        .map(|(i, (at, kind))| {
+            let mut event = json!({ "id": format!("e{i}"), "at": at, "conversation": "weekend", "channel": "email" });
+            event.as_object_mut().unwrap().extend(kind.as_object().unwrap().clone());
+            event.to_string()
+        })
+        .collect();
+    let auth = format!("Bearer {}", site.admin_key);
+    let imported = edge().request(
+        "POST",
+        &site.path("/metrics/events"),
+        &[
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/x-ndjson"),
+        ],
+        Some(lines.join("\n").as_bytes()),
+    );
+    assert_eq!(imported.expect_ok(200)["recorded"], 4);
+    let range = "?from=2026-11-16&to=2026-11-22";
+
+    // Without opening hours there is no business clock to count by: refused by name.
+    let refused = metrics(&site, &format!("{range}&hours=business"), &site.admin_key);
+    refused.expect_error(400, "invalid_field");
+    assert_eq!(refused.body["error"]["field"], "hours");
+    let bad = metrics(&site, &format!("{range}&hours=weekdays"), &site.admin_key);
+    bad.expect_error(400, "invalid_field");
+    assert_eq!(bad.body["error"]["field"], "hours");
+
+    let hours = json!({"widget": {"hours": {"time_zone": "Europe/Berlin",
+        "weekly": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00"}]}}});
+    edge()
+        .json("PATCH", &site.path(""), Some(&site.admin_key), &hours)
+        .expect_ok(200);
+    let wall = metrics(&site, range, &site.admin_key);
+    let wall = wall.expect_ok(200);
+    assert_eq!(wall["business_hours"], Value::Null);
+    let business = metrics(&site, &format!("{range}&hours=business"), &site.admin_key);
+    let business = business.expect_ok(200);
+    assert_eq!(business["business_hours"], "Europe/Berlin");
+    // A quantile is the middle of its histogram bucket: within a sixteenth of the true time.
+    let seconds = |report: &Value, name: &str| report["channels"]["email"][name]["p50"].as_f64().unwrap();
+    let near = |actual: f64, expected: f64| (actual - expected).abs() <= expected / 16.0;
+    assert!(near(seconds(wall, "first_human_response_s"), 65.0 * 3600.0), "{wall:#}");
+    // Half an hour on Friday and half an hour on Monday, on Berlin's clock (on UTC's it would
+    // be an hour and a half).
+    assert!(
+        near(seconds(business, "first_human_response_s"), 3600.0),
+        "{business:#}"
+    );
+    assert!(
+        near(seconds(business, "human_resolution_s"), 2.5 * 3600.0),
+        "{business:#}"
+    );
+    assert_eq!(business["total"]["contacts"], wall["total"]["contacts"]);
+}

@@ -150,6 +150,16 @@ test("the dashboard charts a month of history, keeps hostile text as text and ap
   await tab.getByText("Nothing to approve.").waitFor();
   const decided = await call(site, "GET", "/proposals?state=approved");
   assert.equal(decided.proposals[0].id, proposal.id);
+
+  // Business-hours times need the site's opening hours: the dashboard says so, then shows them.
+  await tab.getByLabel("Times").selectOption("business");
+  await tab.getByRole("button", { name: "Show" }).click();
+  await tab.locator("#status.error").waitFor();
+  assert.match(await tab.locator("#status").textContent(), /opening hours/);
+  const weekdays = { days: ["mon", "tue", "wed", "thu", "fri"], from: "09:00", to: "17:00" };
+  await call(site, "PATCH", "", { widget: { hours: { time_zone: "America/New_York", weekly: [weekdays] } } });
+  await tab.getByRole("button", { name: "Show" }).click();
+  await tab.getByText("times within opening hours, America/New_York").waitFor();
   assert.deepEqual(errors, []);
   await context.close();
 });

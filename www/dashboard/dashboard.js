@@ -10,7 +10,7 @@ const COLOURS = {
 const $ = (id) => document.getElementById(id);
 let site = "";
 let key = "";
-let range = { from: "", to: "" };
+let range = { from: "", to: "", hours: "all" };
 
 function el(tag, text, attrs = {}) {
   const node = document.createElement(tag);
@@ -247,7 +247,7 @@ function say(text, error = false) {
 async function show() {
   say("Loading…");
   const query = `?from=${range.from}&to=${range.to}`;
-  const report = await (await api(`/metrics${query}`)).json();
+  const report = await (await api(`/metrics${query}&hours=${range.hours}`)).json();
   tiles(report.total);
   const days = report.days.map((d) => d.day);
   lineChart($("deflection"), "Deflection rate by channel", days, channelSeries(report, (f) => f.deflection_rate), {
@@ -268,12 +268,13 @@ async function show() {
   churn((await (await api("/metrics/churn")).json()).customers);
   await proposals();
   $("board").hidden = false;
-  say(`${report.from} to ${report.to} (UTC)`);
+  const clock = report.business_hours ? `; times within opening hours, ${report.business_hours}` : "";
+  say(`${report.from} to ${report.to} (UTC)${clock}`);
 }
 
 async function downloadCsv() {
   try {
-    const blob = await (await api(`/metrics?from=${range.from}&to=${range.to}&format=csv`)).blob();
+    const blob = await (await api(`/metrics?from=${range.from}&to=${range.to}&hours=${range.hours}&format=csv`)).blob();
     const link = el("a", undefined, { href: URL.createObjectURL(blob), download: `threadline-${site}-${range.from}-${range.to}.csv` });
     link.click();
     URL.revokeObjectURL(link.href);
@@ -294,7 +295,7 @@ function start() {
     const days = Number(form.days.value);
     const to = new Date();
     const from = new Date(to.getTime() - (days - 1) * 86_400_000);
-    range = { from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10) };
+    range = { from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10), hours: form.hours.value };
     try {
       await show();
       sessionStorage.setItem("threadline.site", site);

@@ -976,8 +976,27 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     ));
                 }
             };
+            let business_hours = match query_param(&url, "hours").as_deref() {
+                None | Some("all") => false,
+                Some("business") => true,
+                Some(other) => {
+                    return Err(ApiError::field(
+                        "hours",
+                        format!("hours is all or business, not {other:?}"),
+                    ));
+                }
+            };
             let (from, to) = report_days(&url)?;
-            let report: shared::metrics::Report = site_command(env, &site, &SiteCommand::Metrics { from, to }).await?;
+            let report: shared::metrics::Report = site_command(
+                env,
+                &site,
+                &SiteCommand::Metrics {
+                    from,
+                    to,
+                    business_hours,
+                },
+            )
+            .await?;
             if csv {
                 let mut response = Response::ok(report.to_csv()).map_err(|e| internal("metrics csv", e))?;
                 let headers = response.headers_mut();

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use shared::insight::{self, ContactCounts, QuestionTopic, Unhelped};
 use shared::metrics::{self, Contact, DaySummary, Event, EventKind, Report};
+use shared::widget_settings::Hours;
 use worker::{SqlStorage, SqlStorageValue};
 
 use super::http::internal;
@@ -133,6 +134,93 @@ pub fn report(sql: &SqlStorage, from: u64, to: u64) -> Result<Report, ApiError> 
         summaries.push(summary);
     }
     Ok(Report::of(from, to, &summaries))
+}
+
+/// The report for days `from..=to` with times counted within `hours` only. Summed from the
+/// contacts each time (nothing is cached): an occasional view, not the dashboard's default.
+pub fn report_in_hours(sql: &SqlStorage, from: u64, to: u64, hours: &Hours) -> Result<Report, ApiError> {
+    let rows: Vec<ContactRow> = sql
+        .exec(
+            "SELECT contact FROM contacts WHERE day BETWEEN ? AND ?",
+            vec![SqlStorageValue::from(from as i64), SqlStorageValue::from(to as i64)],
+        )
+        .and_then(|c| c.to_array())
+        .map_err(|e| internal("reading contacts", e))?;
+    let mut by_day: std::collections::BTreeMap<u64, Vec<Contact>> = Default::default();
+    for row in &rows {
+        let contact: Contact = serde_json::from_str(&row.contact).map_err(|e| internal("stored contact", e))?;
+        by_day.entry(contact.day()).or_default().push(contact);
+    }
+    let zone = ZoneOffsets::new(&hours.time_zone)?;
+    let offset = |at: u64| zone.offset_ms(at);
+    let clock = hours.clock();
+    let elapsed = metrics::open_time(&clock, &offset);
+    let summaries: Vec<DaySummary> = by_day
+        .iter()
+        .map(|(day, contacts)| DaySummary::of_timed(*day, contacts, &elapsed))
+        .collect();
+    let mut report = Report::of(from, to, &summaries);
+    report.business_hours = Some(hours.time_zone.clone());
+    Ok(report)
+}
+
+/// A time zone's offset from UTC at any instant, read from the runtime's `Intl` and remembered
+/// per hour (offsets change on the hour, or the half hour in a few zones).
+struct ZoneOffsets {
+    format: js_sys::Intl::DateTimeFormat,
+    seen: std::cell::RefCell<std::collections::HashMap<u64, i64>>,
+}
+
+impl ZoneOffsets {
+    fn new(zone: &str) -> Result<ZoneOffsets, ApiError> {
+        let options = js_sys::Object::new();
+        for (key, value) in [
+            ("timeZone", zone),
+            ("hourCycle", "h23"),
+            ("year", "numeric"),
+            ("month", "2-digit"),
+            ("day", "2-digit"),
+            ("hour", "2-digit"),
+            ("minute", "2-digit"),
+        ] {
+            js_sys::Reflect::set(&options, &key.into(), &value.into()).map_err(|_| internal("zone options", zone))?;
+        }
+        let locales = js_sys::Array::of1(&"en-US".into());
+        Ok(ZoneOffsets {
+            format: js_sys::Intl::DateTimeFormat::new(&locales, &options),
+            seen: Default::default(),
+        })
+    }
+
+    /// Local time minus UTC at `at`, in milliseconds; 0 if the runtime cannot say.
+    fn offset_ms(&self, at: u64) -> i64 {
+        const HOUR_MS: u64 = 3_600_000;
+        let slot = at / (HOUR_MS / 2);
+        if let Some(offset) = self.seen.borrow().get(&slot) {
+            return *offset;
+        }
+        let offset = self.read(at).unwrap_or(0);
+        self.seen.borrow_mut().insert(slot, offset);
+        offset
+    }
+
+    fn read(&self, at: u64) -> Option<i64> {
+        let minute = at - at % 60_000;
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(minute as f64));
+        let parts = self.format.format_to_parts(&date);
+        let mut fields = std::collections::HashMap::new();
+        for part in parts.iter() {
+            let kind = js_sys::Reflect::get(&part, &"type".into()).ok()?.as_string()?;
+            let value = js_sys::Reflect::get(&part, &"value".into()).ok()?.as_string()?;
+            fields.insert(kind, value);
+        }
+        let number = |name: &str| fields.get(name)?.parse::<u64>().ok();
+        let date = format!("{:04}-{:02}-{:02}", number("year")?, number("month")?, number("day")?);
+        let local = shared::date::day_of_date(&date)? * metrics::DAY_MS
+            + number("hour")? * 3_600_000
+            + number("minute")? * 60_000;
+        Some(local as i64 - minute as i64)
+    }
 }
 
 /// Most topics an unanswered-questions report lists.

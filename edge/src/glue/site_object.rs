@@ -818,7 +818,20 @@ impl SiteObject {
             } => json(200, &self.propose(&conversation, &resolution, article.as_deref(), at)?),
             SiteCommand::ListProposals { state } => json(200, &self.proposals(state.as_deref())?),
             SiteCommand::Learned => json(200, &self.learned()?),
-            SiteCommand::Metrics { from, to } => json(200, &super::metrics::report(&self.sql(), from, to)?),
+            SiteCommand::Metrics {
+                from,
+                to,
+                business_hours: false,
+            } => json(200, &super::metrics::report(&self.sql(), from, to)?),
+            SiteCommand::Metrics { from, to, .. } => {
+                let hours = self.existing()?.widget.hours.ok_or_else(|| {
+                    ApiError::field(
+                        "hours",
+                        "hours=business needs the site's opening hours: set widget.hours (docs/widget.md)",
+                    )
+                })?;
+                json(200, &super::metrics::report_in_hours(&self.sql(), from, to, &hours)?)
+            }
             SiteCommand::Unanswered { from, to } => json(200, &super::metrics::unanswered(&self.sql(), from, to)?),
             SiteCommand::SetChannel {
                 kind,

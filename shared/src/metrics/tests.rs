@@ -184,6 +184,43 @@ fn human_times_start_at_the_escalation_so_bot_time_never_inflates_them() {
 }
 
 #[test]
+fn business_hours_times_skip_the_nights_and_the_weekend() {
+    // Escalated on a Friday at 16:30 in Berlin (15:30 UTC), first reply on Monday at 09:30,
+    // resolved at 11:00: 65 hours by the wall clock, 1 and 2.5 hours of a 09:00–17:00 week.
+    let friday = T0 + 4 * 24 * 60 * MIN - 30 * MIN; // 2025-11-28T15:30Z
+    let monday = friday + (2 * 24 + 17) * 60 * MIN; // 2025-12-01T08:30Z
+    let contacts = Script::new("c1")
+        .says(friday - 2 * MIN)
+        .escalated(friday, EscalationReason::VisitorAsked, None)
+        .at(monday, Channel::Chat, EventKind::AgentReply)
+        .at(monday + 90 * MIN, Channel::Chat, EventKind::Resolved)
+        .contacts();
+    let hours = crate::widget_settings::Hours {
+        time_zone: "Europe/Berlin".into(),
+        weekly: vec![crate::widget_settings::Opening {
+            days: crate::widget_settings::Day::ALL[..5].to_vec(),
+            from: "09:00".into(),
+            to: "17:00".into(),
+        }],
+    };
+    let clock = hours.clock();
+    let berlin = |_: u64| 60 * MIN as i64;
+    let business =
+        Figures::of(&DaySummary::of_timed(contacts[0].day(), &contacts, &open_time(&clock, &berlin)).channels["chat"]);
+    let wall = Figures::of(&DaySummary::of(contacts[0].day(), &contacts).channels["chat"]);
+    assert!(about(wall.first_human_response_s.p50, 65.0 * 3600.0), "{wall:?}");
+    assert!(about(business.first_human_response_s.p50, 3600.0), "{business:?}");
+    assert!(about(business.human_resolution_s.p50, 2.5 * 3600.0), "{business:?}");
+    // The two minutes before the escalation were in opening hours either way.
+    assert!(about(business.bot_time_before_escalation_s.p50, 120.0), "{business:?}");
+    // Counted in UTC the same times land an hour earlier: Friday has 1.5 open hours left.
+    let utc = |_: u64| 0;
+    let in_utc =
+        Figures::of(&DaySummary::of_timed(contacts[0].day(), &contacts, &open_time(&clock, &utc)).channels["chat"]);
+    assert!(about(in_utc.first_human_response_s.p50, 1.5 * 3600.0), "{in_utc:?}");
+}
+
+#[test]
 fn a_silent_day_ends_a_bot_contact_but_an_escalated_one_waits_for_staff() {
     let idle = Script::new("c1")
         .says(T0)
