@@ -25,6 +25,8 @@ pub struct SiteRecord {
     pub escalation_rules: EscalationRules,
     #[serde(default)]
     pub widget: WidgetSettings,
+    #[serde(default)]
+    pub rate_limits: shared::rate::RateLimits,
 }
 
 impl SiteRecord {
@@ -37,6 +39,7 @@ impl SiteRecord {
             trait_rules: self.trait_rules.clone(),
             escalation_rules: self.escalation_rules.clone(),
             widget: self.widget.clone(),
+            rate_limits: self.rate_limits,
         }
     }
 }
@@ -59,6 +62,15 @@ pub enum SiteCommand {
         escalation_rules: Option<EscalationRules>,
         #[serde(default)]
         widget: Option<WidgetSettings>,
+        #[serde(default)]
+        rate_limits: Option<shared::rate::RateLimits>,
+    },
+    /// [`SiteCommand::Get`], once `action` from network address `ip` is within the site's
+    /// per-address and whole-site rate limits (it is counted); `429 rate_limited` if not.
+    Admit {
+        action: shared::rate::Action,
+        ip: String,
+        now: u64,
     },
     SetAdminKey {
         admin_key_hash: String,
@@ -881,6 +893,9 @@ pub struct AnswerReply {
 pub struct SendCommand {
     pub id: String,
     pub text: String,
+    /// The sender's network address, for the site's rate limits.
+    #[serde(default)]
+    pub ip: String,
 }
 
 /// `ConversationObject` `/handoff`: the visitor asks for a person.

@@ -256,6 +256,8 @@ pub enum Text {
     /// `{seconds}`
     ErrRateLimitedFor,
     ErrRateLimited,
+    /// `{seconds}`: the site is refusing new chats for a moment (too many at once).
+    ErrBusyFor,
     /// `{reason}` (the edge's own words)
     ErrRefused,
     ErrIdentity,
@@ -276,7 +278,7 @@ pub enum Text {
 
 impl Text {
     /// Every key, for the completeness tests.
-    pub const ALL: [Text; 82] = [
+    pub const ALL: [Text; 83] = [
         Text::OpenChat,
         Text::OpenChatOneUnread,
         Text::OpenChatUnread,
@@ -344,6 +346,7 @@ impl Text {
         Text::ErrTooLong,
         Text::ErrRateLimitedFor,
         Text::ErrRateLimited,
+        Text::ErrBusyFor,
         Text::ErrRefused,
         Text::ErrIdentity,
         Text::ErrCodeInvalid,
@@ -435,6 +438,7 @@ fn en(key: Text) -> &'static str {
         Text::ErrTooLong => "That message is too long.",
         Text::ErrRateLimitedFor => "You're sending messages quickly. Please wait {seconds} seconds and try again.",
         Text::ErrRateLimited => "You're sending messages quickly. Please wait a moment and try again.",
+        Text::ErrBusyFor => "Lots of people are chatting right now. Trying again in {seconds} seconds.",
         Text::ErrRefused => "That message couldn't be sent: {reason}.",
         Text::ErrIdentity => "We couldn't confirm who you're signed in as, so this chat stays anonymous for now.",
         Text::ErrCodeInvalid => "That code isn't right. Check the email and try again.",
@@ -539,6 +543,7 @@ fn es(key: Text) -> &'static str {
             "Estás enviando mensajes muy rápido. Espera {seconds} segundos y vuelve a intentarlo."
         }
         Text::ErrRateLimited => "Estás enviando mensajes muy rápido. Espera un momento y vuelve a intentarlo.",
+        Text::ErrBusyFor => "Ahora mismo hay mucha gente chateando. Lo volveremos a intentar en {seconds} segundos.",
         Text::ErrRefused => "No se ha podido enviar ese mensaje: {reason}.",
         Text::ErrIdentity => {
             "No hemos podido confirmar con qué cuenta has iniciado sesión, así que por ahora este chat sigue siendo anónimo."
@@ -649,6 +654,7 @@ fn de(key: Text) -> &'static str {
         Text::ErrRateLimited => {
             "Sie senden Nachrichten sehr schnell. Bitte warten Sie einen Moment und versuchen Sie es erneut."
         }
+        Text::ErrBusyFor => "Gerade chatten sehr viele Menschen. Neuer Versuch in {seconds} Sekunden.",
         Text::ErrRefused => "Diese Nachricht konnte nicht gesendet werden: {reason}.",
         Text::ErrIdentity => {
             "Wir konnten nicht bestätigen, mit welchem Konto Sie angemeldet sind, daher bleibt dieser Chat vorerst anonym."
@@ -757,6 +763,7 @@ fn fr(key: Text) -> &'static str {
             "Vous envoyez des messages très vite. Veuillez patienter {seconds} secondes, puis réessayez."
         }
         Text::ErrRateLimited => "Vous envoyez des messages très vite. Veuillez patienter un instant, puis réessayez.",
+        Text::ErrBusyFor => "Beaucoup de monde discute en ce moment. Nouvel essai dans {seconds} secondes.",
         Text::ErrRefused => "Ce message n’a pas pu être envoyé : {reason}.",
         Text::ErrIdentity => {
             "Nous n’avons pas pu confirmer le compte avec lequel vous êtes connecté : ce chat reste anonyme pour l’instant."
@@ -855,6 +862,7 @@ fn ja(key: Text) -> &'static str {
         Text::ErrTooLong => "メッセージが長すぎます。",
         Text::ErrRateLimitedFor => "メッセージの送信間隔が短すぎます。{seconds}秒待ってから、もう一度お試しください。",
         Text::ErrRateLimited => "メッセージの送信間隔が短すぎます。少し待ってから、もう一度お試しください。",
+        Text::ErrBusyFor => "ただいま大変混み合っています。{seconds}秒後にもう一度接続します。",
         Text::ErrRefused => "メッセージを送信できませんでした（{reason}）。",
         Text::ErrIdentity => "ログイン中のアカウントを確認できなかったため、このチャットは当面匿名のままになります。",
         Text::ErrCodeInvalid => "コードが正しくありません。メールを確認して、もう一度お試しください。",
@@ -947,6 +955,7 @@ fn ar(key: Text) -> &'static str {
         Text::ErrTooLong => "هذه الرسالة طويلة جدًا.",
         Text::ErrRateLimitedFor => "أنت ترسل الرسائل بسرعة كبيرة. يُرجى الانتظار {seconds} ثانية ثم المحاولة مرة أخرى.",
         Text::ErrRateLimited => "أنت ترسل الرسائل بسرعة كبيرة. يُرجى الانتظار قليلاً ثم المحاولة مرة أخرى.",
+        Text::ErrBusyFor => "يتحدث كثيرون معنا الآن. سنحاول مجددًا بعد {seconds} ثانية.",
         Text::ErrRefused => "تعذّر إرسال هذه الرسالة: {reason}.",
         Text::ErrIdentity => "تعذّر علينا تأكيد الحساب الذي سجّلت الدخول به، لذا ستبقى هذه المحادثة مجهولة الهوية حاليًا.",
         Text::ErrCodeInvalid => "هذا الرمز غير صحيح. تحقّق من البريد الإلكتروني وحاول مرة أخرى.",

@@ -11,6 +11,7 @@ mod email;
 mod errors;
 mod identity;
 mod learning;
+mod limits;
 mod live;
 mod messenger;
 mod metrics;

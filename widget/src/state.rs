@@ -553,6 +553,18 @@ pub fn reconnect_delay_ms(attempt: u32, jitter: f64) -> u32 {
     (base * (0.5 + jitter.clamp(0.0, 1.0) / 2.0)) as u32
 }
 
+/// When the edge refuses to start or renew the chat for its rate limits (too many new chats on
+/// the site or from this network): how long to wait, as it asked (1 s to 10 min), and what to
+/// tell the visitor meanwhile. `None` for any other refusal.
+pub fn busy(error: &ErrorBody, words: Words) -> Option<(u32, String)> {
+    if error.code != ErrorCode::RateLimited {
+        return None;
+    }
+    let wait = error.retry_after_ms.unwrap_or(5_000).clamp(1_000, 600_000) as u32;
+    let seconds = wait.div_ceil(1000).to_string();
+    Some((wait, words.fill(Text::ErrBusyFor, &[("seconds", &seconds)])))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,6 +588,26 @@ mod tests {
             origin: None,
             helpful: None,
         }
+    }
+
+    #[test]
+    fn a_busy_site_says_when_the_widget_tries_again() {
+        let limited = ErrorBody {
+            retry_after_ms: Some(12_345),
+            ..ErrorBody::new(ErrorCode::RateLimited, "too many new sessions")
+        };
+        let (wait, text) = busy(&limited, words(Locale::De)).unwrap();
+        assert_eq!(wait, 12_345);
+        assert_eq!(
+            text,
+            "Gerade chatten sehr viele Menschen. Neuer Versuch in 13 Sekunden."
+        );
+        let silent = ErrorBody::new(ErrorCode::RateLimited, "m");
+        assert_eq!(busy(&silent, words(Locale::En)).unwrap().0, 5_000);
+        assert_eq!(
+            busy(&ErrorBody::new(ErrorCode::UnknownSite, "m"), words(Locale::En)),
+            None
+        );
     }
 
     #[test]

@@ -718,7 +718,15 @@ impl Transport {
                 self.chat.update(|chat| chat.messages.clear());
                 self.schedule_reconnect();
             }
-            Failure::Transient | Failure::Refused(_) => self.schedule_reconnect(),
+            Failure::Refused(error) => match state::busy(&error, i18n::words()) {
+                Some((wait, text)) => {
+                    self.connection.set(Connection::Offline { retry_in_ms: wait });
+                    self.notice.set(Some(text));
+                    self.reconnect_after(wait);
+                }
+                None => self.schedule_reconnect(),
+            },
+            Failure::Transient => self.schedule_reconnect(),
         }
     }
 

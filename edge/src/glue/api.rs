@@ -9,6 +9,7 @@ use shared::identity::{self, IdentifyError, IdentityKey};
 use shared::jwt::{Key, KeyRing};
 use shared::limits::{MAX_ARTICLES_UPLOAD_BYTES, MAX_JSON_BODY_BYTES};
 use shared::otp::{self, PendingCode};
+use shared::rate::Action;
 use shared::session::{self, SessionClaims};
 use shared::site;
 use shared::wire::{
@@ -431,6 +432,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 trait_rules: request.trait_rules,
                 escalation_rules: request.escalation_rules,
                 widget: request.widget,
+                rate_limits: request.rate_limits,
             };
             let record: SiteRecord = site_command(env, &site, &command).await?;
             json(200, &record.view())
@@ -449,7 +451,9 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
 
         Route::CreateSession { site } => {
-            visitor_site(&req, env, &site).await?;
+            // Renewing a session is not a new one: only first visits count against the limits.
+            let new = bearer(&req).is_none().then_some(Action::Session);
+            admitted_site(&req, env, &site, new).await?;
             let keys = session_keys(env)?;
             let now = now_ms() / 1000;
             // A still-valid token renews to the same visitor, in the conversation its profile has
@@ -496,6 +500,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let body = SendCommand {
                 id: request.id,
                 text: request.text,
+                ip: client_ip(&req),
             };
             let path = conversation_path("/messages", &claims, None);
             let reply: SendMessageResponse =
@@ -607,7 +612,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             json(200, &serde_json::json!({ "channels": channels }))
         }
         Route::StartContinue { site } => {
-            let record = visitor_site(&req, env, &site).await?;
+            let record = admitted_site(&req, env, &site, Some(Action::Code)).await?;
             let claims = visitor_session(bearer(&req), env, &site)?;
             let body = json_body(&mut req).await?;
             let channel = body
@@ -718,7 +723,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             identified_session(env, &site, &claims.sub, &outcome)
         }
         Route::RequestEmailCode { site } => {
-            let record = visitor_site(&req, env, &site).await?;
+            let record = admitted_site(&req, env, &site, Some(Action::Code)).await?;
             let claims = visitor_session(bearer(&req), env, &site)?;
             let EmailCodeRequest { email } = EmailCodeRequest::from_json(&json_body(&mut req).await?)?;
             let config = email_config(env).ok_or_else(|| {
@@ -1441,7 +1446,12 @@ fn conversation_path(path: &str, claims: &SessionClaims, after: Option<u64>) -> 
 }
 
 async fn load_site(env: &Env, site: &str) -> ApiResult<SiteRecord> {
-    site_command(env, site, &SiteCommand::Get).await.map_err(|error| {
+    site_record(env, site, &SiteCommand::Get).await
+}
+
+/// The site's record from `command` (`Get` or `Admit`), with an unknown site named.
+async fn site_record(env: &Env, site: &str, command: &SiteCommand) -> ApiResult<SiteRecord> {
+    site_command(env, site, command).await.map_err(|error| {
         if error.body.code == ErrorCode::UnknownSite {
             ApiError::new(ErrorCode::UnknownSite, format!("no site is named {site:?}"))
         } else {
@@ -1476,7 +1486,32 @@ fn check_time_zone(zone: &str) -> ApiResult<()> {
 
 /// Loads a site for a visitor request and checks the page's origin against it.
 async fn visitor_site(req: &Request, env: &Env, site: &str) -> ApiResult<SiteRecord> {
-    let record = load_site(env, site).await?;
+    admitted_site(req, env, site, None).await
+}
+
+/// The caller's network address as Cloudflare (and `wrangler dev`) report it.
+fn client_ip(req: &Request) -> String {
+    req.headers()
+        .get("CF-Connecting-IP")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// [`visitor_site`], counting `action` against the site's per-address and whole-site rate
+/// limits first (`429 rate_limited` past them).
+async fn admitted_site(req: &Request, env: &Env, site: &str, action: Option<Action>) -> ApiResult<SiteRecord> {
+    let record = match action {
+        None => load_site(env, site).await?,
+        Some(action) => {
+            let command = SiteCommand::Admit {
+                action,
+                ip: client_ip(req),
+                now: now_ms(),
+            };
+            site_record(env, site, &command).await?
+        }
+    };
     let origin = req.headers().get("Origin").ok().flatten();
     if !site::origin_allowed(&record.allowed_origins, origin.as_deref()) {
         return Err(ApiError::new(

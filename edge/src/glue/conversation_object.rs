@@ -12,7 +12,7 @@ use shared::escalation::{Escalation, Priority};
 use shared::metrics::{self, Event, EventKind};
 use shared::package;
 use shared::profile;
-use shared::rate::{self, Bucket, RateConfig};
+use shared::rate::{self, Bucket};
 use shared::wire::{
     BotDetail, Channel, ClientFrame, ConversationStatus, ErrorCode, EscalationReason, Message, Role,
     SendMessageResponse, ServerFrame, TranscriptResponse,
@@ -140,7 +140,10 @@ impl DurableObject for ConversationObject {
         };
         let (reply_to, result) = match ClientFrame::parse(&text) {
             Err(error) => (shared::wire::frame_id(&text), Err(ApiError::from(error))),
-            Ok(ClientFrame::Send { id, text }) => (Some(id.clone()), self.send_message(id, text, Some(&ws)).await),
+            Ok(ClientFrame::Send { id, text }) => {
+                let ip = ws.deserialize_attachment::<String>().ok().flatten().unwrap_or_default();
+                (Some(id.clone()), self.send_message(id, text, Some(&ws), &ip).await)
+            }
             Ok(ClientFrame::RequestHuman { id }) => (Some(id.clone()), self.request_human(id, Some(&ws)).await),
         };
         if let Err(error) = result {
@@ -262,7 +265,7 @@ impl ConversationObject {
                 json(
                     200,
                     &SendMessageResponse {
-                        messages: self.send_message(body.id, body.text, None).await?,
+                        messages: self.send_message(body.id, body.text, None, &body.ip).await?,
                     },
                 )
             }
@@ -275,7 +278,10 @@ impl ConversationObject {
                     },
                 )
             }
-            "/live" => self.accept_live(query.after, query.visitor.as_deref().unwrap_or_default()),
+            "/live" => {
+                let ip = req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_default();
+                self.accept_live(query.after, query.visitor.as_deref().unwrap_or_default(), &ip)
+            }
             "/inbound" => {
                 let body: InboundCommand = req.json().await.map_err(|e| internal("inbound body", e))?;
                 json(200, &self.inbound(body).await?)
@@ -781,6 +787,49 @@ impl ConversationObject {
         Ok(Some(messages))
     }
 
+    /// What was stored for a resent message id (answered now if the first attempt's answer
+    /// failed), or `None` for a new one.
+    async fn replayed(
+        &self,
+        id: &str,
+        from: Option<&WebSocket>,
+    ) -> std::result::Result<Option<Vec<Message>>, ApiError> {
+        let Some(mut messages) = self.replay(id, from)? else {
+            return Ok(None);
+        };
+        let existing = messages[0].clone();
+        let unanswered = messages.len() == 1 && existing.role == Role::Visitor;
+        if unanswered && self.status()? == ConversationStatus::Bot && !self.answering.borrow().contains(id) {
+            messages.extend(self.answer(&existing).await?);
+        }
+        Ok(Some(messages))
+    }
+
+    /// Counts a new visitor message from `ip` against the site's per-address and whole-site
+    /// limits; returns the site's limits.
+    async fn admit(&self, ip: &str) -> std::result::Result<shared::rate::RateLimits, ApiError> {
+        if self.limits_off() {
+            return Ok(shared::rate::RateLimits::default());
+        }
+        let command = SiteCommand::Admit {
+            action: shared::rate::Action::Message,
+            ip: ip.to_owned(),
+            now: now_ms(),
+        };
+        let site: crate::internal::SiteRecord = site_command(&self.env, &self.key()?.site, &command).await?;
+        let limit = serde_json::to_string(&site.rate_limits.session_messages).map_err(|e| internal("limit", e))?;
+        self.set_meta("session_limit", &limit)?;
+        Ok(site.rate_limits)
+    }
+
+    /// For benchmarks only (scripts/bench-identity.mjs fills conversations of 1,000 messages):
+    /// never set in a deployment.
+    fn limits_off(&self) -> bool {
+        self.env
+            .var("UNSAFE_NO_RATE_LIMITS")
+            .is_ok_and(|v| v.to_string() == "1")
+    }
+
     /// Stores a visitor message (once per id), then the bot's reply unless a person has the
     /// conversation. A retry of a stored id returns what was stored, answering it only if the
     /// first attempt's answer failed.
@@ -789,16 +838,18 @@ impl ConversationObject {
         id: String,
         text: String,
         from: Option<&WebSocket>,
+        ip: &str,
     ) -> std::result::Result<Vec<Message>, ApiError> {
-        if let Some(mut messages) = self.replay(&id, from)? {
-            let existing = messages[0].clone();
-            let unanswered = messages.len() == 1 && existing.role == Role::Visitor;
-            if unanswered && self.status()? == ConversationStatus::Bot && !self.answering.borrow().contains(&id) {
-                messages.extend(self.answer(&existing).await?);
-            }
+        if let Some(messages) = self.replayed(&id, from).await? {
             return Ok(messages);
         }
-        self.take_rate_token()?;
+        let limits = self.admit(ip).await?;
+        // Admission awaited the site object: the same message may have arrived meanwhile (a
+        // resend from another tab), and must still be stored once.
+        if let Some(messages) = self.replayed(&id, from).await? {
+            return Ok(messages);
+        }
+        self.take_rate_token(&limits.session_messages)?;
         let message = self.store(id, Role::Visitor, text, None, None)?;
         let mut messages = vec![message.clone()];
         if self.status()? == ConversationStatus::Bot {
@@ -1481,7 +1532,12 @@ impl ConversationObject {
         if let Some(messages) = self.replay(&id, from)? {
             return Ok(messages);
         }
-        self.take_rate_token()?;
+        // The site's per-conversation limit as of its last message (a handoff follows one).
+        let limit = self
+            .meta("session_limit")?
+            .and_then(|stored| serde_json::from_str(&stored).ok())
+            .unwrap_or_else(|| shared::rate::RateLimits::default().session_messages);
+        self.take_rate_token(&limit)?;
         let message = self.store(id.clone(), Role::Visitor, HANDOFF_TEXT.to_owned(), None, None)?;
         let already_waiting = self.status()? == ConversationStatus::WaitingForHuman;
         let mut messages = vec![message];
@@ -1534,17 +1590,11 @@ impl ConversationObject {
         Ok(rows.into_iter().next().map(|row| row.text))
     }
 
-    fn take_rate_token(&self) -> std::result::Result<(), ApiError> {
-        // For benchmarks only (scripts/bench-identity.mjs fills conversations of 1,000
-        // messages): never set in a deployment.
-        if self
-            .env
-            .var("UNSAFE_NO_RATE_LIMITS")
-            .is_ok_and(|v| v.to_string() == "1")
-        {
+    fn take_rate_token(&self, limit: &shared::rate::Limit) -> std::result::Result<(), ApiError> {
+        if self.limits_off() {
             return Ok(());
         }
-        let config = RateConfig::default();
+        let config = limit.config();
         let now = now_ms();
         let bucket = match self.meta("rate")? {
             Some(stored) => serde_json::from_str(&stored).unwrap_or_else(|_| Bucket::full(&config, now)),
@@ -1559,10 +1609,10 @@ impl ConversationObject {
                 let mut error = ApiError::new(
                     ErrorCode::RateLimited,
                     format!(
-                        "too many messages: at most {} in a burst, then one every {} seconds; retry in {} ms",
-                        config.burst,
-                        config.refill_ms_per_message / 1000,
-                        retry_after_ms
+                        "too many messages in this conversation: at most {} at once, then {} an hour; retry in {} s",
+                        limit.burst,
+                        limit.per_hour,
+                        retry_after_ms.div_ceil(1000)
                     ),
                 );
                 error.body.retry_after_ms = Some(retry_after_ms);
@@ -1572,10 +1622,14 @@ impl ConversationObject {
     }
 
     /// Upgrades to a hibernatable WebSocket and sends the history after `after` first.
-    fn accept_live(&self, after: Option<u64>, visitor: &str) -> std::result::Result<Response, ApiError> {
+    fn accept_live(&self, after: Option<u64>, visitor: &str, ip: &str) -> std::result::Result<Response, ApiError> {
         let pair = WebSocketPair::new().map_err(|e| internal("websocket pair", e))?;
         // Tagged with the visitor, so revoking their access closes their sockets.
         self.state.accept_websocket_with_tags(&pair.server, &[visitor]);
+        // The sender's address, for the site's rate limits; kept through hibernation.
+        pair.server
+            .serialize_attachment(ip)
+            .map_err(|e| internal("websocket attachment", e))?;
         let transcript = self.transcript(after)?;
         send(
             &pair.server,

@@ -91,7 +91,7 @@ CREATE TABLE IF NOT EXISTS identity_secrets (
 );";
 
 /// Columns added after the first release; adding one that exists fails harmlessly.
-const MIGRATIONS: [&str; 9] = [
+const MIGRATIONS: [&str; 10] = [
     "ALTER TABLE site ADD COLUMN trait_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE site ADD COLUMN escalation_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE staff_keys ADD COLUMN team TEXT",
@@ -101,6 +101,7 @@ const MIGRATIONS: [&str; 9] = [
     "ALTER TABLE channels ADD COLUMN public TEXT NOT NULL DEFAULT '{}'",
     "CREATE TABLE IF NOT EXISTS sms_opt_outs (number TEXT PRIMARY KEY, at INTEGER NOT NULL)",
     "ALTER TABLE site ADD COLUMN widget TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE site ADD COLUMN rate_limits TEXT NOT NULL DEFAULT '{}'",
 ];
 
 /// The webhook format as stored.
@@ -167,6 +168,9 @@ pub struct SiteObject {
     /// Whether this instance has re-armed the outbox alarm since it started (local `workerd`
     /// forgets alarms on a restart).
     rearmed: Cell<bool>,
+    /// Per-address and whole-site rate limit buckets, in memory: an eviction forgets partial
+    /// counts, which only ever lets a little more through.
+    buckets: RefCell<shared::rate::Buckets>,
 }
 
 impl DurableObject for SiteObject {
@@ -189,6 +193,7 @@ impl DurableObject for SiteObject {
             uploads: Cell::new(0),
             outbox: RefCell::new(Vec::new()),
             rearmed: Cell::new(false),
+            buckets: RefCell::default(),
         }
     }
 
@@ -252,6 +257,7 @@ struct SiteRow {
     trait_rules: String,
     escalation_rules: String,
     widget: String,
+    rate_limits: String,
 }
 
 #[derive(Deserialize)]
@@ -346,14 +352,26 @@ impl SiteObject {
                 json(201, &self.existing()?)
             }
             SiteCommand::Get => json(200, &self.existing()?),
+            SiteCommand::Admit { action, ip, now } => {
+                let record = self.existing()?;
+                self.admit(&record.rate_limits, action, &ip, now)?;
+                json(200, &record)
+            }
             SiteCommand::Update {
                 name,
                 allowed_origins,
                 trait_rules,
                 escalation_rules,
                 widget,
+                rate_limits,
             } => {
                 self.existing()?;
+                if let Some(limits) = rate_limits {
+                    let limits = serde_json::to_string(&limits).map_err(|e| internal("rate limits", e))?;
+                    self.sql()
+                        .exec("UPDATE site SET rate_limits = ?", vec![limits.into()])
+                        .map_err(|e| internal("updating a site", e))?;
+                }
                 if let Some(widget) = widget {
                     let widget = serde_json::to_string(&widget).map_err(|e| internal("widget settings", e))?;
                     self.sql()
@@ -1506,11 +1524,54 @@ impl SiteObject {
             .collect())
     }
 
+    /// Counts `action` from `ip` against the site's per-address and whole-site limits.
+    fn admit(
+        &self,
+        limits: &shared::rate::RateLimits,
+        action: shared::rate::Action,
+        ip: &str,
+        now: u64,
+    ) -> std::result::Result<(), ApiError> {
+        // For benchmarks only (scripts/bench-*.mjs), as in the conversation object.
+        if self
+            .env
+            .var("UNSAFE_NO_RATE_LIMITS")
+            .is_ok_and(|v| v.to_string() == "1")
+        {
+            return Ok(());
+        }
+        let (per_ip, per_site) = limits.shared(action);
+        let checks = [
+            (format!("{action:?}:{ip}"), per_ip.config()),
+            (format!("{action:?}"), per_site.config()),
+        ];
+        let Err((refused, retry_after_ms)) = self.buckets.borrow_mut().take_all(&checks, now) else {
+            return Ok(());
+        };
+        let (whose, limit) = if refused == 0 {
+            ("this network address", per_ip)
+        } else {
+            ("all visitors of this site", per_site)
+        };
+        let mut error = ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "too many {} from {whose}: at most {} at once, then {} an hour; retry in {} s",
+                action.noun(),
+                limit.burst,
+                limit.per_hour,
+                retry_after_ms.div_ceil(1000)
+            ),
+        );
+        error.body.retry_after_ms = Some(retry_after_ms);
+        Err(error)
+    }
+
     fn record(&self) -> std::result::Result<Option<SiteRecord>, ApiError> {
         let rows: Vec<SiteRow> = self
             .sql()
             .exec(
-                "SELECT id, name, allowed_origins, admin_key_hash, trait_rules, escalation_rules, widget FROM site LIMIT 1",
+                "SELECT id, name, allowed_origins, admin_key_hash, trait_rules, escalation_rules, widget, rate_limits FROM site LIMIT 1",
                 None,
             )
             .and_then(|cursor| cursor.to_array())
@@ -1532,6 +1593,7 @@ impl SiteObject {
             trait_rules: serde_json::from_str(&row.trait_rules).unwrap_or_default(),
             escalation_rules: serde_json::from_str(&row.escalation_rules).unwrap_or_default(),
             widget: serde_json::from_str(&row.widget).unwrap_or_default(),
+            rate_limits: serde_json::from_str(&row.rate_limits).unwrap_or_default(),
         }))
     }
 

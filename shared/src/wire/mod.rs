@@ -370,6 +370,9 @@ pub struct SiteView {
     /// How the widget looks and behaves (docs/widget.md).
     #[serde(default)]
     pub widget: crate::widget_settings::WidgetSettings,
+    /// Messages, new sessions and codes allowed per conversation, per address and per site.
+    #[serde(default)]
+    pub rate_limits: crate::rate::RateLimits,
 }
 
 /// `GET /v1/sites/{site}/widget`: what the loader and the widget need before drawing anything.

@@ -180,6 +180,7 @@ pub struct UpdateSiteRequest {
     pub trait_rules: Option<crate::profile::TraitRules>,
     pub escalation_rules: Option<crate::escalation::EscalationRules>,
     pub widget: Option<crate::widget_settings::WidgetSettings>,
+    pub rate_limits: Option<crate::rate::RateLimits>,
 }
 
 impl UpdateSiteRequest {
@@ -223,9 +224,15 @@ impl UpdateSiteRequest {
             Some(value @ Value::Object(_)) => Some(crate::widget_settings::WidgetSettings::from_json(value)?),
             Some(other) => return Err(wrong_type("widget", "an object", other).into()),
         };
+        let rate_limits = match object.get("rate_limits") {
+            None => None,
+            Some(value @ Value::Object(_)) => Some(crate::rate::RateLimits::from_json(value)?),
+            Some(other) => return Err(wrong_type("rate_limits", "an object", other).into()),
+        };
         Ok(UpdateSiteRequest {
             name,
             widget,
+            rate_limits,
             allowed_origins: origins(object.get("allowed_origins"))?,
             trait_rules,
             escalation_rules,
