@@ -11,6 +11,7 @@ pub mod email;
 pub mod internal;
 pub mod pages;
 pub mod route;
+pub mod turnstile;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;

@@ -75,14 +75,7 @@ fn new_sessions_are_limited_per_address_but_renewals_are_not() {
     let refused = new_session(&site);
     expect_limited(&refused, "new sessions from this network address");
     // A visitor who already has a session keeps it, and their chat works.
-    let auth = format!("Bearer {token}");
-    let renewed = edge().request(
-        "POST",
-        &site.path("/sessions"),
-        &[("Origin", ORIGIN), ("Authorization", &auth)],
-        None,
-    );
-    renewed.expect_ok(201);
+    site.renew(&token).expect_ok(201);
     site.send(&token, "m1", "I forgot my password").expect_ok(200);
 }
 

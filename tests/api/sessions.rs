@@ -65,13 +65,7 @@ fn renewing_keeps_the_visitor_and_the_conversation() {
     let site = site_with_articles();
     let token = site.session();
     site.send(&token, "m1", "I forgot my password").expect_ok(200);
-    let auth = format!("Bearer {token}");
-    let renewed = edge().request(
-        "POST",
-        &site.path("/sessions"),
-        &[("Origin", ORIGIN), ("Authorization", &auth)],
-        None,
-    );
+    let renewed = site.renew(&token);
     let body = renewed.expect_ok(201);
     let new_token = body["token"].as_str().unwrap();
     assert_eq!(site.transcript(new_token).len(), 2);

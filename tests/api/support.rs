@@ -257,6 +257,17 @@ impl Site {
         reply.expect_ok(201)["token"].as_str().expect("token").to_owned()
     }
 
+    /// Renews a session token (`POST /sessions` with the token).
+    pub fn renew(&self, token: &str) -> Reply {
+        let auth = format!("Bearer {token}");
+        edge().request(
+            "POST",
+            &self.path("/sessions"),
+            &[("Origin", ORIGIN), ("Authorization", &auth)],
+            None,
+        )
+    }
+
     pub fn send(&self, token: &str, id: &str, text: &str) -> Reply {
         edge().json(
             "POST",

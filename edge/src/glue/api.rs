@@ -971,26 +971,8 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         Route::Metrics { site } => {
             require_admin(&req, env, &site).await?;
-            let csv = match query_param(&url, "format").as_deref() {
-                None | Some("json") => false,
-                Some("csv") => true,
-                Some(other) => {
-                    return Err(ApiError::field(
-                        "format",
-                        format!("format is json or csv, not {other:?}"),
-                    ));
-                }
-            };
-            let business_hours = match query_param(&url, "hours").as_deref() {
-                None | Some("all") => false,
-                Some("business") => true,
-                Some(other) => {
-                    return Err(ApiError::field(
-                        "hours",
-                        format!("hours is all or business, not {other:?}"),
-                    ));
-                }
-            };
+            let csv = either(&url, "format", ["json", "csv"])?;
+            let business_hours = either(&url, "hours", ["all", "business"])?;
             let (from, to) = report_days(&url)?;
             let report: shared::metrics::Report = site_command(
                 env,
@@ -1730,6 +1712,20 @@ async fn read_ndjson(req: &mut Request) -> ApiResult<String> {
 
 fn query_param(url: &worker::Url, name: &str) -> Option<String> {
     url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// Whether query parameter `name` chose the second of its two values (absent: the first); any
+/// other value is refused by name.
+fn either(url: &worker::Url, name: &str, values: [&str; 2]) -> ApiResult<bool> {
+    match query_param(url, name) {
+        None => Ok(false),
+        Some(value) if value == values[0] => Ok(false),
+        Some(value) if value == values[1] => Ok(true),
+        Some(other) => Err(ApiError::field(
+            name,
+            format!("{name} is {} or {}, not {other:?}", values[0], values[1]),
+        )),
+    }
 }
 
 /// The days a metrics request covers, from its `from` and `to` (the last 30 days without them).

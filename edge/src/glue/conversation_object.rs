@@ -96,6 +96,8 @@ pub struct ConversationObject {
     /// Visitor message ids whose reply is being worked out right now, so a retry that arrives
     /// meanwhile does not produce a second reply.
     answering: RefCell<HashSet<String>>,
+    /// New visitor messages pass their admission to storing one at a time, in arrival order.
+    admission: crate::turnstile::Turnstile,
     /// Whether this instance has re-armed a pending hand-over's alarm since it started (local
     /// `workerd` forgets alarms on a restart).
     rearmed: Cell<bool>,
@@ -108,6 +110,7 @@ impl DurableObject for ConversationObject {
             state,
             env,
             answering: RefCell::new(HashSet::new()),
+            admission: crate::turnstile::Turnstile::default(),
             rearmed: Cell::new(false),
         }
     }
@@ -818,7 +821,9 @@ impl ConversationObject {
         };
         let site: crate::internal::SiteRecord = site_command(&self.env, &self.key()?.site, &command).await?;
         let limit = serde_json::to_string(&site.rate_limits.session_messages).map_err(|e| internal("limit", e))?;
-        self.set_meta("session_limit", &limit)?;
+        if self.meta("session_limit")?.as_deref() != Some(limit.as_str()) {
+            self.set_meta("session_limit", &limit)?;
+        }
         Ok(site.rate_limits)
     }
 
@@ -843,14 +848,18 @@ impl ConversationObject {
         if let Some(messages) = self.replayed(&id, from).await? {
             return Ok(messages);
         }
+        // Admission awaits the site object, when the next message may already be here: one at a
+        // time, so messages are stored in the order they came.
+        let turn = self.admission.enter().await;
         let limits = self.admit(ip).await?;
-        // Admission awaited the site object: the same message may have arrived meanwhile (a
-        // resend from another tab), and must still be stored once.
+        // The same message may have arrived meanwhile (a resend from another tab), and must
+        // still be stored once.
         if let Some(messages) = self.replayed(&id, from).await? {
             return Ok(messages);
         }
         self.take_rate_token(&limits.session_messages)?;
         let message = self.store(id, Role::Visitor, text, None, None)?;
+        drop(turn);
         let mut messages = vec![message.clone()];
         if self.status()? == ConversationStatus::Bot {
             messages.extend(self.answer(&message).await?);
