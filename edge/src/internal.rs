@@ -27,6 +27,8 @@ pub struct SiteRecord {
     pub widget: WidgetSettings,
     #[serde(default)]
     pub rate_limits: shared::rate::RateLimits,
+    #[serde(default)]
+    pub privacy: shared::redact::Privacy,
 }
 
 impl SiteRecord {
@@ -40,6 +42,7 @@ impl SiteRecord {
             escalation_rules: self.escalation_rules.clone(),
             widget: self.widget.clone(),
             rate_limits: self.rate_limits,
+            privacy: self.privacy,
         }
     }
 }
@@ -64,6 +67,8 @@ pub enum SiteCommand {
         widget: Option<WidgetSettings>,
         #[serde(default)]
         rate_limits: Option<shared::rate::RateLimits>,
+        #[serde(default)]
+        privacy: Option<shared::redact::Privacy>,
     },
     /// [`SiteCommand::Get`], once `action` from network address `ip` is within the site's
     /// per-address and whole-site rate limits (it is counted); `429 rate_limited` if not.

@@ -27,6 +27,7 @@ pub mod otp;
 pub mod package;
 pub mod profile;
 pub mod rate;
+pub mod redact;
 pub mod resend;
 pub mod session;
 pub mod site;

@@ -414,3 +414,44 @@ fn a_delivery_survives_the_edge_crashing_between_attempts() {
     let dead = other.request("GET", &site.path("/dead-letters"), &[("Authorization", &auth)], None);
     assert_eq!(dead.expect_ok(200)["dead_letters"].as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn card_numbers_are_cut_from_what_staff_tools_receive_unless_the_site_turns_it_off() {
+    let site = site_with_articles();
+    let receiver = Receiver::start(vec![]);
+    let (_, secret) = add_endpoint(&site, &receiver.url, None);
+    let token = site.session();
+    site.send(&token, "q1", "you charged my card 4242 4242 4242 4242 twice")
+        .expect_ok(200);
+    site.send(&token, "q2", "I need a person now").expect_ok(200);
+    let got = receiver.wait_for(1);
+    let event = check_signed(&got[0], &secret);
+    assert_eq!(event["type"], "conversation.escalated");
+    let body = event["data"].to_string();
+    assert!(!body.contains("4242 4242 4242 4242"), "{body}");
+    assert!(body.contains("you charged my card [card ending 4242] twice"), "{body}");
+    // The conversation itself keeps what the customer wrote.
+    let kept = site.transcript(&token);
+    assert_eq!(kept[0]["text"], "you charged my card 4242 4242 4242 4242 twice");
+
+    // A site that needs the numbers in its own tools turns it off.
+    let reply = edge().json(
+        "PATCH",
+        &site.path(""),
+        Some(&site.admin_key),
+        &json!({ "privacy": { "redact_card_numbers": false } }),
+    );
+    assert_eq!(reply.expect_ok(200)["privacy"]["redact_card_numbers"], false);
+    site.send(&token, "q3", "it was 5555-5555-5555-4444").expect_ok(200);
+    let got = receiver.wait_for(2);
+    let event = check_signed(&got[1], &secret);
+    assert_eq!(event["data"]["message"]["text"], "it was 5555-5555-5555-4444");
+    let bad = edge().json(
+        "PATCH",
+        &site.path(""),
+        Some(&site.admin_key),
+        &json!({ "privacy": { "redact_everything": true } }),
+    );
+    bad.expect_error(400, "invalid_field");
+    assert_eq!(bad.body["error"]["field"], "privacy");
+}

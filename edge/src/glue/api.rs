@@ -433,6 +433,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 escalation_rules: request.escalation_rules,
                 widget: request.widget,
                 rate_limits: request.rate_limits,
+                privacy: request.privacy,
             };
             let record: SiteRecord = site_command(env, &site, &command).await?;
             json(200, &record.view())

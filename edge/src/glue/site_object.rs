@@ -91,7 +91,7 @@ CREATE TABLE IF NOT EXISTS identity_secrets (
 );";
 
 /// Columns added after the first release; adding one that exists fails harmlessly.
-const MIGRATIONS: [&str; 10] = [
+const MIGRATIONS: [&str; 11] = [
     "ALTER TABLE site ADD COLUMN trait_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE site ADD COLUMN escalation_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE staff_keys ADD COLUMN team TEXT",
@@ -102,6 +102,7 @@ const MIGRATIONS: [&str; 10] = [
     "CREATE TABLE IF NOT EXISTS sms_opt_outs (number TEXT PRIMARY KEY, at INTEGER NOT NULL)",
     "ALTER TABLE site ADD COLUMN widget TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE site ADD COLUMN rate_limits TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE site ADD COLUMN privacy TEXT NOT NULL DEFAULT '{}'",
 ];
 
 /// The webhook format as stored.
@@ -258,6 +259,7 @@ struct SiteRow {
     escalation_rules: String,
     widget: String,
     rate_limits: String,
+    privacy: String,
 }
 
 #[derive(Deserialize)]
@@ -364,8 +366,15 @@ impl SiteObject {
                 escalation_rules,
                 widget,
                 rate_limits,
+                privacy,
             } => {
                 self.existing()?;
+                if let Some(privacy) = privacy {
+                    let privacy = serde_json::to_string(&privacy).map_err(|e| internal("privacy", e))?;
+                    self.sql()
+                        .exec("UPDATE site SET privacy = ?", vec![privacy.into()])
+                        .map_err(|e| internal("updating a site", e))?;
+                }
                 if let Some(limits) = rate_limits {
                     let limits = serde_json::to_string(&limits).map_err(|e| internal("rate limits", e))?;
                     self.sql()
@@ -1170,6 +1179,11 @@ impl SiteObject {
     ) -> std::result::Result<(), ApiError> {
         let record = self.existing()?;
         let site = record.id.clone();
+        let mut data = data;
+        let redact = record.privacy.redact_card_numbers;
+        if redact {
+            shared::redact::redact_json(&mut data);
+        }
         let payload = serde_json::json!({ "type": event, "timestamp": at, "data": data }).to_string();
         let mut slack_payload = None;
         for (info, _) in self.webhooks()? {
@@ -1182,13 +1196,16 @@ impl SiteObject {
                     .get_or_insert_with(|| {
                         // Events without a package still link to the conversation's transcript.
                         let link = link.clone().or_else(|| self.transcript_link(&site, conversation, at));
-                        slack::message(
+                        let mut message = slack::message(
                             &record.name,
                             conversation,
                             slack,
                             link.as_ref().map(|(url, _)| url.as_str()),
-                        )
-                        .to_string()
+                        );
+                        if redact {
+                            shared::redact::redact_json(&mut message);
+                        }
+                        message.to_string()
                     })
                     .clone(),
             };
@@ -1571,7 +1588,7 @@ impl SiteObject {
         let rows: Vec<SiteRow> = self
             .sql()
             .exec(
-                "SELECT id, name, allowed_origins, admin_key_hash, trait_rules, escalation_rules, widget, rate_limits FROM site LIMIT 1",
+                "SELECT id, name, allowed_origins, admin_key_hash, trait_rules, escalation_rules, widget, rate_limits, privacy FROM site LIMIT 1",
                 None,
             )
             .and_then(|cursor| cursor.to_array())
@@ -1594,6 +1611,7 @@ impl SiteObject {
             escalation_rules: serde_json::from_str(&row.escalation_rules).unwrap_or_default(),
             widget: serde_json::from_str(&row.widget).unwrap_or_default(),
             rate_limits: serde_json::from_str(&row.rate_limits).unwrap_or_default(),
+            privacy: serde_json::from_str(&row.privacy).unwrap_or_default(),
         }))
     }
 

@@ -373,6 +373,9 @@ pub struct SiteView {
     /// Messages, new sessions and codes allowed per conversation, per address and per site.
     #[serde(default)]
     pub rate_limits: crate::rate::RateLimits,
+    /// What is taken out of data sent to third parties (webhooks, Slack).
+    #[serde(default)]
+    pub privacy: crate::redact::Privacy,
 }
 
 /// `GET /v1/sites/{site}/widget`: what the loader and the widget need before drawing anything.

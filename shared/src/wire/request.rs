@@ -181,6 +181,7 @@ pub struct UpdateSiteRequest {
     pub escalation_rules: Option<crate::escalation::EscalationRules>,
     pub widget: Option<crate::widget_settings::WidgetSettings>,
     pub rate_limits: Option<crate::rate::RateLimits>,
+    pub privacy: Option<crate::redact::Privacy>,
 }
 
 impl UpdateSiteRequest {
@@ -229,10 +230,21 @@ impl UpdateSiteRequest {
             Some(value @ Value::Object(_)) => Some(crate::rate::RateLimits::from_json(value)?),
             Some(other) => return Err(wrong_type("rate_limits", "an object", other).into()),
         };
+        let privacy = match object.get("privacy") {
+            None => None,
+            Some(value @ Value::Object(_)) => Some(serde_json::from_value(value.clone()).map_err(|error| {
+                FieldError::new(
+                    "privacy",
+                    format!("`privacy` is not valid: {error} (e.g. {{\"redact_card_numbers\": true}})"),
+                )
+            })?),
+            Some(other) => return Err(wrong_type("privacy", "an object", other).into()),
+        };
         Ok(UpdateSiteRequest {
             name,
             widget,
             rate_limits,
+            privacy,
             allowed_origins: origins(object.get("allowed_origins"))?,
             trait_rules,
             escalation_rules,
