@@ -30,7 +30,7 @@ fn luhn(digits: &[u8]) -> bool {
         .enumerate()
         .map(|(i, &d)| {
             let d = u32::from(d);
-            if i % 2 == 1 {
+            if !i.is_multiple_of(2) {
                 let twice = d * 2;
                 if twice > 9 { twice - 9 } else { twice }
             } else {
@@ -38,7 +38,7 @@ fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `text` with every card number (13–19 digits, grouped by single spaces or hyphens or not,
