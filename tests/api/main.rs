@@ -5,6 +5,7 @@
 mod support;
 
 mod admin;
+mod catalogue;
 mod continuation;
 mod conversation;
 mod email;
