@@ -16,10 +16,15 @@ type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
 /// Opens the live socket, or returns the HTTP status the handshake was refused with.
 pub fn connect(site: &Site, token: Option<&str>, after: Option<u64>) -> Result<Socket, u16> {
+    connect_to(&edge().base, site, token, after)
+}
+
+/// [`connect`] to the edge at `base`.
+pub fn connect_to(base: &str, site: &Site, token: Option<&str>, after: Option<u64>) -> Result<Socket, u16> {
     let query = after.map(|seq| format!("?after={seq}")).unwrap_or_default();
     let url = format!(
         "{}{}{query}",
-        edge().base.replacen("http", "ws", 1),
+        base.replacen("http", "ws", 1),
         site.path("/conversation/live")
     );
     let mut request = url.into_client_request().unwrap();
@@ -57,7 +62,7 @@ pub fn next(socket: &mut Socket) -> Value {
     }
 }
 
-fn send(socket: &mut Socket, frame: Value) {
+pub fn send(socket: &mut Socket, frame: Value) {
     socket.send(Message::text(frame.to_string())).unwrap();
 }
 
@@ -183,4 +188,73 @@ fn handshakes_without_a_good_token_are_refused_readably() {
             None,
         )
         .expect_error(426, "upgrade_required");
+}
+
+/// The next acknowledgement of one of the visitor's own messages: its id.
+fn next_ack(socket: &mut Socket) -> String {
+    loop {
+        let frame = next(socket);
+        if frame["type"] == "message" && frame["message"]["role"] == "visitor" {
+            return frame["message"]["id"].as_str().unwrap().to_owned();
+        }
+    }
+}
+
+#[test]
+fn acknowledged_messages_survive_the_edge_being_killed_mid_conversation() {
+    let mut own = crate::support::OwnEdge::start(8796, "");
+    let site = own.edge.new_site(&[ORIGIN]);
+    let session = own
+        .edge
+        .request("POST", &site.path("/sessions"), &[("Origin", ORIGIN)], None);
+    let token = session.expect_ok(201)["token"].as_str().unwrap().to_owned();
+    let mut socket = connect_to(&own.edge.base, &site, Some(&token), None).unwrap();
+    assert_eq!(next(&mut socket)["type"], "history");
+    let mut acknowledged = Vec::new();
+    for i in 0..6 {
+        let id = format!("m{i}");
+        send(
+            &mut socket,
+            json!({ "type": "send", "id": id, "text": format!("message {i}") }),
+        );
+        assert_eq!(next_ack(&mut socket), id);
+        acknowledged.push(id);
+    }
+    // One more goes out, and the edge dies (SIGKILL) before the client hears back.
+    send(&mut socket, json!({ "type": "send", "id": "m6", "text": "message 6" }));
+    own.crash();
+    own.restart();
+
+    // The client reconnects and sends what it has no acknowledgement for again.
+    let mut socket = connect_to(&own.edge.base, &site, Some(&token), None).unwrap();
+    let history = next(&mut socket);
+    let stored: Vec<String> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "visitor")
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored[..6], acknowledged[..], "every acknowledged message, in order");
+    send(&mut socket, json!({ "type": "send", "id": "m6", "text": "message 6" }));
+    assert_eq!(next_ack(&mut socket), "m6");
+    let auth = format!("Bearer {token}");
+    let transcript = own.edge.request(
+        "GET",
+        &site.path("/conversation"),
+        &[("Origin", ORIGIN), ("Authorization", &auth)],
+        None,
+    );
+    let ids: Vec<String> = transcript.expect_ok(200)["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "visitor")
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        ["m0", "m1", "m2", "m3", "m4", "m5", "m6"],
+        "the resend is stored once"
+    );
 }
