@@ -322,7 +322,12 @@ pub struct OwnEdge {
     state: String,
     vars: String,
     pids: Option<(u32, u32)>,
+    /// One own edge at a time: two `wrangler dev`s starting together can pick the same internal
+    /// port, and one of them then fails to start.
+    _alone: std::sync::MutexGuard<'static, ()>,
 }
+
+static OWN_EDGES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl OwnEdge {
     /// Starts an edge with empty state; `vars` are extra `--var NAME:VALUE` arguments.
@@ -343,6 +348,7 @@ impl OwnEdge {
             state,
             vars: vars.to_owned(),
             pids: None,
+            _alone: OWN_EDGES.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
         };
         own.boot();
         own
