@@ -190,6 +190,17 @@ fn handshakes_without_a_good_token_are_refused_readably() {
         .expect_error(426, "upgrade_required");
 }
 
+/// The ids of the visitor's own messages in a list of messages, in order.
+fn visitor_ids(messages: &Value) -> Vec<String> {
+    messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "visitor")
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The next acknowledgement of one of the visitor's own messages: its id.
 fn next_ack(socket: &mut Socket) -> String {
     loop {
@@ -228,13 +239,7 @@ fn acknowledged_messages_survive_the_edge_being_killed_mid_conversation() {
     // The client reconnects and sends what it has no acknowledgement for again.
     let mut socket = connect_to(&own.edge.base, &site, Some(&token), None).unwrap();
     let history = next(&mut socket);
-    let stored: Vec<String> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "visitor")
-        .map(|m| m["id"].as_str().unwrap().to_owned())
-        .collect();
+    let stored = visitor_ids(&history["messages"]);
     assert_eq!(stored[..6], acknowledged[..], "every acknowledged message, in order");
     send(&mut socket, json!({ "type": "send", "id": "m6", "text": "message 6" }));
     assert_eq!(next_ack(&mut socket), "m6");
@@ -245,13 +250,7 @@ fn acknowledged_messages_survive_the_edge_being_killed_mid_conversation() {
         &[("Origin", ORIGIN), ("Authorization", &auth)],
         None,
     );
-    let ids: Vec<String> = transcript.expect_ok(200)["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "visitor")
-        .map(|m| m["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = visitor_ids(&transcript.expect_ok(200)["messages"]);
     assert_eq!(
         ids,
         ["m0", "m1", "m2", "m3", "m4", "m5", "m6"],
