@@ -369,46 +369,22 @@ impl SiteObject {
                 privacy,
             } => {
                 self.existing()?;
-                if let Some(privacy) = privacy {
-                    let privacy = serde_json::to_string(&privacy).map_err(|e| internal("privacy", e))?;
-                    self.sql()
-                        .exec("UPDATE site SET privacy = ?", vec![privacy.into()])
-                        .map_err(|e| internal("updating a site", e))?;
-                }
-                if let Some(limits) = rate_limits {
-                    let limits = serde_json::to_string(&limits).map_err(|e| internal("rate limits", e))?;
-                    self.sql()
-                        .exec("UPDATE site SET rate_limits = ?", vec![limits.into()])
-                        .map_err(|e| internal("updating a site", e))?;
-                }
-                if let Some(widget) = widget {
-                    let widget = serde_json::to_string(&widget).map_err(|e| internal("widget settings", e))?;
-                    self.sql()
-                        .exec("UPDATE site SET widget = ?", vec![widget.into()])
-                        .map_err(|e| internal("updating a site", e))?;
-                }
-                if let Some(rules) = escalation_rules {
-                    let rules = serde_json::to_string(&rules).map_err(|e| internal("escalation rules", e))?;
-                    self.sql()
-                        .exec("UPDATE site SET escalation_rules = ?", vec![rules.into()])
-                        .map_err(|e| internal("updating a site", e))?;
-                }
-                if let Some(rules) = trait_rules {
-                    let rules = serde_json::to_string(&rules).map_err(|e| internal("trait rules", e))?;
-                    self.sql()
-                        .exec("UPDATE site SET trait_rules = ?", vec![rules.into()])
-                        .map_err(|e| internal("updating a site", e))?;
-                }
-                if let Some(name) = name {
-                    self.sql()
-                        .exec("UPDATE site SET name = ?", vec![name.into()])
-                        .map_err(|e| internal("updating a site", e))?;
-                }
-                if let Some(origins) = allowed_origins {
-                    let origins = serde_json::to_string(&origins).map_err(|e| internal("origins", e))?;
-                    self.sql()
-                        .exec("UPDATE site SET allowed_origins = ?", vec![origins.into()])
-                        .map_err(|e| internal("updating a site", e))?;
+                // Each field is its own column; a field left out keeps its value.
+                let columns = [
+                    ("name", name),
+                    ("allowed_origins", stored(&allowed_origins)?),
+                    ("trait_rules", stored(&trait_rules)?),
+                    ("escalation_rules", stored(&escalation_rules)?),
+                    ("widget", stored(&widget)?),
+                    ("rate_limits", stored(&rate_limits)?),
+                    ("privacy", stored(&privacy)?),
+                ];
+                for (column, value) in columns {
+                    if let Some(value) = value {
+                        self.sql()
+                            .exec(&format!("UPDATE site SET {column} = ?"), vec![value.into()])
+                            .map_err(|e| internal("updating a site", e))?;
+                    }
                 }
                 json(200, &self.existing()?)
             }
@@ -1639,4 +1615,12 @@ impl SiteObject {
         self.knowledge.replace(Some(Rc::clone(&knowledge)));
         Ok(knowledge)
     }
+}
+
+/// A site setting as its column stores it (JSON), or `None` when the update leaves it out.
+fn stored<T: serde::Serialize>(value: &Option<T>) -> Result<Option<String>, ApiError> {
+    value
+        .as_ref()
+        .map(|v| serde_json::to_string(v).map_err(|e| internal("a site setting", e)))
+        .transpose()
 }
