@@ -13,6 +13,7 @@ use shared::wire::{BotDetail, Message, SiteView};
 
 /// A site as stored in its `SiteObject`.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SiteRecord {
     pub id: String,
     pub name: String,
@@ -49,6 +50,7 @@ impl SiteRecord {
 
 /// `SiteObject` commands.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum SiteCommand {
     Create {
@@ -280,6 +282,7 @@ pub enum SiteCommand {
 
 /// A site's SMS channel: its Twilio account and number.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SmsConfig {
     pub account_sid: String,
     pub auth_token: String,
@@ -298,6 +301,7 @@ impl std::fmt::Debug for SmsConfig {
 
 /// A site's WhatsApp channel: its Cloud API number and the app's credentials.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct WhatsappConfig {
     pub phone_number_id: String,
     pub access_token: String,
@@ -315,6 +319,7 @@ impl std::fmt::Debug for WhatsappConfig {
 
 /// A channel as the admin API shows it (never its secrets).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ChannelInfo {
     pub kind: String,
     #[serde(flatten)]
@@ -325,6 +330,7 @@ pub struct ChannelInfo {
 /// A site's Messenger page or Instagram account: its id, a page access token, and the Meta
 /// app's secret and webhook verify token.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct PageConfig {
     pub page_id: String,
     pub access_token: String,
@@ -342,6 +348,7 @@ impl std::fmt::Debug for PageConfig {
 
 /// How to answer on Messenger or Instagram: which inbox, whom, and when they last wrote.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct PageContext {
     /// `messenger` or `instagram`: the channel settings to send with.
     pub kind: String,
@@ -351,6 +358,7 @@ pub struct PageContext {
 
 /// A site's Telegram channel: its bot's token and the webhook's secret token.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TelegramConfig {
     pub bot_token: String,
     pub secret_token: String,
@@ -364,6 +372,7 @@ impl std::fmt::Debug for TelegramConfig {
 
 /// How to answer on Telegram: in which chat.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TelegramContext {
     pub chat_id: i64,
 }
@@ -371,6 +380,7 @@ pub struct TelegramContext {
 /// How to answer on WhatsApp: to whom, from which number, and when they last wrote (the 24-hour
 /// customer-service window runs from then).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct WhatsappContext {
     pub to: String,
     pub last_inbound_at: u64,
@@ -378,6 +388,7 @@ pub struct WhatsappContext {
 
 /// How to answer an SMS: to whom, from which of the site's numbers.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SmsContext {
     pub from: String,
     pub to: String,
@@ -386,6 +397,7 @@ pub struct SmsContext {
 /// How an endpoint wants its deliveries: Standard Webhooks JSON events, or Slack's
 /// incoming-webhook format (Block Kit) for a channel.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookFormat {
     #[default]
@@ -395,6 +407,7 @@ pub enum WebhookFormat {
 
 /// A staff member's key, as the admin API lists it (never the key).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct StaffKeyInfo {
     pub id: String,
     pub name: String,
@@ -406,6 +419,7 @@ pub struct StaffKeyInfo {
 
 /// One conversation in the human queue.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct QueueEntry {
     pub conversation: String,
     /// `waiting`, `assigned` or `resolved`.
@@ -428,6 +442,7 @@ pub struct QueueEntry {
 
 /// `ConversationObject` `/agent`: a staff reply.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct AgentReplyCommand {
     pub id: String,
     pub text: String,
@@ -437,6 +452,7 @@ pub struct AgentReplyCommand {
 /// What became of a staff reply: `chat` (pushed to the customer's open widget), `email` (nobody
 /// was connected, so it went to their address) or `stored` (it waits in the chat).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct AgentReplyResult {
     pub message: Message,
     pub delivered_by: String,
@@ -447,6 +463,7 @@ pub struct AgentReplyResult {
 
 /// A conversation as staff see it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct StaffConversation {
     pub id: String,
     pub status: shared::wire::ConversationStatus,
@@ -463,6 +480,7 @@ pub struct StaffConversation {
 
 /// A customer's satisfaction rating (CSAT) of the help they got.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Rating {
     /// 1 (very unsatisfied) to 5 (very satisfied).
     pub score: u8,
@@ -475,6 +493,7 @@ pub struct Rating {
 
 /// An internal note: staff writing to staff about a conversation.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Note {
     pub id: String,
     pub author: String,
@@ -485,6 +504,7 @@ pub struct Note {
 /// `ConversationObject` `/notes`: a new internal note (`id` from the client, so a resend is
 /// stored once).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct NoteCommand {
     pub id: String,
     pub text: String,
@@ -495,6 +515,7 @@ pub struct NoteCommand {
 /// (email so far), already routed to this conversation. `id` is derived from the channel's own
 /// message id, so a provider's retry is stored once.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct InboundCommand {
     pub id: String,
     pub channel: shared::wire::Channel,
@@ -541,6 +562,7 @@ impl InboundCommand {
 
 /// How to answer an email in its sender's thread.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct EmailContext {
     pub from: String,
     pub subject: String,
@@ -556,6 +578,7 @@ pub struct EmailContext {
 
 /// What became of an inbound message.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct InboundResult {
     pub message: Message,
     /// The same message arrived before; nothing was stored or sent again.
@@ -567,6 +590,7 @@ pub struct InboundResult {
 
 /// `ConversationObject` `/feedback`: the customer's "did that help?" on a bot answer.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct FeedbackCommand {
     pub message: String,
     pub helpful: bool,
@@ -578,6 +602,7 @@ pub const MAX_IDENTITY_SECRETS: usize = 3;
 
 /// An identity secret as the site object keeps it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct IdentitySecret {
     pub kid: String,
     pub secret: String,
@@ -594,6 +619,7 @@ impl std::fmt::Debug for IdentitySecret {
 
 /// A request to a site's `ProfileDirectory`.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct DirectoryRequest {
     pub site: String,
     pub command: DirectoryCommand,
@@ -602,6 +628,7 @@ pub struct DirectoryRequest {
 /// `ProfileDirectory` commands. Times are milliseconds since the Unix epoch unless named `_secs`;
 /// ids and random values come from the worker.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum DirectoryCommand {
     /// A session proved identities: attach them, merging with whoever already has them.
@@ -730,6 +757,7 @@ pub enum DirectoryCommand {
 /// conversation), `sender` (its authenticated sender's conversation, new or open) or `review`
 /// (an unauthenticated sender: a separate profile flagged for staff).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct InboundRoute {
     pub conversation: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -742,6 +770,7 @@ pub struct InboundRoute {
 
 /// What an import did.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
@@ -751,6 +780,7 @@ pub struct ImportReport {
 
 /// Fresh ids for whatever a command may have to create.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct NewIds {
     pub profile: String,
     pub merge: String,
@@ -759,6 +789,7 @@ pub struct NewIds {
 
 /// What an identify (or verified code) did.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The identities joined the session's own profile.
@@ -771,6 +802,7 @@ pub enum Outcome {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct IdentifyOutcome {
     pub outcome: Outcome,
     pub profile: String,
@@ -781,6 +813,7 @@ pub struct IdentifyOutcome {
 
 /// A profile as the admin API shows it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ProfileView {
     #[serde(flatten)]
     pub profile: Profile,
@@ -789,6 +822,7 @@ pub struct ProfileView {
 
 /// One merge in a profile's history.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct MergeSummary {
     pub id: String,
     pub at: u64,
@@ -816,6 +850,7 @@ impl MergeSummary {
 
 /// Everything held about a person.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ProfileExport {
     pub profile: ProfileView,
     pub conversations: Vec<ConversationExport>,
@@ -823,6 +858,7 @@ pub struct ProfileExport {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ConversationExport {
     pub id: String,
     pub messages: Vec<Message>,
@@ -835,6 +871,7 @@ pub struct ConversationExport {
 
 /// What deleting a person erased.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ErasureReport {
     pub profile: String,
     pub identities: usize,
@@ -847,6 +884,7 @@ pub struct ErasureReport {
 
 /// What undoing a merge restored.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct UndoReport {
     pub merge: String,
     pub survivor: ProfileView,
@@ -856,6 +894,7 @@ pub struct UndoReport {
 /// `ConversationObject` `/join`: the messages of another conversation join this one's timeline,
 /// and `member` (if any) may now read it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct JoinCommand {
     pub from: String,
     pub messages: Vec<Message>,
@@ -865,6 +904,7 @@ pub struct JoinCommand {
 /// `ConversationObject` `/split`: the messages that joined from `from` leave, and `member` (if
 /// any) may no longer read this conversation.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SplitCommand {
     pub from: Option<String>,
     pub member: Option<String>,
@@ -872,6 +912,7 @@ pub struct SplitCommand {
 
 /// `ConversationObject` `/members`: who may read and write it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct MemberCommand {
     pub visitor: String,
     pub add: bool,
@@ -879,12 +920,14 @@ pub struct MemberCommand {
 
 /// `ConversationObject` `/erase` reply.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct EraseReport {
     pub messages: usize,
 }
 
 /// `SiteObject`'s reply to `Answer`: what the bot should say.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct AnswerReply {
     pub text: String,
     pub detail: BotDetail,
@@ -895,6 +938,7 @@ pub struct AnswerReply {
 
 /// `ConversationObject` `/messages`: a visitor message the worker has already validated.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SendCommand {
     pub id: String,
     pub text: String,
@@ -905,6 +949,7 @@ pub struct SendCommand {
 
 /// `ConversationObject` `/handoff`: the visitor asks for a person.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct HandoffCommand {
     pub id: String,
 }
@@ -912,6 +957,7 @@ pub struct HandoffCommand {
 /// Which conversation an object holds. A visitor's first conversation is named by its visitor
 /// id; the worker vouches for the visitor after checking the session token.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ConversationKey {
     pub site: String,
     /// Stored by earlier versions as `visitor`.
@@ -934,6 +980,7 @@ pub fn object_name(site: &str, conversation: &str) -> String {
 /// One webhook event on its way to one endpoint: a Cloudflare Queue message. `id` is the
 /// `webhook-id`, the same for every attempt, so receivers deduplicate.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Delivery {
     pub id: String,
     pub site: String,
@@ -946,6 +993,7 @@ pub struct Delivery {
 
 /// The end of one delivery attempt, as the queue consumer reports it to the site's outbox.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AttemptResult {
     Delivered,
@@ -973,6 +1021,7 @@ impl Delivery {
 
 /// A webhook endpoint as the admin API shows it (never its secret).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct WebhookInfo {
     pub id: String,
     pub url: String,
@@ -986,6 +1035,7 @@ pub struct WebhookInfo {
 
 /// Where and how to deliver (internal).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct WebhookTarget {
     pub url: String,
     pub secret: String,
@@ -1003,6 +1053,7 @@ impl std::fmt::Debug for WebhookTarget {
 
 /// A delivery that ran out of retries, kept for the admin to see and replay.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct DeadLetterInfo {
     pub id: String,
     pub endpoint: String,

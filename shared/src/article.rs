@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::limits::{MAX_ARTICLE_BODY_CHARS, MAX_ARTICLE_QUESTIONS, MAX_ARTICLE_TITLE_CHARS, MAX_ARTICLES};
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Article {
     pub id: String,
     pub title: String,

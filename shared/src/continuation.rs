@@ -35,6 +35,7 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(
 
 /// The channels a conversation can move to.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
     Email,
@@ -131,6 +132,7 @@ fn canonical_char(b: u8) -> Option<char> {
 /// What the widget shows: where to write, a link that opens the app with the code filled in,
 /// and the text to send if the link cannot be used.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Invitation {
     pub channel: Target,
     pub code: String,
@@ -196,6 +198,7 @@ pub fn code_key(code: &str) -> String {
 
 /// A code as stored: whose it is, for which channel, and whether it was used.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CodeRecord {
     pub visitor: String,
     pub conversation: String,
@@ -219,6 +222,7 @@ pub enum CodeProblem {
 
 /// What a message carrying a code achieved, told to the customer on that channel.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Redeemed {
     /// The channel identity joined the session's profile; the conversation continues here.

@@ -18,6 +18,7 @@ use crate::wire::EscalationReason;
 
 /// A site's escalation settings.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct EscalationRules {
     /// Bot answers that did not help (no answer, or "that didn't help") before a person takes
@@ -51,6 +52,7 @@ impl Default for EscalationRules {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct HighValueRule {
     /// A numeric trait, e.g. `lifetime_value`.
     #[serde(rename = "trait")]
@@ -59,6 +61,7 @@ pub struct HighValueRule {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TeamRule {
     pub team: String,
     #[serde(default)]
@@ -69,6 +72,7 @@ pub struct TeamRule {
 
 /// How soon a person should look.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     Normal,
@@ -250,6 +254,7 @@ pub struct Situation<'a> {
 
 /// A decision to hand the conversation to a person.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Escalation {
     /// Why, most important first.
     pub reasons: Vec<EscalationReason>,
@@ -266,6 +271,7 @@ pub struct Escalation {
 
 /// How the suggested team was chosen.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TeamSource {
     /// One of the site's team rules matched.

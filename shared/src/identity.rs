@@ -36,6 +36,7 @@ pub const MAX_IDENTITY_BYTES: usize = 254;
 
 /// The kinds of identity a profile can hold.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityKind {
     /// An anonymous widget session (its visitor id).
@@ -83,6 +84,7 @@ impl IdentityKind {
 
 /// One identity, normalised so that the same person written two ways is one key.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct IdentityKey {
     pub kind: IdentityKind,
     pub value: String,
@@ -186,6 +188,7 @@ pub fn find_email(text: &str) -> Option<String> {
 
 /// Claims of an identity token, as the site's backend writes them.
 #[derive(Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 struct IdentityTokenClaims {
     sub: String,
     aud: String,
@@ -204,6 +207,7 @@ struct IdentityTokenClaims {
 
 /// How an identity came to be believed.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum Proof {
     /// The site's backend signed an identity token with the secret `kid`.
@@ -243,6 +247,7 @@ impl Proof {
 
 /// What a checked `identify` call establishes: verified identities, claimed ones, and traits.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Identified {
     pub proof: Proof,
     pub verified: Vec<IdentityKey>,

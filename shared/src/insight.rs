@@ -22,6 +22,7 @@ const EXAMPLES: usize = 5;
 
 /// A question the bot did not help with.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Unhelped {
     pub question: String,
     /// `no_answer` (the bot did not answer) or `not_helpful` (the customer said so).
@@ -30,6 +31,7 @@ pub struct Unhelped {
 
 /// A group of similar questions.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct QuestionTopic {
     /// The question most like the rest.
     pub label: String,
@@ -185,6 +187,7 @@ pub struct ContactCounts {
 
 /// A customer who contacts support far more than usual, with the evidence.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ChurnSignal {
     pub conversation: String,
     /// Contacts in the last [`CHURN_RECENT_DAYS`] days.

@@ -209,6 +209,7 @@ mod tests {
     }
 
     #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
     struct Claims {
         sub: String,
         exp: u64,

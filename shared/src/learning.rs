@@ -58,6 +58,7 @@ pub fn add_phrasing(article: &mut Article, question: &str, learned: usize) -> Le
 
 /// A phrasing the site has learned: from customers' "did that help?" votes, or approved by staff.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct LearnedPhrasing {
     pub article: String,
     pub question: String,
@@ -92,6 +93,7 @@ pub fn with_learned(articles: &[Article], learned: &[LearnedPhrasing]) -> Vec<Ar
 
 /// What staff resolved: the customer's question and the staff reply that answered it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Resolution {
     pub question: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +133,7 @@ pub fn resolution_of(messages: &[Message]) -> Option<Resolution> {
 
 /// What a proposal would teach the knowledge base.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Teaching {
     /// The customer's question as a phrasing of the article staff linked.
@@ -141,6 +144,7 @@ pub enum Teaching {
 
 /// A knowledge proposal waiting for the site's approval.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Proposal {
     pub id: String,
     pub conversation: String,

@@ -41,6 +41,7 @@ pub const MAX_REPORT_DAYS: u64 = 366;
 
 /// One thing that happened in a conversation.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Event {
     /// Unique per event (derived from the message or action), so an event recorded twice counts
     /// once.
@@ -55,6 +56,7 @@ pub struct Event {
 
 /// What happened.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     /// The customer wrote.
@@ -159,6 +161,7 @@ pub fn event_of_message(conversation: &str, message: &Message, question: Option<
 
 /// One contact: a customer's question from first message to its end.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Contact {
     pub conversation: String,
     /// 1 for the conversation's first contact, then counting up.
@@ -419,6 +422,7 @@ fn mark_came_back(contact: &Contact, previous: Option<&mut Contact>) -> bool {
 /// Durations in a mergeable histogram: whole seconds, exact below 16 s, then 16 buckets per
 /// doubling (at most 6.25% off).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Histogram {
     #[serde(default)]
     pub count: u64,
@@ -486,6 +490,7 @@ impl Histogram {
 
 /// Counts over a set of contacts; add them up across days and channels.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Stats {
     pub contacts: u64,
@@ -631,6 +636,7 @@ impl Stats {
 /// One day's contacts summed by channel, by topic (article) and by escalation reason: the unit
 /// stored, so a report over a range reads one summary a day, never every contact again.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct DaySummary {
     pub day: u64,
@@ -641,6 +647,7 @@ pub struct DaySummary {
 
 /// Counts for one article.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct TopicStats {
     pub contacts: u64,
@@ -709,6 +716,7 @@ impl DaySummary {
 
 /// Rates and times for a set of contacts, as reports show them.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Figures {
     pub contacts: u64,
     pub deflected: u64,
@@ -740,6 +748,7 @@ pub struct Figures {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Percentiles {
     pub p50: Option<f64>,
     pub p90: Option<f64>,
@@ -795,6 +804,7 @@ impl Figures {
 
 /// A report over a range of days.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Report {
     /// First and last day, `YYYY-MM-DD` (UTC), both included.
     pub from: String,
@@ -814,6 +824,7 @@ pub struct Report {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TopicFigures {
     pub article: String,
     pub contacts: u64,
@@ -824,12 +835,14 @@ pub struct TopicFigures {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ReasonCount {
     pub reason: String,
     pub count: u64,
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct DayFigures {
     pub day: String,
     pub total: Figures,

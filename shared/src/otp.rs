@@ -40,6 +40,7 @@ pub fn code_hash(site: &str, visitor: &str, email: &str, code: &str) -> String {
 
 /// A code waiting to be entered.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct PendingCode {
     pub email: String,
     pub hash: String,

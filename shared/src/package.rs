@@ -24,6 +24,7 @@ pub const TRANSCRIPT_LINK_TTL_SECS: u64 = 7 * 24 * 60 * 60;
 
 /// How much of the conversation the package's transcript leaves out.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Truncation {
     /// Messages in the conversation.
     pub total: usize,
@@ -56,6 +57,7 @@ pub fn fit_transcript(
 
 /// One thing the bot said, as the package reports it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct BotAttempt {
     /// The bot message's id.
     pub message: String,

@@ -24,6 +24,7 @@ use crate::wire::Message;
 
 /// One identity of a profile.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct IdentityRecord {
     #[serde(flatten)]
     pub key: IdentityKey,
@@ -36,6 +37,7 @@ pub struct IdentityRecord {
 
 /// One trait value and where it came from.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TraitValue {
     pub value: Value,
     pub at: u64,
@@ -45,6 +47,7 @@ pub struct TraitValue {
 
 /// How a site wants a trait's conflicting values settled (between values of equal standing).
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TraitRule {
     /// The most recently set value wins.
@@ -60,6 +63,7 @@ pub enum TraitRule {
 pub type TraitRules = BTreeMap<String, TraitRule>;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Profile {
     pub id: String,
     pub created_at: u64,
@@ -189,6 +193,7 @@ pub const MAX_IMPORT_PEOPLE: usize = 50_000;
 /// One person in a profile import: the site's user id, and optionally their email, phone and
 /// traits, all vouched for by the site's admin.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ImportPerson {
     pub user_id: IdentityKey,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,6 +317,7 @@ pub fn compatible(a: &Profile, b: &Profile) -> Result<(), MergeError> {
 
 /// The record of one merge: enough to undo it.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct MergeRecord {
     pub id: String,
     pub at: u64,

@@ -9,6 +9,7 @@ use crate::limits::{RATE_BURST_MESSAGES, RATE_REFILL_MS_PER_MESSAGE};
 use crate::wire::FieldError;
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct RateConfig {
     pub burst: u32,
     pub refill_ms_per_message: u64,
@@ -25,6 +26,7 @@ impl Default for RateConfig {
 
 /// The bucket's state: how many messages it could take at `updated_at` (ms).
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Bucket {
     /// Thousandths of a message, so refills need no floating point.
     pub milli_tokens: u64,
@@ -59,6 +61,7 @@ pub fn take(bucket: Bucket, config: &RateConfig, now: u64) -> Result<Bucket, u64
 
 /// One limit: bursts of up to `burst`, refilled evenly at `per_hour` an hour.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Limit {
     pub burst: u32,
@@ -82,6 +85,7 @@ impl Limit {
 /// site, on messages, new sessions and one-time or continuation codes. Fields left out keep their
 /// defaults.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimits {
     /// Visitor messages in one conversation.
@@ -120,6 +124,7 @@ pub const MAX_LIMIT: u32 = 10_000_000;
 
 /// What a request asks to do, for the limits that apply to it.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Session,

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 /// A site's privacy settings for data sent to third parties.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Privacy {
     /// Replace card numbers (13–19 digits passing the Luhn check) in webhook and Slack bodies.

@@ -14,6 +14,7 @@ const ISSUER: &str = "threadline";
 const TOKEN_TYPE: &str = "session";
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SessionClaims {
     pub iss: String,
     /// Always `"session"`, so a token minted for another purpose with the same keys is refused.

@@ -20,6 +20,7 @@ pub const MAX_OPENINGS: usize = 14;
 pub const MAX_FIELD_VALUE_CHARS: usize = 200;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WidgetSettings {
     /// One of `LOCALES`; absent: the visitor's browser language.
@@ -44,6 +45,7 @@ pub struct WidgetSettings {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Position {
     #[default]
@@ -52,6 +54,7 @@ pub enum Position {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LauncherIcon {
     #[default]
@@ -80,6 +83,7 @@ impl LauncherIcon {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PreChatField {
     /// The trait the answer is kept under: `[a-z][a-z0-9_]{0,31}`.
@@ -93,6 +97,7 @@ pub struct PreChatField {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     #[default]
@@ -103,6 +108,7 @@ pub enum FieldKind {
 
 /// Opening hours in the team's time zone.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Hours {
     /// An IANA time zone, e.g. `Europe/Berlin` (checked by the edge against the runtime's list).
@@ -111,6 +117,7 @@ pub struct Hours {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Opening {
     pub days: Vec<Day>,
@@ -121,6 +128,7 @@ pub struct Opening {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Day {
     Mon,

@@ -18,6 +18,7 @@ pub const MAX_TEXT_CHARS: usize = 8_000;
 
 /// Why an email is automatic: recorded, never answered.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Automatic {
     /// `Auto-Submitted` other than `no` (RFC 3834), `X-Autoreply`, `X-Autorespond`.
@@ -32,6 +33,7 @@ pub enum Automatic {
 
 /// An attachment, described (its bytes are not kept at the edge).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct AttachmentInfo {
     pub name: String,
     pub content_type: String,
@@ -40,6 +42,7 @@ pub struct AttachmentInfo {
 
 /// What the edge needs from an inbound email.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct InboundEmail {
     /// The sender's address, normalised (lowercase).
     pub from: String,

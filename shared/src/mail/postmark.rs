@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::auth::aligned;
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "PascalCase")]
 struct Payload {
     #[serde(default)]
@@ -21,6 +22,7 @@ struct Payload {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "PascalCase")]
 struct HeaderField {
     name: String,

@@ -18,6 +18,7 @@ pub fn server_frame(text: &str) -> Option<ServerFrame> {
 /// conversation's status when the body has one.
 pub fn messages(text: &str) -> Option<(Vec<Message>, Option<ConversationStatus>)> {
     #[derive(Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
     struct Body {
         messages: Vec<FlatMessage>,
         #[serde(default)]
@@ -33,6 +34,7 @@ pub fn messages(text: &str) -> Option<(Vec<Message>, Option<ConversationStatus>)
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 struct FlatFrame {
     #[serde(rename = "type")]
     kind: String,
@@ -85,6 +87,7 @@ impl FlatFrame {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 struct FlatMessage {
     seq: u64,
     id: String,
@@ -124,6 +127,7 @@ impl FlatMessage {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 struct FlatBot {
     kind: String,
     #[serde(default)]
