@@ -165,3 +165,45 @@ fn every_json_endpoint_refuses_bad_bodies_and_foreign_credentials_and_changes_no
         "a refusal changed something"
     );
 }
+
+#[test]
+fn malformed_query_parameters_are_refused_by_name() {
+    let site = site_with_articles();
+    let token = site.session();
+    site.send(&token, "q1", "How do I reset my password?").expect_ok(200);
+    let visitor = format!("Bearer {token}");
+    let admin = format!("Bearer {}", site.admin_key);
+    let cases = [
+        ("/conversation?after=abc", &visitor, "after"),
+        ("/conversation?after=-1", &visitor, "after"),
+        ("/conversation/live?after=null", &visitor, "after"),
+        ("/queue?include=everything", &admin, "include"),
+        ("/metrics?format=xml", &admin, "format"),
+        ("/proposals?state=maybe", &admin, "state"),
+    ];
+    for (path, auth, field) in cases {
+        let reply = edge().request("GET", &site.path(path), &[("Authorization", auth)], None);
+        expect_refused(&reply, 400, &["invalid_field"], path);
+        assert_eq!(reply.body["error"]["field"], field, "{path}");
+    }
+    // The well-formed forms are accepted.
+    let after = edge().request(
+        "GET",
+        &site.path("/conversation?after=1"),
+        &[("Authorization", &visitor)],
+        None,
+    );
+    let messages = after.expect_ok(200)["messages"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !messages.is_empty() && messages.iter().all(|m| m["seq"].as_u64() > Some(1)),
+        "{messages:?}"
+    );
+    edge()
+        .request(
+            "GET",
+            &site.path("/queue?include=resolved"),
+            &[("Authorization", &admin)],
+            None,
+        )
+        .expect_ok(200);
+}

@@ -152,7 +152,11 @@ fn merge_inputs(schemas: &mut Map<String, Value>, inputs: &Map<String, Value>) -
     // Same text, then drop any whose references are not shared, until nothing changes.
     let mut shared: BTreeSet<String> = inputs
         .iter()
-        .filter(|(name, v)| schemas.get(*name).is_some_and(|o| serde_json::to_string(o).ok() == Some(normal(v))))
+        .filter(|(name, v)| {
+            schemas
+                .get(*name)
+                .is_some_and(|o| serde_json::to_string(o).ok() == Some(normal(v)))
+        })
         .map(|(name, _)| name.clone())
         .collect();
     loop {

@@ -604,6 +604,7 @@ fn visitor(d: &mut Doc) {
             )
             .ok(200, "Up to 500 messages.", transcript)
             .errors(&visitor_errors)
+            .errors(&[400])
             .done(),
     );
     let sent = d.res::<w::SendMessageResponse>();
@@ -1112,7 +1113,7 @@ fn staff(d: &mut Doc) {
                 "Most urgent, then oldest.",
                 obj(&[("queue", array(entry.clone()))]),
             )
-            .errors(&[401, 404])
+            .errors(&[400, 401, 404])
             .done(),
     );
     let conversation = d.res::<int::StaffConversation>();

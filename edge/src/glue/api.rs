@@ -488,7 +488,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         Route::Transcript { site } => {
             visitor_site(&req, env, &site).await?;
             let claims = visitor_session(bearer(&req), env, &site)?;
-            let after = after_param(&url);
+            let after = after_param(&url)?;
             let path = conversation_path("/transcript", &claims, after);
             let transcript: TranscriptResponse =
                 call::<_, ()>(&conversation_stub(env, &claims)?, "GET", &path, None).await?;
@@ -668,6 +668,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         Route::Live { site } => {
             visitor_site(&req, env, &site).await?;
+            let after = after_param(&url)?;
             let upgrade = req.headers().get("Upgrade").ok().flatten().unwrap_or_default();
             if !upgrade.eq_ignore_ascii_case("websocket") {
                 return Err(ApiError::new(
@@ -676,7 +677,6 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 ));
             }
             let claims = visitor_session(websocket_token(&req)?, env, &site)?;
-            let after = after_param(&url);
             let path = conversation_path("/live", &claims, after);
             let headers = Headers::new();
             for (name, value) in req.headers().entries() {
@@ -1002,7 +1002,16 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         Route::Queue { site } => {
             require_staff(&req, env, &site).await?;
-            let include_resolved = url.query_pairs().any(|(k, v)| k == "include" && v == "resolved");
+            let include_resolved = match query_param(&url, "include").as_deref() {
+                None => false,
+                Some("resolved") => true,
+                Some(other) => {
+                    return Err(ApiError::field(
+                        "include",
+                        format!("include is resolved (or left out), not {other:?}"),
+                    ));
+                }
+            };
             let entries: Vec<QueueEntry> = site_command(env, &site, &SiteCommand::Queue { include_resolved }).await?;
             json(200, &serde_json::json!({ "queue": entries }))
         }
@@ -1393,11 +1402,15 @@ fn hex(bytes: &[u8]) -> String {
     shared::hex::encode(bytes)
 }
 
-/// The `after` cursor of a transcript or live request, if given.
-fn after_param(url: &Url) -> Option<u64> {
-    url.query_pairs()
-        .find(|(k, _)| k == "after")
-        .and_then(|(_, v)| v.parse().ok())
+/// The `after` cursor of a transcript or live request, if given; anything but a sequence number
+/// is refused by name.
+fn after_param(url: &Url) -> ApiResult<Option<u64>> {
+    query_param(url, "after")
+        .map(|v| {
+            v.parse()
+                .map_err(|_| ApiError::field("after", format!("after is a message sequence number, not {v:?}")))
+        })
+        .transpose()
 }
 
 async fn json_body(req: &mut Request) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
