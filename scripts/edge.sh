@@ -3,7 +3,8 @@
 
 # start_edge <port> <state dir> <log file>: starts the mail sink (a local Postmark stand-in, on
 # port + 10) and wrangler dev in their own process groups, and waits until /healthz answers. Sets
-# EDGE_PID, MAIL_PID and MAIL_URL. Extra `--var NAME:VALUE` arguments may come in EDGE_VARS.
+# EDGE_PID, MAIL_PID and MAIL_URL. Extra `--var NAME:VALUE` arguments may come in EDGE_VARS;
+# EDGE_LOG_LEVEL sets wrangler's (default warn; `log` shows console.log lines).
 start_edge() {
   local port=$1 state log=$3 mail_port=$(($1 + 10))
   state=$(realpath -m "$2")
@@ -26,7 +27,7 @@ start_edge() {
     export PATH="$PWD/../node_modules/.bin:$PATH"
     export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_LOG=warn
     exec setsid ../node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" \
-      --persist-to "$state" --log-level warn --show-interactive-dev-session=false \
+      --persist-to "$state" --log-level "${EDGE_LOG_LEVEL:-warn}" --show-interactive-dev-session=false \
       --var "EMAIL_API_URL:$MAIL_URL" --var "ALLOW_LOOPBACK_WEBHOOKS:1" \
       --var "PUBLIC_URL:http://127.0.0.1:$port" --var "TWILIO_API_URL:$MAIL_URL" \
       --var "GRAPH_API_URL:$MAIL_URL" --var "TELEGRAM_API_URL:$MAIL_URL" ${EDGE_VARS:-}

@@ -257,3 +257,75 @@ fn acknowledged_messages_survive_the_edge_being_killed_mid_conversation() {
         "the resend is stored once"
     );
 }
+
+/// How many times the edge on `port` logged a conversation object waking from hibernation.
+fn wakes(port: u16) -> usize {
+    let log = format!("{}/../target/test-wrangler-{port}.log", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches("woke from hibernation")
+        .count()
+}
+
+#[test]
+fn the_conversation_carries_on_after_its_object_is_evicted_with_the_socket_open() {
+    // workerd evicts an idle Durable Object after 10 s; sockets accepted through the
+    // hibernation API stay connected to the client meanwhile.
+    let port = 8797;
+    let own = crate::support::OwnEdge::start(port, "");
+    let site = own.edge.new_site(&[ORIGIN]);
+    let session = own
+        .edge
+        .request("POST", &site.path("/sessions"), &[("Origin", ORIGIN)], None);
+    let token = session.expect_ok(201)["token"].as_str().unwrap().to_owned();
+    let mut socket = connect_to(&own.edge.base, &site, Some(&token), None).unwrap();
+    assert_eq!(next(&mut socket)["type"], "history");
+    send(
+        &mut socket,
+        json!({ "type": "send", "id": "m1", "text": "Before the nap" }),
+    );
+    assert_eq!(next_ack(&mut socket), "m1");
+    assert_eq!(wakes(port), 0);
+
+    // Idle past the eviction timeout, then the same socket carries on.
+    std::thread::sleep(Duration::from_secs(16));
+    send(
+        &mut socket,
+        json!({ "type": "send", "id": "m2", "text": "After the nap" }),
+    );
+    assert_eq!(
+        next_ack(&mut socket),
+        "m2",
+        "the socket opened before the eviction still works"
+    );
+    assert_eq!(wakes(port), 1, "the object was evicted and woke for the message");
+
+    // Evicted again; a person's reply through the API wakes it and reaches the open socket.
+    std::thread::sleep(Duration::from_secs(16));
+    let conversation = crate::support::conversation_of(&site, &token);
+    own.edge
+        .json(
+            "POST",
+            &site.path(&format!("/conversations/{conversation}/replies")),
+            Some(&site.admin_key),
+            &json!({ "id": "r1", "text": "Still here" }),
+        )
+        .expect_ok(200);
+    let reply = loop {
+        let frame = next(&mut socket);
+        if frame["type"] == "message" && frame["message"]["role"] == "agent" {
+            break frame;
+        }
+    };
+    assert_eq!(reply["message"]["text"], "Still here");
+    assert_eq!(wakes(port), 2);
+    let auth = format!("Bearer {token}");
+    let transcript = own.edge.request(
+        "GET",
+        &site.path("/conversation"),
+        &[("Origin", ORIGIN), ("Authorization", &auth)],
+        None,
+    );
+    let ids = visitor_ids(&transcript.expect_ok(200)["messages"]);
+    assert_eq!(ids, ["m1", "m2"], "nothing lost or doubled across the evictions");
+}

@@ -357,7 +357,7 @@ impl OwnEdge {
     fn boot(&mut self) {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let script = format!(
-            "source scripts/edge.sh && EDGE_VARS='{}' start_edge {} '{}' target/test-wrangler-{}.log && echo $EDGE_PID $MAIL_PID",
+            "source scripts/edge.sh && EDGE_LOG_LEVEL=log EDGE_VARS='{}' start_edge {} '{}' target/test-wrangler-{}.log && echo $EDGE_PID $MAIL_PID",
             self.vars, self.port, self.state, self.port
         );
         let output = std::process::Command::new("bash")

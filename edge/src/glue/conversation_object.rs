@@ -106,6 +106,12 @@ pub struct ConversationObject {
 impl DurableObject for ConversationObject {
     fn new(state: State, env: Env) -> Self {
         create_schema(&state.storage().sql());
+        // Open sockets at construction: the object was evicted while they stayed connected
+        // (hibernation) and a message or call woke it. Nothing else is needed to carry on.
+        let sockets = state.get_websockets().len();
+        if sockets > 0 {
+            worker::console_log!("conversation object woke from hibernation with {sockets} open socket(s)");
+        }
         ConversationObject {
             state,
             env,
