@@ -238,7 +238,7 @@ test("works under a strict Content-Security-Policy: only the site, our origin an
   await context.close();
 });
 
-test("the edge goes down mid-conversation: the widget says so, keeps what the visitor writes, and sends it once, in order, when it is back", async () => {
+test("the edge is killed (SIGKILL) mid-conversation: the widget says so, keeps what the visitor writes, sends it once, in order, when the edge is back on the same state, and a reload shows everything acknowledged", async () => {
   const edge = startOwnEdge(8830);
   try {
     const site = await createSiteWithKey("reconnect", [hosts.origin], ARTICLES, edge.url);
@@ -265,9 +265,17 @@ test("the edge goes down mid-conversation: the widget says so, keeps what the vi
     // And the edge stored each once, in that order.
     const token = await tab.evaluate((key) => JSON.parse(localStorage.getItem(key)).token, `threadline:${site.id}:session`);
     const transcript = await (await fetch(`${edge.url}/v1/sites/${site.id}/conversation`, { headers: { Authorization: `Bearer ${token}`, Origin: hosts.origin } })).json();
-    const stored = transcript.messages.filter((m) => m.role === "visitor" && m.text.includes("while down")).map((m) => m.text);
-    assert.deepEqual(stored, ["first while down", "second while down", "third while down"]);
+    const stored = transcript.messages.filter((m) => m.role === "visitor").map((m) => m.text);
+    assert.deepEqual(stored, ["How do I reset my password?", "first while down", "second while down", "third while down"],
+      "what was acknowledged before the SIGKILL is still stored, before the queue, each once");
+    assert.ok(transcript.messages.some((m) => m.role === "bot" && m.reply_to === transcript.messages[0].id), "and its answer");
     await subtitle.filter({ hasNotText: "Reconnecting" }).waitFor();
+    // A fresh load shows the whole conversation from the restarted edge.
+    await tab.reload();
+    const again = new Widget(tab);
+    await again.open();
+    await again.shows("How do I reset my password?");
+    await again.shows("third while down");
     assert.deepEqual(errors, []);
     await context.close();
   } finally {
