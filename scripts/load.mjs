@@ -1,9 +1,11 @@
 // Load test on loopback (no pass/fail threshold on speed; it fails only on lost, duplicated or
 // reordered messages). Bounded: it stops by itself after at most a few minutes.
 //   1. V concurrent visitors (default 1,000), each on its own live WebSocket, send M messages
-//      each (default 10) back to back; every acknowledgement (the stored message echoed on the
-//      socket) is timed from its send. Then every transcript is read back over HTTP and checked:
-//      each message stored once, in the order sent.
+//      each (default 10): back to back, or with G ms of "think time" (LOAD_GAP_MS) between a
+//      message's acknowledgement and the next, as people chat; every acknowledgement (the stored
+//      message echoed on the socket) is timed from its send. Then every transcript is read back
+//      over HTTP and checked: each message stored once, in the order sent. workerd's memory is
+//      sampled throughout.
 //   2. W inbound channel webhooks a second (default 100) for S seconds (default 60): Telegram
 //      updates with the secret-token header, each a new message from one of 200 chats, half of
 //      them sent twice (Telegram retries); then every chat's conversation is checked for each
@@ -11,7 +13,7 @@
 // Usage: node scripts/load.mjs [visitors] [messages] [webhooks/s] [seconds]   (needs a build;
 // starts its own edge on port 8794 with empty state; the site's rate limits are raised through
 // the API, as a busy site would)
-import { spawn } from "node:child_process";
+import { execSync, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { devVars } from "./dev-vars.mjs";
@@ -20,10 +22,20 @@ import { startWrangler } from "./own-wrangler.mjs";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const port = 8794;
 const [visitors, perVisitor, hooksPerSecond, seconds] = [1000, 10, 100, 60].map((d, i) => Number(process.argv[2 + i] || d));
+const gap = Number(process.env.LOAD_GAP_MS || 0);
 const vars = devVars();
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 const say = (step, text) => console.log(`[load ${step}] ${text}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Resident memory of every workerd process on this machine, in MB. */
+const workerdMb = () => {
+  try {
+    const kb = execSync("ps -C workerd -o rss=", { encoding: "utf8" }).split("\n").map(Number).filter(Boolean);
+    return Math.round(kb.reduce((a, b) => a + b, 0) / 1024);
+  } catch {
+    return 0;
+  }
+};
 
 say("1/6", "starting wrangler dev (workerd) with empty state, and the local provider stand-in");
 // Bot replies to Telegram chats go to the local stand-in (scripts/mail-sink.mjs), never out.
@@ -72,7 +84,7 @@ const QUESTIONS = ["I forgot my password", "can I get my money back", "when will
 async function visitorsOverSockets(site, admin) {
   say("2/6", `creating ${visitors} sessions (50 at a time)`);
   const tokens = await pool(visitors, 50, async () => (await call("POST", `/v1/sites/${site}/sessions`)).token);
-  say("3/6", `${visitors} visitors open a live socket each and send ${perVisitor} messages back to back`);
+  say("3/6", `${visitors} visitors open a live socket each and send ${perVisitor} messages ${gap ? `${gap} ms after each acknowledgement` : "back to back"}`);
   const wsBase = base.replace("http", "ws");
   const sentAt = new Map();
   const rtts = [];
@@ -82,7 +94,8 @@ async function visitorsOverSockets(site, admin) {
   let refused = 0;
   let botReplies = 0;
   const started = performance.now();
-  const deadline = started + 240_000;
+  const deadline = started + 240_000 + perVisitor * gap * 1.5;
+  let peakMb = workerdMb();
   const runs = tokens.map(
     (token, v) =>
       new Promise((resolve) => {
@@ -90,6 +103,12 @@ async function visitorsOverSockets(site, admin) {
         const seen = new Set();
         let lastAcked = -1;
         let lastSeq = 0;
+        const sendOne = (k) => {
+          if (socket.readyState !== WebSocket.OPEN) return;
+          const id = `v${v}-m${k}`;
+          sentAt.set(id, performance.now());
+          socket.send(JSON.stringify({ type: "send", id, text: QUESTIONS[(v + k) % QUESTIONS.length] }));
+        };
         const finish = () => {
           clearTimeout(timer);
           socket.close();
@@ -99,11 +118,7 @@ async function visitorsOverSockets(site, admin) {
         socket.onmessage = (event) => {
           const frame = JSON.parse(event.data);
           if (frame.type === "history") {
-            for (let k = 0; k < perVisitor; k++) {
-              const id = `v${v}-m${k}`;
-              sentAt.set(id, performance.now());
-              socket.send(JSON.stringify({ type: "send", id, text: QUESTIONS[(v + k) % QUESTIONS.length] }));
-            }
+            for (let k = 0; k < (gap ? 1 : perVisitor); k++) sendOne(k);
           } else if (frame.type === "message" && frame.message.role === "visitor") {
             const { id, seq } = frame.message;
             if (seen.has(id)) {
@@ -118,6 +133,7 @@ async function visitorsOverSockets(site, admin) {
             lastAcked = k;
             lastSeq = seq;
             if (seen.size === perVisitor) setTimeout(finish, 50);
+            else if (gap) setTimeout(() => sendOne(k + 1), gap);
           } else if (frame.type === "message" && frame.message.role === "bot") {
             botReplies++;
           } else if (frame.type === "error") {
@@ -129,7 +145,11 @@ async function visitorsOverSockets(site, admin) {
       }),
   );
   let done = 0;
-  const progress = setInterval(() => say("3/6", `${acked}/${visitors * perVisitor} acknowledged`), 5000);
+  const progress = setInterval(() => {
+    const mb = workerdMb();
+    peakMb = Math.max(peakMb, mb);
+    say("3/6", `${acked}/${visitors * perVisitor} acknowledged; workerd ${mb} MB`);
+  }, 5000);
   await Promise.all(runs.map((r) => r.then(() => done++)));
   clearInterval(progress);
   const elapsed = (performance.now() - started) / 1000;
@@ -160,6 +180,7 @@ async function visitorsOverSockets(site, admin) {
     p99: percentile(rtts, 99),
     perSecond: acked / elapsed,
     elapsed,
+    peakMb,
   };
 }
 
@@ -237,7 +258,7 @@ try {
   });
   const ws = await visitorsOverSockets(site, admin);
   console.log(
-    `[load] sockets: ${visitors} visitors x ${perVisitor} messages = ${ws.sent} sent, ${ws.acked} acknowledged, ${ws.lost} lost, ${ws.duplicates} duplicated, ${ws.outOfOrder} out of order, ${ws.refused} refused; ${ws.botReplies} bot replies; round trip p50 ${ws.p50.toFixed(1)} ms, p99 ${ws.p99.toFixed(1)} ms; ${ws.perSecond.toFixed(0)} messages/s over ${ws.elapsed.toFixed(1)} s`,
+    `[load] sockets: ${visitors} visitors x ${perVisitor} messages = ${ws.sent} sent, ${ws.acked} acknowledged, ${ws.lost} lost, ${ws.duplicates} duplicated, ${ws.outOfOrder} out of order, ${ws.refused} refused; ${ws.botReplies} bot replies; round trip p50 ${ws.p50.toFixed(1)} ms, p99 ${ws.p99.toFixed(1)} ms; ${ws.perSecond.toFixed(0)} messages/s over ${ws.elapsed.toFixed(1)} s${gap ? ` (${gap} ms think time)` : ""}; workerd peak ${ws.peakMb} MB`,
   );
   const hooks = await inboundWebhooks(site, admin);
   console.log(

@@ -171,3 +171,43 @@ proptest! {
         }
     }
 }
+
+/// Text as customers write it, with the things redaction looks for among the noise.
+fn chat_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("4242 4242 4242 4242".to_owned()),
+        Just("5555-5555-5555-4444".to_owned()),
+        Just("DE89 3704 0044 0532 0130 00".to_owned()),
+        Just("GB82WEST12345698765432".to_owned()),
+        Just("ana.garcia+x@example.co.uk".to_owned()),
+        Just("+1 (415) 555-0100".to_owned()),
+        Just("@".to_owned()),
+        Just("+".to_owned()),
+        "[0-9 +()@.A-Z-]{0,30}",
+        "\\PC{0,12}",
+    ];
+    proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Redaction never panics (whatever the characters), leaves nothing it would redact again,
+    /// and a text it leaves alone comes back unchanged.
+    #[test]
+    fn redaction_is_total_and_complete(text in chat_text()) {
+        let all = shared::redact::Privacy {
+            redact_card_numbers: true,
+            redact_bank_accounts: true,
+            redact_emails: true,
+            redact_phone_numbers: true,
+        };
+        match all.redact(&text) {
+            Some(redacted) => {
+                prop_assert_ne!(&redacted, &text);
+                prop_assert_eq!(all.redact(&redacted), None, "{} -> {}", text, redacted);
+            }
+            None => prop_assert_eq!(shared::redact::Privacy::OFF.redact(&text), None),
+        }
+    }
+}

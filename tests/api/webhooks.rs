@@ -416,7 +416,7 @@ fn a_delivery_survives_the_edge_crashing_between_attempts() {
 }
 
 #[test]
-fn card_numbers_are_cut_from_what_staff_tools_receive_unless_the_site_turns_it_off() {
+fn card_and_account_numbers_are_cut_from_what_staff_tools_receive_as_the_site_chooses() {
     let site = site_with_articles();
     let receiver = Receiver::start(vec![]);
     let (_, secret) = add_endpoint(&site, &receiver.url, None);
@@ -446,6 +446,29 @@ fn card_numbers_are_cut_from_what_staff_tools_receive_unless_the_site_turns_it_o
     let got = receiver.wait_for(2);
     let event = check_signed(&got[1], &secret);
     assert_eq!(event["data"]["message"]["text"], "it was 5555-5555-5555-4444");
+
+    // Bank account numbers go by default; emails (and phone numbers) when the site asks.
+    let reply = edge().json(
+        "PATCH",
+        &site.path(""),
+        Some(&site.admin_key),
+        &json!({ "privacy": { "redact_card_numbers": false, "redact_emails": true } }),
+    );
+    let privacy = &reply.expect_ok(200)["privacy"];
+    assert_eq!(privacy["redact_bank_accounts"], true, "{privacy}");
+    assert_eq!(privacy["redact_phone_numbers"], false, "{privacy}");
+    site.send(
+        &token,
+        "q4",
+        "refund ana@example.com to GB82 WEST 1234 5698 7654 32, +1 415 555 0100",
+    )
+    .expect_ok(200);
+    let got = receiver.wait_for(3);
+    let event = check_signed(&got[2], &secret);
+    assert_eq!(
+        event["data"]["message"]["text"],
+        "refund [email] to [IBAN ending 5432], +1 415 555 0100"
+    );
     let bad = edge().json(
         "PATCH",
         &site.path(""),

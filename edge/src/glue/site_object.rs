@@ -1156,10 +1156,8 @@ impl SiteObject {
         let record = self.existing()?;
         let site = record.id.clone();
         let mut data = data;
-        let redact = record.privacy.redact_card_numbers;
-        if redact {
-            shared::redact::redact_json(&mut data);
-        }
+        let privacy = record.privacy;
+        shared::redact::redact_json(&mut data, &privacy);
         let payload = serde_json::json!({ "type": event, "timestamp": at, "data": data }).to_string();
         let mut slack_payload = None;
         for (info, _) in self.webhooks()? {
@@ -1178,9 +1176,7 @@ impl SiteObject {
                             slack,
                             link.as_ref().map(|(url, _)| url.as_str()),
                         );
-                        if redact {
-                            shared::redact::redact_json(&mut message);
-                        }
+                        shared::redact::redact_json(&mut message, &privacy);
                         message.to_string()
                     })
                     .clone(),
