@@ -201,6 +201,26 @@ fn visitor_ids(messages: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A new site on `edge` and a visitor's session token on it.
+fn visitor_on(edge: &crate::support::Edge) -> (Site, String) {
+    let site = edge.new_site(&[ORIGIN]);
+    let session = edge.request("POST", &site.path("/sessions"), &[("Origin", ORIGIN)], None);
+    let token = session.expect_ok(201)["token"].as_str().unwrap().to_owned();
+    (site, token)
+}
+
+/// The ids of the visitor's messages `edge` has stored, in order.
+fn stored_ids(edge: &crate::support::Edge, site: &Site, token: &str) -> Vec<String> {
+    let auth = format!("Bearer {token}");
+    let transcript = edge.request(
+        "GET",
+        &site.path("/conversation"),
+        &[("Origin", ORIGIN), ("Authorization", &auth)],
+        None,
+    );
+    visitor_ids(&transcript.expect_ok(200)["messages"])
+}
+
 /// The next acknowledgement of one of the visitor's own messages: its id.
 fn next_ack(socket: &mut Socket) -> String {
     loop {
@@ -214,11 +234,7 @@ fn next_ack(socket: &mut Socket) -> String {
 #[test]
 fn acknowledged_messages_survive_the_edge_being_killed_mid_conversation() {
     let mut own = crate::support::OwnEdge::start(8796, "");
-    let site = own.edge.new_site(&[ORIGIN]);
-    let session = own
-        .edge
-        .request("POST", &site.path("/sessions"), &[("Origin", ORIGIN)], None);
-    let token = session.expect_ok(201)["token"].as_str().unwrap().to_owned();
+    let (site, token) = visitor_on(&own.edge);
     let mut socket = connect_to(&own.edge.base, &site, Some(&token), None).unwrap();
     assert_eq!(next(&mut socket)["type"], "history");
     let mut acknowledged = Vec::new();
@@ -243,14 +259,7 @@ fn acknowledged_messages_survive_the_edge_being_killed_mid_conversation() {
     assert_eq!(stored[..6], acknowledged[..], "every acknowledged message, in order");
     send(&mut socket, json!({ "type": "send", "id": "m6", "text": "message 6" }));
     assert_eq!(next_ack(&mut socket), "m6");
-    let auth = format!("Bearer {token}");
-    let transcript = own.edge.request(
-        "GET",
-        &site.path("/conversation"),
-        &[("Origin", ORIGIN), ("Authorization", &auth)],
-        None,
-    );
-    let ids = visitor_ids(&transcript.expect_ok(200)["messages"]);
+    let ids = stored_ids(&own.edge, &site, &token);
     assert_eq!(
         ids,
         ["m0", "m1", "m2", "m3", "m4", "m5", "m6"],
@@ -273,11 +282,7 @@ fn the_conversation_carries_on_after_its_object_is_evicted_with_the_socket_open(
     // hibernation API stay connected to the client meanwhile.
     let port = 8797;
     let own = crate::support::OwnEdge::start(port, "");
-    let site = own.edge.new_site(&[ORIGIN]);
-    let session = own
-        .edge
-        .request("POST", &site.path("/sessions"), &[("Origin", ORIGIN)], None);
-    let token = session.expect_ok(201)["token"].as_str().unwrap().to_owned();
+    let (site, token) = visitor_on(&own.edge);
     let mut socket = connect_to(&own.edge.base, &site, Some(&token), None).unwrap();
     assert_eq!(next(&mut socket)["type"], "history");
     send(
@@ -319,13 +324,6 @@ fn the_conversation_carries_on_after_its_object_is_evicted_with_the_socket_open(
     };
     assert_eq!(reply["message"]["text"], "Still here");
     assert_eq!(wakes(port), 2);
-    let auth = format!("Bearer {token}");
-    let transcript = own.edge.request(
-        "GET",
-        &site.path("/conversation"),
-        &[("Origin", ORIGIN), ("Authorization", &auth)],
-        None,
-    );
-    let ids = visitor_ids(&transcript.expect_ok(200)["messages"]);
+    let ids = stored_ids(&own.edge, &site, &token);
     assert_eq!(ids, ["m1", "m2"], "nothing lost or doubled across the evictions");
 }
