@@ -19,7 +19,11 @@ pub fn response_headers(origin: Option<&str>) -> Vec<(&'static str, String)> {
 pub fn preflight_headers(origin: Option<&str>) -> Vec<(&'static str, String)> {
     let mut headers = response_headers(origin);
     if origin.is_some() {
-        headers.push(("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH".to_owned()));
+        // Every method the API takes (an admin tool in a browser deletes webhooks and keys too).
+        headers.push((
+            "Access-Control-Allow-Methods",
+            "GET, POST, PUT, PATCH, DELETE".to_owned(),
+        ));
         headers.push(("Access-Control-Allow-Headers", "Authorization, Content-Type".to_owned()));
         headers.push(("Access-Control-Max-Age", "600".to_owned()));
     }
@@ -40,5 +44,25 @@ mod tests {
                 .iter()
                 .any(|(name, value)| *name == "Access-Control-Allow-Headers" && value.contains("Authorization"))
         );
+    }
+
+    #[test]
+    fn preflight_allows_every_method_the_router_takes() {
+        let headers = preflight_headers(Some("https://admin.example.com"));
+        let allowed = &headers
+            .iter()
+            .find(|(name, _)| *name == "Access-Control-Allow-Methods")
+            .expect("methods")
+            .1;
+        for (method, path) in [
+            ("GET", "/v1/sites/demo"),
+            ("POST", "/v1/sites"),
+            ("PUT", "/v1/sites/demo/articles"),
+            ("PATCH", "/v1/sites/demo"),
+            ("DELETE", "/v1/sites/demo/webhooks/wh_1"),
+        ] {
+            assert!(crate::route::resolve(method, path).is_ok(), "{method} {path}");
+            assert!(allowed.split(", ").any(|m| m == method), "{method} in {allowed}");
+        }
     }
 }
