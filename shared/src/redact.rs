@@ -95,49 +95,41 @@ fn luhn(digits: &[u8]) -> bool {
 /// passing the Luhn check, not part of a longer run of digits or a word) replaced by `[card
 /// ending 4242]`; `None` when there is none.
 pub fn card_numbers(text: &str) -> Option<String> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let mut out = String::new();
-    let mut copied = 0;
-    let mut i = 0;
-    while i < chars.len() {
-        let (start, c) = chars[i];
-        let after_word = i > 0 && continues_word(chars[i - 1].1);
-        if !c.is_ascii_digit() || after_word {
-            i += 1;
-            continue;
-        }
-        // A run of digits with single separators between them.
-        let mut digits = Vec::new();
-        let mut j = i;
-        let mut end = i;
-        while j < chars.len() {
-            let c = chars[j].1;
-            if c.is_ascii_digit() {
-                digits.push(c as u8 - b'0');
-                end = j + 1;
-                j += 1;
-            } else if (c == ' ' || c == '-') && chars.get(j + 1).is_some_and(|n| n.1.is_ascii_digit()) {
-                j += 1;
-            } else {
-                break;
+    replace_all(text, |text, from| {
+        let bytes = text.as_bytes();
+        let mut i = from;
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_digit() || after_word(text, i) {
+                i += 1;
+                continue;
             }
+            // A run of digits with single separators between them.
+            let mut digits = Vec::new();
+            let mut j = i;
+            let mut end = i;
+            while j < bytes.len() {
+                let b = bytes[j];
+                if b.is_ascii_digit() {
+                    digits.push(b - b'0');
+                    end = j + 1;
+                    j += 1;
+                } else if (b == b' ' || b == b'-') && bytes.get(j + 1).is_some_and(u8::is_ascii_digit) {
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            let before_word = text[end..].chars().next().is_some_and(char::is_alphanumeric);
+            if (13..=19).contains(&digits.len()) && !before_word && luhn(&digits) {
+                let last4: String = digits[digits.len() - 4..]
+                    .iter()
+                    .map(|d| char::from(b'0' + d))
+                    .collect();
+                return Some((i, end, format!("[card ending {last4}]")));
+            }
+            i = end.max(i + 1);
         }
-        let before_word = chars.get(end).is_some_and(|n| n.1.is_alphanumeric());
-        if (13..=19).contains(&digits.len()) && !before_word && luhn(&digits) {
-            let last4: String = digits[digits.len() - 4..]
-                .iter()
-                .map(|d| char::from(b'0' + d))
-                .collect();
-            let end_byte = chars.get(end).map_or(text.len(), |n| n.0);
-            out.push_str(&text[copied..start]);
-            out.push_str(&format!("[card ending {last4}]"));
-            copied = end_byte;
-        }
-        i = end.max(i + 1);
-    }
-    (copied > 0).then(|| {
-        out.push_str(&text[copied..]);
-        out
+        None
     })
 }
 
