@@ -204,12 +204,23 @@ pub enum SiteCommand {
     },
     /// The channels set up, without their secrets.
     ListChannels,
+    /// How many channel messages wait in the site's inbox.
+    InboxStatus,
     DeleteChannel {
         kind: String,
     },
     /// A channel's settings with their secrets (internal only).
     ChannelConfig {
         kind: String,
+    },
+    /// A channel webhook's request: checked against the channel's secret here, and its messages
+    /// kept in the site's inbox (answered [`InboundAccepted`]) to be routed, stored and answered
+    /// by the inbox's alarm.
+    Inbound {
+        kind: String,
+        proof: ChannelProof,
+        /// The request body as received (the signature covers its exact bytes).
+        body: String,
     },
     /// A number opted out of SMS (`out`), or back in.
     SmsOptOut {
@@ -574,6 +585,82 @@ pub struct EmailContext {
     pub references: Vec<String>,
     /// This conversation's reply address.
     pub reply_address: String,
+}
+
+/// What a channel webhook presented to prove it comes from the provider.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case", tag = "scheme")]
+pub enum ChannelProof {
+    /// Telegram's `X-Telegram-Bot-Api-Secret-Token`.
+    SecretToken { presented: String },
+    /// Meta's `X-Hub-Signature-256` over the body.
+    HubSignature { presented: String },
+    /// Twilio's `X-Twilio-Signature` over the full URL and the sorted form parameters.
+    Twilio { presented: String, url: String },
+}
+
+/// One channel message kept in a site's inbox until it is routed, stored and answered.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(rename_all = "snake_case", tag = "channel", content = "message")]
+pub enum InboundJob {
+    Telegram(shared::telegram::TelegramMessage),
+    Whatsapp(shared::whatsapp::InboundMessage),
+    Page(shared::messenger::PageMessage),
+    Sms(shared::sms::InboundSms),
+}
+
+impl InboundJob {
+    /// The message's id on its channel: a redelivered webhook carries the same one.
+    pub fn key(&self) -> String {
+        match self {
+            InboundJob::Telegram(m) => format!("telegram:{}:{}", m.chat_id, m.message_id),
+            InboundJob::Whatsapp(m) => format!("whatsapp:{}", m.id),
+            InboundJob::Page(m) => format!("{}:{}", m.inbox.as_str(), m.mid),
+            InboundJob::Sms(m) => format!("sms:{}", m.sid),
+        }
+    }
+
+    /// Who sent it: one sender's messages are handled one after another, in the order they
+    /// arrived (they go to the same conversation); different senders' at the same time.
+    pub fn sender(&self) -> String {
+        match self {
+            InboundJob::Telegram(m) => format!("telegram:{}", m.from_id),
+            InboundJob::Whatsapp(m) => format!("whatsapp:{}", m.from),
+            InboundJob::Page(m) => format!("{}:{}", m.inbox.as_str(), m.sender),
+            InboundJob::Sms(m) => format!("sms:{}", m.from),
+        }
+    }
+}
+
+/// The delay before the site's inbox tries a message again after its `attempts`-th failure:
+/// 2 s, doubling, at most 5 minutes (a message is never dropped for failing on our side).
+pub fn inbox_retry_delay_ms(attempts: u32) -> u64 {
+    1000u64.saturating_mul(1 << attempts.min(9)).min(300_000)
+}
+
+/// The channel messages a site has acknowledged to their providers and not yet handed to their
+/// conversations: a backlog that grows only under a burst, or while something fails.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct InboxStatus {
+    /// Messages waiting (those being retried included).
+    pub waiting: u64,
+    /// Of those, messages whose handling failed at least once and will be tried again.
+    pub retrying: u64,
+    /// When the oldest waiting message arrived (ms since the epoch).
+    pub oldest_received_at: Option<u64>,
+}
+
+/// What the site's inbox made of a channel webhook.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct InboundAccepted {
+    /// Customer messages in the request, kept to be answered (redeliveries included).
+    pub messages: usize,
+    /// For SMS: the TwiML to answer Twilio with.
+    #[serde(default)]
+    pub twiml: Option<String>,
 }
 
 /// What became of an inbound message.
@@ -1061,4 +1148,50 @@ pub struct DeadLetterInfo {
     pub attempts: u32,
     pub last_error: String,
     pub at: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn telegram(chat: i64, from: i64, message_id: i64) -> InboundJob {
+        InboundJob::Telegram(shared::telegram::TelegramMessage {
+            update_id: 1,
+            chat_id: chat,
+            from_id: from,
+            name: Some("Ada".into()),
+            message_id,
+            text: "hi".into(),
+        })
+    }
+
+    #[test]
+    fn an_inbox_entry_is_keyed_by_its_channel_id_and_grouped_by_sender() {
+        assert_eq!(telegram(5, 7, 3).key(), "telegram:5:3");
+        assert_ne!(telegram(5, 7, 3).key(), telegram(5, 7, 4).key());
+        assert_eq!(telegram(5, 7, 3).sender(), telegram(6, 7, 9).sender());
+        let sms = InboundJob::Sms(shared::sms::InboundSms {
+            sid: "SM1".into(),
+            from: "+15550001111".into(),
+            to: "+15550002222".into(),
+            body: "hello".into(),
+            media: vec![("image/png".into(), "https://example.test/m".into())],
+        });
+        assert_eq!(sms.key(), "sms:SM1");
+        assert_eq!(sms.sender(), "sms:+15550001111");
+        // Kept as JSON in the inbox and read back whole.
+        for job in [telegram(5, 7, 3), sms] {
+            let text = serde_json::to_string(&job).unwrap();
+            assert_eq!(serde_json::from_str::<InboundJob>(&text).unwrap(), job);
+        }
+    }
+
+    #[test]
+    fn the_inbox_retries_after_two_seconds_doubling_up_to_five_minutes() {
+        assert_eq!(inbox_retry_delay_ms(1), 2_000);
+        assert_eq!(inbox_retry_delay_ms(2), 4_000);
+        assert_eq!(inbox_retry_delay_ms(7), 128_000);
+        assert_eq!(inbox_retry_delay_ms(9), 300_000);
+        assert_eq!(inbox_retry_delay_ms(u32::MAX), 300_000);
+    }
 }

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 pub const MAX_TEXT_CHARS: usize = 2_000;
 
 /// Which of Meta's inboxes a message came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Inbox {
     Messenger,
     Instagram,
@@ -26,7 +27,7 @@ impl Inbox {
 }
 
 /// A customer's message to the page (or Instagram account).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PageMessage {
     pub inbox: Inbox,
     /// The page or Instagram account it was sent to.

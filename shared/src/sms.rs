@@ -38,7 +38,7 @@ pub fn verify(auth_token: &str, url: &str, params: &[(String, String)], presente
 }
 
 /// An inbound SMS (or MMS), from Twilio's webhook parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InboundSms {
     /// Twilio's id of the message: a retried webhook carries the same one.
     pub sid: String,

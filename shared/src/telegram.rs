@@ -28,7 +28,7 @@ pub fn valid_secret_token(token: &str) -> bool {
 }
 
 /// A customer's message to the bot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TelegramMessage {
     pub update_id: i64,
     /// The chat to answer in.

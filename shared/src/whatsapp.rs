@@ -55,7 +55,7 @@ pub enum Event {
 }
 
 /// A customer's message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InboundMessage {
     /// Which of the business's numbers it came to.
     pub phone_number_id: String,

@@ -43,7 +43,7 @@ fn post(site: &Site, kind: &str, secret: &str, payload: &Value) -> Reply {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body.as_bytes());
     let signature = format!("sha256={}", shared::hex::encode(&mac.finalize().into_bytes()));
-    edge().request(
+    let reply = edge().request(
         "POST",
         &site.path(&format!("/inbound/{kind}")),
         &[
@@ -51,7 +51,11 @@ fn post(site: &Site, kind: &str, secret: &str, payload: &Value) -> Reply {
             ("X-Hub-Signature-256", &signature),
         ],
         Some(body.as_bytes()),
-    )
+    );
+    if reply.status == 200 {
+        site.settle_inbox();
+    }
+    reply
 }
 
 fn wait_for(to: &str, n: usize) -> Vec<Value> {

@@ -37,7 +37,7 @@ fn text_in(site: &Site, token: &str, params: &[(&str, &str)]) -> Reply {
         .map(|(k, v)| format!("{k}={}", form_encode(v)))
         .collect::<Vec<_>>()
         .join("&");
-    edge().request(
+    let reply = edge().request(
         "POST",
         &path,
         &[
@@ -45,7 +45,11 @@ fn text_in(site: &Site, token: &str, params: &[(&str, &str)]) -> Reply {
             ("X-Twilio-Signature", &signature),
         ],
         Some(body.as_bytes()),
-    )
+    );
+    if reply.status == 200 {
+        site.settle_inbox();
+    }
+    reply
 }
 
 fn form_encode(value: &str) -> String {

@@ -241,6 +241,31 @@ impl Site {
         format!("/v1/sites/{}{rest}", self.id)
     }
 
+    /// The site's inbox backlog (`GET /channels`): channel messages acknowledged to their
+    /// providers and not yet in their conversations.
+    pub fn inbox(&self) -> Value {
+        let auth = format!("Bearer {}", self.admin_key);
+        let reply = edge().request("GET", &self.path("/channels"), &[("Authorization", &auth)], None);
+        reply.expect_ok(200)["inbox"].clone()
+    }
+
+    /// Waits (at most 10 s) until every channel message the site acknowledged is in its
+    /// conversation: a webhook's `200` means "kept", and the inbox hands it on right after.
+    pub fn settle_inbox(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let inbox = self.inbox();
+            if inbox["waiting"] == 0 {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the inbox still holds messages after 10 s: {inbox}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn load_articles(&self, jsonl: &str) -> Reply {
         let auth = format!("Bearer {}", self.admin_key);
         edge().request(

@@ -56,7 +56,7 @@ fn post_signed(site: &Site, secret: &str, payload: &Value) -> Reply {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body.as_bytes());
     let signature = format!("sha256={}", shared::hex::encode(&mac.finalize().into_bytes()));
-    edge().request(
+    let reply = edge().request(
         "POST",
         &site.path("/inbound/whatsapp"),
         &[
@@ -64,7 +64,11 @@ fn post_signed(site: &Site, secret: &str, payload: &Value) -> Reply {
             ("X-Hub-Signature-256", &signature),
         ],
         Some(body.as_bytes()),
-    )
+    );
+    if reply.status == 200 {
+        site.settle_inbox();
+    }
+    reply
 }
 
 fn unique_phone() -> String {

@@ -371,12 +371,17 @@ fn site_admin(d: &mut Doc) {
 
 fn channels(d: &mut Doc) {
     let info = d.res::<int::ChannelInfo>();
+    let inbox = d.res::<int::InboxStatus>();
     d.add(
         "GET",
         "/v1/sites/{site}/channels",
         Auth::Admin,
-        Op::new("listChannels", "Site admin", "The channels set up (no secrets)")
-            .ok(200, "The channels.", obj(&[("channels", array(info.clone()))]))
+        Op::new("listChannels", "Site admin", "The channels set up (no secrets), and the inbox's backlog")
+            .ok(
+                200,
+                "The channels, and the channel messages acknowledged to their providers but not yet in their conversations.",
+                obj(&[("channels", array(info.clone())), ("inbox", inbox)]),
+            )
             .errors(&[401, 404])
             .done(),
     );

@@ -34,7 +34,10 @@ use crate::internal::{
     HandoffCommand, IdentifyOutcome, IdentitySecret, ImportReport, NewIds, ProfileExport, ProfileView, QueueEntry,
     SendCommand, SiteCommand, SiteRecord, StaffConversation, StaffKeyInfo, UndoReport, WebhookInfo,
 };
-use crate::internal::{ChannelInfo, FeedbackCommand, Note, NoteCommand, SmsConfig, WebhookFormat, WhatsappConfig};
+use crate::internal::{
+    ChannelInfo, ChannelProof, FeedbackCommand, InboundAccepted, InboxStatus, Note, NoteCommand, SmsConfig,
+    WebhookFormat, WhatsappConfig,
+};
 use crate::route::{self, Route};
 use shared::package;
 
@@ -83,134 +86,37 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let result = super::inbound::receive_email(env, &parsed.to, &parsed.raw, source).await?;
             json(200, &result)
         }
+        // Channel webhooks: one call to the site object, which checks the provider's signature
+        // with the channel's secret and keeps the messages in its inbox; they are routed, stored
+        // and answered right after, off the provider's clock (see `site_object::inbox`).
         Route::InboundTwilioSms { site } => {
-            let record = load_site(env, &site).await?;
-            let config: Option<SmsConfig> =
-                site_command(env, &site, &SiteCommand::ChannelConfig { kind: "sms".into() }).await?;
-            let config = config.ok_or_else(|| {
-                ApiError::new(ErrorCode::NotFound, format!("site {site:?} has no SMS channel set up"))
-            })?;
             require_content_type(&req, &["application/x-www-form-urlencoded"])?;
             let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 4).await?;
-            let params: Vec<(String, String)> = worker::url::form_urlencoded::parse(&body).into_owned().collect();
-            let presented = req
-                .headers()
-                .get("X-Twilio-Signature")
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            if !shared::sms::verify(&config.auth_token, url.as_str(), &params, &presented) {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidSignature,
-                    "X-Twilio-Signature does not match this request signed with the site's Twilio auth token",
-                ));
-            }
-            let sms = shared::sms::parse(&params).map_err(|(field, why)| ApiError::field(field, why))?;
-            let twiml = super::inbound::receive_sms(env, &record, sms).await?;
+            let proof = ChannelProof::Twilio {
+                presented: header(&req, "X-Twilio-Signature"),
+                url: url.to_string(),
+            };
+            let accepted = accept_inbound(env, &site, "sms", proof, body).await?;
+            let twiml = accepted.twiml.unwrap_or_else(|| super::inbound::EMPTY_TWIML.to_owned());
             let mut response = Response::ok(twiml).map_err(|e| internal("twiml", e))?;
             let _ = response.headers_mut().set("Content-Type", "text/xml; charset=utf-8");
             Ok(response)
         }
-        Route::InboundWhatsapp { site } => {
-            let record = load_site(env, &site).await?;
-            let config: Option<WhatsappConfig> = site_command(
-                env,
-                &site,
-                &SiteCommand::ChannelConfig {
-                    kind: "whatsapp".into(),
-                },
-            )
-            .await?;
-            let config = config.ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::NotFound,
-                    format!("site {site:?} has no WhatsApp channel set up"),
-                )
-            })?;
-            let body = match meta_webhook(&mut req, &url, &config.verify_token, &config.app_secret).await? {
-                MetaWebhook::Handshake(response) => return Ok(response),
-                MetaWebhook::Event(body) => body,
-            };
-            let events = shared::whatsapp::parse(&body).map_err(|why| ApiError::new(ErrorCode::MalformedJson, why))?;
-            let mut stored = 0;
-            for event in events {
-                if let shared::whatsapp::Event::Message(message) = event
-                    && message.phone_number_id == config.phone_number_id
-                {
-                    super::inbound::receive_whatsapp(env, &record, message).await?;
-                    stored += 1;
-                }
-            }
-            json(200, &serde_json::json!({ "messages": stored }))
-        }
-        Route::InboundPage { site, kind } => {
-            let record = load_site(env, &site).await?;
-            let config: Option<crate::internal::PageConfig> =
-                site_command(env, &site, &SiteCommand::ChannelConfig { kind: kind.clone() }).await?;
-            let config = config.ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::NotFound,
-                    format!("site {site:?} has no {kind} channel set up"),
-                )
-            })?;
-            let body = match meta_webhook(&mut req, &url, &config.verify_token, &config.app_secret).await? {
-                MetaWebhook::Handshake(response) => return Ok(response),
-                MetaWebhook::Event(body) => body,
-            };
-            let messages =
-                shared::messenger::parse(&body).map_err(|why| ApiError::new(ErrorCode::MalformedJson, why))?;
-            let mut stored = 0;
-            for message in messages {
-                if message.inbox.as_str() == kind && message.recipient == config.page_id {
-                    super::inbound::receive_page(env, &record, message).await?;
-                    stored += 1;
-                }
-            }
-            json(200, &serde_json::json!({ "messages": stored }))
-        }
+        Route::InboundWhatsapp { site } => meta_inbound(&mut req, env, &url, &site, "whatsapp").await,
+        Route::InboundPage { site, kind } => meta_inbound(&mut req, env, &url, &site, &kind).await,
         Route::InboundTelegram { site } => {
-            let record = load_site(env, &site).await?;
-            let config: Option<crate::internal::TelegramConfig> = site_command(
-                env,
-                &site,
-                &SiteCommand::ChannelConfig {
-                    kind: "telegram".into(),
-                },
-            )
-            .await?;
-            let config = config.ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::NotFound,
-                    format!("site {site:?} has no Telegram channel set up"),
-                )
-            })?;
-            let presented = req
-                .headers()
-                .get("X-Telegram-Bot-Api-Secret-Token")
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            if !shared::telegram::verify_secret(&presented, &config.secret_token) {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidSignature,
-                    "X-Telegram-Bot-Api-Secret-Token is not the channel's secret token",
-                ));
-            }
             let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 4).await?;
-            let message = shared::telegram::parse(&body).map_err(|why| ApiError::new(ErrorCode::MalformedJson, why))?;
-            let stored = match message {
-                Some(message) => {
-                    super::inbound::receive_telegram(env, &record, message).await?;
-                    1
-                }
-                None => 0,
+            let proof = ChannelProof::SecretToken {
+                presented: header(&req, "X-Telegram-Bot-Api-Secret-Token"),
             };
-            json(200, &serde_json::json!({ "messages": stored }))
+            let accepted = accept_inbound(env, &site, "telegram", proof, body).await?;
+            json(200, &serde_json::json!({ "messages": accepted.messages }))
         }
         Route::ListChannels { site } => {
             require_admin(&req, env, &site).await?;
             let list: Vec<ChannelInfo> = site_command(env, &site, &SiteCommand::ListChannels).await?;
-            json(200, &serde_json::json!({ "channels": list }))
+            let inbox: InboxStatus = site_command(env, &site, &SiteCommand::InboxStatus).await?;
+            json(200, &serde_json::json!({ "channels": list, "inbox": inbox }))
         }
         Route::PutChannel { site, kind } => {
             require_admin(&req, env, &site).await?;
@@ -1611,48 +1517,60 @@ fn require_inbound_credentials(req: &Request, env: &Env) -> ApiResult<()> {
     }
 }
 
-/// A Meta webhook request (WhatsApp, Messenger, Instagram).
-enum MetaWebhook {
-    /// The `GET` verification handshake, answered.
-    Handshake(Response),
-    /// A `POST` whose `X-Hub-Signature-256` matched: its body.
-    Event(Vec<u8>),
+/// A request header's value, empty when it is missing.
+fn header(req: &Request, name: &str) -> String {
+    req.headers().get(name).ok().flatten().unwrap_or_default()
 }
 
-/// Answers Meta's handshake (the challenge, only for our verify token), or checks an event's
-/// signature with the app secret before anything reads it.
-async fn meta_webhook(
-    req: &mut Request,
-    url: &worker::Url,
-    verify_token: &str,
-    app_secret: &str,
-) -> ApiResult<MetaWebhook> {
-    if req.inner().method() == "GET" {
-        let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-        return match shared::whatsapp::challenge(&params, verify_token) {
-            Some(challenge) => Response::ok(challenge)
-                .map(MetaWebhook::Handshake)
-                .map_err(|e| internal("challenge", e)),
-            None => Err(ApiError::new(
-                ErrorCode::InvalidSignature,
-                "the verification handshake needs hub.mode=subscribe and the channel's verify token",
-            )),
+/// Hands a channel webhook to the site's inbox (see [`SiteCommand::Inbound`]).
+async fn accept_inbound(
+    env: &Env,
+    site: &str,
+    kind: &str,
+    proof: ChannelProof,
+    body: Vec<u8>,
+) -> ApiResult<InboundAccepted> {
+    let body = String::from_utf8(body)
+        .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the request body is not UTF-8"))?;
+    let command = SiteCommand::Inbound {
+        kind: kind.to_owned(),
+        proof,
+        body,
+    };
+    site_command(env, site, &command).await
+}
+
+/// A Meta webhook (WhatsApp, Messenger, Instagram): the `GET` verification handshake, answered
+/// with the challenge when the verify token matches, or a signed event `POST`.
+async fn meta_inbound(req: &mut Request, env: &Env, url: &Url, site: &str, kind: &str) -> ApiResult<Response> {
+    if req.inner().method() != "GET" {
+        let body = read_body(req, MAX_JSON_BODY_BYTES * 16).await?;
+        let proof = ChannelProof::HubSignature {
+            presented: header(req, "X-Hub-Signature-256"),
         };
+        let accepted = accept_inbound(env, site, kind, proof, body).await?;
+        return json(200, &serde_json::json!({ "messages": accepted.messages }));
     }
-    let body = read_body(req, MAX_JSON_BODY_BYTES * 16).await?;
-    let presented = req
-        .headers()
-        .get("X-Hub-Signature-256")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    if !shared::whatsapp::verify_signature(app_secret, &body, &presented) {
-        return Err(ApiError::new(
+    let config: Option<serde_json::Value> =
+        site_command(env, site, &SiteCommand::ChannelConfig { kind: kind.to_owned() }).await?;
+    let verify_token = config
+        .as_ref()
+        .and_then(|c| c.get("verify_token"))
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("site {site:?} has no {kind} channel set up"),
+            )
+        })?;
+    let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    match shared::whatsapp::challenge(&params, verify_token) {
+        Some(challenge) => Response::ok(challenge).map_err(|e| internal("challenge", e)),
+        None => Err(ApiError::new(
             ErrorCode::InvalidSignature,
-            "X-Hub-Signature-256 is not the app secret's HMAC-SHA256 of this body",
-        ));
+            "the verification handshake needs hub.mode=subscribe and the channel's verify token",
+        )),
     }
-    Ok(MetaWebhook::Event(body))
 }
 
 /// A Meta channel's `access_token`, `app_secret` (32 hex digits) and `verify_token` (8 to 128

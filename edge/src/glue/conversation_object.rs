@@ -270,7 +270,9 @@ impl ConversationObject {
         match path {
             "/transcript" => json(200, &self.transcript(query.after)?),
             "/messages" => {
-                let body: SendCommand = req.json().await.map_err(|e| internal("conversation send body", e))?;
+                let body: SendCommand = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("conversation send body", e))?;
                 json(
                     200,
                     &SendMessageResponse {
@@ -279,7 +281,9 @@ impl ConversationObject {
                 )
             }
             "/handoff" => {
-                let body: HandoffCommand = req.json().await.map_err(|e| internal("conversation handoff body", e))?;
+                let body: HandoffCommand = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("conversation handoff body", e))?;
                 json(
                     200,
                     &SendMessageResponse {
@@ -292,11 +296,15 @@ impl ConversationObject {
                 self.accept_live(query.after, query.visitor.as_deref().unwrap_or_default(), &ip)
             }
             "/inbound" => {
-                let body: InboundCommand = req.json().await.map_err(|e| internal("inbound body", e))?;
+                let body: InboundCommand = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("inbound body", e))?;
                 json(200, &self.inbound(body).await?)
             }
             "/feedback" => {
-                let body: FeedbackCommand = req.json().await.map_err(|e| internal("feedback body", e))?;
+                let body: FeedbackCommand = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("feedback body", e))?;
                 json(200, &self.feedback(&body)?)
             }
             // From the site's profile directory.
@@ -310,7 +318,9 @@ impl ConversationObject {
                 },
             ),
             "/join" => {
-                let body: JoinCommand = req.json().await.map_err(|e| internal("conversation join body", e))?;
+                let body: JoinCommand = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("conversation join body", e))?;
                 let joined = profile::merge_timeline(&self.all_messages()?, &body.messages, &body.from);
                 self.replace_messages(&joined)?;
                 if let Some(member) = body.member {
@@ -319,7 +329,9 @@ impl ConversationObject {
                 json(200, &serde_json::json!({ "messages": joined.len() }))
             }
             "/split" => {
-                let body: SplitCommand = req.json().await.map_err(|e| internal("conversation split body", e))?;
+                let body: SplitCommand = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("conversation split body", e))?;
                 if let Some(from) = body.from {
                     let kept = profile::split_timeline(&self.all_messages()?, &from);
                     self.replace_messages(&kept)?;
@@ -342,7 +354,9 @@ impl ConversationObject {
                 },
             ),
             "/rating" => {
-                let mut rating: Rating = req.json().await.map_err(|e| internal("rating body", e))?;
+                let mut rating: Rating = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("rating body", e))?;
                 rating.at = now_ms();
                 let text = serde_json::to_string(&rating).map_err(|e| internal("rating", e))?;
                 self.set_meta("rating", &text)?;
@@ -380,7 +394,9 @@ impl ConversationObject {
                 json(200, &raw)
             }
             "/notes" => {
-                let body: NoteCommand = req.json().await.map_err(|e| internal("note body", e))?;
+                let body: NoteCommand = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("note body", e))?;
                 let at = now_ms();
                 // A resend (same id) is stored once.
                 self.sql()
@@ -402,7 +418,9 @@ impl ConversationObject {
                 json(201, &note)
             }
             "/agent" => {
-                let body: AgentReplyCommand = req.json().await.map_err(|e| internal("agent reply body", e))?;
+                let body: AgentReplyCommand = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("agent reply body", e))?;
                 let id = format!("agent:{}", body.id);
                 if let Some(existing) = self.find(&id)? {
                     // A resend: nothing goes out twice.
@@ -472,7 +490,9 @@ impl ConversationObject {
                 struct TypingCommand {
                     name: String,
                 }
-                let body: TypingCommand = req.json().await.map_err(|e| internal("typing body", e))?;
+                let body: TypingCommand = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("typing body", e))?;
                 self.broadcast(&ServerFrame::Typing {
                     role: Role::Agent,
                     name: Some(body.name),
@@ -484,7 +504,9 @@ impl ConversationObject {
                 json(200, &serde_json::json!({ "ok": true }))
             }
             "/members" => {
-                let body: MemberCommand = req.json().await.map_err(|e| internal("conversation members body", e))?;
+                let body: MemberCommand = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("conversation members body", e))?;
                 self.set_member(&body.visitor, body.add)?;
                 json(200, &serde_json::json!({ "ok": true }))
             }

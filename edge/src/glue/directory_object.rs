@@ -126,7 +126,7 @@ impl DurableObject for ProfileDirectory {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let result = match req.json::<DirectoryRequest>().await {
+        let result = match super::http::read_json::<DirectoryRequest>(&mut req).await {
             Ok(request) => self.handle(request).await,
             Err(error) => Err(internal("ProfileDirectory command", error)),
         };

@@ -59,21 +59,13 @@ pub fn twiml_message(text: &str) -> String {
     )
 }
 
-/// Takes one inbound SMS for `site` whose signature was checked: keywords are honoured (and
-/// answered in the TwiML returned), anything else goes to the number's conversation and is
-/// answered there by SMS. Returns the TwiML to answer Twilio with.
-pub async fn receive_sms(env: &Env, site: &SiteRecord, sms: shared::sms::InboundSms) -> Result<String, ApiError> {
-    if let Some(keyword) = shared::sms::keyword(&sms.body) {
-        if keyword != shared::sms::Keyword::Help {
-            let command = SiteCommand::SmsOptOut {
-                number: sms.from.clone(),
-                out: keyword == shared::sms::Keyword::Stop,
-                now: now_ms(),
-            };
-            let _: serde_json::Value = site_command(env, &site.id, &command).await?;
-        }
-        return Ok(twiml_message(&shared::sms::keyword_reply(keyword, &site.name)));
-    }
+/// Takes one inbound SMS (its signature checked, keywords handled by the site's inbox): it goes
+/// to the number's conversation and is answered there by SMS.
+pub async fn receive_sms(
+    env: &Env,
+    site: &SiteRecord,
+    sms: shared::sms::InboundSms,
+) -> Result<InboundResult, ApiError> {
     let new_ids = new_ids()?;
     let command = DirectoryCommand::InboundSms {
         phone: sms.from.clone(),
@@ -95,8 +87,7 @@ pub async fn receive_sms(env: &Env, site: &SiteRecord, sms: shared::sms::Inbound
         }),
         ..InboundCommand::new(format!("sms:{}", sms.sid), Channel::Sms, text.trim().to_owned())
     };
-    let _: InboundResult = hand_over(env, &site.id, &route.conversation, &command).await?;
-    Ok(EMPTY_TWIML.to_owned())
+    hand_over(env, &site.id, &route.conversation, &command).await
 }
 
 /// Takes one WhatsApp message (its webhook's signature checked). The sender's number is

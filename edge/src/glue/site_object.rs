@@ -21,6 +21,7 @@ use shared::slack::{self, SlackEvent};
 use shared::wire::{BotDetail, ErrorCode, EscalationReason, IdentitySecretInfo};
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
 
+mod inbox;
 mod learning;
 
 use learning::ArticleChange;
@@ -184,6 +185,7 @@ impl DurableObject for SiteObject {
             .iter()
             .chain(&super::metrics::SCHEMA)
             .chain(&learning::SCHEMA)
+            .chain(&inbox::SCHEMA)
         {
             let _ = sql.exec(migration, None);
         }
@@ -204,7 +206,7 @@ impl DurableObject for SiteObject {
         {
             worker::console_error!("re-arming the outbox: {}", error.body.message);
         }
-        let result = match req.json::<SiteCommand>().await {
+        let result = match super::http::read_json::<SiteCommand>(&mut req).await {
             Ok(SiteCommand::PutArticles { articles }) => self.put_articles(articles).await,
             Ok(SiteCommand::Record { events }) => self.record_events(&events).await,
             Ok(SiteCommand::Churn { today }) => self.churn(today).await,
@@ -212,6 +214,7 @@ impl DurableObject for SiteObject {
                 Ok(proposal) => json(200, &proposal),
                 Err(error) => Err(error),
             },
+            Ok(SiteCommand::Inbound { kind, proof, body }) => self.accept_inbound(&kind, proof, &body).await,
             Ok(SiteCommand::Answer {
                 question,
                 bot_failures,
@@ -235,9 +238,15 @@ impl DurableObject for SiteObject {
         Ok(result.unwrap_or_else(|error| error_response(&error)))
     }
 
-    /// Rebuilds the index with learned phrasings when they are due, and sends again the webhook
-    /// deliveries that went missing on the way to the queue.
+    /// Hands the inbox's due channel messages to their conversations, rebuilds the index with
+    /// learned phrasings when they are due, and sends again the webhook deliveries that went
+    /// missing on the way to the queue.
     async fn alarm(&self) -> Result<Response> {
+        if let Err(error) = self.drain_inbox().await {
+            // Not in a tight loop: what was due waits half a minute.
+            worker::console_error!("handling the inbox, again in 30 s: {}", error.body.message);
+            self.postpone_inbox(30_000);
+        }
         if let Err(error) = self.learn_if_due().await {
             worker::console_error!("learning phrasings: {}", error.body.message);
         }
@@ -868,6 +877,10 @@ impl SiteObject {
                 let list: Vec<ChannelInfo> = self.channels()?.into_iter().map(|(info, _)| info).collect();
                 json(200, &list)
             }
+            SiteCommand::InboxStatus => {
+                self.existing()?;
+                json(200, &self.inbox_status()?)
+            }
             SiteCommand::DeleteChannel { kind } => {
                 self.existing()?;
                 let deleted = self
@@ -923,6 +936,7 @@ impl SiteObject {
                 json(200, &self.knowledge()?.articles)
             }
             SiteCommand::Answer { .. } => Err(internal("SiteObject", "answers are handled by answer")),
+            SiteCommand::Inbound { .. } => Err(internal("SiteObject", "webhooks are handled by accept_inbound")),
         }
     }
 
@@ -1296,8 +1310,8 @@ impl SiteObject {
             * 1000
     }
 
-    /// Wakes up when the oldest delivery still in the outbox would count as lost, or when learned
-    /// phrasings are due in the index, whichever comes first.
+    /// Wakes up when the oldest delivery still in the outbox would count as lost, when learned
+    /// phrasings are due in the index, or when the inbox has a message due, whichever comes first.
     async fn schedule_alarm(&self) -> std::result::Result<(), ApiError> {
         let rows: Vec<DueRow> = self
             .sql()
@@ -1313,8 +1327,15 @@ impl SiteObject {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // Not sooner than a second for those; the inbox's messages are due when they are.
+        let now = now_ms();
+        let due = due.map(|due| due.max(now + 1000));
+        let due = match (due, self.inbox_due()?) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some(due) = due {
-            let delay = due.saturating_sub(now_ms()).max(1000);
+            let delay = due.saturating_sub(now).max(1);
             self.state
                 .storage()
                 .set_alarm(std::time::Duration::from_millis(delay))
