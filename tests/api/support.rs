@@ -416,6 +416,15 @@ impl OwnEdge {
         }
     }
 
+    /// Freezes the provider stand-in (SIGSTOP): whatever the edge sends it waits for an answer.
+    pub fn freeze_stand_in(&self) {
+        if let Some((_, mail_pid)) = self.pids {
+            let _ = std::process::Command::new("kill")
+                .args(["-STOP", "--", &format!("-{mail_pid}")])
+                .status();
+        }
+    }
+
     /// Starts it again on the same state directory.
     pub fn restart(&mut self) {
         self.crash();
