@@ -590,7 +590,7 @@ pub struct EmailContext {
 /// What a channel webhook presented to prove it comes from the provider.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case", tag = "scheme")]
+#[serde(rename_all = "snake_case")]
 pub enum ChannelProof {
     /// Telegram's `X-Telegram-Bot-Api-Secret-Token`.
     SecretToken { presented: String },
@@ -602,7 +602,7 @@ pub enum ChannelProof {
 
 /// One channel message kept in a site's inbox until it is routed, stored and answered.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
-#[serde(rename_all = "snake_case", tag = "channel", content = "message")]
+#[serde(rename_all = "snake_case")]
 pub enum InboundJob {
     Telegram(shared::telegram::TelegramMessage),
     Whatsapp(shared::whatsapp::InboundMessage),

@@ -34,6 +34,7 @@ pub mod site;
 pub mod slack;
 pub mod sms;
 pub mod telegram;
+pub mod voice;
 pub mod webhook;
 pub mod whatsapp;
 pub mod widget_settings;

@@ -168,7 +168,45 @@ proptest! {
             let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
             let _ = sms::parse(&pairs);
             let _ = sms::verify("token", "https://example.com/x", &pairs, "sig");
+            if let Ok(call) = shared::voice::parse(&pairs) {
+                prop_assert!(call.call_sid.starts_with("CA") && call.to.starts_with('+'));
+                prop_assert!(call.recording_url.is_none_or(|url| url.starts_with("https://")));
+            }
         }
+    }
+}
+
+/// Article text as sites write it: prose, markdown, links and addresses.
+fn article_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("[the guide](https://example.com/guide)".to_owned()),
+        Just("https://example.com/a?b=c".to_owned()),
+        Just("www.example.com.".to_owned()),
+        Just("**bold** _it_ `code` # ".to_owned()),
+        Just("[unclosed (".to_owned()),
+        Just(". ".to_owned()),
+        "[a-z ]{0,30}",
+        "\\PC{0,12}",
+    ];
+    proptest::collection::vec(piece, 0..16).prop_map(|pieces| pieces.join(" "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// An answer read aloud never spells out an address and fits its limit; the TwiML around it
+    /// never lets the text open or close an element.
+    #[test]
+    fn spoken_answers_read_no_addresses_and_their_twiml_stays_well_formed(text in article_text(), max in 20usize..400) {
+        let spoken = shared::voice::spoken(&text, max);
+        prop_assert!(!spoken.contains("http://") && !spoken.contains("https://") && !spoken.contains("www."), "{spoken:?}");
+        prop_assert!(spoken.chars().count() <= max + 1, "{} > {max}", spoken.chars().count());
+        let xml = shared::voice::twiml(&[shared::voice::Verb::Say { text: text.clone(), language: "en-US".into() }]);
+        let inner = xml
+            .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say language=\"en-US\">")
+            .and_then(|rest| rest.strip_suffix("</Say></Response>"))
+            .expect("one Say element");
+        prop_assert!(!inner.contains('<') && !inner.contains('>'));
     }
 }
 
