@@ -1,6 +1,7 @@
 // Where a message's time goes, one request at a time, on a fresh edge (port 8795, Telegram
 // stand-in on 8805):
-//   - N Telegram updates (default 200), N live-socket messages each waiting for its bot reply,
+//   - N Telegram updates (default 200; each until it is acknowledged, i.e. kept in the site's
+//     inbox, which answers it right after), N live-socket messages each waiting for its bot reply,
 //     and N `GET /healthz` (wrangler's local proxy alone): mean and p50 of each;
 //   - with --profile, workerd's CPU profile over the socket messages, sampled through wrangler's
 //     DevTools inspector (port 9229): self time per message by function (Rust names survive:
@@ -114,7 +115,7 @@ try {
     await response.text();
     if (i >= warmup) hooks.push(performance.now() - started);
   }
-  console.log(`telegram update -> stored, answered, sent: ${stats(hooks)}`);
+  console.log(`telegram update -> acknowledged (kept in the site's inbox): ${stats(hooks)}`);
 
   const send = profiling ? await devtools() : null;
   if (send) await send("Profiler.enable"), await send("Profiler.setSamplingInterval", { interval: 200 });
