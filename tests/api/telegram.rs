@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::continuation::{identity, invite};
 use crate::identity::profiles;
-use crate::support::{Reply, Site, edge, poll, site_with_articles};
+use crate::support::{Edge, Reply, Site, edge, poll, site_with_articles};
 
 const BOT_TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0";
 const SECRET: &str = "webhook_secret-42";
@@ -43,6 +43,27 @@ fn post(site: &Site, secret: Option<&str>, body: &Value) -> Reply {
         site.settle_inbox();
     }
     reply
+}
+
+/// What Telegram chat `chat` wrote, as stored in its one owner's conversation on `edge`.
+fn visitor_texts(edge: &Edge, site: &Site, chat: i64) -> Vec<String> {
+    let auth = format!("Bearer {}", site.admin_key);
+    let path = site.path(&format!("/profiles?identity=telegram:{chat}"));
+    let owners = edge
+        .request("GET", &path, &[("Authorization", &auth)], None)
+        .expect_ok(200)["profiles"]
+        .clone();
+    assert_eq!(owners.as_array().unwrap().len(), 1);
+    let conversation = owners[0]["conversations"][0].as_str().unwrap();
+    let path = site.path(&format!("/conversations/{conversation}"));
+    let reply = edge.request("GET", &path, &[("Authorization", &auth)], None);
+    reply.expect_ok(200)["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "visitor")
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn wait_for(chat: i64, n: usize) -> Vec<Value> {
@@ -169,20 +190,8 @@ fn a_burst_of_updates_is_kept_then_each_stored_once_in_the_order_sent() {
     let inbox = site.inbox();
     assert_eq!(inbox["retrying"], 0, "{inbox}");
     assert!(inbox["oldest_received_at"].is_null(), "{inbox}");
-    let auth = format!("Bearer {}", site.admin_key);
     for chat in chats {
-        let owners = profiles(&site, &format!("telegram:{chat}"));
-        assert_eq!(owners.len(), 1);
-        let conversation = owners[0]["conversations"][0].as_str().unwrap().to_owned();
-        let path = site.path(&format!("/conversations/{conversation}"));
-        let reply = edge().request("GET", &path, &[("Authorization", &auth)], None);
-        let texts: Vec<String> = reply.expect_ok(200)["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["role"] == "visitor")
-            .map(|m| m["text"].as_str().unwrap().to_owned())
-            .collect();
+        let texts = visitor_texts(edge(), &site, chat);
         let expected: Vec<String> = (1..=8).map(|n| format!("burst {chat} {n}")).collect();
         assert_eq!(texts, expected);
     }
@@ -261,21 +270,7 @@ fn updates_acknowledged_before_the_edge_is_killed_are_all_stored_after_it_restar
     }
     let mut stored = Vec::new();
     for k in 0..8 {
-        let path = site.path(&format!("/profiles?identity=telegram:{}", first + k));
-        let reply = own.edge.request("GET", &path, &[("Authorization", &auth)], None);
-        let conversation = reply.expect_ok(200)["profiles"][0]["conversations"][0]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let path = site.path(&format!("/conversations/{conversation}"));
-        let reply = own.edge.request("GET", &path, &[("Authorization", &auth)], None);
-        let texts: Vec<String> = reply.expect_ok(200)["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["role"] == "visitor")
-            .map(|m| m["text"].as_str().unwrap().to_owned())
-            .collect();
+        let texts = visitor_texts(&own.edge, &site, first + k);
         let expected: Vec<String> = (1..=5).map(|n| format!("kept {} {n}", first + k)).collect();
         assert_eq!(texts, expected, "each once, in the order sent");
         stored.extend(texts);
