@@ -133,20 +133,26 @@ pub enum SiteCommand {
     /// `conversation.escalated` with the transcript.
     Enqueue {
         conversation: String,
-        escalation: Escalation,
-        at: u64,
-        excerpt: String,
-        #[serde(default)]
-        transcript: Vec<Message>,
-        /// The customer's profile (identities, traits), when they were identified.
-        #[serde(default)]
-        profile: Option<Profile>,
-        /// How much of the conversation `transcript` leaves out, if any.
-        #[serde(default)]
-        truncation: Option<Truncation>,
-        /// What the bot tried in the whole conversation, and the customer's feedback.
-        #[serde(default)]
-        bot_attempts: Vec<BotAttempt>,
+        #[serde(flatten)]
+        package: Package,
+    },
+    /// A call is being put through to a person: `call.incoming` for webhooks, with the
+    /// escalation package, so whoever picks up knows the whole story.
+    CallIncoming {
+        conversation: String,
+        call: shared::wire::CallNote,
+        #[serde(flatten)]
+        package: Package,
+    },
+    /// A phone call's webhook (Twilio Voice): its signature checked with the voice channel's
+    /// auth token, then the call routed, answered and recorded (see `site_object::voice`).
+    Voice {
+        step: shared::voice::Step,
+        proof: ChannelProof,
+        /// The request body as received (the signature covers it).
+        body: String,
+        /// The call's webhooks' address, for the actions of the TwiML answered.
+        base: String,
     },
     /// The team and topic for a hand-over the customer asked for with the button, from their
     /// last words (the site's team rules, then who resolved the topic before).
@@ -289,6 +295,97 @@ pub enum SiteCommand {
         #[serde(default)]
         team: Option<String>,
     },
+}
+
+/// What people get when a conversation is handed to them: why, what the bot tried, who the
+/// customer is, and the conversation so far.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Package {
+    pub escalation: Escalation,
+    pub at: u64,
+    pub excerpt: String,
+    #[serde(default)]
+    pub transcript: Vec<Message>,
+    /// The customer's profile (identities, traits), when they were identified.
+    #[serde(default)]
+    pub profile: Option<Profile>,
+    /// How much of the conversation `transcript` leaves out, if any.
+    #[serde(default)]
+    pub truncation: Option<Truncation>,
+    /// What the bot tried in the whole conversation, and the customer's feedback.
+    #[serde(default)]
+    pub bot_attempts: Vec<BotAttempt>,
+}
+
+/// A site's phone line (Twilio Voice): its account, number, and where calls go.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct VoiceConfig {
+    pub account_sid: String,
+    pub auth_token: String,
+    /// The site's Twilio number that takes calls, E.164.
+    pub number: String,
+    /// Where calls are put through to a person, E.164; without one, callers leave voicemail.
+    #[serde(default)]
+    pub support_number: Option<String>,
+    /// Record calls put through to a person, and take voicemail.
+    pub record_calls: bool,
+    /// The voice's and speech recognition's language (BCP 47, e.g. `en-US`).
+    pub language: String,
+}
+
+impl std::fmt::Debug for VoiceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VoiceConfig")
+            .field("account_sid", &self.account_sid)
+            .field("number", &self.number)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the site object answers a voice webhook: the TwiML for Twilio.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct VoiceReply {
+    pub twiml: String,
+}
+
+/// `ConversationObject` `/call`: something happened on a phone call in this conversation.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum CallCommand {
+    /// Keeps a note in the timeline (once per `id`).
+    Note {
+        id: String,
+        text: String,
+        note: shared::wire::CallNote,
+        /// How to text the caller (the site has SMS and the number is known): staff replies
+        /// after the call go there.
+        #[serde(default)]
+        sms: Option<SmsContext>,
+    },
+    /// The caller goes to a person: the conversation is escalated if the bot had it, the note
+    /// kept, and, when a number is dialled (`note.to`), `call.incoming` sent with the package.
+    Transfer {
+        id: String,
+        text: String,
+        note: shared::wire::CallNote,
+    },
+    /// Texts the bot's last spoken answer to the caller.
+    Text { id: String, sms: SmsContext },
+}
+
+/// What the conversation says back to `/call`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct CallReply {
+    /// A person has the conversation (or is about to): calls go to them.
+    pub waiting_for_person: bool,
+    /// `text`: the answer went out by SMS.
+    #[serde(default)]
+    pub sent: bool,
 }
 
 /// A site's SMS channel: its Twilio account and number.
@@ -673,6 +770,9 @@ pub struct InboundResult {
     /// The bot's answer, if it gave one (sent back on the message's channel).
     #[serde(default)]
     pub answer: Option<Message>,
+    /// A person has the conversation now: the bot does not answer it.
+    #[serde(default)]
+    pub waiting_for_person: bool,
 }
 
 /// `ConversationObject` `/feedback`: the customer's "did that help?" on a bot answer.
@@ -800,6 +900,16 @@ pub enum DirectoryCommand {
         rules: TraitRules,
         now: u64,
     },
+    /// A phone call from `phone` (`None` when withheld): like an SMS, it joins the conversation
+    /// of whoever verified that number, else it is a claim with the number's own conversation.
+    /// A withheld number gets a conversation for the call (`call_sid`).
+    InboundCall {
+        phone: Option<String>,
+        call_sid: String,
+        new_ids: NewIds,
+        rules: TraitRules,
+        now: u64,
+    },
     /// A message on a channel whose provider vouches for the sender (a WhatsApp number, a
     /// Telegram user id, a Messenger/Instagram page-scoped id): the conversation of whoever holds
     /// that identity verified (or a new one).
@@ -850,6 +960,9 @@ pub struct InboundRoute {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
     pub how: String,
+    /// The sender's identity (a phone number) was proven before: the route is its owner's.
+    #[serde(default)]
+    pub verified: bool,
     /// The message carried a "continue on another channel" code, and what came of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continued: Option<shared::continuation::Redeemed>,

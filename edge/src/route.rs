@@ -31,6 +31,12 @@ pub enum Route {
     InboundTwilioSms {
         site: String,
     },
+    /// Twilio Voice's webhooks for a site's phone line (`X-Twilio-Signature` checked): the
+    /// incoming call (`step` none), then `gather`, `dial`, `recorded`, `transcription`, `status`.
+    InboundVoice {
+        site: String,
+        step: Option<String>,
+    },
     /// Meta's Messenger (`messenger`) or Instagram (`instagram`) webhook for a site: `GET` is
     /// the handshake, `POST` events (`X-Hub-Signature-256` checked).
     InboundPage {
@@ -299,6 +305,7 @@ impl Route {
             | Route::ExportProfile { site, .. }
             | Route::UndoMerge { site, .. }
             | Route::InboundTwilioSms { site }
+            | Route::InboundVoice { site, .. }
             | Route::InboundWhatsapp { site }
             | Route::InboundTelegram { site }
             | Route::InboundPage { site, .. }
@@ -545,6 +552,31 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .transpose()?
                 .map(|site| Route::InboundTwilioSms { site }),
         ),
+        ["v1", "sites", id, "inbound", "voice", "twilio"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::InboundVoice { site, step: None }),
+        ),
+        [
+            "v1",
+            "sites",
+            id,
+            "inbound",
+            "voice",
+            "twilio",
+            step @ ("gather" | "dial" | "recorded" | "transcription" | "status"),
+        ] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::InboundVoice {
+                    site,
+                    step: Some((*step).to_owned()),
+                }),
+        ),
         ["v1", "sites", id, "inbound", "whatsapp"] => (
             "GET, POST",
             matches!(method, "GET" | "POST")
@@ -578,11 +610,14 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
         ),
         ["v1", "sites", id, "channels", kind] => {
             let site = site(id)?;
-            if !matches!(*kind, "sms" | "whatsapp" | "telegram" | "messenger" | "instagram") {
+            if !matches!(
+                *kind,
+                "sms" | "voice" | "whatsapp" | "telegram" | "messenger" | "instagram"
+            ) {
                 return Err(ApiError::new(
                     ErrorCode::NotFound,
                     format!(
-                        "no channel {kind:?}: the channels that can be set up here are: instagram, messenger, sms, telegram, whatsapp"
+                        "no channel {kind:?}: the channels that can be set up here are: instagram, messenger, sms, telegram, voice, whatsapp"
                     ),
                 ));
             }

@@ -24,6 +24,15 @@ pub enum SlackEvent<'a> {
         customer: Option<&'a str>,
         messages: usize,
     },
+    /// A call is being put through to a person.
+    CallIncoming {
+        /// The caller's number, if not withheld.
+        caller: Option<&'a str>,
+        /// Whether that number was verified (else it is only caller ID, which can be spoofed).
+        verified: bool,
+        customer: Option<&'a str>,
+        messages: usize,
+    },
     /// A customer wrote on a conversation a person has.
     Message {
         text: &'a str,
@@ -103,6 +112,24 @@ pub fn message(site_name: &str, conversation: &str, event: &SlackEvent<'_>, link
                 ),
                 body,
             )
+        }
+        SlackEvent::CallIncoming {
+            caller,
+            verified,
+            customer,
+            messages,
+        } => {
+            let caller = match (caller, verified) {
+                (Some(number), true) => format!("{} (verified)", escape(number)),
+                (Some(number), false) => format!("{} (caller ID, not verified)", escape(number)),
+                (None, _) => "withheld number".to_owned(),
+            };
+            let mut body = format!("*Caller:* {caller}");
+            if let Some(customer) = customer {
+                body.push_str(&format!("\n*Customer:* {}", escape(customer)));
+            }
+            body.push_str(&format!("\n*Messages so far:* {messages}"));
+            (format!("Incoming call for a person ({site_name})"), body)
         }
         SlackEvent::Message { text } => (format!("The customer wrote again ({site_name})"), quote(text)),
         SlackEvent::Assigned { to } => (

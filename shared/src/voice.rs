@@ -77,7 +77,8 @@ pub enum Intent {
     TextMe,
     /// "No, that's all", "bye", or 9: end the call.
     Done,
-    /// 0: a person (spoken requests for a person go through the site's escalation rules).
+    /// 0, or a menu word such as "agent": a person (longer spoken requests for one go through
+    /// the site's escalation rules, like any question).
     Person,
     /// Anything else: a question.
     Question,
@@ -111,6 +112,15 @@ pub fn intent(speech: Option<&str>, digits: Option<&str>) -> Intent {
     ];
     if !words.is_empty() && words.iter().all(|w| CLOSING.contains(w)) {
         return Intent::Done;
+    }
+    // What callers say to a phone menu to reach a person ("agent", "representative please");
+    // longer requests ("I want to talk to someone") go through the site's escalation rules.
+    const PERSON: [&str; 6] = ["agent", "representative", "operator", "person", "human", "someone"];
+    const FILLER: [&str; 12] = [
+        "a", "an", "the", "please", "live", "real", "customer", "service", "support", "speak", "talk", "to",
+    ];
+    if words.iter().any(|w| PERSON.contains(w)) && words.iter().all(|w| PERSON.contains(w) || FILLER.contains(w)) {
+        return Intent::Person;
     }
     Intent::Question
 }
@@ -268,6 +278,304 @@ pub fn twiml(verbs: &[Verb]) -> String {
     xml
 }
 
+/// Whether `tag` looks like the BCP 47 tags Twilio's voices and speech recognition take
+/// (`en-US`, `es-MX`, `cmn-Hans-CN`): a language and up to two subtags.
+pub fn valid_language(tag: &str) -> bool {
+    let parts: Vec<&str> = tag.split('-').collect();
+    let language = parts[0];
+    (2..=3).contains(&parts.len())
+        && (2..=3).contains(&language.len())
+        && language.bytes().all(|b| b.is_ascii_lowercase())
+        && parts[1..]
+            .iter()
+            .all(|p| (2..=4).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The webhooks of a call, after the first (`…/inbound/voice/twilio`): the path segment after
+/// it names the step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// A call comes in (the number's "A call comes in" webhook).
+    Incoming,
+    /// What the caller said (or pressed) at a `<Gather>`; `turn` counts the questions, so a
+    /// repeated request is stored once.
+    Gather { turn: u32 },
+    /// How a `<Dial>` to a person ended.
+    Dial,
+    /// A voicemail was recorded.
+    Recorded,
+    /// Twilio's transcription of a voicemail (asynchronous, possibly after the call ended).
+    Transcription,
+    /// The call's status changed (the number's "Call status changes" webhook).
+    Status,
+}
+
+impl Step {
+    /// The step named by the path segment after `twilio` (none for the first request), with the
+    /// `turn` query parameter for a gather.
+    pub fn parse(segment: Option<&str>, turn: Option<&str>) -> Option<Step> {
+        Some(match segment {
+            None => Step::Incoming,
+            Some("gather") => Step::Gather {
+                turn: turn
+                    .and_then(|t| t.parse().ok())
+                    .filter(|t| (1..=MAX_TURNS).contains(t))?,
+            },
+            Some("dial") => Step::Dial,
+            Some("recorded") => Step::Recorded,
+            Some("transcription") => Step::Transcription,
+            Some("status") => Step::Status,
+            Some(_) => return None,
+        })
+    }
+}
+
+/// Questions one call may ask the bot; then it offers a person.
+pub const MAX_TURNS: u32 = 12;
+
+/// Longest voicemail, in seconds.
+pub const MAX_VOICEMAIL_SECS: u32 = 120;
+
+/// Seconds a person's phone rings before the call goes to voicemail.
+pub const DIAL_TIMEOUT_SECS: u32 = 25;
+
+/// What a site's phone line says and does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub site_name: String,
+    /// The voice and speech-recognition language, a BCP 47 tag such as `en-US`.
+    pub language: String,
+    /// The call's webhooks' address (`https://…/v1/sites/{site}/inbound/voice/twilio`): the
+    /// actions of the TwiML we answer are under it.
+    pub base: String,
+    /// Where a call is put through to a person; without one, callers may leave a voicemail.
+    pub support_number: Option<String>,
+    /// Record calls put through to a person, and take voicemail. Off: neither.
+    pub record_calls: bool,
+    /// The site can send SMS and the caller's number is known: the bot offers to text answers.
+    pub can_text: bool,
+}
+
+impl Line {
+    fn say(&self, text: impl Into<String>) -> Verb {
+        Verb::Say {
+            text: text.into(),
+            language: self.language.clone(),
+        }
+    }
+
+    fn gather(&self, turn: u32, prompt: impl Into<String>) -> Verb {
+        Verb::Gather {
+            action: format!("{}/gather?turn={turn}", self.base),
+            language: self.language.clone(),
+            prompt: prompt.into(),
+            timeout_secs: 6,
+        }
+    }
+
+    fn goodbye(&self) -> [Verb; 2] {
+        [
+            self.say(format!("Thank you for calling {}. Goodbye.", self.site_name)),
+            Verb::Hangup,
+        ]
+    }
+
+    /// Listens for question `turn` after `before` is read; asks once more if nothing is heard,
+    /// then says goodbye.
+    fn listen(&self, before: Vec<Verb>, turn: u32, prompt: &str) -> Vec<Verb> {
+        let mut verbs = before;
+        verbs.push(self.gather(turn, prompt));
+        verbs.push(self.gather(turn, "Sorry, I did not hear anything. How can I help?"));
+        verbs.extend(self.goodbye());
+        verbs
+    }
+
+    /// The first answer to a call the bot takes.
+    pub fn greeting(&self) -> Vec<Verb> {
+        let prompt = format!(
+            "Hello, you have reached {}. I am the automated assistant. In a few words, how can I help? To talk to a person, say agent, or press 0.",
+            self.site_name
+        );
+        self.listen(Vec::new(), 1, &prompt)
+    }
+
+    /// The bot's answer read aloud, then the next question (`turn`) listened for.
+    pub fn answered(&self, answer: &str, turn: u32) -> Vec<Verb> {
+        if turn > MAX_TURNS {
+            let mut verbs = vec![self.say(spoken(answer, MAX_SPOKEN_CHARS))];
+            verbs.extend(self.transfer(Some("Let me put you through to a person.")));
+            return verbs;
+        }
+        let prompt = if self.can_text {
+            "To get this by text message, say text me, or press 1. You can also ask another question, or say agent to talk to a person."
+        } else {
+            "You can ask another question, or say agent to talk to a person."
+        };
+        self.listen(vec![self.say(spoken(answer, MAX_SPOKEN_CHARS))], turn, prompt)
+    }
+
+    /// After the last answer was texted (`sent`) or could not be.
+    pub fn texted(&self, sent: bool, turn: u32) -> Vec<Verb> {
+        let said = if sent {
+            "I have sent it to your phone."
+        } else {
+            "Sorry, I cannot send a text message to this number."
+        };
+        self.listen(
+            vec![self.say(said)],
+            turn,
+            "Is there anything else? Ask another question, or say agent to talk to a person.",
+        )
+    }
+
+    /// Ends the call politely.
+    pub fn end(&self) -> Vec<Verb> {
+        self.goodbye().to_vec()
+    }
+
+    /// Puts the caller through to a person (after `said`, e.g. the bot's hand-over words), or,
+    /// with no support number, to voicemail.
+    pub fn transfer(&self, said: Option<&str>) -> Vec<Verb> {
+        let Some(number) = &self.support_number else {
+            let mut verbs: Vec<Verb> = said
+                .map(|s| self.say(spoken(s, MAX_SPOKEN_CHARS)))
+                .into_iter()
+                .collect();
+            verbs.extend(self.voicemail());
+            return verbs;
+        };
+        vec![
+            self.say(
+                said.map(|s| spoken(s, MAX_SPOKEN_CHARS))
+                    .unwrap_or_else(|| "Connecting you to a person now.".to_owned()),
+            ),
+            Verb::Dial {
+                number: number.clone(),
+                action: format!("{}/dial", self.base),
+                caller_id: None,
+                record: self.record_calls,
+                timeout_secs: DIAL_TIMEOUT_SECS,
+            },
+        ]
+    }
+
+    /// After a `<Dial>` ended with `dial_status`: done when a person answered, else voicemail.
+    pub fn after_dial(&self, dial_status: Option<&str>) -> Vec<Verb> {
+        if person_answered(dial_status) {
+            vec![Verb::Hangup]
+        } else {
+            self.voicemail()
+        }
+    }
+
+    /// Nobody can take the call: a voicemail when the site records calls, else a promise to get
+    /// back to the caller (the conversation already waits for a person).
+    fn voicemail(&self) -> Vec<Verb> {
+        if !self.record_calls {
+            return vec![
+                self.say(
+                    "Nobody can take your call right now. We have your question, and we will get back to you. Goodbye.",
+                ),
+                Verb::Hangup,
+            ];
+        }
+        vec![
+            self.say(
+                "Nobody can take your call right now. Please leave a message after the beep, then press the pound key.",
+            ),
+            Verb::Record {
+                action: format!("{}/recorded", self.base),
+                transcribe_callback: format!("{}/transcription", self.base),
+                max_secs: MAX_VOICEMAIL_SECS,
+            },
+            self.say("We did not get a message. Goodbye."),
+            Verb::Hangup,
+        ]
+    }
+
+    /// After a voicemail was recorded.
+    pub fn recorded(&self) -> Vec<Verb> {
+        vec![
+            self.say("Thank you. We have your message and will get back to you soon. Goodbye."),
+            Verb::Hangup,
+        ]
+    }
+}
+
+/// Whether a `<Dial>` reached a person.
+pub fn person_answered(dial_status: Option<&str>) -> bool {
+    matches!(dial_status, Some("completed" | "answered"))
+}
+
+/// What is said to a call that reached a number no site here answers (not set up, or set up for
+/// another number): a polite message, never Twilio's error tone.
+pub fn not_in_service() -> String {
+    twiml(&[
+        Verb::Say {
+            text:
+                "Sorry, this number is not taking calls at the moment. Please contact us through our website. Goodbye."
+                    .into(),
+            language: "en-US".into(),
+        },
+        Verb::Hangup,
+    ])
+}
+
+/// The call's statuses that end it.
+pub fn ended(status: Option<&str>) -> bool {
+    matches!(status, Some("completed" | "busy" | "no-answer" | "failed" | "canceled"))
+}
+
+/// A call's length for its timeline: "2 min 5 s", "40 s".
+pub fn duration_words(secs: u64) -> String {
+    match (secs / 60, secs % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
+    }
+}
+
+/// What we keep about a call in progress, between its webhooks.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CallState {
+    pub conversation: String,
+    pub from: Option<String>,
+    pub verified: bool,
+    /// Milliseconds since the Unix epoch.
+    pub started_at: u64,
+    /// Questions the caller asked.
+    pub turns: u32,
+    /// Put through to a person.
+    pub transferred: bool,
+    /// The person's phone answered.
+    pub answered: bool,
+    pub voicemail: bool,
+    pub ended: bool,
+    /// The transferred call's recording at Twilio, when the site records calls.
+    #[serde(default)]
+    pub recording_url: Option<String>,
+}
+
+impl CallState {
+    /// How the call went, once it ended.
+    pub fn outcome(&self) -> crate::wire::CallOutcome {
+        use crate::wire::CallOutcome;
+        if self.answered {
+            CallOutcome::Answered
+        } else if self.voicemail {
+            CallOutcome::Voicemail
+        } else if self.transferred {
+            CallOutcome::Missed
+        } else if self.turns > 0 {
+            CallOutcome::Bot
+        } else {
+            CallOutcome::Abandoned
+        }
+    }
+}
+
 /// XML text and attribute escaping.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -350,6 +658,12 @@ mod tests {
         assert_eq!(intent(Some("I'm good, thank you"), None), Intent::Done);
         assert_eq!(intent(None, None), Intent::Done);
         assert_eq!(intent(None, Some("0")), Intent::Person);
+        assert_eq!(intent(Some("Agent."), None), Intent::Person);
+        assert_eq!(intent(Some("a representative please"), None), Intent::Person);
+        assert_eq!(
+            intent(Some("is a person charged for each seat"), None),
+            Intent::Question
+        );
         assert_eq!(intent(Some("no my card was charged twice"), None), Intent::Question);
         assert_eq!(intent(Some("how do refunds work"), None), Intent::Question);
     }
@@ -394,5 +708,111 @@ mod tests {
         assert!(xml.contains("action=\"https://x.test/v?a=1&amp;b=2\""));
         assert!(xml.contains("<Dial action=\"https://x.test/dial\" method=\"POST\" timeout=\"20\" callerId=\"+14155550100\" record=\"record-from-answer-dual\"><Number>+14155550123</Number></Dial>"));
         assert!(xml.ends_with("<Hangup/></Response>"));
+    }
+
+    fn line(support: Option<&str>, record_calls: bool, can_text: bool) -> Line {
+        Line {
+            site_name: "Acme".into(),
+            language: "en-GB".into(),
+            base: "https://edge.test/v1/sites/acme/inbound/voice/twilio".into(),
+            support_number: support.map(str::to_owned),
+            record_calls,
+            can_text,
+        }
+    }
+
+    #[test]
+    fn the_steps_of_a_call_are_read_from_its_path() {
+        assert_eq!(Step::parse(None, None), Some(Step::Incoming));
+        assert_eq!(Step::parse(Some("gather"), Some("3")), Some(Step::Gather { turn: 3 }));
+        assert_eq!(Step::parse(Some("gather"), None), None);
+        assert_eq!(Step::parse(Some("gather"), Some("0")), None);
+        assert_eq!(Step::parse(Some("gather"), Some("999")), None);
+        assert_eq!(Step::parse(Some("status"), None), Some(Step::Status));
+        assert_eq!(Step::parse(Some("elsewhere"), None), None);
+        assert!(valid_language("en-US") && valid_language("cmn-Hans-CN"));
+        assert!(!valid_language("en") && !valid_language("EN-us") && !valid_language("en-US\"><x"));
+    }
+
+    #[test]
+    fn the_bot_greets_listens_twice_and_says_goodbye_to_silence() {
+        let xml = twiml(&line(None, true, false).greeting());
+        assert_eq!(xml.matches("<Gather ").count(), 2, "{xml}");
+        assert!(xml.contains("action=\"https://edge.test/v1/sites/acme/inbound/voice/twilio/gather?turn=1\""));
+        assert!(xml.contains("language=\"en-GB\""));
+        assert!(xml.contains("reached Acme"));
+        assert!(xml.ends_with("Goodbye.</Say><Hangup/></Response>"));
+    }
+
+    #[test]
+    fn an_answer_is_read_short_and_offered_by_text_only_when_it_can_be_sent() {
+        let article = "Use [Forgot password](https://acme.test/reset) on the sign-in page. ".repeat(10);
+        let xml = twiml(&line(None, true, true).answered(&article, 2));
+        assert!(!xml.contains("https://acme.test"), "{xml}");
+        assert!(xml.contains("turn=2"));
+        assert!(xml.contains("say text me, or press 1"));
+        let xml = twiml(&line(None, true, false).answered(&article, 2));
+        assert!(!xml.contains("text me"));
+        // A call that keeps asking is offered a person instead of another question.
+        let xml = twiml(&line(Some("+14155550123"), true, true).answered("Yes.", MAX_TURNS + 1));
+        assert!(
+            xml.contains("<Number>+14155550123</Number>") && !xml.contains("<Gather"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_transfer_dials_the_support_number_and_falls_back_to_voicemail() {
+        let recorded = line(Some("+14155550123"), true, false);
+        let xml = twiml(&recorded.transfer(Some("I'll pass you to a person.")));
+        assert!(xml.contains("pass you to a person"));
+        assert!(xml.contains("<Dial action=\"https://edge.test/v1/sites/acme/inbound/voice/twilio/dial\" method=\"POST\" timeout=\"25\" record=\"record-from-answer-dual\"><Number>+14155550123</Number></Dial>"), "{xml}");
+        assert_eq!(recorded.after_dial(Some("completed")), vec![Verb::Hangup]);
+        let xml = twiml(&recorded.after_dial(Some("no-answer")));
+        assert!(
+            xml.contains("<Record action=\"https://edge.test/v1/sites/acme/inbound/voice/twilio/recorded\"")
+                && xml.contains(
+                    "transcribeCallback=\"https://edge.test/v1/sites/acme/inbound/voice/twilio/transcription\""
+                ),
+            "{xml}"
+        );
+        // No support number: straight to voicemail.
+        assert!(twiml(&line(None, true, false).transfer(None)).contains("<Record "));
+        // Recording off: no recorded transfer, no voicemail.
+        let private = line(Some("+14155550123"), false, false);
+        let xml = twiml(&private.transfer(None)) + &twiml(&private.after_dial(Some("busy")));
+        assert!(!xml.contains("record") && !xml.contains("<Record"), "{xml}");
+        assert!(xml.contains("we will get back to you"));
+    }
+
+    #[test]
+    fn a_call_s_outcome_follows_what_happened() {
+        use crate::wire::CallOutcome;
+        let mut state = CallState {
+            conversation: "c".into(),
+            from: None,
+            verified: false,
+            started_at: 0,
+            turns: 0,
+            transferred: false,
+            answered: false,
+            voicemail: false,
+            ended: false,
+            recording_url: None,
+        };
+        assert_eq!(state.outcome(), CallOutcome::Abandoned);
+        state.turns = 2;
+        assert_eq!(state.outcome(), CallOutcome::Bot);
+        state.transferred = true;
+        assert_eq!(state.outcome(), CallOutcome::Missed);
+        state.voicemail = true;
+        assert_eq!(state.outcome(), CallOutcome::Voicemail);
+        state.answered = true;
+        assert_eq!(state.outcome(), CallOutcome::Answered);
+        assert!(ended(Some("completed")) && ended(Some("no-answer")) && !ended(Some("in-progress")));
+        assert!(not_in_service().contains("not taking calls"));
+        assert_eq!(duration_words(40), "40 s");
+        assert_eq!(duration_words(120), "2 min");
+        assert_eq!(duration_words(125), "2 min 5 s");
     }
 }

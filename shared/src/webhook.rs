@@ -131,8 +131,9 @@ pub fn verify(
 }
 
 /// The events a webhook endpoint can subscribe to.
-pub const EVENTS: [&str; 4] = [
+pub const EVENTS: [&str; 5] = [
     "conversation.escalated",
+    "call.incoming",
     "message.created",
     "conversation.assigned",
     "conversation.resolved",

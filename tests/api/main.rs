@@ -21,5 +21,6 @@ mod sessions;
 mod sms;
 mod staff;
 mod telegram;
+mod voice;
 mod webhooks;
 mod whatsapp;

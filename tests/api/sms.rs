@@ -52,7 +52,7 @@ fn text_in(site: &Site, token: &str, params: &[(&str, &str)]) -> Reply {
     reply
 }
 
-fn form_encode(value: &str) -> String {
+pub fn form_encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
@@ -63,14 +63,14 @@ fn form_encode(value: &str) -> String {
         .collect()
 }
 
-fn unique_number() -> String {
+pub fn unique_number() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let n = std::process::id() as u64 * 1000 + N.fetch_add(1, Ordering::Relaxed);
     format!("+1415{:07}", n % 10_000_000)
 }
 
-fn wait_for_sms(to: &str, n: usize) -> Vec<Value> {
+pub fn wait_for_sms(to: &str, n: usize) -> Vec<Value> {
     poll(|| edge().sms_to(to), n)
 }
 

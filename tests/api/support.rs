@@ -25,6 +25,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Value,
+    /// The body as received (TwiML, HTML).
+    pub text: String,
 }
 
 impl Reply {
@@ -106,6 +108,7 @@ impl Edge {
             status,
             headers,
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
         }
     }
 

@@ -619,6 +619,7 @@ fn stored_message(message: Message) -> impl IntoView {
         Some(BotDetail::Answer { .. }) => "answer",
         Some(BotDetail::NoAnswer { .. }) => "no_answer",
         Some(BotDetail::HandoffRequested { .. }) => "handoff",
+        Some(BotDetail::Call(_)) => "call",
         None => "",
     };
     let source = match message.bot {

@@ -36,7 +36,7 @@ use crate::internal::{
 };
 use crate::internal::{
     ChannelInfo, ChannelProof, FeedbackCommand, InboundAccepted, InboxStatus, Note, NoteCommand, SmsConfig,
-    WebhookFormat, WhatsappConfig,
+    VoiceConfig, VoiceReply, WebhookFormat, WhatsappConfig,
 };
 use crate::route::{self, Route};
 use shared::package;
@@ -102,6 +102,40 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let _ = response.headers_mut().set("Content-Type", "text/xml; charset=utf-8");
             Ok(response)
         }
+        // A call's webhooks are answered at once, with TwiML: the site object checks the
+        // signature, then routes, answers and records the call (see `site_object::voice`).
+        Route::InboundVoice { site, step } => {
+            require_content_type(&req, &["application/x-www-form-urlencoded"])?;
+            let turn = url
+                .query_pairs()
+                .find(|(k, _)| k == "turn")
+                .map(|(_, v)| v.into_owned());
+            let step = shared::voice::Step::parse(step.as_deref(), turn.as_deref()).ok_or_else(|| {
+                ApiError::field(
+                    "turn",
+                    format!("`turn` is a question's number, 1 to {}", shared::voice::MAX_TURNS),
+                )
+            })?;
+            let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 4).await?;
+            let body = String::from_utf8(body)
+                .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the request body is not UTF-8"))?;
+            let command = SiteCommand::Voice {
+                step,
+                proof: ChannelProof::Twilio {
+                    presented: header(&req, "X-Twilio-Signature"),
+                    url: url.to_string(),
+                },
+                body,
+                base: format!(
+                    "{}/v1/sites/{site}/inbound/voice/twilio",
+                    url.origin().ascii_serialization()
+                ),
+            };
+            let reply: VoiceReply = site_command(env, &site, &command).await?;
+            let mut response = Response::ok(reply.twiml).map_err(|e| internal("twiml", e))?;
+            let _ = response.headers_mut().set("Content-Type", "text/xml; charset=utf-8");
+            Ok(response)
+        }
         Route::InboundWhatsapp { site } => meta_inbound(&mut req, env, &url, &site, "whatsapp").await,
         Route::InboundPage { site, kind } => meta_inbound(&mut req, env, &url, &site, &kind).await,
         Route::InboundTelegram { site } => {
@@ -127,7 +161,6 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     .map(|v| v.trim().to_owned())
                     .ok_or_else(|| ApiError::field(name, why))
             };
-            let hex32 = |v: &str| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit());
             let base = setting(env, "PUBLIC_URL").unwrap_or_default();
             let base = base.trim_end_matches('/');
             if kind == "messenger" || kind == "instagram" {
@@ -252,18 +285,70 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 "account_sid",
                 "`account_sid` is the Twilio Account SID (AC + 32 hex digits)",
             )?;
-            if !(account_sid.starts_with("AC") && hex32(&account_sid[2..])) {
-                return Err(ApiError::field(
-                    "account_sid",
-                    "`account_sid` is AC followed by 32 hex digits",
-                ));
+            if kind == "voice" {
+                let (auth_token, number) = twilio_credentials(&body, &account_sid, "number")?;
+                let support_number = match body.get("support_number") {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::String(number)) => Some(
+                        shared::identity::normalize_phone(number)
+                            .map_err(|why| ApiError::field("support_number", why))?,
+                    ),
+                    Some(_) => {
+                        return Err(ApiError::field(
+                            "support_number",
+                            "`support_number` is the phone number calls are put through to, or null",
+                        ));
+                    }
+                };
+                if support_number.as_deref() == Some(number.as_str()) {
+                    return Err(ApiError::field(
+                        "support_number",
+                        "`support_number` is where calls go to a person; it cannot be the line's own number",
+                    ));
+                }
+                let record_calls = match body.get("record_calls") {
+                    None => true,
+                    Some(serde_json::Value::Bool(record)) => *record,
+                    Some(_) => return Err(ApiError::field("record_calls", "`record_calls` is true or false")),
+                };
+                let language = match body.get("language") {
+                    None => "en-US".to_owned(),
+                    Some(serde_json::Value::String(tag)) if shared::voice::valid_language(tag) => tag.clone(),
+                    Some(_) => {
+                        return Err(ApiError::field(
+                            "language",
+                            "`language` is a BCP 47 tag Twilio speaks, such as en-US, en-GB, es-ES or de-DE",
+                        ));
+                    }
+                };
+                let hook = format!("{base}/v1/sites/{site}/inbound/voice/twilio");
+                let public = serde_json::json!({
+                    "account_sid": account_sid,
+                    "number": number,
+                    "support_number": support_number,
+                    "record_calls": record_calls,
+                    "language": language,
+                    "webhook_url": hook,
+                    "status_callback_url": format!("{hook}/status"),
+                });
+                let config = VoiceConfig {
+                    account_sid,
+                    auth_token,
+                    number,
+                    support_number,
+                    record_calls,
+                    language,
+                };
+                let command = SiteCommand::SetChannel {
+                    kind,
+                    config: serde_json::to_value(&config).map_err(|e| internal("channel", e))?,
+                    public,
+                    now: now_ms() / 1000,
+                };
+                let info: ChannelInfo = site_command(env, &site, &command).await?;
+                return json(200, &info);
             }
-            let auth_token = text("auth_token", "`auth_token` is the account's Auth Token (32 hex digits)")?;
-            if !hex32(&auth_token) {
-                return Err(ApiError::field("auth_token", "`auth_token` is 32 hex digits"));
-            }
-            let from = shared::identity::normalize_phone(&text("from", "`from` is the site's Twilio number")?)
-                .map_err(|why| ApiError::field("from", why))?;
+            let (auth_token, from) = twilio_credentials(&body, &account_sid, "from")?;
             let public = serde_json::json!({
                 "account_sid": account_sid,
                 "from": from,
@@ -1523,6 +1608,32 @@ fn header(req: &Request, name: &str) -> String {
 }
 
 /// Hands a channel webhook to the site's inbox (see [`SiteCommand::Inbound`]).
+/// A Twilio channel's account check, its auth token and the site's number (in field
+/// `number_field`), from a `PUT /channels/{sms,voice}` body.
+fn twilio_credentials(
+    body: &serde_json::Map<String, serde_json::Value>,
+    account_sid: &str,
+    number_field: &'static str,
+) -> ApiResult<(String, String)> {
+    let hex32 = |v: &str| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit());
+    if !(account_sid.starts_with("AC") && hex32(&account_sid[2..])) {
+        return Err(ApiError::field(
+            "account_sid",
+            "`account_sid` is AC followed by 32 hex digits",
+        ));
+    }
+    let text = |name: &'static str| body.get(name).and_then(|v| v.as_str()).map(|v| v.trim().to_owned());
+    let auth_token = text("auth_token")
+        .filter(|token| hex32(token))
+        .ok_or_else(|| ApiError::field("auth_token", "`auth_token` is the account's Auth Token (32 hex digits)"))?;
+    let number = text(number_field)
+        .ok_or_else(|| ApiError::field(number_field, format!("`{number_field}` is the site's Twilio number")))
+        .and_then(|number| {
+            shared::identity::normalize_phone(&number).map_err(|why| ApiError::field(number_field, why))
+        })?;
+    Ok((auth_token, number))
+}
+
 async fn accept_inbound(
     env: &Env,
     site: &str,

@@ -25,9 +25,10 @@ use worker::{
 use super::http::{error_response, internal, json, now_ms, site_command};
 use crate::api_error::ApiError;
 use crate::internal::{
-    AgentReplyCommand, AgentReplyResult, AnswerReply, ConversationExport, ConversationKey, DirectoryCommand,
-    EmailContext, EraseReport, FeedbackCommand, HandoffCommand, InboundCommand, InboundResult, JoinCommand,
-    MemberCommand, Note, NoteCommand, Rating, SendCommand, SiteCommand, SplitCommand, StaffConversation,
+    AgentReplyCommand, AgentReplyResult, AnswerReply, CallCommand, CallReply, ConversationExport, ConversationKey,
+    DirectoryCommand, EmailContext, EraseReport, FeedbackCommand, HandoffCommand, InboundCommand, InboundResult,
+    JoinCommand, MemberCommand, Note, NoteCommand, Package, Rating, SendCommand, SiteCommand, SplitCommand,
+    StaffConversation,
 };
 
 const SCHEMA: &str = "
@@ -301,6 +302,12 @@ impl ConversationObject {
                     .map_err(|e| internal("inbound body", e))?;
                 json(200, &self.inbound(body).await?)
             }
+            "/call" => {
+                let body: CallCommand = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("call body", e))?;
+                json(200, &self.call(body).await?)
+            }
             "/feedback" => {
                 let body: FeedbackCommand = super::http::read_json(req)
                     .await
@@ -444,7 +451,11 @@ impl ConversationObject {
                 // (email in their thread, SMS, WhatsApp and Meta inboxes within their 24-hour
                 // window, Telegram), to the open widget if they are in the chat, else by email if
                 // we have an address. When it cannot go out, staff are told why.
-                let channel = self.last_visitor_channel()?.unwrap_or(Channel::Chat);
+                let channel = match self.last_visitor_channel()?.unwrap_or(Channel::Chat) {
+                    // After a call, a written reply goes to the caller's number by SMS.
+                    Channel::Phone => Channel::Sms,
+                    channel => channel,
+                };
                 let live = !self.state.get_websockets().is_empty();
                 let fallback = if live { "chat" } else { "stored" };
                 let message = self.store_on(channel, id, Role::Agent, body.text, None, None)?;
@@ -950,8 +961,18 @@ impl ConversationObject {
             },
         )?;
         self.set_meta("status", "waiting_for_human")?;
-        // The package for people: what the bot tried, and the conversation so far (its newest
-        // messages, as many as fit a webhook body; the rest is behind a signed link).
+        let command = SiteCommand::Enqueue {
+            conversation: self.key()?.conversation,
+            package: self.package(escalation.clone(), last_words)?,
+        };
+        let pending = serde_json::to_string(&command).map_err(|e| internal("queue entry", e))?;
+        self.set_meta("enqueue", &pending)
+    }
+
+    /// The package for people: why, what the bot tried, and the conversation so far (its newest
+    /// messages, as many as fit a webhook body; the rest is behind a signed link). Who the
+    /// customer is joins it when it is sent.
+    fn package(&self, escalation: Escalation, last_words: &str) -> std::result::Result<Package, ApiError> {
         let messages = self.all_messages()?;
         let bot_attempts = package::bot_attempts(&messages);
         let (transcript, truncation) = package::fit_transcript(
@@ -959,18 +980,24 @@ impl ConversationObject {
             package::MAX_TRANSCRIPT_MESSAGES,
             package::MAX_TRANSCRIPT_BYTES,
         );
-        let command = SiteCommand::Enqueue {
-            conversation: self.key()?.conversation,
-            escalation: escalation.clone(),
+        Ok(Package {
+            escalation,
             at: now_ms(),
             excerpt: last_words.chars().take(280).collect(),
             transcript,
             profile: None,
             truncation,
             bot_attempts,
+        })
+    }
+
+    /// The customer's profile, when they were identified.
+    async fn profile(&self) -> std::result::Result<Option<shared::profile::Profile>, ApiError> {
+        let key = self.key()?;
+        let lookup = DirectoryCommand::ProfileOfConversation {
+            conversation: key.conversation,
         };
-        let pending = serde_json::to_string(&command).map_err(|e| internal("queue entry", e))?;
-        self.set_meta("enqueue", &pending)
+        super::http::directory(&self.env, &key.site, lookup).await
     }
 
     /// Delivers a pending queue entry now, leaving a retry alarm if the site cannot take it.
@@ -989,11 +1016,8 @@ impl ConversationObject {
             serde_json::from_str(&pending).map_err(|e| internal("pending queue entry", e))?;
         let key = self.key()?;
         // The package carries who the customer is, when they were identified.
-        if let SiteCommand::Enqueue { profile, .. } = &mut command {
-            let lookup = DirectoryCommand::ProfileOfConversation {
-                conversation: key.conversation.clone(),
-            };
-            *profile = super::http::directory(&self.env, &key.site, lookup).await?;
+        if let SiteCommand::Enqueue { package, .. } = &mut command {
+            package.profile = self.profile().await?;
         }
         let _: serde_json::Value = site_command(&self.env, &key.site, &command).await?;
         self.sql()
@@ -1071,6 +1095,7 @@ impl ConversationObject {
                 message: existing,
                 duplicate: true,
                 answer,
+                waiting_for_person: self.status()? != ConversationStatus::Bot,
             });
         }
         let message = self.store_on(
@@ -1106,6 +1131,7 @@ impl ConversationObject {
             message: message.clone(),
             duplicate: false,
             answer: None,
+            waiting_for_person: self.status()? != ConversationStatus::Bot,
         };
         if command.automatic {
             return Ok(result);
@@ -1135,8 +1161,12 @@ impl ConversationObject {
             return Ok(result);
         }
         let answer = self.answer_on(command.channel, &message).await?;
-        self.deliver_or_log(command.channel, &answer, "bot-answer").await;
+        // On a call the answer is spoken, in the TwiML the caller's request is answered with.
+        if command.channel != Channel::Phone {
+            self.deliver_or_log(command.channel, &answer, "bot-answer").await;
+        }
         result.answer = Some(answer);
+        result.waiting_for_person = self.status()? != ConversationStatus::Bot;
         Ok(result)
     }
 
@@ -1579,30 +1609,7 @@ impl ConversationObject {
         let already_waiting = self.status()? == ConversationStatus::WaitingForHuman;
         let mut messages = vec![message];
         if !already_waiting {
-            let last_words = self.last_visitor_words()?.unwrap_or_else(|| HANDOFF_TEXT.to_owned());
-            // The team for what they were asking about; a person is on the way regardless.
-            let routed: Option<Escalation> = site_command(
-                &self.env,
-                &self.key()?.site,
-                &SiteCommand::RouteHandoff {
-                    text: last_words.clone(),
-                },
-            )
-            .await
-            .map_err(|error| worker::console_error!("routing a hand-over: {}", error.body.message))
-            .ok();
-            let escalation = Escalation {
-                reasons: vec![EscalationReason::VisitorAsked],
-                priority: Priority::Normal,
-                ..routed.unwrap_or_else(|| Escalation {
-                    reasons: Vec::new(),
-                    priority: Priority::Normal,
-                    team: "support".into(),
-                    topic: None,
-                    team_source: Default::default(),
-                })
-            };
-            self.escalate(&escalation, &last_words)?;
+            self.hand_to_person().await?;
             let reply = answer::handoff_reply();
             let confirmation = self.store(format!("bot:{id}"), Role::Bot, reply.text, Some(id), Some(reply.detail))?;
             self.broadcast(&ServerFrame::Status {
@@ -1612,6 +1619,141 @@ impl ConversationObject {
             self.enqueue_now().await;
         }
         Ok(messages)
+    }
+
+    /// Escalates because the customer asked for a person: routed to the team for what they last
+    /// asked about (a person is on the way regardless of routing).
+    async fn hand_to_person(&self) -> std::result::Result<(), ApiError> {
+        let last_words = self.last_visitor_words()?.unwrap_or_else(|| HANDOFF_TEXT.to_owned());
+        let routed: Option<Escalation> = site_command(
+            &self.env,
+            &self.key()?.site,
+            &SiteCommand::RouteHandoff {
+                text: last_words.clone(),
+            },
+        )
+        .await
+        .map_err(|error| worker::console_error!("routing a hand-over: {}", error.body.message))
+        .ok();
+        let escalation = Escalation {
+            reasons: vec![EscalationReason::VisitorAsked],
+            priority: Priority::Normal,
+            ..routed.unwrap_or_else(|| Escalation {
+                reasons: Vec::new(),
+                priority: Priority::Normal,
+                team: "support".into(),
+                topic: None,
+                team_source: Default::default(),
+            })
+        };
+        self.escalate(&escalation, &last_words)
+    }
+
+    /// Something happened on a phone call in this conversation (see [`CallCommand`]).
+    async fn call(&self, command: CallCommand) -> std::result::Result<CallReply, ApiError> {
+        let waiting =
+            |this: &Self| -> std::result::Result<bool, ApiError> { Ok(this.status()? != ConversationStatus::Bot) };
+        match command {
+            CallCommand::Note { id, text, note, sms } => {
+                self.keep_context("sms", sms.as_ref())?;
+                if self.find(&id)?.is_none() {
+                    self.store_on(
+                        Channel::Phone,
+                        id,
+                        Role::Bot,
+                        text,
+                        None,
+                        Some(BotDetail::Call(Box::new(note))),
+                    )?;
+                }
+            }
+            CallCommand::Transfer { id, text, note } => {
+                if self.find(&id)?.is_some() {
+                    return Ok(CallReply {
+                        waiting_for_person: waiting(self)?,
+                        sent: false,
+                    });
+                }
+                let newly = !waiting(self)?;
+                if newly {
+                    self.hand_to_person().await?;
+                    self.broadcast(&ServerFrame::Status {
+                        status: ConversationStatus::WaitingForHuman,
+                    });
+                }
+                let dialled = note.to.is_some();
+                self.store_on(
+                    Channel::Phone,
+                    id,
+                    Role::Bot,
+                    text,
+                    None,
+                    Some(BotDetail::Call(Box::new(note.clone()))),
+                )?;
+                if newly {
+                    self.enqueue_now().await;
+                }
+                if dialled {
+                    // Whoever picks up sees the whole story: the same package as an escalation,
+                    // with the call.
+                    let escalation = match self.escalation()? {
+                        Some(escalation) => escalation,
+                        None => Escalation {
+                            reasons: vec![EscalationReason::VisitorAsked],
+                            priority: Priority::Normal,
+                            team: "support".into(),
+                            topic: None,
+                            team_source: Default::default(),
+                        },
+                    };
+                    let last_words = self.last_visitor_words()?.unwrap_or_default();
+                    let mut package = self.package(escalation, &last_words)?;
+                    package.profile = self.profile().await?;
+                    let command = SiteCommand::CallIncoming {
+                        conversation: self.key()?.conversation,
+                        call: note,
+                        package,
+                    };
+                    let _: serde_json::Value = site_command(&self.env, &self.key()?.site, &command).await?;
+                }
+            }
+            CallCommand::Text { id, sms } => {
+                let answer = self
+                    .all_messages()?
+                    .into_iter()
+                    .rev()
+                    .find(|m| m.channel == Channel::Phone && matches!(m.bot, Some(BotDetail::Answer { .. })));
+                let Some(answer) = answer else {
+                    return Ok(CallReply {
+                        waiting_for_person: waiting(self)?,
+                        sent: false,
+                    });
+                };
+                if self.find(&id)?.is_some() {
+                    return Ok(CallReply {
+                        waiting_for_person: waiting(self)?,
+                        sent: true,
+                    });
+                }
+                self.keep_context("sms", Some(&sms))?;
+                let mut text = answer.text.clone();
+                if let Some(BotDetail::Answer { article, .. }) = &answer.bot
+                    && let Some(url) = &article.url
+                {
+                    text.push_str(&format!("\n{url}"));
+                }
+                let message = self.store_on(Channel::Sms, id, Role::Bot, text, Some(answer.id.clone()), None)?;
+                let sent = matches!(self.deliver(Channel::Sms, &message, "call-text").await, Ok(Sent::Yes));
+                return Ok(CallReply {
+                    waiting_for_person: waiting(self)?,
+                    sent,
+                });
+            }
+        }
+        Ok(CallReply {
+            waiting_for_person: waiting(self)?,
+            sent: false,
+        })
     }
 
     /// What the visitor last wrote before pressing "talk to a person".

@@ -312,28 +312,40 @@ impl ProfileDirectory {
                     }
                     None => None,
                 };
-                // A number someone proved (a code, a site-signed identity) routes to its owner's
-                // conversation; otherwise it is only a claim with a conversation of its own.
-                // Replies go to the number itself, so a spoofed sender learns nothing.
-                let identified = if self.owner(&number)?.is_some() {
-                    Identified {
-                        proof: Proof::Channel,
-                        verified: vec![number],
-                        claimed: Vec::new(),
-                        traits: BTreeMap::new(),
-                        traits_verified: false,
-                    }
-                } else {
-                    Identified {
-                        proof: Proof::Claimed,
-                        verified: Vec::new(),
-                        claimed: vec![number],
-                        traits: BTreeMap::new(),
-                        traits_verified: false,
-                    }
-                };
+                let identified = self.number_identified(number)?;
                 let channel = format!("sms:{phone}");
                 self.route_sender(&site, &channel, &identified, &new_ids, &rules, now, continued)
+                    .await
+            }
+            DirectoryCommand::InboundCall {
+                phone,
+                call_sid,
+                new_ids,
+                rules,
+                now,
+            } => {
+                // A caller's number routes like the same number's texts (the same conversation
+                // when it is not verified); a withheld number gets the call's own conversation.
+                let (channel, identified) = match phone {
+                    Some(phone) => {
+                        let number = IdentityKey {
+                            kind: IdentityKind::Phone,
+                            value: phone.clone(),
+                        };
+                        (format!("sms:{phone}"), self.number_identified(number)?)
+                    }
+                    None => (
+                        format!("call:{call_sid}"),
+                        Identified {
+                            proof: Proof::Claimed,
+                            verified: Vec::new(),
+                            claimed: Vec::new(),
+                            traits: BTreeMap::new(),
+                            traits_verified: false,
+                        },
+                    ),
+                };
+                self.route_sender(&site, &channel, &identified, &new_ids, &rules, now, None)
                     .await
             }
             DirectoryCommand::StartContinue {
@@ -570,6 +582,7 @@ impl ProfileDirectory {
                 conversation,
                 profile,
                 how: "threaded".into(),
+                verified: false,
                 continued: None,
             });
         }
@@ -612,6 +625,7 @@ impl ProfileDirectory {
             conversation: outcome.conversation,
             profile: Some(outcome.profile),
             how: if authenticated { "sender" } else { "review" }.into(),
+            verified: authenticated,
             continued: None,
         })
     }
@@ -637,9 +651,34 @@ impl ProfileDirectory {
                 conversation: outcome.conversation,
                 profile: Some(outcome.profile),
                 how: "sender".into(),
+                verified: !identified.verified.is_empty(),
                 continued,
             },
         )
+    }
+
+    /// A phone number as the sender of a text or a call: someone proved it (a code, a
+    /// site-signed identity), so it routes to its owner's conversation; otherwise it is only a
+    /// claim with a conversation of its own. Replies go to the number itself, so a spoofed
+    /// sender learns nothing.
+    fn number_identified(&self, number: IdentityKey) -> ApiResult<Identified> {
+        Ok(if self.owner(&number)?.is_some() {
+            Identified {
+                proof: Proof::Channel,
+                verified: vec![number],
+                claimed: Vec::new(),
+                traits: BTreeMap::new(),
+                traits_verified: false,
+            }
+        } else {
+            Identified {
+                proof: Proof::Claimed,
+                verified: Vec::new(),
+                claimed: vec![number],
+                traits: BTreeMap::new(),
+                traits_verified: false,
+            }
+        })
     }
 
     /// Stores a "continue on another channel" code for a session; returns when it expires

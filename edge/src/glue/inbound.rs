@@ -329,7 +329,7 @@ pub async fn receive_email(env: &Env, to: &str, raw: &[u8], source: Source) -> R
 }
 
 /// Fresh ids for whatever routing an inbound message may have to create.
-fn new_ids() -> Result<NewIds, ApiError> {
+pub(crate) fn new_ids() -> Result<NewIds, ApiError> {
     Ok(NewIds {
         profile: format!("p_{}", shared::hex::encode(&random_bytes::<12>()?)),
         merge: format!("m_{}", shared::hex::encode(&random_bytes::<12>()?)),
@@ -338,7 +338,7 @@ fn new_ids() -> Result<NewIds, ApiError> {
 }
 
 /// Hands a routed message to its conversation object, which stores and answers it.
-async fn hand_over(
+pub(crate) async fn hand_over(
     env: &Env,
     site: &str,
     conversation: &str,

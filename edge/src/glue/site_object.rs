@@ -23,6 +23,7 @@ use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStora
 
 mod inbox;
 mod learning;
+mod voice;
 
 use learning::ArticleChange;
 
@@ -186,6 +187,7 @@ impl DurableObject for SiteObject {
             .chain(&super::metrics::SCHEMA)
             .chain(&learning::SCHEMA)
             .chain(&inbox::SCHEMA)
+            .chain(&voice::SCHEMA)
         {
             let _ = sql.exec(migration, None);
         }
@@ -215,6 +217,12 @@ impl DurableObject for SiteObject {
                 Err(error) => Err(error),
             },
             Ok(SiteCommand::Inbound { kind, proof, body }) => self.accept_inbound(&kind, proof, &body).await,
+            Ok(SiteCommand::Voice {
+                step,
+                proof,
+                body,
+                base,
+            }) => self.voice(step, proof, &body, &base).await,
             Ok(SiteCommand::Answer {
                 question,
                 bot_failures,
@@ -513,53 +521,30 @@ impl SiteObject {
                 self.existing()?;
                 json(200, &self.staff_keys(Some(&key_hash))?.into_iter().next())
             }
-            SiteCommand::Enqueue {
-                conversation,
-                escalation,
-                at,
-                excerpt,
-                transcript,
-                profile,
-                truncation,
-                bot_attempts,
-            } => {
-                let site = self.existing()?;
+            SiteCommand::Enqueue { conversation, package } => {
                 let entry = QueueEntry {
                     conversation: conversation.clone(),
                     state: "waiting".into(),
-                    priority: escalation.priority,
-                    team: escalation.team.clone(),
-                    topic: escalation.topic.clone(),
-                    reasons: escalation.reasons.clone(),
-                    escalated_at: at,
+                    priority: package.escalation.priority,
+                    team: package.escalation.team.clone(),
+                    topic: package.escalation.topic.clone(),
+                    reasons: package.escalation.reasons.clone(),
+                    escalated_at: package.at,
                     assigned_to: None,
                     resolved_at: None,
-                    excerpt: excerpt.clone(),
+                    excerpt: package.excerpt.clone(),
                 };
                 self.write_queue_entry(&entry)?;
-                let link = self.transcript_link(&site.id, &conversation, at);
-                let messages = truncation.map_or(transcript.len(), |t| t.total);
-                let data = serde_json::json!({
-                    "site": site.id,
-                    "conversation": conversation,
-                    "escalation": escalation,
-                    "profile": profile,
-                    "bot_attempts": bot_attempts,
-                    "transcript": transcript,
-                    "transcript_truncated": truncation,
-                    "transcript_url": link.as_ref().map(|(url, _)| url),
-                    "transcript_url_expires_at": link.as_ref().map(|(_, expires)| expires),
-                });
-                let customer = profile.as_ref().and_then(customer_label);
-                let slack = SlackEvent::Escalated {
-                    escalation: &escalation,
-                    excerpt: &excerpt,
-                    customer: customer.as_deref(),
-                    messages,
-                };
-                let key = format!("{conversation}:{at}");
-                self.emit("conversation.escalated", &key, at, data, &conversation, &slack, link)?;
+                self.emit_package("conversation.escalated", &conversation, None, &package)?;
                 json(200, &entry)
+            }
+            SiteCommand::CallIncoming {
+                conversation,
+                call,
+                package,
+            } => {
+                self.emit_package("call.incoming", &conversation, Some(&call), &package)?;
+                json(200, &serde_json::json!({ "ok": true }))
             }
             SiteCommand::RouteHandoff { text } => {
                 let knowledge = self.knowledge()?;
@@ -937,6 +922,7 @@ impl SiteObject {
             }
             SiteCommand::Answer { .. } => Err(internal("SiteObject", "answers are handled by answer")),
             SiteCommand::Inbound { .. } => Err(internal("SiteObject", "webhooks are handled by accept_inbound")),
+            SiteCommand::Voice { .. } => Err(internal("SiteObject", "calls are handled by voice")),
         }
     }
 
@@ -1154,6 +1140,51 @@ impl SiteObject {
         super::metrics::record(&self.sql(), &[event]).map(drop)
     }
 
+    /// Sends `event` with an escalation package (and the call being put through, if any).
+    fn emit_package(
+        &self,
+        event: &str,
+        conversation: &str,
+        call: Option<&shared::wire::CallNote>,
+        package: &crate::internal::Package,
+    ) -> std::result::Result<(), ApiError> {
+        let site = self.existing()?;
+        let at = package.at;
+        let link = self.transcript_link(&site.id, conversation, at);
+        let messages = package.truncation.map_or(package.transcript.len(), |t| t.total);
+        let mut data = serde_json::json!({
+            "site": site.id,
+            "conversation": conversation,
+            "escalation": package.escalation,
+            "profile": package.profile,
+            "bot_attempts": package.bot_attempts,
+            "transcript": package.transcript,
+            "transcript_truncated": package.truncation,
+            "transcript_url": link.as_ref().map(|(url, _)| url),
+            "transcript_url_expires_at": link.as_ref().map(|(_, expires)| expires),
+        });
+        if let Some(call) = call {
+            data["call"] = serde_json::to_value(call).map_err(|e| internal("call", e))?;
+        }
+        let customer = package.profile.as_ref().and_then(customer_label);
+        let slack = match call {
+            Some(call) => SlackEvent::CallIncoming {
+                caller: call.from.as_deref(),
+                verified: call.verified,
+                customer: customer.as_deref(),
+                messages,
+            },
+            None => SlackEvent::Escalated {
+                escalation: &package.escalation,
+                excerpt: &package.excerpt,
+                customer: customer.as_deref(),
+                messages,
+            },
+        };
+        let key = format!("{conversation}:{at}");
+        self.emit(event, &key, at, data, conversation, &slack, link)
+    }
+
     /// Queues `event` for every endpoint subscribed to it. The delivery id is derived from the
     /// event (`key`) and the endpoint, so the same event queued twice is one event to receivers.
     #[allow(clippy::too_many_arguments)]
@@ -1238,6 +1269,15 @@ impl SiteObject {
         let expires = at / 1000 + package::TRANSCRIPT_LINK_TTL_SECS;
         let path = package::link_path(&key, site, conversation, expires);
         Some((format!("{}{path}", base.trim_end_matches('/')), expires))
+    }
+
+    /// One channel's stored settings, if it is set up.
+    fn channel_config<T: serde::de::DeserializeOwned>(&self, kind: &str) -> std::result::Result<Option<T>, ApiError> {
+        self.channels()?
+            .into_iter()
+            .find(|(info, _)| info.kind == kind)
+            .map(|(_, config)| serde_json::from_value(config).map_err(|e| internal("stored channel", e)))
+            .transpose()
     }
 
     /// The channels set up, as the admin API shows them and with their settings.

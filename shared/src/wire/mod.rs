@@ -245,6 +245,77 @@ pub enum BotDetail {
     NoAnswer { reason: EscalationReason, confidence: f32 },
     /// The visitor asked for a person and the conversation now waits for one.
     HandoffRequested { reason: EscalationReason },
+    /// Not a reply: a note in the timeline about a phone call (it started, was put through to a
+    /// person, left a voicemail, ended). The call's words are messages of their own.
+    Call(Box<CallNote>),
+}
+
+/// A phone call's event, kept in its conversation's timeline.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct CallNote {
+    /// Twilio's id of the call (`CA` and 32 hex digits).
+    pub call_sid: String,
+    pub event: CallEvent,
+    /// The caller's number as presented (a claim unless `verified`); absent when withheld.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Whether the caller's number was verified earlier (a code, a site-signed identity): only
+    /// then did the call join that customer's conversation.
+    #[serde(default)]
+    pub verified: bool,
+    /// `transferred`: the number the call was put through to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// `ended`: the whole call, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u64>,
+    /// `ended`: how it went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<CallOutcome>,
+    /// `voicemail` (and a recorded transfer): the recording at Twilio, referenced, never copied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_url: Option<String>,
+}
+
+/// What happened on a call.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CallEvent {
+    Started,
+    Transferred,
+    Voicemail,
+    Ended,
+}
+
+/// How a call ended.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// The voice bot handled it; nobody was called.
+    Bot,
+    /// A person took the call.
+    Answered,
+    /// Nobody took it; the caller left a voicemail.
+    Voicemail,
+    /// Nobody took it and no message was left.
+    Missed,
+    /// The caller hung up before saying anything.
+    Abandoned,
+}
+
+impl CallOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Bot => "answered by the bot",
+            CallOutcome::Answered => "answered by a person",
+            CallOutcome::Voicemail => "voicemail",
+            CallOutcome::Missed => "missed",
+            CallOutcome::Abandoned => "abandoned",
+        }
+    }
 }
 
 /// A pointer to the article an answer came from.
