@@ -200,6 +200,33 @@ mod tests {
     }
 
     #[test]
+    fn an_incoming_call_says_who_is_calling_and_whether_the_number_is_proven() {
+        let section = |caller, verified| {
+            let event = SlackEvent::CallIncoming {
+                caller,
+                verified,
+                customer: Some("dana@example.com"),
+                messages: 7,
+            };
+            let body = message("Shop", "c1", &event, None);
+            assert!(
+                body["blocks"][0]["text"]["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Incoming call")
+            );
+            body["blocks"][1]["text"]["text"].as_str().unwrap().to_owned()
+        };
+        assert!(section(Some("+14155550100"), true).contains("+14155550100 (verified)"));
+        assert!(section(Some("+14155550100"), false).contains("not verified"));
+        let withheld = section(None, false);
+        assert!(
+            withheld.contains("withheld") && withheld.contains("*Messages so far:* 7"),
+            "{withheld}"
+        );
+    }
+
+    #[test]
     fn customer_text_cannot_mention_channels_or_forge_links() {
         let event = SlackEvent::Message {
             text: "<!channel> click <https://evil.example|your bank> & pay",

@@ -559,6 +559,22 @@ pub struct CallState {
 }
 
 impl CallState {
+    /// A call that just came in from `from` (verified or not), routed to `conversation`.
+    pub fn new(conversation: String, from: Option<String>, verified: bool, started_at: u64) -> CallState {
+        CallState {
+            conversation,
+            from,
+            verified,
+            started_at,
+            turns: 0,
+            transferred: false,
+            answered: false,
+            voicemail: false,
+            ended: false,
+            recording_url: None,
+        }
+    }
+
     /// How the call went, once it ended.
     pub fn outcome(&self) -> crate::wire::CallOutcome {
         use crate::wire::CallOutcome;
@@ -788,18 +804,7 @@ mod tests {
     #[test]
     fn a_call_s_outcome_follows_what_happened() {
         use crate::wire::CallOutcome;
-        let mut state = CallState {
-            conversation: "c".into(),
-            from: None,
-            verified: false,
-            started_at: 0,
-            turns: 0,
-            transferred: false,
-            answered: false,
-            voicemail: false,
-            ended: false,
-            recording_url: None,
-        };
+        let mut state = CallState::new("c".into(), None, false, 0);
         assert_eq!(state.outcome(), CallOutcome::Abandoned);
         state.turns = 2;
         assert_eq!(state.outcome(), CallOutcome::Bot);

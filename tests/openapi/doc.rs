@@ -224,6 +224,7 @@ pub fn sample_path(path: &str) -> String {
             "{conversation}" => "v_sample",
             "{kind}" => "messenger",
             "{decision}" => "approve",
+            "{step}" => "status",
             s if s.starts_with('{') => "sample",
             s => s,
         })

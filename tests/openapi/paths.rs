@@ -416,14 +416,32 @@ fn channels(d: &mut Doc) {
     let page = obj(&[
         ("page_id", json!({"type": "string", "pattern": "^[0-9]{1,32}$"})),
         ("access_token", text(1, 1024)),
-        ("app_secret", hex32),
+        ("app_secret", hex32.clone()),
         ("verify_token", text(8, 128)),
     ]);
+    let voice = obj_opt(
+        &[
+            (
+                "account_sid",
+                json!({"type": "string", "pattern": "^AC[0-9a-fA-F]{32}$"}),
+            ),
+            ("auth_token", hex32.clone()),
+            ("number", string()),
+        ],
+        &[
+            ("support_number", nullable(string())),
+            ("record_calls", json!({"type": "boolean", "default": true})),
+            (
+                "language",
+                json!({"type": "string", "default": "en-US", "pattern": "^[a-z]{2,3}(-[A-Za-z0-9]{2,4}){1,2}$"}),
+            ),
+        ],
+    );
     let kind = json!({"name": "kind", "in": "path", "required": true,
-        "schema": {"enum": ["sms", "whatsapp", "telegram", "messenger", "instagram"]}});
+        "schema": {"enum": ["sms", "voice", "whatsapp", "telegram", "messenger", "instagram"]}});
     let mut put = Op::new("putChannel", "Site admin", "Set up a channel (replaces its settings)")
-        .about("The body depends on `kind`: sms (Twilio), whatsapp, telegram, messenger or instagram. Secrets are stored, never returned.")
-        .json(json!({"anyOf": [sms, whatsapp, telegram, page]}))
+        .about("The body depends on `kind`: sms (Twilio Messaging), voice (Twilio Voice: the line's `number`, the `support_number` calls are put through to, `record_calls` for recorded transfers and voicemail, the `language` spoken and heard), whatsapp, telegram, messenger or instagram. Secrets are stored, never returned.")
+        .json(json!({"anyOf": [sms, voice, whatsapp, telegram, page]}))
         .ok(200, "The channel, with the webhook URL to give the provider.", info)
         .errors(&[401, 404])
         .done();
@@ -493,6 +511,37 @@ fn inbound(d: &mut Doc) {
             .errors(&[401, 404])
             .done(),
     );
+    let call = json!({"type": "object", "required": ["CallSid", "To"], "description": "Twilio Voice's request parameters (only these are read).",
+        "properties": {"CallSid": json!({"type": "string", "pattern": "^CA[0-9a-fA-F]{32}$"}), "From": string(), "To": string(),
+            "CallStatus": string(), "SpeechResult": string(), "Confidence": string(), "Digits": string(),
+            "CallDuration": string(), "DialCallStatus": string(), "RecordingUrl": string(), "TranscriptionText": string()}});
+    let twiml = || json!({"text/xml": {"schema": string()}});
+    d.add(
+        "POST",
+        "/v1/sites/{site}/inbound/voice/twilio",
+        Auth::None,
+        Op::new("inboundVoice", "Inbound channels", "A phone call comes in, from Twilio Voice")
+            .about("The number's \"A call comes in\" webhook. Checks `X-Twilio-Signature` (as for SMS) before anything is read or kept. A site or number with no phone line set up hears a polite message (TwiML, `200`), never an error tone.")
+            .header("X-Twilio-Signature", false, "Twilio's signature of the full URL and the sorted parameters.")
+            .body(true, json!({"application/x-www-form-urlencoded": {"schema": call.clone()}}), 64 * 1024)
+            .ok_as(200, "TwiML: the greeting and a `<Gather>` for the caller's question, or the transfer to a person.", twiml())
+            .errors(&[401, 404])
+            .done(),
+    );
+    let mut step = Op::new("inboundVoiceStep", "Inbound channels", "The rest of a call, from Twilio Voice")
+        .about("`gather` (what the caller said or pressed; `turn` numbers the question), `dial` (how a transfer ended), `recorded` (a voicemail), `transcription` (its text, possibly after the call) are the actions of the TwiML we answered; `status` is the number's \"Call status changes\" webhook. All are signed like the first request.")
+        .query("turn", false, json!({"type": "integer", "minimum": 1, "maximum": shared::voice::MAX_TURNS}), "`gather`: the question's number (required there).")
+        .header("X-Twilio-Signature", false, "Twilio's signature of the full URL and the sorted parameters.")
+        .body(true, json!({"application/x-www-form-urlencoded": {"schema": call}}), 64 * 1024)
+        .ok_as(200, "TwiML: the next thing the caller hears (empty for `transcription` and `status`).", twiml())
+        .errors(&[401, 404])
+        .done();
+    step["parameters"]
+        .as_array_mut()
+        .expect("parameters")
+        .push(json!({"name": "step", "in": "path", "required": true,
+        "schema": {"enum": ["gather", "dial", "recorded", "transcription", "status"]}}));
+    d.add("POST", "/v1/sites/{site}/inbound/voice/twilio/{step}", Auth::None, step);
     let handshake = |id: &str, provider: &str| {
         Op::new(
             id,

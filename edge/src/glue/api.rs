@@ -176,14 +176,14 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     verify_token,
                 };
                 let webhook_url = format!("{base}/v1/sites/{site}/inbound/{kind}");
-                let command = SiteCommand::SetChannel {
+                return set_channel(
+                    env,
+                    &site,
                     kind,
-                    config: serde_json::to_value(&config).map_err(|e| internal("channel", e))?,
-                    public: serde_json::json!({ "page_id": page_id, "webhook_url": webhook_url }),
-                    now: now_ms() / 1000,
-                };
-                let info: ChannelInfo = site_command(env, &site, &command).await?;
-                return json(200, &info);
+                    &config,
+                    serde_json::json!({ "page_id": page_id, "webhook_url": webhook_url }),
+                )
+                .await;
             }
             if kind == "telegram" {
                 let bot_token = text("bot_token", "`bot_token` is the token BotFather gave the bot")?;
@@ -226,18 +226,18 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     bot_token,
                     secret_token,
                 };
-                let command = SiteCommand::SetChannel {
+                return set_channel(
+                    env,
+                    &site,
                     kind,
-                    config: serde_json::to_value(&config).map_err(|e| internal("channel", e))?,
-                    public: serde_json::json!({
+                    &config,
+                    serde_json::json!({
                         "bot_id": bot_id,
                         "username": username,
                         "webhook_url": format!("{base}/v1/sites/{site}/inbound/telegram"),
                     }),
-                    now: now_ms() / 1000,
-                };
-                let info: ChannelInfo = site_command(env, &site, &command).await?;
-                return json(200, &info);
+                )
+                .await;
             }
             if kind == "whatsapp" {
                 let phone_number_id = text("phone_number_id", "`phone_number_id` is the Cloud API number's id")?;
@@ -268,18 +268,18 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     app_secret,
                     verify_token,
                 };
-                let command = SiteCommand::SetChannel {
+                return set_channel(
+                    env,
+                    &site,
                     kind,
-                    config: serde_json::to_value(&config).map_err(|e| internal("channel", e))?,
-                    public: serde_json::json!({
+                    &config,
+                    serde_json::json!({
                         "phone_number_id": phone_number_id,
                         "phone_number": phone_number,
                         "webhook_url": format!("{base}/v1/sites/{site}/inbound/whatsapp"),
                     }),
-                    now: now_ms() / 1000,
-                };
-                let info: ChannelInfo = site_command(env, &site, &command).await?;
-                return json(200, &info);
+                )
+                .await;
             }
             let account_sid = text(
                 "account_sid",
@@ -339,14 +339,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     record_calls,
                     language,
                 };
-                let command = SiteCommand::SetChannel {
-                    kind,
-                    config: serde_json::to_value(&config).map_err(|e| internal("channel", e))?,
-                    public,
-                    now: now_ms() / 1000,
-                };
-                let info: ChannelInfo = site_command(env, &site, &command).await?;
-                return json(200, &info);
+                return set_channel(env, &site, kind, &config, public).await;
             }
             let (auth_token, from) = twilio_credentials(&body, &account_sid, "from")?;
             let public = serde_json::json!({
@@ -359,14 +352,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 auth_token,
                 from,
             };
-            let command = SiteCommand::SetChannel {
-                kind,
-                config: serde_json::to_value(&config).map_err(|e| internal("channel", e))?,
-                public,
-                now: now_ms() / 1000,
-            };
-            let info: ChannelInfo = site_command(env, &site, &command).await?;
-            json(200, &info)
+            set_channel(env, &site, kind, &config, public).await
         }
         Route::DeleteChannel { site, kind } => {
             require_admin(&req, env, &site).await?;
@@ -1608,6 +1594,25 @@ fn header(req: &Request, name: &str) -> String {
 }
 
 /// Hands a channel webhook to the site's inbox (see [`SiteCommand::Inbound`]).
+/// Stores a channel's settings (`config`, secrets included) and what the admin API shows of it
+/// (`public`); answers the channel as shown.
+async fn set_channel<T: serde::Serialize>(
+    env: &Env,
+    site: &str,
+    kind: String,
+    config: &T,
+    public: serde_json::Value,
+) -> ApiResult<Response> {
+    let command = SiteCommand::SetChannel {
+        kind,
+        config: serde_json::to_value(config).map_err(|e| internal("channel", e))?,
+        public,
+        now: now_ms() / 1000,
+    };
+    let info: ChannelInfo = site_command(env, site, &command).await?;
+    json(200, &info)
+}
+
 /// A Twilio channel's account check, its auth token and the site's number (in field
 /// `number_field`), from a `PUT /channels/{sms,voice}` body.
 fn twilio_credentials(

@@ -14,7 +14,7 @@ use shared::package;
 use shared::profile;
 use shared::rate::{self, Bucket};
 use shared::wire::{
-    BotDetail, Channel, ClientFrame, ConversationStatus, ErrorCode, EscalationReason, Message, Role,
+    BotDetail, CallNote, Channel, ClientFrame, ConversationStatus, ErrorCode, EscalationReason, Message, Role,
     SendMessageResponse, ServerFrame, TranscriptResponse,
 };
 use worker::{
@@ -1657,14 +1657,7 @@ impl ConversationObject {
             CallCommand::Note { id, text, note, sms } => {
                 self.keep_context("sms", sms.as_ref())?;
                 if self.find(&id)?.is_none() {
-                    self.store_on(
-                        Channel::Phone,
-                        id,
-                        Role::Bot,
-                        text,
-                        None,
-                        Some(BotDetail::Call(Box::new(note))),
-                    )?;
+                    self.keep_call_note(id, text, note)?;
                 }
             }
             CallCommand::Transfer { id, text, note } => {
@@ -1682,14 +1675,7 @@ impl ConversationObject {
                     });
                 }
                 let dialled = note.to.is_some();
-                self.store_on(
-                    Channel::Phone,
-                    id,
-                    Role::Bot,
-                    text,
-                    None,
-                    Some(BotDetail::Call(Box::new(note.clone()))),
-                )?;
+                self.keep_call_note(id, text, note.clone())?;
                 if newly {
                     self.enqueue_now().await;
                 }
@@ -1754,6 +1740,12 @@ impl ConversationObject {
             waiting_for_person: waiting(self)?,
             sent: false,
         })
+    }
+
+    /// A note about a call in the timeline, on the phone channel.
+    fn keep_call_note(&self, id: String, text: String, note: CallNote) -> std::result::Result<Message, ApiError> {
+        let detail = BotDetail::Call(Box::new(note));
+        self.store_on(Channel::Phone, id, Role::Bot, text, None, Some(detail))
     }
 
     /// What the visitor last wrote before pressing "talk to a person".

@@ -236,18 +236,7 @@ impl SiteObject {
         };
         let route: InboundRoute = crate::glue::http::directory(&self.env, &record.id, command).await?;
         let now = now_ms();
-        let state = CallState {
-            conversation: route.conversation,
-            from: call.from.clone(),
-            verified: route.verified,
-            started_at: now,
-            turns: 0,
-            transferred: false,
-            answered: false,
-            voicemail: false,
-            ended: false,
-            recording_url: None,
-        };
+        let state = CallState::new(route.conversation, call.from.clone(), route.verified, now);
         let text = serde_json::to_string(&state).map_err(|e| internal("call state", e))?;
         let sql = self.sql();
         sql.exec(
