@@ -2,13 +2,15 @@
 // stand-in on 8805):
 //   - N Telegram updates (default 200; each until it is acknowledged, i.e. kept in the site's
 //     inbox, which answers it right after), N live-socket messages each waiting for its bot reply,
-//     and N `GET /healthz` (wrangler's local proxy alone): mean and p50 of each;
+//     N/10 phone calls of 10 questions each, until the spoken answer's TwiML is back, and N
+//     `GET /healthz` (wrangler's local proxy alone): mean and p50 of each;
 //   - with --profile, workerd's CPU profile over the socket messages, sampled through wrangler's
 //     DevTools inspector (port 9229): self time per message by function (Rust names survive:
 //     worker-build keeps the name section), then who calls the heaviest leaf (FOCUS=<function>,
 //     default the SQL `exec`).
 // Usage: node scripts/probe.mjs [requests] [--profile]
 import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { join } from "node:path";
 import { devVars } from "./dev-vars.mjs";
 import { startWrangler } from "./own-wrangler.mjs";
@@ -116,6 +118,39 @@ try {
     if (i >= warmup) hooks.push(performance.now() - started);
   }
   console.log(`telegram update -> acknowledged (kept in the site's inbox): ${stats(hooks)}`);
+
+  // A phone call's question: Twilio waits on the line for our TwiML, so this is silence the
+  // caller hears. Each request is signed as Twilio signs (HMAC-SHA1 of the URL and sorted
+  // parameters, with the channel's auth token).
+  const authToken = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+  const account = "AC0123456789abcdef0123456789abcdef";
+  await call("PUT", "/v1/sites/probe/channels/voice", admin, { account_sid: account, auth_token: authToken, number: "+14155550142", support_number: "+14155550177" });
+  const twilio = async (url, params) => {
+    const signed = url + Object.keys(params).sort().map((k) => k + params[k]).join("");
+    const signature = createHmac("sha1", authToken).update(signed).digest("base64");
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature },
+      body: new URLSearchParams(params).toString(),
+    });
+    const twiml = await response.text();
+    if (!response.ok) throw new Error(`${url} ${response.status} ${twiml}`);
+    return twiml;
+  };
+  const turns = [];
+  const line = `${base}/v1/sites/probe/inbound/voice/twilio`;
+  for (let i = 0; i < Math.ceil(n / 10); i++) {
+    const sid = `CA${i.toString(16).padStart(32, "0")}`;
+    const caller = { CallSid: sid, AccountSid: account, From: `+1415555${(1000 + i).toString().padStart(4, "0")}`, To: "+14155550142", CallStatus: "ringing" };
+    await twilio(line, caller);
+    for (let turn = 1; turn <= 10; turn++) {
+      const started = performance.now();
+      const twiml = await twilio(`${line}/gather?turn=${turn}`, { ...caller, CallStatus: "in-progress", SpeechResult: "I forgot my password", Confidence: "0.9" });
+      turns.push(performance.now() - started);
+      if (!twiml.includes("Forgot password")) throw new Error(`no spoken answer: ${twiml}`);
+    }
+  }
+  console.log(`phone question -> spoken answer (TwiML): ${stats(turns.slice(warmup))}`);
 
   const send = profiling ? await devtools() : null;
   if (send) await send("Profiler.enable"), await send("Profiler.setSamplingInterval", { interval: 200 });
