@@ -89,7 +89,7 @@ pub fn status(code: ErrorCode) -> u16 {
         ErrorCode::UpgradeRequired => 426,
         ErrorCode::RateLimited => 429,
         ErrorCode::Internal | ErrorCode::Unknown => 500,
-        ErrorCode::EmailFailed => 502,
+        ErrorCode::EmailFailed | ErrorCode::IntegrationFailed => 502,
         ErrorCode::EmailUnavailable => 503,
     }
 }

@@ -210,6 +210,32 @@ pub enum SiteCommand {
     },
     /// The channels set up, without their secrets.
     ListChannels,
+    /// Stores an integration's settings (`stripe`: `StripeConfig`), replacing any; `public` is
+    /// what the admin API may show of them.
+    SetIntegration {
+        kind: String,
+        config: serde_json::Value,
+        public: serde_json::Value,
+        now: u64,
+    },
+    /// The integrations set up, without their secrets, with how each last went.
+    ListIntegrations,
+    DeleteIntegration {
+        kind: String,
+    },
+    /// A Stripe webhook: its `Stripe-Signature` checked with the integration's signing secret
+    /// at `now` (seconds), then the customer's traits updated.
+    StripeWebhook {
+        signature: Option<String>,
+        body: String,
+        now: u64,
+    },
+    /// The customer's billing from Stripe's API (by their Stripe customer id, else their email),
+    /// if the site has Stripe: for the escalation package, never slower than a few seconds.
+    BillingSummary {
+        email: Option<String>,
+        customer: Option<String>,
+    },
     /// How many channel messages wait in the site's inbox.
     InboxStatus,
     DeleteChannel {
@@ -316,6 +342,10 @@ pub struct Package {
     /// What the bot tried in the whole conversation, and the customer's feedback.
     #[serde(default)]
     pub bot_attempts: Vec<BotAttempt>,
+    /// The customer's billing, from the site's Stripe account, when it has one and answered in
+    /// time.
+    #[serde(default)]
+    pub billing: Option<shared::stripe::BillingSummary>,
 }
 
 /// A site's phone line (Twilio Voice): its account, number, and where calls go.
@@ -423,6 +453,38 @@ impl std::fmt::Debug for WhatsappConfig {
             .field("phone_number_id", &self.phone_number_id)
             .finish_non_exhaustive()
     }
+}
+
+/// A site's Stripe account: a restricted (read-only) API key for billing summaries, and the
+/// webhook endpoint's signing secret.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct StripeConfig {
+    /// `sk_…` or `rk_…`.
+    pub api_key: String,
+    /// `whsec_…`.
+    pub webhook_secret: String,
+}
+
+impl std::fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeConfig").finish_non_exhaustive()
+    }
+}
+
+/// An integration as the admin API shows it: never its secrets, always how it last went.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct IntegrationInfo {
+    pub kind: String,
+    #[serde(flatten)]
+    pub public: serde_json::Value,
+    pub updated_at: u64,
+    /// When it last worked (ms), if ever.
+    pub last_ok_at: Option<u64>,
+    /// What went wrong last, if its last use failed (cleared when it works again).
+    pub last_error: Option<String>,
+    pub last_error_at: Option<u64>,
 }
 
 /// A channel as the admin API shows it (never its secrets).
@@ -899,6 +961,17 @@ pub enum DirectoryCommand {
         new_ids: NewIds,
         rules: TraitRules,
         now: u64,
+    },
+    /// One of the site's integrations vouches for traits of whoever holds `identity` (a Stripe
+    /// customer's email): they are set on that profile (as of `at`, so a late event never
+    /// overwrites a newer one), or on a new profile holding the identity (`new_profile`).
+    ApplyTraits {
+        identity: IdentityKey,
+        traits: std::collections::BTreeMap<String, serde_json::Value>,
+        at: u64,
+        source: String,
+        new_profile: String,
+        rules: TraitRules,
     },
     /// A phone call from `phone` (`None` when withheld): like an SMS, it joins the conversation
     /// of whoever verified that number, else it is a claim with the number's own conversation.

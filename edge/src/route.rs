@@ -55,6 +55,22 @@ pub enum Route {
     ListChannels {
         site: String,
     },
+    /// The integrations set up (admin key), without secrets, with how each last went.
+    ListIntegrations {
+        site: String,
+    },
+    PutIntegration {
+        site: String,
+        kind: String,
+    },
+    DeleteIntegration {
+        site: String,
+        kind: String,
+    },
+    /// Stripe's webhook for a site (`Stripe-Signature` checked).
+    StripeWebhook {
+        site: String,
+    },
     PutChannel {
         site: String,
         kind: String,
@@ -310,6 +326,10 @@ impl Route {
             | Route::InboundTelegram { site }
             | Route::InboundPage { site, .. }
             | Route::ListChannels { site }
+            | Route::ListIntegrations { site }
+            | Route::PutIntegration { site, .. }
+            | Route::DeleteIntegration { site, .. }
+            | Route::StripeWebhook { site }
             | Route::PutChannel { site, .. }
             | Route::DeleteChannel { site, .. } => Some(site),
         }
@@ -601,6 +621,36 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .transpose()?
                 .map(|site| Route::InboundTelegram { site }),
         ),
+        ["v1", "sites", id, "integrations"] => (
+            "GET",
+            (method == "GET")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::ListIntegrations { site }),
+        ),
+        ["v1", "sites", id, "integrations", "stripe", "webhook"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::StripeWebhook { site }),
+        ),
+        ["v1", "sites", id, "integrations", kind] => {
+            let site = site(id)?;
+            if !matches!(*kind, "stripe") {
+                return Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("no integration {kind:?}: the integrations that can be set up here are: stripe"),
+                ));
+            }
+            let kind = (*kind).to_owned();
+            let route = match method {
+                "PUT" => Some(Route::PutIntegration { site, kind }),
+                "DELETE" => Some(Route::DeleteIntegration { site, kind }),
+                _ => None,
+            };
+            ("PUT, DELETE", route)
+        }
         ["v1", "sites", id, "channels"] => (
             "GET",
             (method == "GET")

@@ -234,6 +234,9 @@ pub enum Proof {
     Telegram,
     /// A Messenger or Instagram page-scoped id, delivered by Meta to the site's page.
     MetaPage,
+    /// One of the site's integrations vouches for it (a Stripe customer's email, from the
+    /// site's own Stripe account), as an import by the site's admin would.
+    Integration { name: String },
     /// The channel's sender sent the one-time code the widget session showed ("continue on
     /// another channel"): the session and that channel identity are the same customer.
     ContinueCode { channel: crate::continuation::Target },

@@ -32,6 +32,7 @@ pub mod resend;
 pub mod session;
 pub mod site;
 pub mod slack;
+pub mod stripe;
 pub mod sms;
 pub mod telegram;
 pub mod voice;

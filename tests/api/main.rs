@@ -11,6 +11,7 @@ mod conversation;
 mod email;
 mod errors;
 mod identity;
+mod integrations;
 mod learning;
 mod limits;
 mod live;

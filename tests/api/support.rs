@@ -185,6 +185,20 @@ impl Edge {
         self.agent.post(&url).send_empty().expect("sink answers");
     }
 
+    /// Controls or reads a provider stand-in (`/_sink/…` on the mail sink): `POST` with `body`
+    /// as JSON when given, else `GET`; the answer as JSON.
+    pub fn stand_in(&self, path: &str, body: Option<&Value>) -> Value {
+        let url = format!("{}/_sink/{path}", self.mail_url);
+        let mut response = match body {
+            Some(body) => self.agent.post(&url).send_json(body),
+            None if path.contains('?') => self.agent.post(&url).send_empty(),
+            None => self.agent.get(&url).call(),
+        }
+        .expect("stand-in answers");
+        let text = response.body_mut().read_to_string().expect("stand-in body");
+        serde_json::from_str(&text).expect("stand-in JSON")
+    }
+
     /// Makes the mail sink fail the next `count` sends, as the provider would during an outage.
     pub fn fail_mail(&self, count: u32) {
         let url = format!("{}/_sink/fail?count={count}", self.mail_url);

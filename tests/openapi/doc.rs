@@ -225,6 +225,7 @@ pub fn sample_path(path: &str) -> String {
             "{kind}" => "messenger",
             "{decision}" => "approve",
             "{step}" => "status",
+            "{integration}" => "stripe",
             s if s.starts_with('{') => "sample",
             s => s,
         })

@@ -188,6 +188,7 @@ pub fn spec() -> Value {
     operator(&mut d);
     site_admin(&mut d);
     channels(&mut d);
+    integrations(&mut d);
     inbound(&mut d);
     visitor(&mut d);
     identity_admin(&mut d);
@@ -453,6 +454,58 @@ fn channels(d: &mut Doc) {
         .done();
     delete["parameters"] = json!([kind]);
     d.add("DELETE", "/v1/sites/{site}/channels/{kind}", Auth::Admin, delete);
+}
+
+fn integrations(d: &mut Doc) {
+    let info = d.res::<int::IntegrationInfo>();
+    d.add(
+        "GET",
+        "/v1/sites/{site}/integrations",
+        Auth::Admin,
+        Op::new("listIntegrations", "Site admin", "The integrations set up (no secrets), and how each last went")
+            .about("`last_ok_at`, or `last_error` and `last_error_at`: a failing integration shows here, and never breaks a conversation.")
+            .ok(200, "The integrations.", obj(&[("integrations", array(info.clone()))]))
+            .errors(&[401, 404])
+            .done(),
+    );
+    let kind = json!({"name": "integration", "in": "path", "required": true, "description": "The integration.", "schema": {"enum": ["stripe"]}});
+    let stripe = obj(&[
+        ("api_key", json!({"type": "string", "pattern": "^(sk|rk)_[A-Za-z0-9_]{9,253}$"})),
+        ("webhook_secret", json!({"type": "string", "pattern": "^whsec_.{10,250}$"})),
+    ]);
+    let mut put = Op::new("putIntegration", "Site admin", "Set up an integration (replaces its settings)")
+        .about("`stripe`: a secret or restricted API key (read access to customers, subscriptions and invoices) and the webhook endpoint's signing secret. Secrets are stored, never returned.")
+        .json(stripe)
+        .ok(200, "The integration, with the webhook URL to give the service.", info)
+        .errors(&[401, 404])
+        .done();
+    put["parameters"] = json!([kind.clone()]);
+    d.add("PUT", "/v1/sites/{site}/integrations/{integration}", Auth::Admin, put);
+    let mut delete = Op::new("deleteIntegration", "Site admin", "Remove an integration")
+        .ok(200, "Removed.", deleted())
+        .errors(&[401, 404])
+        .done();
+    delete["parameters"] = json!([kind]);
+    d.add("DELETE", "/v1/sites/{site}/integrations/{integration}", Auth::Admin, delete);
+    d.add(
+        "POST",
+        "/v1/sites/{site}/integrations/stripe/webhook",
+        Auth::None,
+        Op::new("stripeWebhook", "Inbound channels", "A Stripe event")
+            .about("Checks `Stripe-Signature` (HMAC-SHA256 of `{t}.{body}` with the signing secret, `t` within 300 s of now) before reading anything. Subscription, customer and invoice events update the customer's traits at once, each event once; others are acknowledged and ignored.")
+            .header("Stripe-Signature", false, "Stripe's signature: `t=<seconds>,v1=<hex>`.")
+            .body(true, json!({"application/json": {"schema": {"type": "object"}}}), 512 * 1024)
+            .ok(
+                200,
+                "Received: whether it changed a profile (`applied`), or had been applied before (`duplicate`).",
+                obj_opt(
+                    &[("received", json!({"type": "boolean"}))],
+                    &[("applied", json!({"type": "boolean"})), ("duplicate", json!({"type": "boolean"})), ("profile", nullable(string()))],
+                ),
+            )
+            .errors(&[401, 404, 502])
+            .done(),
+    );
 }
 
 fn inbound(d: &mut Doc) {

@@ -35,7 +35,7 @@ use crate::internal::{
     SendCommand, SiteCommand, SiteRecord, StaffConversation, StaffKeyInfo, UndoReport, WebhookInfo,
 };
 use crate::internal::{
-    ChannelInfo, ChannelProof, FeedbackCommand, InboundAccepted, InboxStatus, Note, NoteCommand, SmsConfig,
+    ChannelInfo, ChannelProof, FeedbackCommand, InboundAccepted, InboxStatus, IntegrationInfo, Note, NoteCommand, SmsConfig,
     VoiceConfig, VoiceReply, WebhookFormat, WhatsappConfig,
 };
 use crate::route::{self, Route};
@@ -353,6 +353,70 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 from,
             };
             set_channel(env, &site, kind, &config, public).await
+        }
+        Route::ListIntegrations { site } => {
+            require_admin(&req, env, &site).await?;
+            let list: Vec<IntegrationInfo> = site_command(env, &site, &SiteCommand::ListIntegrations).await?;
+            json(200, &serde_json::json!({ "integrations": list }))
+        }
+        Route::PutIntegration { site, kind } => {
+            require_admin(&req, env, &site).await?;
+            let body = json_body(&mut req).await?;
+            let text = |name: &'static str| body.get(name).and_then(|v| v.as_str()).map(|v| v.trim().to_owned());
+            let api_key = text("api_key")
+                .filter(|key| {
+                    (key.starts_with("sk_") || key.starts_with("rk_"))
+                        && (12..=256).contains(&key.len())
+                        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                })
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "api_key",
+                        "`api_key` is a Stripe secret or restricted key (sk_… or rk_…; read access to customers, subscriptions and invoices is enough)",
+                    )
+                })?;
+            let webhook_secret = text("webhook_secret")
+                .filter(|secret| secret.starts_with("whsec_") && (16..=256).contains(&secret.len()))
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "webhook_secret",
+                        "`webhook_secret` is the webhook endpoint's signing secret (whsec_…)",
+                    )
+                })?;
+            let base = setting(env, "PUBLIC_URL").unwrap_or_default();
+            let public = serde_json::json!({
+                "mode": if api_key.contains("_live_") { "live" } else { "test" },
+                "api_key_last4": &api_key[api_key.len() - 4..],
+                "webhook_url": format!("{}/v1/sites/{site}/integrations/stripe/webhook", base.trim_end_matches('/')),
+                "events": shared::stripe::EVENTS,
+            });
+            let config = crate::internal::StripeConfig { api_key, webhook_secret };
+            let command = SiteCommand::SetIntegration {
+                kind,
+                config: serde_json::to_value(&config).map_err(|e| internal("integration", e))?,
+                public,
+                now: now_ms(),
+            };
+            let info: IntegrationInfo = site_command(env, &site, &command).await?;
+            json(200, &info)
+        }
+        Route::DeleteIntegration { site, kind } => {
+            require_admin(&req, env, &site).await?;
+            let reply: serde_json::Value = site_command(env, &site, &SiteCommand::DeleteIntegration { kind }).await?;
+            json(200, &reply)
+        }
+        Route::StripeWebhook { site } => {
+            require_content_type(&req, &["application/json"])?;
+            let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 32).await?;
+            let body = String::from_utf8(body)
+                .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the request body is not UTF-8"))?;
+            let command = SiteCommand::StripeWebhook {
+                signature: req.headers().get("Stripe-Signature").ok().flatten(),
+                body,
+                now: now_ms() / 1000,
+            };
+            let reply: serde_json::Value = site_command(env, &site, &command).await?;
+            json(200, &reply)
         }
         Route::DeleteChannel { site, kind } => {
             require_admin(&req, env, &site).await?;

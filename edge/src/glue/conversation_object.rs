@@ -988,7 +988,38 @@ impl ConversationObject {
             profile: None,
             truncation,
             bot_attempts,
+            billing: None,
         })
+    }
+
+    /// Adds who the customer is to a package, when they were identified: their profile and,
+    /// from the site's billing integration, their billing (never failing the package: a slow or
+    /// failing integration leaves it out, and shows in the admin API).
+    async fn add_customer(&self, package: &mut Package) -> std::result::Result<(), ApiError> {
+        package.profile = self.profile().await?;
+        let Some(profile) = &package.profile else {
+            return Ok(());
+        };
+        let email = profile
+            .identities
+            .iter()
+            .filter(|i| i.verified && i.key.kind == shared::identity::IdentityKind::Email)
+            .max_by_key(|i| i.at)
+            .map(|i| i.key.value.clone());
+        let customer = profile
+            .traits
+            .get("stripe_customer_id")
+            .and_then(|t| t.value.as_str())
+            .map(str::to_owned);
+        if email.is_none() && customer.is_none() {
+            return Ok(());
+        }
+        let lookup = SiteCommand::BillingSummary { email, customer };
+        match site_command::<Option<shared::stripe::BillingSummary>>(&self.env, &self.key()?.site, &lookup).await {
+            Ok(billing) => package.billing = billing,
+            Err(error) => worker::console_error!("billing summary left out: {}", error.body.message),
+        }
+        Ok(())
     }
 
     /// The customer's profile, when they were identified.
@@ -1017,7 +1048,7 @@ impl ConversationObject {
         let key = self.key()?;
         // The package carries who the customer is, when they were identified.
         if let SiteCommand::Enqueue { package, .. } = &mut command {
-            package.profile = self.profile().await?;
+            self.add_customer(package).await?;
         }
         let _: serde_json::Value = site_command(&self.env, &key.site, &command).await?;
         self.sql()
@@ -1694,7 +1725,7 @@ impl ConversationObject {
                     };
                     let last_words = self.last_visitor_words()?.unwrap_or_default();
                     let mut package = self.package(escalation, &last_words)?;
-                    package.profile = self.profile().await?;
+                    self.add_customer(&mut package).await?;
                     let command = SiteCommand::CallIncoming {
                         conversation: self.key()?.conversation,
                         call: note,

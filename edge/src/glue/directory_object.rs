@@ -401,6 +401,40 @@ impl ProfileDirectory {
                 json(200, &export)
             }
             DirectoryCommand::Delete { profile } => json(200, &self.delete(&site, &profile).await?),
+            DirectoryCommand::ApplyTraits {
+                identity,
+                traits,
+                at,
+                source,
+                new_profile,
+                rules,
+            } => {
+                let (mut target, created) = match self.owner(&identity)? {
+                    Some(profile) => (profile, false),
+                    None => {
+                        let mut profile = Profile {
+                            id: new_profile,
+                            created_at: at,
+                            identities: Vec::new(),
+                            traits: BTreeMap::new(),
+                            conversations: Vec::new(),
+                            review: None,
+                        };
+                        profile.add_identity(identity, Proof::Integration { name: source }, at);
+                        (profile, true)
+                    }
+                };
+                for (name, value) in traits {
+                    let incoming = profile::TraitValue {
+                        value,
+                        at,
+                        verified: true,
+                    };
+                    target.set_trait(&name, incoming, &rules);
+                }
+                self.write(&target)?;
+                json(200, &serde_json::json!({ "profile": target.id, "created": created }))
+            }
             DirectoryCommand::Import {
                 people,
                 id_prefix,

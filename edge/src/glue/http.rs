@@ -370,6 +370,46 @@ async fn provider_post(
     Err(provider_error(name, Some(status), retry_after))
 }
 
+/// `GET`s JSON from an integration's API (`authorization` sent as given), giving up after
+/// `timeout`: what went wrong is a sentence for the admin API, never with the credentials.
+pub async fn integration_get(
+    name: &str,
+    url: &str,
+    authorization: &str,
+    timeout: std::time::Duration,
+) -> Result<serde_json::Value, String> {
+    use futures_util::future::{Either, select};
+    let headers = Headers::new();
+    headers
+        .set("Authorization", authorization)
+        .map_err(|e| format!("{name}: {e}"))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let request = Request::new_with_init(url, &init).map_err(|e| format!("{name}: {e}"))?;
+    let fetch = Box::pin(async move {
+        let mut response = Fetch::Request(request)
+            .send()
+            .await
+            .map_err(|_| format!("{name} could not be reached"))?;
+        let status = response.status_code();
+        let text = response.text().await.map_err(|_| format!("{name}'s answer could not be read"))?;
+        if !(200..300).contains(&status) {
+            // Stripe-style errors say why in `error.message`.
+            let why = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_owned))
+                .map(|m| format!(": {}", m.chars().take(200).collect::<String>()))
+                .unwrap_or_default();
+            return Err(format!("{name} answered {status}{why}"));
+        }
+        serde_json::from_str(&text).map_err(|_| format!("{name} answered something that is not JSON"))
+    });
+    match select(fetch, Box::pin(worker::Delay::from(timeout))).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => Err(format!("{name} did not answer within {} ms", timeout.as_millis())),
+    }
+}
+
 /// The outbound email configuration, if email is configured.
 pub fn email_config(env: &Env) -> Option<EmailConfig> {
     EmailConfig::from_env(

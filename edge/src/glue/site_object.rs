@@ -22,6 +22,7 @@ use shared::wire::{BotDetail, ErrorCode, EscalationReason, IdentitySecretInfo};
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
 
 mod inbox;
+mod integrations;
 mod learning;
 mod voice;
 
@@ -188,6 +189,7 @@ impl DurableObject for SiteObject {
             .chain(&learning::SCHEMA)
             .chain(&inbox::SCHEMA)
             .chain(&voice::SCHEMA)
+            .chain(&integrations::SCHEMA)
         {
             let _ = sql.exec(migration, None);
         }
@@ -223,6 +225,15 @@ impl DurableObject for SiteObject {
                 body,
                 base,
             }) => self.voice(step, proof, &body, &base).await,
+            Ok(SiteCommand::StripeWebhook { signature, body, now }) => {
+                self.stripe_webhook(signature.as_deref(), &body, now).await
+            }
+            Ok(SiteCommand::BillingSummary { email, customer }) => {
+                match self.billing_summary(email.as_deref(), customer.as_deref()).await {
+                    Ok(summary) => json(200, &summary),
+                    Err(error) => Err(error),
+                }
+            }
             Ok(SiteCommand::Answer {
                 question,
                 bot_failures,
@@ -866,6 +877,29 @@ impl SiteObject {
                 self.existing()?;
                 json(200, &self.inbox_status()?)
             }
+            SiteCommand::SetIntegration {
+                kind,
+                config,
+                public,
+                now,
+            } => {
+                self.existing()?;
+                json(200, &self.set_integration(&kind, &config, &public, now)?)
+            }
+            SiteCommand::ListIntegrations => {
+                self.existing()?;
+                json(200, &self.integrations()?)
+            }
+            SiteCommand::DeleteIntegration { kind } => {
+                self.existing()?;
+                if !self.delete_integration(&kind)? {
+                    return Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no {kind} integration is set up"),
+                    ));
+                }
+                json(200, &serde_json::json!({ "deleted": kind }))
+            }
             SiteCommand::DeleteChannel { kind } => {
                 self.existing()?;
                 let deleted = self
@@ -923,6 +957,9 @@ impl SiteObject {
             SiteCommand::Answer { .. } => Err(internal("SiteObject", "answers are handled by answer")),
             SiteCommand::Inbound { .. } => Err(internal("SiteObject", "webhooks are handled by accept_inbound")),
             SiteCommand::Voice { .. } => Err(internal("SiteObject", "calls are handled by voice")),
+            SiteCommand::StripeWebhook { .. } | SiteCommand::BillingSummary { .. } => {
+                Err(internal("SiteObject", "handled by integrations"))
+            }
         }
     }
 

@@ -97,6 +97,9 @@ pub enum ErrorCode {
     /// The site has not set up that channel (or not its public address), so a conversation
     /// cannot continue there.
     ChannelUnavailable,
+    /// An integration's service (Stripe, a CRM) failed or could not be reached; nothing was
+    /// changed, and the request may be retried.
+    IntegrationFailed,
     /// Something failed on our side; nothing the client sent was lost.
     Internal,
     /// A code this build does not know (sent by a newer server).

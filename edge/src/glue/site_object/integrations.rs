@@ -1,0 +1,334 @@
+//! The site's integrations with the systems that know its customers (billing first: Stripe).
+//!
+//! Settings are kept here with their secrets, which never leave the site object except in the
+//! requests to the service itself; the admin API sees each integration's public part and how it
+//! last went (`last_ok_at`, or `last_error` with when), so a failing integration is visible and
+//! never breaks a conversation. Stripe's webhooks update the customer's traits at once (plan,
+//! subscription status, lifetime value, a failed payment), each event once; its REST API gives
+//! the escalation package a billing summary, within a few seconds or not at all.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use shared::identity::{IdentityKey, IdentityKind};
+use shared::stripe::{self, BillingSummary, Change};
+use shared::wire::ErrorCode;
+use worker::SqlStorageValue;
+
+use super::SiteObject;
+use crate::api_error::ApiError;
+use crate::glue::http::{integration_get, internal, json, now_ms, setting};
+use crate::glue::inbound;
+use crate::internal::{DirectoryCommand, IntegrationInfo, StripeConfig};
+
+/// Created with the site object's other migrations.
+pub const SCHEMA: [&str; 3] = [
+    "CREATE TABLE IF NOT EXISTS integrations (kind TEXT PRIMARY KEY, config TEXT NOT NULL, public TEXT NOT NULL, updated_at INTEGER NOT NULL, last_ok_at INTEGER, last_error TEXT, last_error_at INTEGER)",
+    // Events applied, by the service's id (Stripe delivers at least once), kept 30 days.
+    "CREATE TABLE IF NOT EXISTS integration_events (id TEXT PRIMARY KEY, at INTEGER NOT NULL)",
+    // Paid invoices, each counted once towards its customer's lifetime value.
+    "CREATE TABLE IF NOT EXISTS stripe_invoices (invoice TEXT PRIMARY KEY, customer TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL)",
+];
+
+/// How long a webhook's own lookups may take (Stripe waits up to 20 s and retries on failure).
+const WEBHOOK_LOOKUP: Duration = Duration::from_secs(10);
+
+/// How long an escalation waits for a billing summary before going without it.
+const SUMMARY_BUDGET: Duration = Duration::from_secs(3);
+
+const KEEP_EVENTS_MS: i64 = 30 * 86_400_000;
+
+#[derive(Deserialize)]
+struct Row {
+    kind: String,
+    config: String,
+    public: String,
+    updated_at: i64,
+    last_ok_at: Option<i64>,
+    last_error: Option<String>,
+    last_error_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct SumRow {
+    total: Option<i64>,
+}
+
+impl SiteObject {
+    fn integration_rows(&self) -> std::result::Result<Vec<Row>, ApiError> {
+        self.sql()
+            .exec("SELECT * FROM integrations ORDER BY kind", None)
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading integrations", e))
+    }
+
+    /// The integrations set up, as the admin API shows them.
+    pub(super) fn integrations(&self) -> std::result::Result<Vec<IntegrationInfo>, ApiError> {
+        Ok(self
+            .integration_rows()?
+            .into_iter()
+            .map(|row| IntegrationInfo {
+                kind: row.kind,
+                public: serde_json::from_str(&row.public).unwrap_or_default(),
+                updated_at: row.updated_at as u64,
+                last_ok_at: row.last_ok_at.map(|at| at as u64),
+                last_error: row.last_error,
+                last_error_at: row.last_error_at.map(|at| at as u64),
+            })
+            .collect())
+    }
+
+    pub(super) fn set_integration(
+        &self,
+        kind: &str,
+        config: &serde_json::Value,
+        public: &serde_json::Value,
+        now: u64,
+    ) -> std::result::Result<IntegrationInfo, ApiError> {
+        self.sql()
+            .exec(
+                "INSERT OR REPLACE INTO integrations (kind, config, public, updated_at) VALUES (?, ?, ?, ?)",
+                vec![
+                    kind.into(),
+                    config.to_string().into(),
+                    public.to_string().into(),
+                    SqlStorageValue::from(now as i64),
+                ],
+            )
+            .map_err(|e| internal("storing an integration", e))?;
+        self.integrations()?
+            .into_iter()
+            .find(|i| i.kind == kind)
+            .ok_or_else(|| internal("integration", "just stored"))
+    }
+
+    pub(super) fn delete_integration(&self, kind: &str) -> std::result::Result<bool, ApiError> {
+        let existed = self.integration_rows()?.iter().any(|row| row.kind == kind);
+        self.sql()
+            .exec("DELETE FROM integrations WHERE kind = ?", vec![kind.into()])
+            .map_err(|e| internal("removing an integration", e))?;
+        Ok(existed)
+    }
+
+    fn integration_config<T: serde::de::DeserializeOwned>(&self, kind: &str) -> std::result::Result<Option<T>, ApiError> {
+        self.integration_rows()?
+            .into_iter()
+            .find(|row| row.kind == kind)
+            .map(|row| serde_json::from_str(&row.config).map_err(|e| internal("stored integration", e)))
+            .transpose()
+    }
+
+    /// Records how an integration's use went, for the admin API.
+    fn integration_outcome(&self, kind: &str, outcome: std::result::Result<(), &str>) {
+        let now = SqlStorageValue::from(now_ms() as i64);
+        let result = match outcome {
+            Ok(()) => self.sql().exec(
+                "UPDATE integrations SET last_ok_at = ?, last_error = NULL, last_error_at = NULL WHERE kind = ?",
+                vec![now, kind.into()],
+            ),
+            Err(why) => {
+                worker::console_error!("integration {kind}: {why}");
+                self.sql().exec(
+                    "UPDATE integrations SET last_error = ?, last_error_at = ? WHERE kind = ?",
+                    vec![why.into(), now, kind.into()],
+                )
+            }
+        };
+        if let Err(error) = result {
+            worker::console_error!("recording integration {kind}: {error}");
+        }
+    }
+
+    fn stripe_api(&self, config: &StripeConfig) -> (String, String) {
+        let base = setting(&self.env, "STRIPE_API_URL").unwrap_or_else(|| "https://api.stripe.com".into());
+        (base.trim_end_matches('/').to_owned(), format!("Bearer {}", config.api_key))
+    }
+
+    /// A Stripe webhook: checked, read, and applied to the customer's profile once.
+    pub(super) async fn stripe_webhook(
+        &self,
+        signature: Option<&str>,
+        body: &str,
+        now: u64,
+    ) -> std::result::Result<worker::Response, ApiError> {
+        let record = self.existing()?;
+        let config: StripeConfig = self.integration_config("stripe")?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("site {:?} has no Stripe integration set up", record.id),
+            )
+        })?;
+        stripe::verify(&config.webhook_secret, signature, body.as_bytes(), now)
+            .map_err(|why| ApiError::new(ErrorCode::InvalidSignature, format!("{why}; nothing was changed")))?;
+        let event = stripe::parse_event(body.as_bytes()).map_err(|why| ApiError::field("body", why))?;
+        let Some(event) = event else {
+            return json(200, &serde_json::json!({ "received": true, "applied": false }));
+        };
+        if self.event_seen(&event.id)? {
+            return json(200, &serde_json::json!({ "received": true, "applied": false, "duplicate": true }));
+        }
+        // Subscriptions carry only the customer's id: their email comes from Stripe's API.
+        let email = match event.email.clone() {
+            Some(email) => email,
+            None => {
+                let (base, authorization) = self.stripe_api(&config);
+                let url = format!("{base}/v1/customers/{}", event.customer);
+                let customer = integration_get("Stripe's API", &url, &authorization, WEBHOOK_LOOKUP).await;
+                let found = customer.as_ref().ok().and_then(|c| {
+                    c.get("email")
+                        .and_then(|e| e.as_str())
+                        .map(|e| e.trim().to_lowercase())
+                        .filter(|e| e.contains('@'))
+                });
+                match (customer, found) {
+                    (Err(why), _) => {
+                        self.integration_outcome("stripe", Err(&why));
+                        // Stripe retries what failed, for days.
+                        return Err(ApiError::new(
+                            ErrorCode::IntegrationFailed,
+                            format!("{why}; the event was not applied"),
+                        ));
+                    }
+                    // A customer without an email belongs to nobody support can know.
+                    (Ok(_), None) => {
+                        self.integration_outcome("stripe", Ok(()));
+                        self.remember_event(&event.id)?;
+                        return json(200, &serde_json::json!({ "received": true, "applied": false }));
+                    }
+                    (Ok(_), Some(email)) => email,
+                }
+            }
+        };
+        let traits = match &event.change {
+            Change::Traits(traits) => traits.clone(),
+            Change::Paid {
+                invoice,
+                amount,
+                currency,
+            } => {
+                let sql = self.sql();
+                sql.exec(
+                    "INSERT OR IGNORE INTO stripe_invoices (invoice, customer, amount, currency) VALUES (?, ?, ?, ?)",
+                    vec![
+                        invoice.clone().into(),
+                        event.customer.clone().into(),
+                        SqlStorageValue::from(*amount as i64),
+                        currency.to_lowercase().into(),
+                    ],
+                )
+                .map_err(|e| internal("keeping a paid invoice", e))?;
+                let rows: Vec<SumRow> = sql
+                    .exec(
+                        "SELECT SUM(amount) AS total FROM stripe_invoices WHERE customer = ? AND currency = ?",
+                        vec![event.customer.clone().into(), currency.to_lowercase().into()],
+                    )
+                    .and_then(|c| c.to_array())
+                    .map_err(|e| internal("summing paid invoices", e))?;
+                let total = rows.first().and_then(|r| r.total).unwrap_or(0).max(0) as u64;
+                stripe::paid_traits(&event.customer, total, currency)
+            }
+        };
+        let command = DirectoryCommand::ApplyTraits {
+            identity: IdentityKey {
+                kind: IdentityKind::Email,
+                value: email,
+            },
+            traits,
+            at: event.created * 1000,
+            source: "stripe".into(),
+            new_profile: inbound::new_ids()?.profile,
+            rules: record.trait_rules.clone(),
+        };
+        let applied: serde_json::Value = crate::glue::http::directory(&self.env, &record.id, command).await?;
+        self.remember_event(&event.id)?;
+        self.integration_outcome("stripe", Ok(()));
+        json(
+            200,
+            &serde_json::json!({ "received": true, "applied": true, "profile": applied["profile"] }),
+        )
+    }
+
+    fn event_seen(&self, id: &str) -> std::result::Result<bool, ApiError> {
+        #[derive(Deserialize)]
+        struct Seen {
+            #[allow(dead_code)]
+            id: String,
+        }
+        let rows: Vec<Seen> = self
+            .sql()
+            .exec("SELECT id FROM integration_events WHERE id = ?", vec![id.into()])
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading integration events", e))?;
+        Ok(!rows.is_empty())
+    }
+
+    fn remember_event(&self, id: &str) -> std::result::Result<(), ApiError> {
+        let now = now_ms() as i64;
+        let sql = self.sql();
+        sql.exec(
+            "INSERT OR IGNORE INTO integration_events (id, at) VALUES (?, ?)",
+            vec![id.into(), SqlStorageValue::from(now)],
+        )
+        .and_then(|_| {
+            sql.exec(
+                "DELETE FROM integration_events WHERE at < ?",
+                vec![SqlStorageValue::from(now - KEEP_EVENTS_MS)],
+            )
+        })
+        .map(drop)
+        .map_err(|e| internal("keeping an integration event", e))
+    }
+
+    /// The customer's billing from Stripe's API, if the site has Stripe and it answers within
+    /// [`SUMMARY_BUDGET`]; `None` otherwise (a failure shows in the admin API).
+    pub(super) async fn billing_summary(
+        &self,
+        email: Option<&str>,
+        customer: Option<&str>,
+    ) -> std::result::Result<Option<BillingSummary>, ApiError> {
+        use futures_util::future::{Either, select};
+        let Some(config) = self.integration_config::<StripeConfig>("stripe")? else {
+            return Ok(None);
+        };
+        let (base, authorization) = self.stripe_api(&config);
+        let get = |url: String| {
+            let authorization = authorization.clone();
+            async move { integration_get("Stripe's API", &url, &authorization, SUMMARY_BUDGET).await }
+        };
+        let lookup = Box::pin(async {
+            let customer = match customer {
+                Some(id) => get(format!("{base}/v1/customers/{id}")).await?,
+                None => {
+                    let email = email.unwrap_or_default();
+                    let query = worker::url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("email", email)
+                        .append_pair("limit", "1")
+                        .finish();
+                    let list = get(format!("{base}/v1/customers?{query}")).await?;
+                    match list.pointer("/data/0") {
+                        Some(found) => found.clone(),
+                        None => return Ok(None),
+                    }
+                }
+            };
+            let id = customer.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let (subscriptions, invoices) = futures_util::future::join(
+                get(format!("{base}/v1/subscriptions?customer={id}&status=all&limit=3")),
+                get(format!("{base}/v1/invoices?customer={id}&limit=5")),
+            )
+            .await;
+            stripe::summary(&customer, &subscriptions?, &invoices?)
+                .map(Some)
+                .map_err(|why| format!("Stripe's API: {why}"))
+        });
+        let outcome = match select(lookup, Box::pin(worker::Delay::from(SUMMARY_BUDGET))).await {
+            Either::Left((outcome, _)) => outcome,
+            Either::Right(_) => Err(format!(
+                "Stripe's API did not answer within {} ms; the package went without billing",
+                SUMMARY_BUDGET.as_millis()
+            )),
+        };
+        self.integration_outcome("stripe", outcome.as_ref().map(drop).map_err(String::as_str));
+        Ok(outcome.unwrap_or(None))
+    }
+}
