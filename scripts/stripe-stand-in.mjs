@@ -7,16 +7,25 @@
 // For tests:
 //   POST /_sink/stripe/customers   {"id"?, "email", "name"?, "subscriptions"?: [...], "invoices"?: [...]}
 //                                  adds or replaces a customer and its objects (Stripe's fields)
-//   POST /_sink/stripe/fail?count=<n>&status=<s>   the next n API calls answer HTTP s (default 500)
-//   POST /_sink/stripe/slow?count=<n>&ms=<ms>      the next n API calls answer after ms
+//   POST /_sink/stripe/fail?count=<n>&status=<s>[&match=<text>]
+//                                  the next n API calls (whose path and query contain text, when
+//                                  given) answer HTTP s (default 500)
+//   POST /_sink/stripe/slow?count=<n>&ms=<ms>[&match=<text>]   the same, answered after ms
 //   GET  /_sink/stripe/requests    the API calls received (method, path, query), oldest first
 
 const customers = new Map();
 const subscriptions = new Map();
 const invoices = new Map();
 const requests = [];
-let failing = { count: 0, status: 500 };
-let slow = { count: 0, ms: 0 };
+let failing = { count: 0, status: 500, match: "" };
+let slow = { count: 0, ms: 0, match: "" };
+
+// Whether a fault applies to this call (and uses one of its count).
+function hits(fault, url) {
+  if (fault.count <= 0 || !decodeURIComponent(url.pathname + url.search).includes(fault.match)) return false;
+  fault.count -= 1;
+  return true;
+}
 
 function error(reply, res, status, type, message, extra = {}) {
   reply(res, status, { error: { type, message, ...extra } });
@@ -48,12 +57,12 @@ export function stripe(req, res, url, body, reply) {
     return true;
   }
   if (req.method === "POST" && url.pathname === "/_sink/stripe/fail") {
-    failing = { count: Number(url.searchParams.get("count") || 1), status: Number(url.searchParams.get("status") || 500) };
+    failing = { count: Number(url.searchParams.get("count") || 1), status: Number(url.searchParams.get("status") || 500), match: url.searchParams.get("match") || "" };
     reply(res, 200, { failing });
     return true;
   }
   if (req.method === "POST" && url.pathname === "/_sink/stripe/slow") {
-    slow = { count: Number(url.searchParams.get("count") || 1), ms: Number(url.searchParams.get("ms") || 5000) };
+    slow = { count: Number(url.searchParams.get("count") || 1), ms: Number(url.searchParams.get("ms") || 5000), match: url.searchParams.get("match") || "" };
     reply(res, 200, { slow });
     return true;
   }
@@ -66,8 +75,7 @@ export function stripe(req, res, url, body, reply) {
   }
   requests.push({ method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams) });
   const answer = () => respond(req, res, url, reply);
-  if (slow.count > 0) {
-    slow.count -= 1;
+  if (hits(slow, url)) {
     setTimeout(answer, slow.ms);
   } else {
     answer();
@@ -83,8 +91,7 @@ function respond(req, res, url, reply) {
   if (req.method !== "GET") {
     return error(reply, res, 405, "invalid_request_error", `Unrecognized request URL (${req.method}: ${url.pathname}).`);
   }
-  if (failing.count > 0) {
-    failing.count -= 1;
+  if (hits(failing, url)) {
     return error(reply, res, failing.status, "api_error", "An unknown error occurred (a stand-in outage).");
   }
   const limit = limitOf(url);

@@ -143,7 +143,12 @@ pub fn parse_event(body: &[u8]) -> Result<Option<Event>, String> {
         text(object, "id")
     } else {
         // `customer` is an id, or the whole customer when expanded.
-        text(object, "customer").or_else(|| object.pointer("/customer/id").and_then(Value::as_str).map(str::to_owned))
+        text(object, "customer").or_else(|| {
+            object
+                .pointer("/customer/id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
     };
     let Some(customer) = customer.filter(|c| c.starts_with("cus_")) else {
         return Ok(None);
@@ -328,8 +333,14 @@ mod tests {
         // A rolled secret: Stripe sends both signatures; either matches.
         let rolled = format!("{header},v1={}", "ab".repeat(32));
         assert!(verify(SECRET, Some(&rolled), body, 1_700_000_000).is_ok());
-        assert_eq!(verify(SECRET, Some(&header), b"{}", 1_700_000_000), Err(SignatureError::Mismatch));
-        assert_eq!(verify("whsec_other", Some(&header), body, 1_700_000_000), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(SECRET, Some(&header), b"{}", 1_700_000_000),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify("whsec_other", Some(&header), body, 1_700_000_000),
+            Err(SignatureError::Mismatch)
+        );
         assert_eq!(
             verify(SECRET, Some(&header), body, 1_700_000_301),
             Err(SignatureError::OutsideTolerance(301))
@@ -363,14 +374,18 @@ mod tests {
         let parsed = parse_event(&body).unwrap().unwrap();
         assert_eq!(parsed.customer, "cus_A");
         assert_eq!(parsed.email, None, "a subscription carries no email: it is looked up");
-        let Change::Traits(traits) = parsed.change else { panic!() };
+        let Change::Traits(traits) = parsed.change else {
+            panic!()
+        };
         assert_eq!(traits["plan"], "Pro");
         assert_eq!(traits["subscription_status"], "active");
         let deleted = event(
             "customer.subscription.deleted",
             json!({"id": "sub_1", "customer": "cus_A", "status": "active", "plan": {"id": "plan_x", "nickname": null}}),
         );
-        let Change::Traits(traits) = parse_event(&deleted).unwrap().unwrap().change else { panic!() };
+        let Change::Traits(traits) = parse_event(&deleted).unwrap().unwrap().change else {
+            panic!()
+        };
         assert_eq!(traits["subscription_status"], "canceled");
         assert_eq!(traits["plan"], "plan_x");
     }
@@ -383,7 +398,9 @@ mod tests {
         );
         let parsed = parse_event(&failed).unwrap().unwrap();
         assert_eq!(parsed.email.as_deref(), Some("ana@example.com"));
-        let Change::Traits(traits) = parsed.change else { panic!() };
+        let Change::Traits(traits) = parsed.change else {
+            panic!()
+        };
         assert_eq!(traits["last_payment_failed"], true);
         let paid = event(
             "invoice.paid",
@@ -401,7 +418,10 @@ mod tests {
         assert_eq!(traits["lifetime_value"], 147.0);
         assert_eq!(traits["last_payment_failed"], false);
         assert_eq!(major_units(500, "jpy"), 500.0);
-        assert_eq!(parse_event(&event("charge.refunded", json!({"customer": "cus_A"}))).unwrap(), None);
+        assert_eq!(
+            parse_event(&event("charge.refunded", json!({"customer": "cus_A"}))).unwrap(),
+            None
+        );
         assert!(parse_event(b"not json").is_err());
         assert!(parse_event(br#"{"id":"x","type":"invoice.paid","created":1,"data":{"object":{}}}"#).is_err());
     }

@@ -19,7 +19,10 @@ fn set_up(site: &Site) -> Value {
     let reply = edge().json("PUT", &site.path("/integrations/stripe"), Some(&site.admin_key), &body);
     let info = reply.expect_ok(200).clone();
     let shown = info.to_string();
-    assert!(!shown.contains(API_KEY) && !shown.contains(SIGNING_SECRET), "secrets are never echoed: {shown}");
+    assert!(
+        !shown.contains(API_KEY) && !shown.contains(SIGNING_SECRET),
+        "secrets are never echoed: {shown}"
+    );
     assert_eq!(info["api_key_last4"], "p7dc");
     assert_eq!(info["mode"], "test");
     info
@@ -58,7 +61,11 @@ fn deliver(site: &Site, body: &str, signature: Option<String>) -> Reply {
 
 /// Delivers `body` signed now with the site's signing secret.
 fn deliver_signed(site: &Site, body: &str) -> Reply {
-    deliver(site, body, Some(shared::stripe::sign(SIGNING_SECRET, now(), body.as_bytes())))
+    deliver(
+        site,
+        body,
+        Some(shared::stripe::sign(SIGNING_SECRET, now(), body.as_bytes())),
+    )
 }
 
 fn subscription(customer: &str, plan: &str, status: &str) -> Value {
@@ -80,11 +87,12 @@ fn integration(site: &Site) -> Value {
     list[0].clone()
 }
 
-/// A visitor the site vouches for as `email`; returns their session.
-fn customer_session(site: &Site, email: &str) -> String {
+/// A visitor the site vouches for as `email` (`outcome`: `attached` for someone new); returns
+/// their session.
+fn customer_session(site: &Site, email: &str, outcome: &str) -> String {
     let secret = new_secret(site);
     let claims = json!({"sub": format!("user-{email}"), "aud": site.id, "exp": now() + 300, "email": email});
-    identify_ok(site, &site.session(), &secret.token(claims), "attached")
+    identify_ok(site, &site.session(), &secret.token(claims), outcome)
 }
 
 #[test]
@@ -93,10 +101,15 @@ fn stripe_webhooks_are_verified_and_keep_the_customer_s_billing_traits_current()
     let email = unique_email("ana");
     let customer = stripe_customer(json!({ "email": email, "name": "Ana" }));
     let id = customer["id"].as_str().unwrap().to_owned();
-    customer_session(&site, &email);
+    customer_session(&site, &email, "attached");
 
     // Not set up yet: nothing to verify with.
-    let upgrade = event("evt_up_1", "customer.subscription.updated", now(), subscription(&id, "Pro", "active"));
+    let upgrade = event(
+        "evt_up_1",
+        "customer.subscription.updated",
+        now(),
+        subscription(&id, "Pro", "active"),
+    );
     deliver_signed(&site, &upgrade).expect_error(404, "not_found");
     set_up(&site);
 
@@ -107,7 +120,12 @@ fn stripe_webhooks_are_verified_and_keep_the_customer_s_billing_traits_current()
     let stale = shared::stripe::sign(SIGNING_SECRET, now() - 600, upgrade.as_bytes());
     let refused = deliver(&site, &upgrade, Some(stale));
     refused.expect_error(401, "invalid_signature");
-    assert!(refused.body["error"]["message"].as_str().unwrap().contains("away from now"));
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("away from now")
+    );
     let tampered = shared::stripe::sign(SIGNING_SECRET, now(), upgrade.as_bytes());
     deliver(&site, &upgrade.replace("Pro", "Enterprise"), Some(tampered)).expect_error(401, "invalid_signature");
     assert!(traits_of(&site, &email).get("plan").is_none(), "nothing was changed");
@@ -123,7 +141,12 @@ fn stripe_webhooks_are_verified_and_keep_the_customer_s_billing_traits_current()
     // Stripe delivers at least once: the same event is applied once.
     assert_eq!(deliver_signed(&site, &upgrade).expect_ok(200)["duplicate"], true);
     // An older event arriving late never overwrites a newer one.
-    let late = event("evt_old_1", "customer.subscription.updated", now() - 3600, subscription(&id, "Free", "active"));
+    let late = event(
+        "evt_old_1",
+        "customer.subscription.updated",
+        now() - 3600,
+        subscription(&id, "Free", "active"),
+    );
     deliver_signed(&site, &late).expect_ok(200);
     assert_eq!(traits_of(&site, &email)["plan"]["value"], "Pro");
 
@@ -132,16 +155,28 @@ fn stripe_webhooks_are_verified_and_keep_the_customer_s_billing_traits_current()
     deliver_signed(&site, &event("evt_fail_1", "invoice.payment_failed", now(), invoice(0))).expect_ok(200);
     assert_eq!(traits_of(&site, &email)["last_payment_failed"]["value"], true);
     deliver_signed(&site, &event("evt_paid_1", "invoice.paid", now() + 1, invoice(4900))).expect_ok(200);
-    deliver_signed(&site, &event("evt_paid_2", "invoice.payment_succeeded", now() + 2, invoice(4900))).expect_ok(200);
+    deliver_signed(
+        &site,
+        &event("evt_paid_2", "invoice.payment_succeeded", now() + 2, invoice(4900)),
+    )
+    .expect_ok(200);
     let paid = json!({"id": "in_A2", "object": "invoice", "customer": id, "customer_email": email, "amount_paid": 2500, "currency": "usd"});
     deliver_signed(&site, &event("evt_paid_3", "invoice.paid", now() + 3, paid)).expect_ok(200);
     let traits = traits_of(&site, &email);
-    assert_eq!(traits["lifetime_value"]["value"], 74.0, "49 + 25, each invoice once: {traits}");
+    assert_eq!(
+        traits["lifetime_value"]["value"], 74.0,
+        "49 + 25, each invoice once: {traits}"
+    );
     assert_eq!(traits["last_payment_failed"]["value"], false);
 
     // Events support does not need are acknowledged and left alone; a body that is not an
     // event is refused with a reason.
-    let other = event("evt_x", "charge.dispute.created", now(), json!({"id": "du_1", "customer": id}));
+    let other = event(
+        "evt_x",
+        "charge.dispute.created",
+        now(),
+        json!({"id": "du_1", "customer": id}),
+    );
     assert_eq!(deliver_signed(&site, &other).expect_ok(200)["applied"], false);
     deliver_signed(&site, "{\"hello\": 1}").expect_error(400, "invalid_field");
 
@@ -149,15 +184,26 @@ fn stripe_webhooks_are_verified_and_keep_the_customer_s_billing_traits_current()
     let newcomer = unique_email("newcomer");
     let customer = stripe_customer(json!({ "email": newcomer }));
     let id = customer["id"].as_str().unwrap();
-    deliver_signed(&site, &event("evt_new_1", "customer.subscription.created", now(), subscription(id, "Team", "trialing")))
-        .expect_ok(200);
+    deliver_signed(
+        &site,
+        &event(
+            "evt_new_1",
+            "customer.subscription.created",
+            now(),
+            subscription(id, "Team", "trialing"),
+        ),
+    )
+    .expect_ok(200);
     let traits = traits_of(&site, &newcomer);
     assert_eq!(traits["plan"]["value"], "Team");
     let found = profiles(&site, &format!("email:{newcomer}"));
     assert_eq!(found[0]["identities"][0]["proof"]["method"], "integration");
 
     let shown = integration(&site);
-    assert!(shown["last_ok_at"].as_u64().is_some() && shown["last_error"].is_null(), "{shown}");
+    assert!(
+        shown["last_ok_at"].as_u64().is_some() && shown["last_error"].is_null(),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -166,17 +212,26 @@ fn an_escalation_carries_the_billing_summary_and_a_failing_stripe_never_holds_it
     set_up(&site);
     let receiver = Receiver::start(vec![]);
     let (_, secret) = add_endpoint(&site, &receiver.url, Some(json!(["conversation.escalated"])));
-    let email = unique_email("billing");
-    stripe_customer(json!({
-        "email": email, "name": "Bea",
-        "subscriptions": [{"status": "canceled", "items": {"data": [{"price": {"nickname": "Basic"}}]}},
-                          {"status": "active", "items": {"data": [{"price": {"nickname": "Pro"}}]}}],
-        "invoices": [{"number": "B-1", "status": "paid", "amount_due": 4900, "amount_paid": 4900},
-                     {"number": "B-2", "status": "open", "amount_due": 4900, "amount_paid": 0}]
-    }));
-    let session = customer_session(&site, &email);
-    site.send(&session, "q1", "I was charged but my invoice is still open, I want a person")
-        .expect_ok(200);
+    // A paying customer in Stripe; returns their email.
+    let paying = |tag: &str| {
+        let email = unique_email(tag);
+        stripe_customer(json!({
+            "email": email, "name": "Bea",
+            "subscriptions": [{"status": "canceled", "items": {"data": [{"price": {"nickname": "Basic"}}]}},
+                              {"status": "active", "items": {"data": [{"price": {"nickname": "Pro"}}]}}],
+            "invoices": [{"number": "B-1", "status": "paid", "amount_due": 4900, "amount_paid": 4900},
+                         {"number": "B-2", "status": "open", "amount_due": 4900, "amount_paid": 0}]
+        }));
+        email
+    };
+    let email = paying("billing");
+    let session = customer_session(&site, &email, "attached");
+    site.send(
+        &session,
+        "q1",
+        "I was charged but my invoice is still open, I want a person",
+    )
+    .expect_ok(200);
     let event = check_signed(&receiver.wait_for(1)[0], &secret);
     let billing = &event["data"]["billing"];
     assert_eq!(billing["plan"], "Pro", "{event}");
@@ -184,53 +239,97 @@ fn an_escalation_carries_the_billing_summary_and_a_failing_stripe_never_holds_it
     assert_eq!(billing["paid_total"], 49.0);
     assert_eq!(billing["invoices"][0]["number"], "B-2");
     assert_eq!(billing["invoices"][0]["status"], "open");
-    assert!(billing["dashboard_url"].as_str().unwrap().starts_with("https://dashboard.stripe.com/customers/cus_"));
+    assert!(
+        billing["dashboard_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://dashboard.stripe.com/customers/cus_")
+    );
     let requests = edge().stand_in("stripe/requests", None);
     assert!(
-        requests.as_array().unwrap().iter().any(|r| r["query"]["email"] == email.as_str()),
+        requests
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["query"]["email"] == email.as_str()),
         "looked up by email"
     );
 
     // Stripe down: the escalation still goes out at once, without billing, and the admin API
     // says what went wrong.
-    stripe_control("fail?count=4&status=500");
-    let other = customer_session(&site, &email);
+    // (Faults are scoped to this customer's email: other tests share the stand-in.)
+    let email = paying("outage");
+    stripe_control(&format!("fail?count=4&status=500&match={email}"));
+    let other = customer_session(&site, &email, "attached");
     site.send(&other, "q2", "I want to talk to a person").expect_ok(200);
     let event = check_signed(&receiver.wait_for(2)[1], &secret);
     assert!(event["data"]["billing"].is_null(), "{event}");
     let shown = integration(&site);
-    assert!(shown["last_error"].as_str().unwrap().contains("answered 500"), "{shown}");
+    assert!(
+        shown["last_error"].as_str().unwrap().contains("answered 500"),
+        "{shown}"
+    );
 
     // Stripe slow: the package waits at most a few seconds, then goes without.
-    stripe_control("slow?count=4&ms=8000");
+    let email = paying("slow");
+    stripe_control(&format!("slow?count=4&ms=8000&match={email}"));
     let started = std::time::Instant::now();
-    let third = customer_session(&site, &email);
+    let third = customer_session(&site, &email, "attached");
     site.send(&third, "q3", "I want to talk to a person").expect_ok(200);
     let event = check_signed(&receiver.wait_for(3)[2], &secret);
     assert!(event["data"]["billing"].is_null());
-    assert!(started.elapsed() < std::time::Duration::from_secs(8), "never held up by Stripe");
-    assert!(integration(&site)["last_error"].as_str().unwrap().contains("did not answer within"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "never held up by Stripe"
+    );
+    assert!(
+        integration(&site)["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within")
+    );
 
     // Settings are checked; removing the integration stops its webhook.
     for (body, field) in [
-        (json!({ "api_key": "pk_test_publishable", "webhook_secret": SIGNING_SECRET }), "api_key"),
-        (json!({ "api_key": API_KEY, "webhook_secret": "secret" }), "webhook_secret"),
+        (
+            json!({ "api_key": "pk_test_publishable", "webhook_secret": SIGNING_SECRET }),
+            "api_key",
+        ),
+        (
+            json!({ "api_key": API_KEY, "webhook_secret": "secret" }),
+            "webhook_secret",
+        ),
     ] {
         let reply = edge().json("PUT", &site.path("/integrations/stripe"), Some(&site.admin_key), &body);
         reply.expect_error(400, "invalid_field");
         assert_eq!(reply.body["error"]["field"], field);
     }
     edge()
-        .json("PUT", &site.path("/integrations/nope"), Some(&site.admin_key), &json!({}))
+        .json(
+            "PUT",
+            &site.path("/integrations/nope"),
+            Some(&site.admin_key),
+            &json!({}),
+        )
         .expect_error(404, "not_found");
     let auth = format!("Bearer {}", site.admin_key);
     edge()
-        .request("DELETE", &site.path("/integrations/stripe"), &[("Authorization", &auth)], None)
+        .request(
+            "DELETE",
+            &site.path("/integrations/stripe"),
+            &[("Authorization", &auth)],
+            None,
+        )
         .expect_ok(200);
     let body = event_body();
     deliver_signed(&site, &body).expect_error(404, "not_found");
 }
 
 fn event_body() -> String {
-    event("evt_gone", "customer.updated", now(), json!({"id": "cus_gone", "email": "x@example.com"}))
+    event(
+        "evt_gone",
+        "customer.updated",
+        now(),
+        json!({"id": "cus_gone", "email": "x@example.com"}),
+    )
 }

@@ -470,8 +470,14 @@ fn integrations(d: &mut Doc) {
     );
     let kind = json!({"name": "integration", "in": "path", "required": true, "description": "The integration.", "schema": {"enum": ["stripe"]}});
     let stripe = obj(&[
-        ("api_key", json!({"type": "string", "pattern": "^(sk|rk)_[A-Za-z0-9_]{9,253}$"})),
-        ("webhook_secret", json!({"type": "string", "pattern": "^whsec_.{10,250}$"})),
+        (
+            "api_key",
+            json!({"type": "string", "pattern": "^(sk|rk)_[A-Za-z0-9_]{9,253}$"}),
+        ),
+        (
+            "webhook_secret",
+            json!({"type": "string", "pattern": "^whsec_.{10,250}$"}),
+        ),
     ]);
     let mut put = Op::new("putIntegration", "Site admin", "Set up an integration (replaces its settings)")
         .about("`stripe`: a secret or restricted API key (read access to customers, subscriptions and invoices) and the webhook endpoint's signing secret. Secrets are stored, never returned.")
@@ -486,7 +492,12 @@ fn integrations(d: &mut Doc) {
         .errors(&[401, 404])
         .done();
     delete["parameters"] = json!([kind]);
-    d.add("DELETE", "/v1/sites/{site}/integrations/{integration}", Auth::Admin, delete);
+    d.add(
+        "DELETE",
+        "/v1/sites/{site}/integrations/{integration}",
+        Auth::Admin,
+        delete,
+    );
     d.add(
         "POST",
         "/v1/sites/{site}/integrations/stripe/webhook",

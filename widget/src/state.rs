@@ -331,6 +331,7 @@ pub fn describe(error: &ErrorBody, words: Words) -> String {
         | ErrorCode::MalformedEmail
         | ErrorCode::UnknownRecipient
         | ErrorCode::InvalidSignature
+        | ErrorCode::IntegrationFailed
         | ErrorCode::UnsupportedMediaType
         | ErrorCode::UpgradeRequired
         | ErrorCode::Internal

@@ -35,8 +35,8 @@ use crate::internal::{
     SendCommand, SiteCommand, SiteRecord, StaffConversation, StaffKeyInfo, UndoReport, WebhookInfo,
 };
 use crate::internal::{
-    ChannelInfo, ChannelProof, FeedbackCommand, InboundAccepted, InboxStatus, IntegrationInfo, Note, NoteCommand, SmsConfig,
-    VoiceConfig, VoiceReply, WebhookFormat, WhatsappConfig,
+    ChannelInfo, ChannelProof, FeedbackCommand, InboundAccepted, InboxStatus, IntegrationInfo, Note, NoteCommand,
+    SmsConfig, VoiceConfig, VoiceReply, WebhookFormat, WhatsappConfig,
 };
 use crate::route::{self, Route};
 use shared::package;
@@ -390,7 +390,10 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 "webhook_url": format!("{}/v1/sites/{site}/integrations/stripe/webhook", base.trim_end_matches('/')),
                 "events": shared::stripe::EVENTS,
             });
-            let config = crate::internal::StripeConfig { api_key, webhook_secret };
+            let config = crate::internal::StripeConfig {
+                api_key,
+                webhook_secret,
+            };
             let command = SiteCommand::SetIntegration {
                 kind,
                 config: serde_json::to_value(&config).map_err(|e| internal("integration", e))?,

@@ -392,7 +392,10 @@ pub async fn integration_get(
             .await
             .map_err(|_| format!("{name} could not be reached"))?;
         let status = response.status_code();
-        let text = response.text().await.map_err(|_| format!("{name}'s answer could not be read"))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|_| format!("{name}'s answer could not be read"))?;
         if !(200..300).contains(&status) {
             // Stripe-style errors say why in `error.message`.
             let why = serde_json::from_str::<serde_json::Value>(&text)

@@ -1194,6 +1194,7 @@ impl SiteObject {
             "conversation": conversation,
             "escalation": package.escalation,
             "profile": package.profile,
+            "billing": package.billing,
             "bot_attempts": package.bot_attempts,
             "transcript": package.transcript,
             "transcript_truncated": package.truncation,

@@ -110,7 +110,10 @@ impl SiteObject {
         Ok(existed)
     }
 
-    fn integration_config<T: serde::de::DeserializeOwned>(&self, kind: &str) -> std::result::Result<Option<T>, ApiError> {
+    fn integration_config<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+    ) -> std::result::Result<Option<T>, ApiError> {
         self.integration_rows()?
             .into_iter()
             .find(|row| row.kind == kind)
@@ -141,7 +144,10 @@ impl SiteObject {
 
     fn stripe_api(&self, config: &StripeConfig) -> (String, String) {
         let base = setting(&self.env, "STRIPE_API_URL").unwrap_or_else(|| "https://api.stripe.com".into());
-        (base.trim_end_matches('/').to_owned(), format!("Bearer {}", config.api_key))
+        (
+            base.trim_end_matches('/').to_owned(),
+            format!("Bearer {}", config.api_key),
+        )
     }
 
     /// A Stripe webhook: checked, read, and applied to the customer's profile once.
@@ -165,7 +171,10 @@ impl SiteObject {
             return json(200, &serde_json::json!({ "received": true, "applied": false }));
         };
         if self.event_seen(&event.id)? {
-            return json(200, &serde_json::json!({ "received": true, "applied": false, "duplicate": true }));
+            return json(
+                200,
+                &serde_json::json!({ "received": true, "applied": false, "duplicate": true }),
+            );
         }
         // Subscriptions carry only the customer's id: their email comes from Stripe's API.
         let email = match event.email.clone() {
@@ -311,7 +320,11 @@ impl SiteObject {
                     }
                 }
             };
-            let id = customer.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let id = customer
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
             let (subscriptions, invoices) = futures_util::future::join(
                 get(format!("{base}/v1/subscriptions?customer={id}&status=all&limit=3")),
                 get(format!("{base}/v1/invoices?customer={id}&limit=5")),
