@@ -18,7 +18,8 @@
 // And for Telegram's Bot API (https://core.telegram.org/bots/api#sendmessage):
 // `POST /bot<token>/sendMessage` with JSON `chat_id` and `text` (1 to 4,096 characters).
 //
-// And for Stripe's REST API (customers, subscriptions, invoices): scripts/stripe-stand-in.mjs.
+// And for Stripe's REST API (customers, subscriptions, invoices): scripts/stripe-stand-in.mjs;
+// and HubSpot's CRM API (contact search, notes): scripts/hubspot-stand-in.mjs.
 //
 // For tests and the demo:
 //   GET  /_sink/messages?to=<address>   emails accepted (newest last), as JSON
@@ -32,6 +33,7 @@
 //                                       with HTTP s (default 503, an outage), as the provider would
 import { createServer } from "node:http";
 import { randomUUID } from "node:crypto";
+import { hubspot } from "./hubspot-stand-in.mjs";
 import { stripe } from "./stripe-stand-in.mjs";
 
 const port = Number(process.argv[2] || 8798);
@@ -177,6 +179,7 @@ const server = createServer((req, res) => {
       return reply(res, 200, telegrams.filter((m) => !chat || String(m.chat.id) === chat));
     }
     if (stripe(req, res, url, body, reply)) return;
+    if (hubspot(req, res, url, body, reply)) return;
     const bot = /^\/bot([0-9]+:[A-Za-z0-9_-]{30,})\/sendMessage$/.exec(url.pathname);
     if (bot && req.method === "POST") return telegramSend(res, body);
     if (/^\/bot[^/]*\/sendMessage$/.test(url.pathname)) return reply(res, 401, { ok: false, error_code: 401, description: "Unauthorized" });

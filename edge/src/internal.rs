@@ -230,11 +230,18 @@ pub enum SiteCommand {
         body: String,
         now: u64,
     },
-    /// The customer's billing from Stripe's API (by their Stripe customer id, else their email),
-    /// if the site has Stripe: for the escalation package, never slower than a few seconds.
-    BillingSummary {
+    /// What the site's integrations know of a customer, for the escalation package (never
+    /// slower than a few seconds): their billing from Stripe (by their Stripe customer id, else
+    /// their email) and their CRM contact (by email, its fields also set as profile traits).
+    CustomerContext {
         email: Option<String>,
         customer: Option<String>,
+    },
+    /// A conversation was resolved: write it back to the CRM as a note on the customer's
+    /// contact (kept and retried until the CRM takes it), if the site has a CRM.
+    CrmNote {
+        conversation: String,
+        resolved: shared::hubspot::Resolved,
     },
     /// How many channel messages wait in the site's inbox.
     InboxStatus,
@@ -346,6 +353,9 @@ pub struct Package {
     /// time.
     #[serde(default)]
     pub billing: Option<shared::stripe::BillingSummary>,
+    /// The customer's contact in the site's CRM, when it has one and answered in time.
+    #[serde(default)]
+    pub crm: Option<shared::hubspot::Contact>,
 }
 
 /// A site's phone line (Twilio Voice): its account, number, and where calls go.
@@ -470,6 +480,31 @@ impl std::fmt::Debug for StripeConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StripeConfig").finish_non_exhaustive()
     }
+}
+
+/// A site's HubSpot account: a private app's access token (scopes: contacts read, notes write)
+/// and the contact properties to read.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct HubspotConfig {
+    pub access_token: String,
+    pub properties: Vec<String>,
+}
+
+impl std::fmt::Debug for HubspotConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubspotConfig")
+            .field("properties", &self.properties)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the integrations know of a customer.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct CustomerContext {
+    pub billing: Option<shared::stripe::BillingSummary>,
+    pub crm: Option<shared::hubspot::Contact>,
 }
 
 /// An integration as the admin API shows it: never its secrets, always how it last went.

@@ -637,10 +637,10 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
         ),
         ["v1", "sites", id, "integrations", kind] => {
             let site = site(id)?;
-            if !matches!(*kind, "stripe") {
+            if !matches!(*kind, "stripe" | "hubspot") {
                 return Err(ApiError::new(
                     ErrorCode::NotFound,
-                    format!("no integration {kind:?}: the integrations that can be set up here are: stripe"),
+                    format!("no integration {kind:?}: the integrations that can be set up here are: hubspot, stripe"),
                 ));
             }
             let kind = (*kind).to_owned();

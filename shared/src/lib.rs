@@ -12,6 +12,7 @@ pub mod continuation;
 pub mod date;
 pub mod escalation;
 pub mod hex;
+pub mod hubspot;
 pub mod i18n;
 pub mod identity;
 pub mod index;

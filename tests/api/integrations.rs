@@ -3,7 +3,9 @@
 //! traits current at once, and an escalation's package carries the customer's billing summary
 //! from Stripe's REST API (a local stand-in, scripts/stripe-stand-in.mjs, that checks requests
 //! as Stripe does), while a failing or slow Stripe shows in the admin API and never holds a
-//! conversation up.
+//! conversation up. HubSpot's contact joins the package and the profile, and each resolution is
+//! written back to it as a note, retried through the CRM's failures (stand-in:
+//! scripts/hubspot-stand-in.mjs).
 
 use serde_json::{Value, json};
 
@@ -30,12 +32,12 @@ fn set_up(site: &Site) -> Value {
 
 /// Adds a customer to the Stripe stand-in.
 fn stripe_customer(customer: Value) -> Value {
-    edge().stand_in("stripe/customers", Some(&customer))
+    edge().stand_in_post("stripe/customers", Some(&customer))
 }
 
 /// Makes the Stripe stand-in fail or slow down (`fail?…`, `slow?…`).
 fn stripe_control(what: &str) {
-    edge().stand_in(&format!("stripe/{what}"), None);
+    edge().stand_in_post(&format!("stripe/{what}"), None);
 }
 
 /// A Stripe event as Stripe sends it.
@@ -79,12 +81,18 @@ fn traits_of(site: &Site, email: &str) -> Value {
     found[0]["traits"].clone()
 }
 
-fn integration(site: &Site) -> Value {
+/// The site's integration `kind` as the admin API shows it.
+fn integration_of(site: &Site, kind: &str) -> Value {
     let auth = format!("Bearer {}", site.admin_key);
     let reply = edge().request("GET", &site.path("/integrations"), &[("Authorization", &auth)], None);
     let list = reply.expect_ok(200)["integrations"].as_array().unwrap().clone();
-    assert_eq!(list.len(), 1);
-    list[0].clone()
+    list.into_iter()
+        .find(|i| i["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} integration"))
+}
+
+fn integration(site: &Site) -> Value {
+    integration_of(site, "stripe")
 }
 
 /// A visitor the site vouches for as `email` (`outcome`: `attached` for someone new); returns
@@ -245,7 +253,7 @@ fn an_escalation_carries_the_billing_summary_and_a_failing_stripe_never_holds_it
             .unwrap()
             .starts_with("https://dashboard.stripe.com/customers/cus_")
     );
-    let requests = edge().stand_in("stripe/requests", None);
+    let requests = edge().stand_in_get("stripe/requests");
     assert!(
         requests
             .as_array()
@@ -332,4 +340,92 @@ fn event_body() -> String {
         now(),
         json!({"id": "cus_gone", "email": "x@example.com"}),
     )
+}
+
+const HUBSPOT_TOKEN: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
+
+#[test]
+fn the_crm_contact_joins_the_package_and_each_resolution_is_written_back_once() {
+    let site = site_with_articles();
+    let body = json!({ "access_token": HUBSPOT_TOKEN, "properties": ["company", "lifecyclestage"] });
+    let reply = edge().json("PUT", &site.path("/integrations/hubspot"), Some(&site.admin_key), &body);
+    let shown = reply.expect_ok(200).to_string();
+    assert!(!shown.contains(HUBSPOT_TOKEN), "the token is never echoed: {shown}");
+    let receiver = Receiver::start(vec![]);
+    let (_, secret) = add_endpoint(&site, &receiver.url, Some(json!(["conversation.escalated"])));
+    let email = unique_email("cleo");
+    let contact = edge().stand_in_post(
+        "hubspot/contacts",
+        Some(&json!({ "email": email, "firstname": "Cleo", "company": "Acme <Labs>", "lifecyclestage": "customer" })),
+    );
+    let contact_id = contact["id"].as_str().unwrap().to_owned();
+
+    // The escalation package carries the CRM contact, and its fields join the profile.
+    let session = customer_session(&site, &email, "attached");
+    site.send(&session, "q1", "I forgot my password").expect_ok(200);
+    site.send(&session, "q2", "that did not work, I want a person")
+        .expect_ok(200);
+    let event = check_signed(&receiver.wait_for(1)[0], &secret);
+    let crm = &event["data"]["crm"];
+    assert_eq!(crm["id"], contact_id.as_str(), "{event}");
+    assert_eq!(crm["properties"]["lifecyclestage"], "customer");
+    let traits = traits_of(&site, &email);
+    assert_eq!(traits["crm_lifecyclestage"]["value"], "customer");
+    assert_eq!(traits["crm_contact_id"]["value"], contact_id.as_str());
+
+    // Resolved: a note on the contact says what happened. The CRM fails the first write, and
+    // the note still arrives, once.
+    edge().stand_in_post("hubspot/fail?count=1&status=503&match=hs_note_body", None);
+    let conversation = crate::support::conversation_of(&site, &session);
+    let staff = |path: &str, body: Value| {
+        let path = site.path(&format!("/conversations/{conversation}/{path}"));
+        edge()
+            .json("POST", &path, Some(&site.admin_key), &body)
+            .expect_ok(200)
+            .clone()
+    };
+    staff(
+        "replies",
+        json!({ "id": "r1", "text": "I reset it for you: check your inbox." }),
+    );
+    staff("resolve", json!({ "team": "accounts" }));
+    let notes = crate::support::poll(
+        || {
+            edge()
+                .stand_in_get(&format!("hubspot/notes?contact={contact_id}"))
+                .as_array()
+                .unwrap()
+                .clone()
+        },
+        1,
+    );
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let text = notes[0]["properties"]["hs_note_body"].as_str().unwrap();
+    assert!(text.contains("I forgot my password"), "{text}");
+    assert!(text.contains("I reset it for you: check your inbox."), "{text}");
+    assert!(
+        text.contains("resolved by accounts after escalation (visitor_asked"),
+        "{text}"
+    );
+    assert!(text.contains("<strong>Channels:</strong> chat"), "{text}");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let again = edge().stand_in_get(&format!("hubspot/notes?contact={contact_id}"));
+    assert_eq!(again.as_array().unwrap().len(), 1, "written once");
+    let shown = integration_of(&site, "hubspot");
+    assert!(
+        shown["last_error"].is_null() && shown["last_ok_at"].as_u64().is_some(),
+        "{shown}"
+    );
+
+    for (body, field) in [
+        (json!({ "access_token": "short" }), "access_token"),
+        (
+            json!({ "access_token": HUBSPOT_TOKEN, "properties": ["Bad Name"] }),
+            "properties",
+        ),
+    ] {
+        let reply = edge().json("PUT", &site.path("/integrations/hubspot"), Some(&site.admin_key), &body);
+        reply.expect_error(400, "invalid_field");
+        assert_eq!(reply.body["error"]["field"], field);
+    }
 }

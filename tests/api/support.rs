@@ -185,18 +185,23 @@ impl Edge {
         self.agent.post(&url).send_empty().expect("sink answers");
     }
 
-    /// Controls or reads a provider stand-in (`/_sink/…` on the mail sink): `POST` with `body`
-    /// as JSON when given, else `GET`; the answer as JSON.
-    pub fn stand_in(&self, path: &str, body: Option<&Value>) -> Value {
+    /// Reads what a provider stand-in (`/_sink/…` on the mail sink) received, as JSON.
+    pub fn stand_in_get(&self, path: &str) -> Value {
+        let url = format!("{}/_sink/{path}", self.mail_url);
+        let mut response = self.agent.get(&url).call().expect("stand-in answers");
+        serde_json::from_str(&response.body_mut().read_to_string().expect("stand-in body")).expect("stand-in JSON")
+    }
+
+    /// Controls a provider stand-in (`/_sink/…` on the mail sink): `POST`s `body` as JSON, if
+    /// any; answers its JSON.
+    pub fn stand_in_post(&self, path: &str, body: Option<&Value>) -> Value {
         let url = format!("{}/_sink/{path}", self.mail_url);
         let mut response = match body {
             Some(body) => self.agent.post(&url).send_json(body),
-            None if path.contains('?') => self.agent.post(&url).send_empty(),
-            None => self.agent.get(&url).call(),
+            None => self.agent.post(&url).send_empty(),
         }
         .expect("stand-in answers");
-        let text = response.body_mut().read_to_string().expect("stand-in body");
-        serde_json::from_str(&text).expect("stand-in JSON")
+        serde_json::from_str(&response.body_mut().read_to_string().expect("stand-in body")).expect("stand-in JSON")
     }
 
     /// Makes the mail sink fail the next `count` sends, as the provider would during an outage.

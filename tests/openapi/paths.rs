@@ -468,7 +468,7 @@ fn integrations(d: &mut Doc) {
             .errors(&[401, 404])
             .done(),
     );
-    let kind = json!({"name": "integration", "in": "path", "required": true, "description": "The integration.", "schema": {"enum": ["stripe"]}});
+    let kind = json!({"name": "integration", "in": "path", "required": true, "description": "The integration.", "schema": {"enum": ["stripe", "hubspot"]}});
     let stripe = obj(&[
         (
             "api_key",
@@ -479,9 +479,21 @@ fn integrations(d: &mut Doc) {
             json!({"type": "string", "pattern": "^whsec_.{10,250}$"}),
         ),
     ]);
+    let hubspot = obj_opt(
+        &[(
+            "access_token",
+            json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{16,512}$"}),
+        )],
+        &[(
+            "properties",
+            nullable(
+                json!({"type": "array", "maxItems": shared::hubspot::MAX_PROPERTIES, "items": {"type": "string", "pattern": "^[a-z0-9_]{1,100}$"}}),
+            ),
+        )],
+    );
     let mut put = Op::new("putIntegration", "Site admin", "Set up an integration (replaces its settings)")
-        .about("`stripe`: a secret or restricted API key (read access to customers, subscriptions and invoices) and the webhook endpoint's signing secret. Secrets are stored, never returned.")
-        .json(stripe)
+        .about("`stripe`: a secret or restricted API key (read access to customers, subscriptions and invoices) and the webhook endpoint's signing secret. `hubspot`: a private app's access token and the contact properties to read. Secrets are stored, never returned.")
+        .json(json!({"anyOf": [stripe, hubspot]}))
         .ok(200, "The integration, with the webhook URL to give the service.", info)
         .errors(&[401, 404])
         .done();

@@ -363,6 +363,57 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             require_admin(&req, env, &site).await?;
             let body = json_body(&mut req).await?;
             let text = |name: &'static str| body.get(name).and_then(|v| v.as_str()).map(|v| v.trim().to_owned());
+            if kind == "hubspot" {
+                let access_token = text("access_token")
+                    .filter(|token| {
+                        (16..=512).contains(&token.len())
+                            && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    })
+                    .ok_or_else(|| {
+                        ApiError::field(
+                            "access_token",
+                            "`access_token` is a HubSpot private app's access token (pat-…, with the scopes crm.objects.contacts.read and crm.objects.contacts.write)",
+                        )
+                    })?;
+                let properties: Vec<String> = match body.get("properties") {
+                    None | Some(serde_json::Value::Null) => Vec::new(),
+                    Some(serde_json::Value::Array(items)) => items
+                        .iter()
+                        .map(|item| item.as_str().filter(|p| shared::hubspot::valid_property(p)).map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                        .filter(|list| list.len() <= shared::hubspot::MAX_PROPERTIES)
+                        .ok_or_else(|| {
+                            ApiError::field(
+                                "properties",
+                                format!(
+                                    "`properties` is a list of at most {} HubSpot property names (lowercase letters, digits, _)",
+                                    shared::hubspot::MAX_PROPERTIES
+                                ),
+                            )
+                        })?,
+                    Some(_) => return Err(ApiError::field("properties", "`properties` is a list of property names")),
+                };
+                let public = serde_json::json!({
+                    "token_last4": &access_token[access_token.len() - 4..],
+                    "properties": if properties.is_empty() {
+                        shared::hubspot::DEFAULT_PROPERTIES.iter().map(|p| (*p).to_owned()).collect()
+                    } else {
+                        properties.clone()
+                    },
+                });
+                let config = crate::internal::HubspotConfig {
+                    access_token,
+                    properties,
+                };
+                let command = SiteCommand::SetIntegration {
+                    kind,
+                    config: serde_json::to_value(&config).map_err(|e| internal("integration", e))?,
+                    public,
+                    now: now_ms(),
+                };
+                let info: IntegrationInfo = site_command(env, &site, &command).await?;
+                return json(200, &info);
+            }
             let api_key = text("api_key")
                 .filter(|key| {
                     (key.starts_with("sk_") || key.starts_with("rk_"))
@@ -1212,7 +1263,19 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     proposal = site_command::<Option<shared::learning::Proposal>>(env, &site, &command).await?;
                 }
             }
+            // What the CRM is told, read before resolving forgets why it was escalated.
+            let mut summary: shared::hubspot::Resolved =
+                call::<_, ()>(&stub, "GET", &format!("/resolved?{query}"), None).await?;
+            summary.team = team.clone();
             let _: serde_json::Value = call::<_, ()>(&stub, "POST", &format!("/resolve?{query}"), None).await?;
+            let note = SiteCommand::CrmNote {
+                conversation: conversation.clone(),
+                resolved: summary,
+            };
+            if let Err(error) = site_command::<serde_json::Value>(env, &site, &note).await {
+                // Resolving never fails for the CRM's sake.
+                worker::console_error!("the CRM note was not kept: {}", error.body.message);
+            }
             let resolved: Result<QueueEntry, ApiError> = site_command(
                 env,
                 &site,

@@ -253,7 +253,7 @@ impl ConversationObject {
         // Staff act only on conversations that exist.
         if matches!(
             path,
-            "/agent" | "/resolve" | "/resolution" | "/staff-view" | "/notes" | "/raw"
+            "/agent" | "/resolve" | "/resolution" | "/resolved" | "/staff-view" | "/notes" | "/raw"
         ) && self.meta("key")?.is_none()
         {
             return Err(ApiError::new(
@@ -486,6 +486,40 @@ impl ConversationObject {
                 )
             }
             "/resolution" => json(200, &shared::learning::resolution_of(&self.all_messages()?)),
+            // What a resolution writes back to the CRM (read before `/resolve` forgets why it
+            // was escalated).
+            "/resolved" => {
+                let messages = self.all_messages()?;
+                let resolution = shared::learning::resolution_of(&messages);
+                let mut channels = Vec::new();
+                for message in messages.iter().filter(|m| m.role == Role::Visitor) {
+                    if !channels.contains(&message.channel) {
+                        channels.push(message.channel);
+                    }
+                }
+                let reasons = self
+                    .escalation()?
+                    .map(|e| {
+                        e.reasons
+                            .iter()
+                            .filter_map(|r| serde_json::to_value(r).ok()?.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                json(
+                    200,
+                    &shared::hubspot::Resolved {
+                        question: resolution.as_ref().map(|r| r.question.clone()),
+                        reply: resolution.and_then(|r| r.reply),
+                        channels,
+                        reasons,
+                        team: None,
+                        messages: messages.len(),
+                        resolved_at: now_ms(),
+                        transcript_url: None,
+                    },
+                )
+            }
             "/resolve" => {
                 self.set_meta("status", "bot")?;
                 self.sql()
@@ -989,12 +1023,13 @@ impl ConversationObject {
             truncation,
             bot_attempts,
             billing: None,
+            crm: None,
         })
     }
 
     /// Adds who the customer is to a package, when they were identified: their profile and,
-    /// from the site's billing integration, their billing (never failing the package: a slow or
-    /// failing integration leaves it out, and shows in the admin API).
+    /// from the site's integrations, their billing and CRM contact (never failing the package: a
+    /// slow or failing integration leaves its part out, and shows in the admin API).
     async fn add_customer(&self, package: &mut Package) -> std::result::Result<(), ApiError> {
         package.profile = self.profile().await?;
         let Some(profile) = &package.profile else {
@@ -1014,10 +1049,13 @@ impl ConversationObject {
         if email.is_none() && customer.is_none() {
             return Ok(());
         }
-        let lookup = SiteCommand::BillingSummary { email, customer };
-        match site_command::<Option<shared::stripe::BillingSummary>>(&self.env, &self.key()?.site, &lookup).await {
-            Ok(billing) => package.billing = billing,
-            Err(error) => worker::console_error!("billing summary left out: {}", error.body.message),
+        let lookup = SiteCommand::CustomerContext { email, customer };
+        match site_command::<crate::internal::CustomerContext>(&self.env, &self.key()?.site, &lookup).await {
+            Ok(context) => {
+                package.billing = context.billing;
+                package.crm = context.crm;
+            }
+            Err(error) => worker::console_error!("customer context left out: {}", error.body.message),
         }
         Ok(())
     }

@@ -370,12 +370,14 @@ async fn provider_post(
     Err(provider_error(name, Some(status), retry_after))
 }
 
-/// `GET`s JSON from an integration's API (`authorization` sent as given), giving up after
-/// `timeout`: what went wrong is a sentence for the admin API, never with the credentials.
-pub async fn integration_get(
+/// Calls an integration's API (`GET`, or `POST` of `body` as JSON) with `authorization` as
+/// given, giving up after `timeout`; answers its JSON. What went wrong is a sentence for the
+/// admin API, never with the credentials.
+pub async fn integration_call(
     name: &str,
     url: &str,
     authorization: &str,
+    body: Option<&serde_json::Value>,
     timeout: std::time::Duration,
 ) -> Result<serde_json::Value, String> {
     use futures_util::future::{Either, select};
@@ -384,7 +386,19 @@ pub async fn integration_get(
         .set("Authorization", authorization)
         .map_err(|e| format!("{name}: {e}"))?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
+    match body {
+        Some(body) => {
+            headers
+                .set("Content-Type", "application/json")
+                .map_err(|e| format!("{name}: {e}"))?;
+            init.with_method(Method::Post)
+                .with_body(Some(JsValue::from_str(&body.to_string())));
+        }
+        None => {
+            init.with_method(Method::Get);
+        }
+    }
+    init.with_headers(headers);
     let request = Request::new_with_init(url, &init).map_err(|e| format!("{name}: {e}"))?;
     let fetch = Box::pin(async move {
         let mut response = Fetch::Request(request)
@@ -397,10 +411,15 @@ pub async fn integration_get(
             .await
             .map_err(|_| format!("{name}'s answer could not be read"))?;
         if !(200..300).contains(&status) {
-            // Stripe-style errors say why in `error.message`.
+            // Stripe says why in `error.message`, HubSpot in `message`.
             let why = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
-                .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_owned))
+                .and_then(|v| {
+                    v.pointer("/error/message")
+                        .or_else(|| v.get("message"))
+                        .and_then(|m| m.as_str())
+                        .map(str::to_owned)
+                })
                 .map(|m| format!(": {}", m.chars().take(200).collect::<String>()))
                 .unwrap_or_default();
             return Err(format!("{name} answered {status}{why}"));

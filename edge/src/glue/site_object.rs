@@ -228,12 +228,13 @@ impl DurableObject for SiteObject {
             Ok(SiteCommand::StripeWebhook { signature, body, now }) => {
                 self.stripe_webhook(signature.as_deref(), &body, now).await
             }
-            Ok(SiteCommand::BillingSummary { email, customer }) => {
-                match self.billing_summary(email.as_deref(), customer.as_deref()).await {
-                    Ok(summary) => json(200, &summary),
+            Ok(SiteCommand::CustomerContext { email, customer }) => {
+                match self.customer_context(email.as_deref(), customer.as_deref()).await {
+                    Ok(context) => json(200, &context),
                     Err(error) => Err(error),
                 }
             }
+            Ok(SiteCommand::CrmNote { conversation, resolved }) => self.queue_crm_note(&conversation, resolved).await,
             Ok(SiteCommand::Answer {
                 question,
                 bot_failures,
@@ -265,6 +266,9 @@ impl DurableObject for SiteObject {
             // Not in a tight loop: what was due waits half a minute.
             worker::console_error!("handling the inbox, again in 30 s: {}", error.body.message);
             self.postpone_inbox(30_000);
+        }
+        if let Err(error) = self.run_integration_jobs().await {
+            worker::console_error!("writing to integrations: {}", error.body.message);
         }
         if let Err(error) = self.learn_if_due().await {
             worker::console_error!("learning phrasings: {}", error.body.message);
@@ -957,7 +961,7 @@ impl SiteObject {
             SiteCommand::Answer { .. } => Err(internal("SiteObject", "answers are handled by answer")),
             SiteCommand::Inbound { .. } => Err(internal("SiteObject", "webhooks are handled by accept_inbound")),
             SiteCommand::Voice { .. } => Err(internal("SiteObject", "calls are handled by voice")),
-            SiteCommand::StripeWebhook { .. } | SiteCommand::BillingSummary { .. } => {
+            SiteCommand::StripeWebhook { .. } | SiteCommand::CustomerContext { .. } | SiteCommand::CrmNote { .. } => {
                 Err(internal("SiteObject", "handled by integrations"))
             }
         }
@@ -1195,6 +1199,7 @@ impl SiteObject {
             "escalation": package.escalation,
             "profile": package.profile,
             "billing": package.billing,
+            "crm": package.crm,
             "bot_attempts": package.bot_attempts,
             "transcript": package.transcript,
             "transcript_truncated": package.truncation,
@@ -1408,10 +1413,10 @@ impl SiteObject {
         // Not sooner than a second for those; the inbox's messages are due when they are.
         let now = now_ms();
         let due = due.map(|due| due.max(now + 1000));
-        let due = match (due, self.inbox_due()?) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let due = [self.inbox_due()?, self.integration_jobs_due()?]
+            .into_iter()
+            .flatten()
+            .fold(due, |due, next| Some(due.map_or(next, |d| d.min(next))));
         if let Some(due) = due {
             let delay = due.saturating_sub(now).max(1);
             self.state

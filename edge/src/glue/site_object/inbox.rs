@@ -180,7 +180,7 @@ impl SiteObject {
     }
 
     /// Makes sure the alarm runs now (unless it is set for now already).
-    async fn arm_now(&self) -> std::result::Result<(), ApiError> {
+    pub(super) async fn arm_now(&self) -> std::result::Result<(), ApiError> {
         let storage = self.state.storage();
         let set = storage
             .get_alarm()

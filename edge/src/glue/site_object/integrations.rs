@@ -17,18 +17,24 @@ use worker::SqlStorageValue;
 
 use super::SiteObject;
 use crate::api_error::ApiError;
-use crate::glue::http::{integration_get, internal, json, now_ms, setting};
+use crate::glue::http::{integration_call, internal, json, now_ms, setting};
 use crate::glue::inbound;
-use crate::internal::{DirectoryCommand, IntegrationInfo, StripeConfig};
+use crate::internal::{CustomerContext, DirectoryCommand, HubspotConfig, IntegrationInfo, StripeConfig};
 
 /// Created with the site object's other migrations.
-pub const SCHEMA: [&str; 3] = [
+pub const SCHEMA: [&str; 4] = [
     "CREATE TABLE IF NOT EXISTS integrations (kind TEXT PRIMARY KEY, config TEXT NOT NULL, public TEXT NOT NULL, updated_at INTEGER NOT NULL, last_ok_at INTEGER, last_error TEXT, last_error_at INTEGER)",
     // Events applied, by the service's id (Stripe delivers at least once), kept 30 days.
     "CREATE TABLE IF NOT EXISTS integration_events (id TEXT PRIMARY KEY, at INTEGER NOT NULL)",
     // Paid invoices, each counted once towards its customer's lifetime value.
     "CREATE TABLE IF NOT EXISTS stripe_invoices (invoice TEXT PRIMARY KEY, customer TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL)",
+    // Writes to a service that must happen (a CRM note), retried from the alarm until they do.
+    "CREATE TABLE IF NOT EXISTS integration_jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, job TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL)",
 ];
+
+/// Attempts at a write before it is given up (and its last error left in the admin API): with
+/// the inbox's doubling delays, about twenty minutes.
+const MAX_JOB_ATTEMPTS: i64 = 10;
 
 /// How long a webhook's own lookups may take (Stripe waits up to 20 s and retries on failure).
 const WEBHOOK_LOOKUP: Duration = Duration::from_secs(10);
@@ -52,6 +58,26 @@ struct Row {
 #[derive(Deserialize)]
 struct SumRow {
     total: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct JobRow {
+    id: i64,
+    kind: String,
+    job: String,
+    attempts: i64,
+}
+
+#[derive(Deserialize)]
+struct DueRow {
+    due: Option<i64>,
+}
+
+/// A CRM note to write: the conversation's customer is looked up when it is written.
+#[derive(serde::Serialize, Deserialize)]
+struct NoteJob {
+    conversation: String,
+    resolved: shared::hubspot::Resolved,
 }
 
 impl SiteObject {
@@ -182,7 +208,7 @@ impl SiteObject {
             None => {
                 let (base, authorization) = self.stripe_api(&config);
                 let url = format!("{base}/v1/customers/{}", event.customer);
-                let customer = integration_get("Stripe's API", &url, &authorization, WEBHOOK_LOOKUP).await;
+                let customer = integration_call("Stripe's API", &url, &authorization, None, WEBHOOK_LOOKUP).await;
                 let found = customer.as_ref().ok().and_then(|c| {
                     c.get("email")
                         .and_then(|e| e.as_str())
@@ -288,9 +314,212 @@ impl SiteObject {
         .map_err(|e| internal("keeping an integration event", e))
     }
 
+    /// What the integrations know of a customer, each within [`SUMMARY_BUDGET`], at the same
+    /// time; a part missing, slow or failing is left out (and shows in the admin API).
+    pub(super) async fn customer_context(
+        &self,
+        email: Option<&str>,
+        customer: Option<&str>,
+    ) -> std::result::Result<CustomerContext, ApiError> {
+        let (billing, crm) =
+            futures_util::future::join(self.billing_summary(email, customer), self.crm_contact(email)).await;
+        Ok(CustomerContext {
+            billing: billing?,
+            crm: crm?,
+        })
+    }
+
+    fn hubspot_api(&self, config: &HubspotConfig) -> (String, String) {
+        let base = setting(&self.env, "HUBSPOT_API_URL").unwrap_or_else(|| "https://api.hubapi.com".into());
+        (
+            base.trim_end_matches('/').to_owned(),
+            format!("Bearer {}", config.access_token),
+        )
+    }
+
+    /// The customer's contact in HubSpot, found by email; its properties also become the
+    /// profile's `crm_…` traits.
+    async fn crm_contact(
+        &self,
+        email: Option<&str>,
+    ) -> std::result::Result<Option<shared::hubspot::Contact>, ApiError> {
+        let (Some(config), Some(email)) = (self.integration_config::<HubspotConfig>("hubspot")?, email) else {
+            return Ok(None);
+        };
+        let contact = match self.find_contact(&config, email, SUMMARY_BUDGET).await {
+            Ok(contact) => {
+                self.integration_outcome("hubspot", Ok(()));
+                contact
+            }
+            Err(why) => {
+                self.integration_outcome("hubspot", Err(&why));
+                return Ok(None);
+            }
+        };
+        if let Some(contact) = &contact {
+            let record = self.existing()?;
+            let command = DirectoryCommand::ApplyTraits {
+                identity: IdentityKey {
+                    kind: IdentityKind::Email,
+                    value: email.to_owned(),
+                },
+                traits: shared::hubspot::traits(contact),
+                at: now_ms(),
+                source: "hubspot".into(),
+                new_profile: inbound::new_ids()?.profile,
+                rules: record.trait_rules.clone(),
+            };
+            let _: serde_json::Value = crate::glue::http::directory(&self.env, &record.id, command).await?;
+        }
+        Ok(contact)
+    }
+
+    async fn find_contact(
+        &self,
+        config: &HubspotConfig,
+        email: &str,
+        timeout: Duration,
+    ) -> std::result::Result<Option<shared::hubspot::Contact>, String> {
+        let (base, authorization) = self.hubspot_api(config);
+        let properties: Vec<String> = if config.properties.is_empty() {
+            shared::hubspot::DEFAULT_PROPERTIES
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect()
+        } else {
+            config.properties.clone()
+        };
+        let body = shared::hubspot::search_body(email, &properties);
+        let url = format!("{base}/crm/v3/objects/contacts/search");
+        let found = integration_call("HubSpot's API", &url, &authorization, Some(&body), timeout).await?;
+        shared::hubspot::contact(&found).map_err(|why| format!("HubSpot's API: {why}"))
+    }
+
+    /// Keeps a CRM note to write (if the site has a CRM) and has the alarm write it.
+    pub(super) async fn queue_crm_note(
+        &self,
+        conversation: &str,
+        mut resolved: shared::hubspot::Resolved,
+    ) -> std::result::Result<worker::Response, ApiError> {
+        let record = self.existing()?;
+        if self.integration_config::<HubspotConfig>("hubspot")?.is_none() {
+            return json(200, &serde_json::json!({ "queued": false }));
+        }
+        resolved.transcript_url = self
+            .transcript_link(&record.id, conversation, resolved.resolved_at)
+            .map(|(url, _)| url);
+        let job = NoteJob {
+            conversation: conversation.to_owned(),
+            resolved,
+        };
+        let text = serde_json::to_string(&job).map_err(|e| internal("CRM note", e))?;
+        self.sql()
+            .exec(
+                "INSERT INTO integration_jobs (kind, job, due_at) VALUES ('hubspot', ?, ?)",
+                vec![text.into(), SqlStorageValue::from(now_ms() as i64)],
+            )
+            .map_err(|e| internal("keeping a CRM note", e))?;
+        self.arm_now().await?;
+        json(200, &serde_json::json!({ "queued": true }))
+    }
+
+    /// When the next integration write is due (ms).
+    pub(super) fn integration_jobs_due(&self) -> std::result::Result<Option<u64>, ApiError> {
+        let rows: Vec<DueRow> = self
+            .sql()
+            .exec("SELECT MIN(due_at) AS due FROM integration_jobs", None)
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading integration jobs", e))?;
+        Ok(rows.into_iter().next().and_then(|r| r.due).map(|due| due as u64))
+    }
+
+    /// Writes what is due to the integrations' services: done, or tried again later with a
+    /// growing delay, or given up after [`MAX_JOB_ATTEMPTS`] (the last error stays visible).
+    pub(super) async fn run_integration_jobs(&self) -> std::result::Result<(), ApiError> {
+        let now = now_ms() as i64;
+        let jobs: Vec<JobRow> = self
+            .sql()
+            .exec(
+                "SELECT id, kind, job, attempts FROM integration_jobs WHERE due_at <= ? ORDER BY id LIMIT 8",
+                vec![SqlStorageValue::from(now)],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading integration jobs", e))?;
+        for job in jobs {
+            let outcome = match job.kind.as_str() {
+                "hubspot" => self.write_crm_note(&job.job).await,
+                other => Err(format!("no integration {other:?} to write to")),
+            };
+            let sql = self.sql();
+            let done = match &outcome {
+                Ok(()) => true,
+                Err(why) => {
+                    self.integration_outcome(&job.kind, Err(why));
+                    job.attempts + 1 >= MAX_JOB_ATTEMPTS
+                }
+            };
+            let result = if done {
+                sql.exec(
+                    "DELETE FROM integration_jobs WHERE id = ?",
+                    vec![SqlStorageValue::from(job.id)],
+                )
+            } else {
+                let delay = crate::internal::inbox_retry_delay_ms(job.attempts as u32 + 1) as i64;
+                sql.exec(
+                    "UPDATE integration_jobs SET attempts = attempts + 1, due_at = ? WHERE id = ?",
+                    vec![
+                        SqlStorageValue::from(now_ms() as i64 + delay),
+                        SqlStorageValue::from(job.id),
+                    ],
+                )
+            };
+            result.map_err(|e| internal("updating an integration job", e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes one resolved conversation to HubSpot as a note on the customer's contact. A
+    /// customer with no verified email, or no contact, has nothing to write to.
+    async fn write_crm_note(&self, job: &str) -> std::result::Result<(), String> {
+        let job: NoteJob = serde_json::from_str(job).map_err(|e| format!("a kept CRM note is unreadable: {e}"))?;
+        let config = match self.integration_config::<HubspotConfig>("hubspot") {
+            Ok(Some(config)) => config,
+            // Removed meanwhile: nothing to write to.
+            Ok(None) => return Ok(()),
+            Err(error) => return Err(error.body.message),
+        };
+        let record = self.existing().map_err(|e| e.body.message)?;
+        let lookup = DirectoryCommand::ProfileOfConversation {
+            conversation: job.conversation.clone(),
+        };
+        let profile: Option<shared::profile::Profile> = crate::glue::http::directory(&self.env, &record.id, lookup)
+            .await
+            .map_err(|e| e.body.message)?;
+        let email = profile.and_then(|p| {
+            p.identities
+                .into_iter()
+                .filter(|i| i.verified && i.key.kind == IdentityKind::Email)
+                .max_by_key(|i| i.at)
+                .map(|i| i.key.value)
+        });
+        let Some(email) = email else {
+            return Ok(());
+        };
+        let Some(contact) = self.find_contact(&config, &email, WEBHOOK_LOOKUP).await? else {
+            return Ok(());
+        };
+        let (base, authorization) = self.hubspot_api(&config);
+        let text = shared::hubspot::note_text(&record.name, &job.resolved);
+        let body = shared::hubspot::note_body(&contact.id, &text, job.resolved.resolved_at);
+        let url = format!("{base}/crm/v3/objects/notes");
+        integration_call("HubSpot's API", &url, &authorization, Some(&body), WEBHOOK_LOOKUP).await?;
+        self.integration_outcome("hubspot", Ok(()));
+        Ok(())
+    }
+
     /// The customer's billing from Stripe's API, if the site has Stripe and it answers within
     /// [`SUMMARY_BUDGET`]; `None` otherwise (a failure shows in the admin API).
-    pub(super) async fn billing_summary(
+    async fn billing_summary(
         &self,
         email: Option<&str>,
         customer: Option<&str>,
@@ -302,7 +531,7 @@ impl SiteObject {
         let (base, authorization) = self.stripe_api(&config);
         let get = |url: String| {
             let authorization = authorization.clone();
-            async move { integration_get("Stripe's API", &url, &authorization, SUMMARY_BUDGET).await }
+            async move { integration_call("Stripe's API", &url, &authorization, None, SUMMARY_BUDGET).await }
         };
         let lookup = Box::pin(async {
             let customer = match customer {
