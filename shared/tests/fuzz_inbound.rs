@@ -164,6 +164,11 @@ proptest! {
         }
         let _ = messenger::parse(body.as_bytes());
         let _ = telegram::parse(body.as_bytes());
+        if let Ok(Some(event)) = shared::stripe::parse_event(body.as_bytes()) {
+            prop_assert!(event.id.starts_with("evt_") && event.customer.starts_with("cus_"));
+        }
+        let _ = shared::hubspot::contact(&value);
+        let _ = shared::stripe::summary(&value, &value, &value);
         if let Some(params) = value.as_object() {
             let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
             let _ = sms::parse(&pairs);

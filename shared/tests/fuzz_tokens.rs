@@ -62,6 +62,19 @@ proptest! {
         prop_assert!(identity::verify_user_hash(&site, &token, NOW + 60, None, BTreeMap::new(), NOW, &[key]).is_err());
         let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         prop_assert!(webhook::verify("msg_1", NOW, &token, token.as_bytes(), &[secret], NOW).is_err());
+        prop_assert!(shared::stripe::verify("whsec_stripe_secret", Some(&token), token.as_bytes(), NOW).is_err());
+    }
+
+    #[test]
+    fn a_stripe_event_with_one_byte_changed_never_verifies(at in 0usize..200, to in any::<u8>()) {
+        let body = br#"{"id":"evt_1","type":"customer.subscription.updated","created":1,"data":{"object":{"customer":"cus_1"}}}"#;
+        let header = shared::stripe::sign("whsec_stripe_secret", NOW, body);
+        prop_assert!(shared::stripe::verify("whsec_stripe_secret", Some(&header), body, NOW).is_ok());
+        let mut tampered = body.to_vec();
+        let at = at % tampered.len();
+        prop_assume!(tampered[at] != to);
+        tampered[at] = to;
+        prop_assert!(shared::stripe::verify("whsec_stripe_secret", Some(&header), &tampered, NOW).is_err());
     }
 
     #[test]

@@ -362,92 +362,11 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         Route::PutIntegration { site, kind } => {
             require_admin(&req, env, &site).await?;
             let body = json_body(&mut req).await?;
-            let text = |name: &'static str| body.get(name).and_then(|v| v.as_str()).map(|v| v.trim().to_owned());
-            if kind == "hubspot" {
-                let access_token = text("access_token")
-                    .filter(|token| {
-                        (16..=512).contains(&token.len())
-                            && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                    })
-                    .ok_or_else(|| {
-                        ApiError::field(
-                            "access_token",
-                            "`access_token` is a HubSpot private app's access token (pat-…, with the scopes crm.objects.contacts.read and crm.objects.contacts.write)",
-                        )
-                    })?;
-                let properties: Vec<String> = match body.get("properties") {
-                    None | Some(serde_json::Value::Null) => Vec::new(),
-                    Some(serde_json::Value::Array(items)) => items
-                        .iter()
-                        .map(|item| item.as_str().filter(|p| shared::hubspot::valid_property(p)).map(str::to_owned))
-                        .collect::<Option<Vec<_>>>()
-                        .filter(|list| list.len() <= shared::hubspot::MAX_PROPERTIES)
-                        .ok_or_else(|| {
-                            ApiError::field(
-                                "properties",
-                                format!(
-                                    "`properties` is a list of at most {} HubSpot property names (lowercase letters, digits, _)",
-                                    shared::hubspot::MAX_PROPERTIES
-                                ),
-                            )
-                        })?,
-                    Some(_) => return Err(ApiError::field("properties", "`properties` is a list of property names")),
-                };
-                let public = serde_json::json!({
-                    "token_last4": &access_token[access_token.len() - 4..],
-                    "properties": if properties.is_empty() {
-                        shared::hubspot::DEFAULT_PROPERTIES.iter().map(|p| (*p).to_owned()).collect()
-                    } else {
-                        properties.clone()
-                    },
-                });
-                let config = crate::internal::HubspotConfig {
-                    access_token,
-                    properties,
-                };
-                let command = SiteCommand::SetIntegration {
-                    kind,
-                    config: serde_json::to_value(&config).map_err(|e| internal("integration", e))?,
-                    public,
-                    now: now_ms(),
-                };
-                let info: IntegrationInfo = site_command(env, &site, &command).await?;
-                return json(200, &info);
-            }
-            let api_key = text("api_key")
-                .filter(|key| {
-                    (key.starts_with("sk_") || key.starts_with("rk_"))
-                        && (12..=256).contains(&key.len())
-                        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                })
-                .ok_or_else(|| {
-                    ApiError::field(
-                        "api_key",
-                        "`api_key` is a Stripe secret or restricted key (sk_… or rk_…; read access to customers, subscriptions and invoices is enough)",
-                    )
-                })?;
-            let webhook_secret = text("webhook_secret")
-                .filter(|secret| secret.starts_with("whsec_") && (16..=256).contains(&secret.len()))
-                .ok_or_else(|| {
-                    ApiError::field(
-                        "webhook_secret",
-                        "`webhook_secret` is the webhook endpoint's signing secret (whsec_…)",
-                    )
-                })?;
             let base = setting(env, "PUBLIC_URL").unwrap_or_default();
-            let public = serde_json::json!({
-                "mode": if api_key.contains("_live_") { "live" } else { "test" },
-                "api_key_last4": &api_key[api_key.len() - 4..],
-                "webhook_url": format!("{}/v1/sites/{site}/integrations/stripe/webhook", base.trim_end_matches('/')),
-                "events": shared::stripe::EVENTS,
-            });
-            let config = crate::internal::StripeConfig {
-                api_key,
-                webhook_secret,
-            };
+            let (config, public) = integration_settings(&kind, &body, base.trim_end_matches('/'), &site)?;
             let command = SiteCommand::SetIntegration {
                 kind,
-                config: serde_json::to_value(&config).map_err(|e| internal("integration", e))?,
+                config,
                 public,
                 now: now_ms(),
             };
@@ -1741,6 +1660,93 @@ async fn set_channel<T: serde::Serialize>(
     };
     let info: ChannelInfo = site_command(env, site, &command).await?;
     json(200, &info)
+}
+
+/// An integration's settings from a `PUT /integrations/{kind}` body: what is stored (secrets
+/// included) and what the admin API may show.
+fn integration_settings(
+    kind: &str,
+    body: &serde_json::Map<String, serde_json::Value>,
+    base: &str,
+    site: &str,
+) -> ApiResult<(serde_json::Value, serde_json::Value)> {
+    let text = |name: &'static str| body.get(name).and_then(|v| v.as_str()).map(|v| v.trim().to_owned());
+    let stored = |config: Result<serde_json::Value, serde_json::Error>| config.map_err(|e| internal("integration", e));
+    if kind == "hubspot" {
+        let access_token = text("access_token")
+            .filter(|token| {
+                (16..=512).contains(&token.len())
+                    && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+            .ok_or_else(|| {
+                ApiError::field(
+                    "access_token",
+                    "`access_token` is a HubSpot private app's access token (pat-…, with the scopes crm.objects.contacts.read and crm.objects.contacts.write)",
+                )
+            })?;
+        let properties: Vec<String> = match body.get("properties") {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().filter(|p| shared::hubspot::valid_property(p)).map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .filter(|list| list.len() <= shared::hubspot::MAX_PROPERTIES)
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "properties",
+                        format!(
+                            "`properties` is a list of at most {} HubSpot property names (lowercase letters, digits, _)",
+                            shared::hubspot::MAX_PROPERTIES
+                        ),
+                    )
+                })?,
+            Some(_) => return Err(ApiError::field("properties", "`properties` is a list of property names")),
+        };
+        let public = serde_json::json!({
+            "token_last4": &access_token[access_token.len() - 4..],
+            "properties": if properties.is_empty() {
+                shared::hubspot::DEFAULT_PROPERTIES.iter().map(|p| (*p).to_owned()).collect()
+            } else {
+                properties.clone()
+            },
+        });
+        let config = crate::internal::HubspotConfig {
+            access_token,
+            properties,
+        };
+        return Ok((stored(serde_json::to_value(&config))?, public));
+    }
+    let api_key = text("api_key")
+        .filter(|key| {
+            (key.starts_with("sk_") || key.starts_with("rk_"))
+                && (12..=256).contains(&key.len())
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+        .ok_or_else(|| {
+            ApiError::field(
+                "api_key",
+                "`api_key` is a Stripe secret or restricted key (sk_… or rk_…; read access to customers, subscriptions and invoices is enough)",
+            )
+        })?;
+    let webhook_secret = text("webhook_secret")
+        .filter(|secret| secret.starts_with("whsec_") && (16..=256).contains(&secret.len()))
+        .ok_or_else(|| {
+            ApiError::field(
+                "webhook_secret",
+                "`webhook_secret` is the webhook endpoint's signing secret (whsec_…)",
+            )
+        })?;
+    let public = serde_json::json!({
+        "mode": if api_key.contains("_live_") { "live" } else { "test" },
+        "api_key_last4": &api_key[api_key.len() - 4..],
+        "webhook_url": format!("{base}/v1/sites/{site}/integrations/stripe/webhook"),
+        "events": shared::stripe::EVENTS,
+    });
+    let config = crate::internal::StripeConfig {
+        api_key,
+        webhook_secret,
+    };
+    Ok((stored(serde_json::to_value(&config))?, public))
 }
 
 /// A Twilio channel's account check, its auth token and the site's number (in field
