@@ -356,6 +356,9 @@ pub struct Package {
     /// The customer's contact in the site's CRM, when it has one and answered in time.
     #[serde(default)]
     pub crm: Option<shared::hubspot::Contact>,
+    /// The traits the site's own connector answered, when it has one and answered in time.
+    #[serde(default)]
+    pub connector: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 /// A site's phone line (Twilio Voice): its account, number, and where calls go.
@@ -499,12 +502,34 @@ impl std::fmt::Debug for HubspotConfig {
     }
 }
 
+/// A site's generic connector: an HTTPS endpoint we ask for a customer's traits, signed with
+/// `secret` (Standard Webhooks), cached `cache_secs`, given up after `timeout_ms`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ConnectorConfig {
+    pub url: String,
+    /// `whsec_…`.
+    pub secret: String,
+    pub cache_secs: u64,
+    pub timeout_ms: u64,
+}
+
+impl std::fmt::Debug for ConnectorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorConfig")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the integrations know of a customer.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CustomerContext {
     pub billing: Option<shared::stripe::BillingSummary>,
     pub crm: Option<shared::hubspot::Contact>,
+    /// What the site's own connector answered.
+    pub connector: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 /// An integration as the admin API shows it: never its secrets, always how it last went.

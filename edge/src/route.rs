@@ -637,10 +637,12 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
         ),
         ["v1", "sites", id, "integrations", kind] => {
             let site = site(id)?;
-            if !matches!(*kind, "stripe" | "hubspot") {
+            if !matches!(*kind, "stripe" | "hubspot" | "connector") {
                 return Err(ApiError::new(
                     ErrorCode::NotFound,
-                    format!("no integration {kind:?}: the integrations that can be set up here are: hubspot, stripe"),
+                    format!(
+                        "no integration {kind:?}: the integrations that can be set up here are: connector, hubspot, stripe"
+                    ),
                 ));
             }
             let kind = (*kind).to_owned();

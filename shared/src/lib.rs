@@ -8,6 +8,7 @@
 
 pub mod answer;
 pub mod article;
+pub mod connector;
 pub mod continuation;
 pub mod date;
 pub mod escalation;

@@ -429,3 +429,128 @@ fn the_crm_contact_joins_the_package_and_each_resolution_is_written_back_once() 
         assert_eq!(reply.body["error"]["field"], field);
     }
 }
+
+/// A site's own connector: answers every lookup with `traits` after `delay_ms` (changeable),
+/// and keeps what it was asked.
+struct Connector {
+    url: String,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<crate::webhooks::Received>>>,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Connector {
+    fn start(traits: Value) -> Connector {
+        use std::io::Write as _;
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}/lookup", listener.local_addr().unwrap().port());
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let delay_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (log, delay) = (asked.clone(), delay_ms.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Some(request) = crate::webhooks::read_request(&mut stream) else {
+                    continue;
+                };
+                log.lock().unwrap().push(request);
+                let body = json!({ "traits": traits }).to_string();
+                let wait = delay.load(Ordering::Relaxed);
+                std::thread::spawn(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(wait));
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                });
+            }
+        });
+        Connector { url, asked, delay_ms }
+    }
+}
+
+#[test]
+fn a_site_s_own_connector_is_asked_signed_its_answer_cached_and_a_slow_one_left_out() {
+    use std::sync::atomic::Ordering;
+    let site = site_with_articles();
+    let connector = Connector::start(json!({ "tier": "gold", "seats": 40, "account_manager": "Priya" }));
+    let body = json!({ "url": connector.url, "cache_secs": 60, "timeout_ms": 800 });
+    let reply = edge().json(
+        "PUT",
+        &site.path("/integrations/connector"),
+        Some(&site.admin_key),
+        &body,
+    );
+    let created = reply.expect_ok(200).clone();
+    let secret = shared::webhook::WebhookSecret::parse(created["secret"].as_str().unwrap()).unwrap();
+    assert!(integration_of(&site, "connector").get("secret").is_none(), "shown once");
+    let receiver = Receiver::start(vec![]);
+    let (_, hook_secret) = add_endpoint(&site, &receiver.url, Some(json!(["conversation.escalated"])));
+
+    let email = unique_email("dora");
+    let session = customer_session(&site, &email, "attached");
+    site.send(&session, "q1", "I want to talk to a person").expect_ok(200);
+    let event = check_signed(&receiver.wait_for(1)[0], &hook_secret);
+    assert_eq!(event["data"]["connector"]["tier"], "gold", "{event}");
+    assert_eq!(traits_of(&site, &email)["account_manager"]["value"], "Priya");
+    // The lookup was signed as our webhooks are, and named the customer.
+    let asked = connector.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    let lookup = check_signed(&asked[0], &secret);
+    assert_eq!(lookup["type"], "customer.lookup");
+    assert_eq!(lookup["data"]["identities"][0]["value"], email.as_str());
+
+    // Resolved, then escalated again within the cache time: the connector is not asked again.
+    edge()
+        .json(
+            "POST",
+            &site.path(&format!(
+                "/conversations/{}/resolve",
+                crate::support::conversation_of(&site, &session)
+            )),
+            Some(&site.admin_key),
+            &json!({ "propose": false }),
+        )
+        .expect_ok(200);
+    site.send(&session, "q2", "I want to talk to a person again")
+        .expect_ok(200);
+    let event = check_signed(&receiver.wait_for(2)[1], &hook_secret);
+    assert_eq!(event["data"]["connector"]["seats"], 40);
+    assert_eq!(connector.asked.lock().unwrap().len(), 1, "answered from the cache");
+
+    // A slow connector is given up on after its timeout: the escalation goes out without it,
+    // and the admin API says why.
+    connector.delay_ms.store(3_000, Ordering::Relaxed);
+    let slow_email = unique_email("dora-slow");
+    let slow = customer_session(&site, &slow_email, "attached");
+    let started = std::time::Instant::now();
+    site.send(&slow, "q1", "I want to talk to a person").expect_ok(200);
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2_500),
+        "never held up by the connector"
+    );
+    let event = check_signed(&receiver.wait_for(3)[2], &hook_secret);
+    assert!(event["data"]["connector"].is_null(), "{event}");
+    assert!(
+        integration_of(&site, "connector")["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within 800 ms")
+    );
+
+    for (body, field) in [
+        (json!({ "url": "http://10.0.0.1/lookup" }), "url"),
+        (json!({ "url": connector.url, "timeout_ms": 60_000 }), "timeout_ms"),
+        (json!({ "url": connector.url, "cache_secs": -1 }), "cache_secs"),
+    ] {
+        let reply = edge().json(
+            "PUT",
+            &site.path("/integrations/connector"),
+            Some(&site.admin_key),
+            &body,
+        );
+        reply.expect_error(400, "invalid_field");
+        assert_eq!(reply.body["error"]["field"], field);
+    }
+}

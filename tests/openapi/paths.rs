@@ -468,7 +468,7 @@ fn integrations(d: &mut Doc) {
             .errors(&[401, 404])
             .done(),
     );
-    let kind = json!({"name": "integration", "in": "path", "required": true, "description": "The integration.", "schema": {"enum": ["stripe", "hubspot"]}});
+    let kind = json!({"name": "integration", "in": "path", "required": true, "description": "The integration.", "schema": {"enum": ["stripe", "hubspot", "connector"]}});
     let stripe = obj(&[
         (
             "api_key",
@@ -491,9 +491,22 @@ fn integrations(d: &mut Doc) {
             ),
         )],
     );
+    let connector = obj_opt(
+        &[("url", json!({"type": "string", "format": "uri", "maxLength": 2048}))],
+        &[
+            (
+                "cache_secs",
+                json!({"type": "integer", "minimum": 0, "maximum": shared::connector::MAX_CACHE_SECS}),
+            ),
+            (
+                "timeout_ms",
+                json!({"type": "integer", "minimum": 100, "maximum": 5000}),
+            ),
+        ],
+    );
     let mut put = Op::new("putIntegration", "Site admin", "Set up an integration (replaces its settings)")
-        .about("`stripe`: a secret or restricted API key (read access to customers, subscriptions and invoices) and the webhook endpoint's signing secret. `hubspot`: a private app's access token and the contact properties to read. Secrets are stored, never returned.")
-        .json(json!({"anyOf": [stripe, hubspot]}))
+        .about("`stripe`: a secret or restricted API key (read access to customers, subscriptions and invoices) and the webhook endpoint's signing secret. `hubspot`: a private app's access token and the contact properties to read. `connector`: your own https endpoint, which we ask for a customer's traits (signed like our webhooks, with a new `secret` returned by this call only), how long its answers are cached and how long it may take. Secrets are stored, never returned (but for the connector's, once).")
+        .json(json!({"anyOf": [stripe, hubspot, connector]}))
         .ok(200, "The integration, with the webhook URL to give the service.", info)
         .errors(&[401, 404])
         .done();

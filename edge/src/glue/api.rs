@@ -363,7 +363,14 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             require_admin(&req, env, &site).await?;
             let body = json_body(&mut req).await?;
             let base = setting(env, "PUBLIC_URL").unwrap_or_default();
-            let (config, public) = integration_settings(&kind, &body, base.trim_end_matches('/'), &site)?;
+            let (config, public) = if kind == "connector" {
+                let allow_loopback = setting(env, "ALLOW_LOOPBACK_WEBHOOKS").as_deref() == Some("1");
+                let secret = shared::webhook::WebhookSecret::from_random(random_bytes()?);
+                connector_settings(&body, allow_loopback, &secret)?
+            } else {
+                integration_settings(&kind, &body, base.trim_end_matches('/'), &site)?
+            };
+            let shown_once = config.get("secret").cloned();
             let command = SiteCommand::SetIntegration {
                 kind,
                 config,
@@ -371,6 +378,11 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                 now: now_ms(),
             };
             let info: IntegrationInfo = site_command(env, &site, &command).await?;
+            let mut info = serde_json::to_value(&info).map_err(|e| internal("integration", e))?;
+            // The connector's signing secret is shown this once, like a webhook endpoint's.
+            if let Some(secret) = shown_once {
+                info["secret"] = secret;
+            }
             json(200, &info)
         }
         Route::DeleteIntegration { site, kind } => {
@@ -1660,6 +1672,44 @@ async fn set_channel<T: serde::Serialize>(
     };
     let info: ChannelInfo = site_command(env, site, &command).await?;
     json(200, &info)
+}
+
+/// The generic connector's settings: its endpoint (public `https`, as webhook endpoints), how
+/// long answers are cached and how long a lookup may take; a new signing secret each time.
+fn connector_settings(
+    body: &serde_json::Map<String, serde_json::Value>,
+    allow_loopback: bool,
+    secret: &shared::webhook::WebhookSecret,
+) -> ApiResult<(serde_json::Value, serde_json::Value)> {
+    use shared::connector::{DEFAULT_CACHE_SECS, DEFAULT_TIMEOUT_MS, MAX_CACHE_SECS, TIMEOUT_RANGE_MS};
+    let url = match body.get("url") {
+        Some(serde_json::Value::String(url)) => {
+            shared::webhook::validate_endpoint_url(url, allow_loopback).map_err(|why| ApiError::field("url", why))?
+        }
+        _ => return Err(ApiError::field("url", "`url` is the connector's https endpoint")),
+    };
+    let number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match body.get(name) {
+        None | Some(serde_json::Value::Null) => Ok(default),
+        Some(value) => value.as_u64().filter(|n| range.contains(n)).ok_or_else(|| {
+            ApiError::field(
+                name,
+                format!("`{name}` is a whole number from {} to {}", range.start(), range.end()),
+            )
+        }),
+    };
+    let cache_secs = number("cache_secs", DEFAULT_CACHE_SECS, 0..=MAX_CACHE_SECS)?;
+    let timeout_ms = number("timeout_ms", DEFAULT_TIMEOUT_MS, TIMEOUT_RANGE_MS)?;
+    let config = crate::internal::ConnectorConfig {
+        url: url.clone(),
+        secret: secret.encode(),
+        cache_secs,
+        timeout_ms,
+    };
+    let public = serde_json::json!({ "url": url, "cache_secs": cache_secs, "timeout_ms": timeout_ms });
+    Ok((
+        serde_json::to_value(&config).map_err(|e| internal("integration", e))?,
+        public,
+    ))
 }
 
 /// An integration's settings from a `PUT /integrations/{kind}` body: what is stored (secrets

@@ -1024,6 +1024,7 @@ impl ConversationObject {
             bot_attempts,
             billing: None,
             crm: None,
+            connector: None,
         })
     }
 
@@ -1054,6 +1055,7 @@ impl ConversationObject {
             Ok(context) => {
                 package.billing = context.billing;
                 package.crm = context.crm;
+                package.connector = context.connector;
             }
             Err(error) => worker::console_error!("customer context left out: {}", error.body.message),
         }

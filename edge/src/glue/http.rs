@@ -370,29 +370,29 @@ async fn provider_post(
     Err(provider_error(name, Some(status), retry_after))
 }
 
-/// Calls an integration's API (`GET`, or `POST` of `body` as JSON) with `authorization` as
-/// given, giving up after `timeout`; answers its JSON. What went wrong is a sentence for the
-/// admin API, never with the credentials.
+/// Calls an integration's API (`GET`, or `POST` of `body`, JSON) with `headers` (its
+/// credentials or signature), giving up after `timeout`; answers its JSON. What went wrong is a
+/// sentence for the admin API, never with the credentials.
 pub async fn integration_call(
     name: &str,
     url: &str,
-    authorization: &str,
-    body: Option<&serde_json::Value>,
+    headers: &[(&str, String)],
+    body: Option<&str>,
     timeout: std::time::Duration,
 ) -> Result<serde_json::Value, String> {
     use futures_util::future::{Either, select};
-    let headers = Headers::new();
-    headers
-        .set("Authorization", authorization)
-        .map_err(|e| format!("{name}: {e}"))?;
+    let sent = Headers::new();
+    for (header, value) in headers {
+        sent.set(header, value).map_err(|e| format!("{name}: {e}"))?;
+    }
+    let headers = sent;
     let mut init = RequestInit::new();
     match body {
         Some(body) => {
             headers
                 .set("Content-Type", "application/json")
                 .map_err(|e| format!("{name}: {e}"))?;
-            init.with_method(Method::Post)
-                .with_body(Some(JsValue::from_str(&body.to_string())));
+            init.with_method(Method::Post).with_body(Some(JsValue::from_str(body)));
         }
         None => {
             init.with_method(Method::Get);

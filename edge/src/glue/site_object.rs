@@ -1200,6 +1200,7 @@ impl SiteObject {
             "profile": package.profile,
             "billing": package.billing,
             "crm": package.crm,
+            "connector": package.connector,
             "bot_attempts": package.bot_attempts,
             "transcript": package.transcript,
             "transcript_truncated": package.truncation,

@@ -19,16 +19,20 @@ use super::SiteObject;
 use crate::api_error::ApiError;
 use crate::glue::http::{integration_call, internal, json, now_ms, setting};
 use crate::glue::inbound;
-use crate::internal::{CustomerContext, DirectoryCommand, HubspotConfig, IntegrationInfo, StripeConfig};
+use crate::internal::{
+    ConnectorConfig, CustomerContext, DirectoryCommand, HubspotConfig, IntegrationInfo, StripeConfig,
+};
 
 /// Created with the site object's other migrations.
-pub const SCHEMA: [&str; 4] = [
+pub const SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS integrations (kind TEXT PRIMARY KEY, config TEXT NOT NULL, public TEXT NOT NULL, updated_at INTEGER NOT NULL, last_ok_at INTEGER, last_error TEXT, last_error_at INTEGER)",
     // Events applied, by the service's id (Stripe delivers at least once), kept 30 days.
     "CREATE TABLE IF NOT EXISTS integration_events (id TEXT PRIMARY KEY, at INTEGER NOT NULL)",
     // Paid invoices, each counted once towards its customer's lifetime value.
     "CREATE TABLE IF NOT EXISTS stripe_invoices (invoice TEXT PRIMARY KEY, customer TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL)",
     // Writes to a service that must happen (a CRM note), retried from the alarm until they do.
+    // The connector's answers, by the identity asked about, for the connector's cache time.
+    "CREATE TABLE IF NOT EXISTS connector_cache (key TEXT PRIMARY KEY, traits TEXT NOT NULL, fetched_at INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS integration_jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, job TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL)",
 ];
 
@@ -122,6 +126,12 @@ impl SiteObject {
                 ],
             )
             .map_err(|e| internal("storing an integration", e))?;
+        if kind == "connector" {
+            // Answers from the old settings (another URL) are not the new connector's.
+            self.sql()
+                .exec("DELETE FROM connector_cache", None)
+                .map_err(|e| internal("clearing the connector's cache", e))?;
+        }
         self.integrations()?
             .into_iter()
             .find(|i| i.kind == kind)
@@ -168,11 +178,11 @@ impl SiteObject {
         }
     }
 
-    fn stripe_api(&self, config: &StripeConfig) -> (String, String) {
+    fn stripe_api(&self, config: &StripeConfig) -> (String, [(&'static str, String); 1]) {
         let base = setting(&self.env, "STRIPE_API_URL").unwrap_or_else(|| "https://api.stripe.com".into());
         (
             base.trim_end_matches('/').to_owned(),
-            format!("Bearer {}", config.api_key),
+            [("Authorization", format!("Bearer {}", config.api_key))],
         )
     }
 
@@ -321,19 +331,104 @@ impl SiteObject {
         email: Option<&str>,
         customer: Option<&str>,
     ) -> std::result::Result<CustomerContext, ApiError> {
-        let (billing, crm) =
-            futures_util::future::join(self.billing_summary(email, customer), self.crm_contact(email)).await;
+        let (billing, crm, connector) = futures_util::future::join3(
+            self.billing_summary(email, customer),
+            self.crm_contact(email),
+            self.connector_traits(email),
+        )
+        .await;
         Ok(CustomerContext {
             billing: billing?,
             crm: crm?,
+            connector: connector?,
         })
     }
 
-    fn hubspot_api(&self, config: &HubspotConfig) -> (String, String) {
+    /// What the site's connector says of the customer with `email`: from the cache while fresh,
+    /// else asked (signed, within the connector's timeout); its traits also join the profile.
+    async fn connector_traits(
+        &self,
+        email: Option<&str>,
+    ) -> std::result::Result<Option<std::collections::BTreeMap<String, serde_json::Value>>, ApiError> {
+        #[derive(Deserialize)]
+        struct Cached {
+            traits: String,
+            fetched_at: i64,
+        }
+        let (Some(config), Some(email)) = (self.integration_config::<ConnectorConfig>("connector")?, email) else {
+            return Ok(None);
+        };
+        let key = format!("email:{email}");
+        let now = now_ms();
+        let cached: Vec<Cached> = self
+            .sql()
+            .exec(
+                "SELECT traits, fetched_at FROM connector_cache WHERE key = ?",
+                vec![key.clone().into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading the connector's cache", e))?;
+        if let Some(hit) = cached.first()
+            && now.saturating_sub(hit.fetched_at as u64) < config.cache_secs * 1000
+        {
+            return Ok(serde_json::from_str(&hit.traits).ok());
+        }
+        let record = self.existing()?;
+        let identity = IdentityKey {
+            kind: IdentityKind::Email,
+            value: email.to_owned(),
+        };
+        let body = shared::connector::lookup_body(&record.id, None, std::slice::from_ref(&identity), now).to_string();
+        let secret =
+            shared::webhook::WebhookSecret::parse(&config.secret).map_err(|e| internal("connector secret", e))?;
+        let id = format!(
+            "msg_lookup_{}",
+            shared::hex::encode(&crate::glue::http::random_bytes::<12>()?)
+        );
+        let headers: Vec<(&str, String)> = shared::webhook::headers(&id, now / 1000, body.as_bytes(), &[secret]).into();
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let answer = integration_call("The connector", &config.url, &headers, Some(&body), timeout)
+            .await
+            .and_then(|answer| shared::connector::parse_traits(answer.to_string().as_bytes()));
+        let traits = match answer {
+            Ok(traits) => traits,
+            Err(why) => {
+                self.integration_outcome("connector", Err(&why));
+                return Ok(None);
+            }
+        };
+        self.integration_outcome("connector", Ok(()));
+        self.sql()
+            .exec(
+                "INSERT OR REPLACE INTO connector_cache (key, traits, fetched_at) VALUES (?, ?, ?)",
+                vec![
+                    key.into(),
+                    serde_json::Value::from(traits.clone().into_iter().collect::<serde_json::Map<_, _>>())
+                        .to_string()
+                        .into(),
+                    SqlStorageValue::from(now as i64),
+                ],
+            )
+            .map_err(|e| internal("caching the connector's answer", e))?;
+        if !traits.is_empty() {
+            let command = DirectoryCommand::ApplyTraits {
+                identity,
+                traits: traits.clone(),
+                at: now,
+                source: "connector".into(),
+                new_profile: inbound::new_ids()?.profile,
+                rules: record.trait_rules.clone(),
+            };
+            let _: serde_json::Value = crate::glue::http::directory(&self.env, &record.id, command).await?;
+        }
+        Ok(Some(traits))
+    }
+
+    fn hubspot_api(&self, config: &HubspotConfig) -> (String, [(&'static str, String); 1]) {
         let base = setting(&self.env, "HUBSPOT_API_URL").unwrap_or_else(|| "https://api.hubapi.com".into());
         (
             base.trim_end_matches('/').to_owned(),
-            format!("Bearer {}", config.access_token),
+            [("Authorization", format!("Bearer {}", config.access_token))],
         )
     }
 
@@ -391,7 +486,7 @@ impl SiteObject {
         };
         let body = shared::hubspot::search_body(email, &properties);
         let url = format!("{base}/crm/v3/objects/contacts/search");
-        let found = integration_call("HubSpot's API", &url, &authorization, Some(&body), timeout).await?;
+        let found = integration_call("HubSpot's API", &url, &authorization, Some(&body.to_string()), timeout).await?;
         shared::hubspot::contact(&found).map_err(|why| format!("HubSpot's API: {why}"))
     }
 
@@ -512,7 +607,14 @@ impl SiteObject {
         let text = shared::hubspot::note_text(&record.name, &job.resolved);
         let body = shared::hubspot::note_body(&contact.id, &text, job.resolved.resolved_at);
         let url = format!("{base}/crm/v3/objects/notes");
-        integration_call("HubSpot's API", &url, &authorization, Some(&body), WEBHOOK_LOOKUP).await?;
+        integration_call(
+            "HubSpot's API",
+            &url,
+            &authorization,
+            Some(&body.to_string()),
+            WEBHOOK_LOOKUP,
+        )
+        .await?;
         self.integration_outcome("hubspot", Ok(()));
         Ok(())
     }
