@@ -89,6 +89,9 @@ pub const PROTOCOL: &str = "threadline.v1";
 /// What a visitor's "talk to a person" button stores as their message.
 const HANDOFF_TEXT: &str = "I'd like to talk to a person.";
 
+/// How long what the integrations said of the customer is reused for the next package.
+const CONTEXT_MEMO_MS: u64 = 30_000;
+
 #[durable_object]
 #[allow(missing_debug_implementations)] // Holds platform handles that have no Debug.
 pub struct ConversationObject {
@@ -1050,15 +1053,36 @@ impl ConversationObject {
         if email.is_none() && customer.is_none() {
             return Ok(());
         }
-        let lookup = SiteCommand::CustomerContext { email, customer };
-        match site_command::<crate::internal::CustomerContext>(&self.env, &self.key()?.site, &lookup).await {
-            Ok(context) => {
-                package.billing = context.billing;
-                package.crm = context.crm;
-                package.connector = context.connector;
+        // A call put through to a person sends two packages moments apart (the escalation and
+        // `call.incoming`): the integrations are asked once for both.
+        let asked = serde_json::json!({ "email": email, "customer": customer });
+        let remembered = self
+            .meta("customer_context")?
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .filter(|memo| {
+                memo["asked"] == asked && memo["at"].as_u64().is_some_and(|at| now_ms() < at + CONTEXT_MEMO_MS)
+            })
+            .and_then(|memo| serde_json::from_value::<crate::internal::CustomerContext>(memo["context"].clone()).ok());
+        let context = match remembered {
+            Some(context) => context,
+            None => {
+                let lookup = SiteCommand::CustomerContext { email, customer };
+                match site_command::<crate::internal::CustomerContext>(&self.env, &self.key()?.site, &lookup).await {
+                    Ok(context) => {
+                        let memo = serde_json::json!({ "asked": asked, "at": now_ms(), "context": context });
+                        self.set_meta("customer_context", &memo.to_string())?;
+                        context
+                    }
+                    Err(error) => {
+                        worker::console_error!("customer context left out: {}", error.body.message);
+                        return Ok(());
+                    }
+                }
             }
-            Err(error) => worker::console_error!("customer context left out: {}", error.body.message),
-        }
+        };
+        package.billing = context.billing;
+        package.crm = context.crm;
+        package.connector = context.connector;
         Ok(())
     }
 

@@ -410,6 +410,15 @@ impl SiteObject {
                 ],
             )
             .map_err(|e| internal("caching the connector's answer", e))?;
+        // Nothing is kept past the longest cache time a site may choose.
+        self.sql()
+            .exec(
+                "DELETE FROM connector_cache WHERE fetched_at < ?",
+                vec![SqlStorageValue::from(
+                    now as i64 - (shared::connector::MAX_CACHE_SECS * 1000) as i64,
+                )],
+            )
+            .map_err(|e| internal("pruning the connector's cache", e))?;
         if !traits.is_empty() {
             let command = DirectoryCommand::ApplyTraits {
                 identity,
