@@ -30,7 +30,7 @@ start_edge() {
       --persist-to "$state" --log-level "${EDGE_LOG_LEVEL:-warn}" --show-interactive-dev-session=false \
       --var "EMAIL_API_URL:$MAIL_URL" --var "ALLOW_LOOPBACK_WEBHOOKS:1" \
       --var "PUBLIC_URL:http://127.0.0.1:$port" --var "TWILIO_API_URL:$MAIL_URL" \
-      --var "GRAPH_API_URL:$MAIL_URL" --var "TELEGRAM_API_URL:$MAIL_URL" --var "STRIPE_API_URL:$MAIL_URL" --var "HUBSPOT_API_URL:$MAIL_URL" ${EDGE_VARS:-}
+      --var "GRAPH_API_URL:$MAIL_URL" --var "TELEGRAM_API_URL:$MAIL_URL" --var "STRIPE_API_URL:$MAIL_URL" --var "HUBSPOT_API_URL:$MAIL_URL" --var "LINEAR_API_URL:$MAIL_URL" ${EDGE_VARS:-}
   ) >"$log" 2>&1 &
   EDGE_PID=$!
   local started=$SECONDS

@@ -19,7 +19,8 @@
 // `POST /bot<token>/sendMessage` with JSON `chat_id` and `text` (1 to 4,096 characters).
 //
 // And for Stripe's REST API (customers, subscriptions, invoices): scripts/stripe-stand-in.mjs;
-// and HubSpot's CRM API (contact search, notes): scripts/hubspot-stand-in.mjs.
+// HubSpot's CRM API (contact search, notes): scripts/hubspot-stand-in.mjs; Linear's GraphQL API
+// and webhooks: scripts/linear-stand-in.mjs; Slack's incoming webhooks: scripts/slack-stand-in.mjs.
 //
 // For tests and the demo:
 //   GET  /_sink/messages?to=<address>   emails accepted (newest last), as JSON
@@ -34,6 +35,8 @@
 import { createServer } from "node:http";
 import { randomUUID } from "node:crypto";
 import { hubspot } from "./hubspot-stand-in.mjs";
+import { linear } from "./linear-stand-in.mjs";
+import { slack } from "./slack-stand-in.mjs";
 import { stripe } from "./stripe-stand-in.mjs";
 
 const port = Number(process.argv[2] || 8798);
@@ -180,6 +183,8 @@ const server = createServer((req, res) => {
     }
     if (stripe(req, res, url, body, reply)) return;
     if (hubspot(req, res, url, body, reply)) return;
+    if (linear(req, res, url, body, reply)) return;
+    if (slack(req, res, url, body, reply)) return;
     const bot = /^\/bot([0-9]+:[A-Za-z0-9_-]{30,})\/sendMessage$/.exec(url.pathname);
     if (bot && req.method === "POST") return telegramSend(res, body);
     if (/^\/bot[^/]*\/sendMessage$/.test(url.pathname)) return reply(res, 401, { ok: false, error_code: 401, description: "Unauthorized" });

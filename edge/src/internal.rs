@@ -177,10 +177,11 @@ pub enum SiteCommand {
     DeleteWebhook {
         id: String,
     },
-    /// The queue consumer is about to attempt `delivery`: where to send it and with which
-    /// secret, or nothing when this copy is stale (delivered already, a later attempt is
-    /// scheduled, another copy is being attempted right now, or the endpoint is gone). Takes a
-    /// short lease on the delivery so the outbox does not send it again meanwhile.
+    /// The queue consumer is about to attempt `delivery`: an `AttemptPlan` (where to send it,
+    /// with which secret and when; later; or nothing when this copy is stale: delivered already,
+    /// a later attempt is scheduled, another copy is being attempted right now, or the endpoint
+    /// is gone). Takes a short lease on the delivery so the outbox does not send it again
+    /// meanwhile, and for a Slack endpoint, its next one-second slot.
     BeginAttempt {
         delivery: Delivery,
         now: u64,
@@ -190,6 +191,9 @@ pub enum SiteCommand {
         delivery: Delivery,
         result: AttemptResult,
         now: u64,
+        /// The endpoint's `Retry-After` (seconds), when it answered 429.
+        #[serde(default)]
+        throttled_secs: Option<u64>,
     },
     ListDeadLetters,
     /// Sends a dead letter again (and removes it from the store).
@@ -226,6 +230,25 @@ pub enum SiteCommand {
     /// A Stripe webhook: its `Stripe-Signature` checked with the integration's signing secret
     /// at `now` (seconds), then the customer's traits updated.
     StripeWebhook {
+        signature: Option<String>,
+        body: String,
+        now: u64,
+    },
+    /// Staff mark `conversation` as a bug: a Linear issue is filed with `report` (once per
+    /// conversation: a second mark answers the issue filed first, `created: false`).
+    FileBug {
+        conversation: String,
+        staff: String,
+        #[serde(default)]
+        title: Option<String>,
+        #[serde(default)]
+        details: Option<String>,
+        report: shared::linear::Report,
+        at: u64,
+    },
+    /// A Linear webhook: its `Linear-Signature` checked with the integration's signing secret at
+    /// `now` (ms); an issue filed from a conversation that is closed tells its customer.
+    LinearWebhook {
         signature: Option<String>,
         body: String,
         now: u64,
@@ -483,6 +506,53 @@ impl std::fmt::Debug for StripeConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StripeConfig").finish_non_exhaustive()
     }
+}
+
+/// A site's Linear workspace: an API key that may create issues, the team bugs are filed in
+/// (and labels they get), the webhook's signing secret, and what customers are told when their
+/// bug is fixed.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct LinearConfig {
+    /// `lin_api_…`.
+    pub api_key: String,
+    pub team_id: String,
+    #[serde(default)]
+    pub label_ids: Vec<String>,
+    /// `lin_wh_…`.
+    pub webhook_secret: String,
+    pub fixed_message: String,
+}
+
+impl std::fmt::Debug for LinearConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinearConfig")
+            .field("team_id", &self.team_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A conversation's bug, as `POST …/conversations/{id}/bug` answers it.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct FiledBug {
+    pub issue: shared::linear::Issue,
+    /// False when the conversation's bug had been filed already (this is that issue).
+    pub created: bool,
+    pub filed_by: String,
+    pub filed_at: u64,
+}
+
+/// `ConversationObject` `/bug`: the bug filed from this conversation changed state in the
+/// tracker. `Fixed` tells the customer (`message`, on the channel they last wrote on); the others
+/// leave a note for staff. Kept once per `id`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct BugCommand {
+    pub id: String,
+    pub issue: shared::linear::Issue,
+    pub outcome: shared::linear::Outcome,
+    pub message: String,
 }
 
 /// A site's HubSpot account: a private app's access token (scopes: contacts read, notes write)
@@ -1372,16 +1442,30 @@ pub struct WebhookInfo {
 pub struct WebhookTarget {
     pub url: String,
     pub secret: String,
-    pub disabled: bool,
+    /// Not before this time (ms): a Slack webhook's slot.
+    #[serde(default)]
+    pub not_before: u64,
 }
 
 impl std::fmt::Debug for WebhookTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookTarget")
             .field("url", &self.url)
-            .field("disabled", &self.disabled)
+            .field("not_before", &self.not_before)
             .finish_non_exhaustive()
     }
+}
+
+/// What the queue consumer does with a delivery (the site object's answer to `BeginAttempt`).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(tag = "plan", rename_all = "snake_case")]
+pub enum AttemptPlan {
+    /// A stale copy, or the endpoint is gone: nothing to do.
+    Skip,
+    Send { target: WebhookTarget },
+    /// The endpoint's slots are taken until `until` (ms): queue it again for then.
+    Later { until: u64 },
 }
 
 /// A delivery that ran out of retries, kept for the admin to see and replay.

@@ -71,6 +71,15 @@ pub enum Route {
     StripeWebhook {
         site: String,
     },
+    /// Linear's webhook for a site (`Linear-Signature` checked).
+    LinearWebhook {
+        site: String,
+    },
+    /// Staff mark a conversation as a bug: a Linear issue is filed.
+    FileBug {
+        site: String,
+        conversation: String,
+    },
     PutChannel {
         site: String,
         kind: String,
@@ -330,6 +339,8 @@ impl Route {
             | Route::PutIntegration { site, .. }
             | Route::DeleteIntegration { site, .. }
             | Route::StripeWebhook { site }
+            | Route::LinearWebhook { site }
+            | Route::FileBug { site, .. }
             | Route::PutChannel { site, .. }
             | Route::DeleteChannel { site, .. } => Some(site),
         }
@@ -635,13 +646,20 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 .transpose()?
                 .map(|site| Route::StripeWebhook { site }),
         ),
+        ["v1", "sites", id, "integrations", "linear", "webhook"] => (
+            "POST",
+            (method == "POST")
+                .then(|| site(id))
+                .transpose()?
+                .map(|site| Route::LinearWebhook { site }),
+        ),
         ["v1", "sites", id, "integrations", kind] => {
             let site = site(id)?;
-            if !matches!(*kind, "stripe" | "hubspot" | "connector") {
+            if !matches!(*kind, "stripe" | "hubspot" | "linear" | "connector") {
                 return Err(ApiError::new(
                     ErrorCode::NotFound,
                     format!(
-                        "no integration {kind:?}: the integrations that can be set up here are: connector, hubspot, stripe"
+                        "no integration {kind:?}: the integrations that can be set up here are: connector, hubspot, linear, stripe"
                     ),
                 ));
             }
@@ -814,6 +832,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 "typing" => Route::StaffTyping { site, conversation },
                 "resolve" => Route::ResolveConversation { site, conversation },
                 "notes" => Route::AddNote { site, conversation },
+                "bug" => Route::FileBug { site, conversation },
                 _ => {
                     return Err(ApiError::new(
                         ErrorCode::NotFound,

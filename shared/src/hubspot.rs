@@ -119,13 +119,7 @@ fn escape(text: &str) -> String {
 /// The note's body: HubSpot shows it as HTML, so every text is escaped; at most 2,000
 /// characters of each quoted text.
 pub fn note_text(site_name: &str, resolved: &Resolved) -> String {
-    let clip = |text: &str| {
-        let mut clipped: String = text.chars().take(2000).collect();
-        if clipped.len() < text.len() {
-            clipped.push('…');
-        }
-        escape(&clipped)
-    };
+    let clip = |text: &str| escape(&crate::message::clip(text, 2001));
     let channels: Vec<&str> = resolved.channels.iter().map(|c| c.as_str()).collect();
     let mut html = format!(
         "<p><strong>Support conversation resolved</strong> ({})</p>",

@@ -115,7 +115,7 @@ pub fn resolution_of(messages: &[Message]) -> Option<Resolution> {
                 && match &m.bot {
                     Some(BotDetail::Answer { .. } | BotDetail::NoAnswer { .. }) => true,
                     Some(BotDetail::HandoffRequested { reason }) => *reason != EscalationReason::VisitorAsked,
-                    Some(BotDetail::Call(_)) | None => false,
+                    Some(BotDetail::Call(_) | BotDetail::BugFixed { .. }) | None => false,
                 }
         })
     };

@@ -21,6 +21,7 @@ pub mod insight;
 pub mod jwt;
 pub mod learning;
 pub mod limits;
+pub mod linear;
 pub mod mail;
 pub mod message;
 pub mod messenger;

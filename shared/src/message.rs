@@ -87,3 +87,13 @@ mod tests {
         assert!(validate_client_id(&"a".repeat(MAX_CLIENT_ID_BYTES + 1)).is_err());
     }
 }
+
+/// At most `max` characters of `text`, ending in "…" when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut clipped: String = text.chars().take(max.saturating_sub(1)).collect();
+    clipped.push('…');
+    clipped
+}

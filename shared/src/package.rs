@@ -87,8 +87,8 @@ pub fn bot_attempts(messages: &[Message]) -> Vec<BotAttempt> {
                 BotDetail::Answer { article, confidence } => ("answer", Some(article.clone()), Some(*confidence)),
                 BotDetail::NoAnswer { confidence, .. } => ("no_answer", None, Some(*confidence)),
                 BotDetail::HandoffRequested { .. } => ("handoff_requested", None, None),
-                // A note about a call, not something the bot tried.
-                BotDetail::Call(_) => return None,
+                // A note about a call, or news of a fixed bug: not something the bot tried.
+                BotDetail::Call(_) | BotDetail::BugFixed { .. } => return None,
             };
             Some(BotAttempt {
                 message: m.id.clone(),

@@ -7,11 +7,49 @@
 use serde_json::{Value, json};
 
 use crate::escalation::{Escalation, Priority};
+use crate::message::clip;
 use crate::wire::EscalationReason;
 
 const HEADER_MAX: usize = 150;
 const SECTION_MAX: usize = 3000;
 const URL_MAX: usize = 3000;
+
+/// Slack takes one message a second per incoming webhook
+/// (<https://docs.slack.dev/apis/web-api/rate-limits>); sends to one are spaced this far apart
+/// (ms), a little more than a second, so timer jitter never makes two arrive within one.
+pub const SEND_INTERVAL_MS: u64 = 1_100;
+
+/// A send due further ahead than this (ms) is not waited for: it goes back to the queue.
+pub const MAX_PACE_WAIT_MS: u64 = 30_000;
+
+/// When a message to a Slack webhook may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// At this time (ms; now or soon): the slot is taken, and the webhook is free again at `next`.
+    At { slot: u64, next: u64 },
+    /// Not before this time (ms): too far ahead to wait for.
+    Later(u64),
+}
+
+/// Plans a send to a webhook that is free from `free_at` (ms), at `now`.
+pub fn pace(now: u64, free_at: u64) -> Pace {
+    let slot = now.max(free_at);
+    if slot - now > MAX_PACE_WAIT_MS {
+        Pace::Later(slot)
+    } else {
+        Pace::At {
+            slot,
+            next: slot + SEND_INTERVAL_MS,
+        }
+    }
+}
+
+/// When the webhook is free again after a send that finished at `finished` (ms), answered with
+/// `retry_after_secs` if Slack said to slow down: never sooner than it was planned to be.
+pub fn free_after(free_at: u64, finished: u64, retry_after_secs: Option<u64>) -> u64 {
+    let wait = retry_after_secs.map_or(SEND_INTERVAL_MS, |secs| (secs.min(3_600) * 1000).max(SEND_INTERVAL_MS));
+    free_at.max(finished + wait)
+}
 
 /// What happened, as Slack shows it.
 #[derive(Debug, Clone)]
@@ -46,16 +84,6 @@ pub enum SlackEvent<'a> {
 /// Escapes text for `mrkdwn`.
 pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
-/// At most `max` characters, ending in "…" when cut.
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut clipped: String = text.chars().take(max - 1).collect();
-    clipped.push('…');
-    clipped
 }
 
 /// Quotes (possibly multi-line) customer text, escaped.
@@ -161,6 +189,28 @@ pub fn message(site_name: &str, conversation: &str, event: &SlackEvent<'_>, link
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sends_to_one_webhook_are_a_second_apart_and_far_ones_wait_in_the_queue() {
+        let now = 1_000_000;
+        // A burst of three: now, then a slot every SEND_INTERVAL_MS.
+        let mut free = 0;
+        let mut slots = Vec::new();
+        for _ in 0..3 {
+            let Pace::At { slot, next } = pace(now, free) else { panic!("due soon") };
+            slots.push(slot);
+            free = next;
+        }
+        assert_eq!(slots, [now, now + SEND_INTERVAL_MS, now + 2 * SEND_INTERVAL_MS]);
+        // A send that finished late pushes the next one after it, never before the plan.
+        assert_eq!(free_after(free, now + 5_000, None), now + 5_000 + SEND_INTERVAL_MS);
+        assert_eq!(free_after(free, now, None), free);
+        // Slack's Retry-After holds the webhook that long.
+        assert_eq!(free_after(0, now, Some(30)), now + 30_000);
+        // Thirty-odd seconds of backlog: back to the queue until then.
+        assert_eq!(pace(now, now + MAX_PACE_WAIT_MS + 1), Pace::Later(now + MAX_PACE_WAIT_MS + 1));
+        assert!(matches!(pace(now, now + MAX_PACE_WAIT_MS), Pace::At { .. }));
+    }
 
     fn escalation() -> Escalation {
         Escalation {

@@ -16,7 +16,7 @@ use crate::webhooks::{Receiver, add_endpoint, check_signed};
 const API_KEY: &str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
 const SIGNING_SECRET: &str = "whsec_test_5f1d8e0b2c3a4f6e7d8c9b0a";
 
-fn set_up(site: &Site) -> Value {
+pub(crate) fn set_up(site: &Site) -> Value {
     let body = json!({ "api_key": API_KEY, "webhook_secret": SIGNING_SECRET });
     let reply = edge().json("PUT", &site.path("/integrations/stripe"), Some(&site.admin_key), &body);
     let info = reply.expect_ok(200).clone();
@@ -31,7 +31,7 @@ fn set_up(site: &Site) -> Value {
 }
 
 /// Adds a customer to the Stripe stand-in.
-fn stripe_customer(customer: Value) -> Value {
+pub(crate) fn stripe_customer(customer: Value) -> Value {
     edge().stand_in_post("stripe/customers", Some(&customer))
 }
 
@@ -41,7 +41,7 @@ fn stripe_control(what: &str) {
 }
 
 /// A Stripe event as Stripe sends it.
-fn event(id: &str, kind: &str, created: u64, object: Value) -> String {
+pub(crate) fn event(id: &str, kind: &str, created: u64, object: Value) -> String {
     json!({"id": id, "object": "event", "api_version": "2024-06-20", "type": kind, "created": created,
         "livemode": false, "pending_webhooks": 1, "data": {"object": object, "previous_attributes": {}}})
     .to_string()
@@ -62,7 +62,7 @@ fn deliver(site: &Site, body: &str, signature: Option<String>) -> Reply {
 }
 
 /// Delivers `body` signed now with the site's signing secret.
-fn deliver_signed(site: &Site, body: &str) -> Reply {
+pub(crate) fn deliver_signed(site: &Site, body: &str) -> Reply {
     deliver(
         site,
         body,
@@ -70,19 +70,19 @@ fn deliver_signed(site: &Site, body: &str) -> Reply {
     )
 }
 
-fn subscription(customer: &str, plan: &str, status: &str) -> Value {
+pub(crate) fn subscription(customer: &str, plan: &str, status: &str) -> Value {
     json!({"id": format!("sub_{customer}"), "object": "subscription", "customer": customer, "status": status,
         "items": {"object": "list", "data": [{"id": "si_1", "price": {"id": format!("price_{plan}"), "nickname": plan, "unit_amount": 4900, "currency": "usd"}}]}})
 }
 
-fn traits_of(site: &Site, email: &str) -> Value {
+pub(crate) fn traits_of(site: &Site, email: &str) -> Value {
     let found = profiles(site, &format!("email:{email}"));
     assert_eq!(found.len(), 1, "{found:?}");
     found[0]["traits"].clone()
 }
 
 /// The site's integration `kind` as the admin API shows it.
-fn integration_of(site: &Site, kind: &str) -> Value {
+pub(crate) fn integration_of(site: &Site, kind: &str) -> Value {
     let auth = format!("Bearer {}", site.admin_key);
     let reply = edge().request("GET", &site.path("/integrations"), &[("Authorization", &auth)], None);
     let list = reply.expect_ok(200)["integrations"].as_array().unwrap().clone();
@@ -97,7 +97,7 @@ fn integration(site: &Site) -> Value {
 
 /// A visitor the site vouches for as `email` (`outcome`: `attached` for someone new); returns
 /// their session.
-fn customer_session(site: &Site, email: &str, outcome: &str) -> String {
+pub(crate) fn customer_session(site: &Site, email: &str, outcome: &str) -> String {
     let secret = new_secret(site);
     let claims = json!({"sub": format!("user-{email}"), "aud": site.id, "exp": now() + 300, "email": email});
     identify_ok(site, &site.session(), &secret.token(claims), outcome)
@@ -342,7 +342,7 @@ fn event_body() -> String {
     )
 }
 
-const HUBSPOT_TOKEN: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
+pub(crate) const HUBSPOT_TOKEN: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
 
 #[test]
 fn the_crm_contact_joins_the_package_and_each_resolution_is_written_back_once() {

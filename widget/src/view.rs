@@ -620,6 +620,7 @@ fn stored_message(message: Message) -> impl IntoView {
         Some(BotDetail::NoAnswer { .. }) => "no_answer",
         Some(BotDetail::HandoffRequested { .. }) => "handoff",
         Some(BotDetail::Call(_)) => "call",
+        Some(BotDetail::BugFixed { .. }) => "bug_fixed",
         None => "",
     };
     let source = match message.bot {

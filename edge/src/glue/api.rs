@@ -35,7 +35,7 @@ use crate::internal::{
     SendCommand, SiteCommand, SiteRecord, StaffConversation, StaffKeyInfo, UndoReport, WebhookInfo,
 };
 use crate::internal::{
-    ChannelInfo, ChannelProof, FeedbackCommand, InboundAccepted, InboxStatus, IntegrationInfo, Note, NoteCommand,
+    ChannelInfo, ChannelProof, FeedbackCommand, FiledBug, InboundAccepted, InboxStatus, IntegrationInfo, Note, NoteCommand,
     SmsConfig, VoiceConfig, VoiceReply, WebhookFormat, WhatsappConfig,
 };
 use crate::route::{self, Route};
@@ -402,6 +402,76 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             };
             let reply: serde_json::Value = site_command(env, &site, &command).await?;
             json(200, &reply)
+        }
+        Route::LinearWebhook { site } => {
+            require_content_type(&req, &["application/json"])?;
+            let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 32).await?;
+            let body = String::from_utf8(body)
+                .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the request body is not UTF-8"))?;
+            let command = SiteCommand::LinearWebhook {
+                signature: req.headers().get("Linear-Signature").ok().flatten(),
+                body,
+                now: now_ms(),
+            };
+            let reply: serde_json::Value = site_command(env, &site, &command).await?;
+            json(200, &reply)
+        }
+        Route::FileBug { site, conversation } => {
+            let staff = require_staff(&req, env, &site).await?.name;
+            // Optional body: `{"title": ..., "details": ...}`: the issue's title (else the
+            // customer's first quoted words) and a note for the engineers.
+            let has_body = req
+                .headers()
+                .get("Content-Length")
+                .ok()
+                .flatten()
+                .is_some_and(|l| l != "0");
+            let body = if has_body {
+                json_body(&mut req).await?
+            } else {
+                serde_json::Map::new()
+            };
+            let text = |name: &'static str, max: usize| -> ApiResult<Option<String>> {
+                match body.get(name) {
+                    None | Some(serde_json::Value::Null) => Ok(None),
+                    Some(serde_json::Value::String(text)) if text.trim().is_empty() => Ok(None),
+                    Some(serde_json::Value::String(text)) if text.chars().count() <= max => {
+                        Ok(Some(text.trim().to_owned()))
+                    }
+                    Some(_) => Err(ApiError::field(
+                        name,
+                        format!("`{name}` is text of at most {max} characters"),
+                    )),
+                }
+            };
+            let title = text("title", shared::linear::MAX_TITLE_CHARS)?;
+            let details = text("details", shared::linear::MAX_DETAILS_CHARS)?;
+            let stub = named_conversation(env, &site, &conversation)?;
+            let query = format!("site={site}&conversation={conversation}");
+            let report: shared::linear::Report =
+                call::<_, ()>(&stub, "GET", &format!("/bug-report?{query}"), None).await?;
+            let command = SiteCommand::FileBug {
+                conversation: conversation.clone(),
+                staff: staff.clone(),
+                title,
+                details,
+                report,
+                at: now_ms(),
+            };
+            let filed: FiledBug = site_command(env, &site, &command).await?;
+            if filed.created {
+                // Staff see in the conversation that it went to engineering, and where.
+                let note = NoteCommand {
+                    id: format!("bug:{}", filed.issue.id),
+                    text: format!(
+                        "Filed as a bug in Linear: {} {}",
+                        filed.issue.identifier, filed.issue.url
+                    ),
+                    author: staff,
+                };
+                let _: Note = call(&stub, "POST", &format!("/notes?{query}"), Some(&note)).await?;
+            }
+            json(if filed.created { 201 } else { 200 }, &filed)
         }
         Route::DeleteChannel { site, kind } => {
             require_admin(&req, env, &site).await?;
@@ -1722,6 +1792,9 @@ fn integration_settings(
 ) -> ApiResult<(serde_json::Value, serde_json::Value)> {
     let text = |name: &'static str| body.get(name).and_then(|v| v.as_str()).map(|v| v.trim().to_owned());
     let stored = |config: Result<serde_json::Value, serde_json::Error>| config.map_err(|e| internal("integration", e));
+    if kind == "linear" {
+        return linear_settings(body, base, site);
+    }
     if kind == "hubspot" {
         let access_token = text("access_token")
             .filter(|token| {
@@ -1797,6 +1870,88 @@ fn integration_settings(
         webhook_secret,
     };
     Ok((stored(serde_json::to_value(&config))?, public))
+}
+
+/// Linear's settings from a `PUT /integrations/linear` body.
+fn linear_settings(
+    body: &serde_json::Map<String, serde_json::Value>,
+    base: &str,
+    site: &str,
+) -> ApiResult<(serde_json::Value, serde_json::Value)> {
+    let text = |name: &'static str| body.get(name).and_then(|v| v.as_str()).map(|v| v.trim().to_owned());
+    let uuid = |v: &str| {
+        v.len() == 36
+            && v.char_indices().all(|(i, c)| {
+                if [8, 13, 18, 23].contains(&i) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            })
+    };
+    let api_key = text("api_key")
+        .filter(|key| {
+            key.starts_with("lin_api_") && (24..=256).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+        .ok_or_else(|| {
+            ApiError::field(
+                "api_key",
+                "`api_key` is a Linear personal API key (lin_api_…) of a member who may create issues in the team",
+            )
+        })?;
+    let team_id = text("team_id")
+        .map(|id| id.to_lowercase())
+        .filter(|id| uuid(id))
+        .ok_or_else(|| ApiError::field("team_id", "`team_id` is the id (a UUID) of the Linear team bugs are filed in"))?;
+    let label_ids: Vec<String> = match body.get("label_ids") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_lowercase).filter(|id| uuid(id)))
+            .collect::<Option<Vec<_>>>()
+            .filter(|ids| ids.len() <= 10)
+            .ok_or_else(|| ApiError::field("label_ids", "`label_ids` is a list of at most 10 Linear label ids (UUIDs)"))?,
+        Some(_) => return Err(ApiError::field("label_ids", "`label_ids` is a list of label ids")),
+    };
+    let webhook_secret = text("webhook_secret")
+        .filter(|secret| (16..=256).contains(&secret.len()) && secret.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::field(
+                "webhook_secret",
+                "`webhook_secret` is the signing secret Linear shows for the webhook (lin_wh_…)",
+            )
+        })?;
+    let fixed_message = match body.get("fixed_message") {
+        None | Some(serde_json::Value::Null) => shared::linear::DEFAULT_FIXED_MESSAGE.to_owned(),
+        Some(serde_json::Value::String(text)) => shared::message::validate_text(text)
+            .ok()
+            .filter(|t| t.chars().count() <= 1000)
+            .ok_or_else(|| {
+                ApiError::field(
+                    "fixed_message",
+                    "`fixed_message` is what customers are told when their bug is fixed: 1 to 1,000 characters of text",
+                )
+            })?,
+        Some(_) => return Err(ApiError::field("fixed_message", "`fixed_message` is text")),
+    };
+    let public = serde_json::json!({
+        "api_key_last4": &api_key[api_key.len() - 4..],
+        "team_id": team_id,
+        "label_ids": label_ids,
+        "webhook_url": format!("{base}/v1/sites/{site}/integrations/linear/webhook"),
+        "fixed_message": fixed_message,
+    });
+    let config = crate::internal::LinearConfig {
+        api_key,
+        team_id,
+        label_ids,
+        webhook_secret,
+        fixed_message,
+    };
+    Ok((
+        serde_json::to_value(&config).map_err(|e| internal("integration", e))?,
+        public,
+    ))
 }
 
 /// A Twilio channel's account check, its auth token and the site's number (in field

@@ -25,7 +25,7 @@ use worker::{
 use super::http::{error_response, internal, json, now_ms, site_command};
 use crate::api_error::ApiError;
 use crate::internal::{
-    AgentReplyCommand, AgentReplyResult, AnswerReply, CallCommand, CallReply, ConversationExport, ConversationKey,
+    AgentReplyCommand, AgentReplyResult, AnswerReply, BugCommand, CallCommand, CallReply, ConversationExport, ConversationKey,
     DirectoryCommand, EmailContext, EraseReport, FeedbackCommand, HandoffCommand, InboundCommand, InboundResult,
     JoinCommand, MemberCommand, Note, NoteCommand, Package, Rating, SendCommand, SiteCommand, SplitCommand,
     StaffConversation,
@@ -256,7 +256,15 @@ impl ConversationObject {
         // Staff act only on conversations that exist.
         if matches!(
             path,
-            "/agent" | "/resolve" | "/resolution" | "/resolved" | "/staff-view" | "/notes" | "/raw"
+            "/agent"
+                | "/resolve"
+                | "/resolution"
+                | "/resolved"
+                | "/staff-view"
+                | "/notes"
+                | "/raw"
+                | "/bug-report"
+                | "/bug"
         ) && self.meta("key")?.is_none()
         {
             return Err(ApiError::new(
@@ -450,43 +458,22 @@ impl ConversationObject {
                         status: ConversationStatus::WaitingForHuman,
                     });
                 }
-                // The reply goes where the customer is: back on the channel they last wrote on
-                // (email in their thread, SMS, WhatsApp and Meta inboxes within their 24-hour
-                // window, Telegram), to the open widget if they are in the chat, else by email if
-                // we have an address. When it cannot go out, staff are told why.
-                let channel = match self.last_visitor_channel()?.unwrap_or(Channel::Chat) {
-                    // After a call, a written reply goes to the caller's number by SMS.
-                    Channel::Phone => Channel::Sms,
-                    channel => channel,
-                };
-                let live = !self.state.get_websockets().is_empty();
-                let fallback = if live { "chat" } else { "stored" };
-                let message = self.store_on(channel, id, Role::Agent, body.text, None, None)?;
-                let (delivered_by, reason) = if channel != Channel::Chat {
-                    match self.deliver(channel, &message, "staff-reply").await {
-                        Ok(Sent::Yes) => (channel.as_str(), None),
-                        Ok(Sent::No(reason)) => (fallback, Some(reason)),
-                        // Kept and retried: an outage at the provider.
-                        Err(error) if error.body.retry_after_ms.is_some() => ("retrying", Some(error.body.message)),
-                        Err(error) => (fallback, Some(error.body.message)),
-                    }
-                } else if live {
-                    ("chat", None)
-                } else {
-                    match self.email_reply(&message).await {
-                        Ok(true) => ("email", None),
-                        Ok(false) => ("stored", None),
-                        Err(error) => ("stored", Some(error.body.message)),
-                    }
-                };
+                let (message, delivered_by, reason) = self.tell_customer(id, Role::Agent, body.text, None).await?;
                 json(
                     200,
                     &AgentReplyResult {
                         message,
-                        delivered_by: delivered_by.into(),
+                        delivered_by,
                         reason,
                     },
                 )
+            }
+            "/bug-report" => json(200, &self.bug_report()?),
+            "/bug" => {
+                let body: BugCommand = super::http::read_json(req)
+                    .await
+                    .map_err(|e| internal("bug body", e))?;
+                json(200, &self.bug_changed(body).await?)
             }
             "/resolution" => json(200, &shared::learning::resolution_of(&self.all_messages()?)),
             // What a resolution writes back to the CRM (read before `/resolve` forgets why it
@@ -1146,6 +1133,122 @@ impl ConversationObject {
     /// Emails a staff reply to the customer's address: a verified one if the profile has one,
     /// else the one they gave (a claim may be replied to; it never merges or reveals anything).
     /// False when there is no address or no email provider.
+    /// Stores a message to the customer and sends it where they are: back on the channel they
+    /// last wrote on (email in their thread, SMS, WhatsApp and Meta inboxes within their 24-hour
+    /// window, Telegram), to the open widget if they are in the chat, else by email if we have an
+    /// address. Returns it with how it went (`delivered_by`) and, when it could not go out on
+    /// their channel, why.
+    async fn tell_customer(
+        &self,
+        id: String,
+        role: Role,
+        text: String,
+        bot: Option<BotDetail>,
+    ) -> std::result::Result<(Message, String, Option<String>), ApiError> {
+        let channel = match self.last_visitor_channel()?.unwrap_or(Channel::Chat) {
+            // After a call, a written message goes to the caller's number by SMS.
+            Channel::Phone => Channel::Sms,
+            channel => channel,
+        };
+        let live = !self.state.get_websockets().is_empty();
+        let fallback = if live { "chat" } else { "stored" };
+        let message = self.store_on(channel, id, role, text, None, bot)?;
+        let (delivered_by, reason) = if channel != Channel::Chat {
+            match self.deliver(channel, &message, "staff-reply").await {
+                Ok(Sent::Yes) => (channel.as_str(), None),
+                Ok(Sent::No(reason)) => (fallback, Some(reason)),
+                // Kept and retried: an outage at the provider.
+                Err(error) if error.body.retry_after_ms.is_some() => ("retrying", Some(error.body.message)),
+                Err(error) => (fallback, Some(error.body.message)),
+            }
+        } else if live {
+            ("chat", None)
+        } else {
+            match self.email_reply(&message).await {
+                Ok(true) => ("email", None),
+                Ok(false) => ("stored", None),
+                Err(error) => ("stored", Some(error.body.message)),
+            }
+        };
+        Ok((message, delivered_by.to_owned(), reason))
+    }
+
+    /// What a bug filed from this conversation says of it: the customer's latest messages, the
+    /// channels, why it was handed over and what the bot answered with.
+    fn bug_report(&self) -> std::result::Result<shared::linear::Report, ApiError> {
+        let messages = self.all_messages()?;
+        let mut report = shared::linear::Report::default();
+        for message in &messages {
+            if message.role == Role::Visitor && !report.channels.contains(&message.channel) {
+                report.channels.push(message.channel);
+            }
+            if let Some(BotDetail::Answer { article, .. }) = &message.bot
+                && !report.bot_tried.contains(&article.title)
+            {
+                report.bot_tried.push(article.title.clone());
+            }
+        }
+        let mut said: Vec<String> = messages
+            .iter()
+            .rev()
+            .filter(|m| m.role == Role::Visitor)
+            .take(shared::linear::QUOTED_MESSAGES)
+            .map(|m| m.text.clone())
+            .collect();
+        said.reverse();
+        report.messages = said;
+        report.reasons = self
+            .escalation()?
+            .map(|e| {
+                e.reasons
+                    .iter()
+                    .filter_map(|r| serde_json::to_value(r).ok()?.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(report)
+    }
+
+    /// The bug filed from this conversation changed state: fixed tells the customer; closed
+    /// without a fix, or reopened, is a note for staff (nobody tells a customer "won't fix"
+    /// but a person).
+    async fn bug_changed(&self, command: BugCommand) -> std::result::Result<serde_json::Value, ApiError> {
+        use shared::linear::Outcome;
+        if let Some(existing) = self.find(&command.id)? {
+            return Ok(serde_json::json!({ "message": existing, "delivered_by": "duplicate" }));
+        }
+        let issue = &command.issue;
+        let note = match command.outcome {
+            Outcome::Fixed => None,
+            Outcome::Canceled => Some(format!(
+                "{} was closed in Linear without a fix (canceled); the customer has not been told.",
+                issue.identifier
+            )),
+            Outcome::Reopened => Some(format!("{} was reopened in Linear.", issue.identifier)),
+        };
+        if let Some(text) = note {
+            self.sql()
+                .exec(
+                    "INSERT OR IGNORE INTO notes (id, author, text, at) VALUES (?, ?, ?, ?)",
+                    vec![
+                        command.id.into(),
+                        "Linear".into(),
+                        text.into(),
+                        SqlStorageValue::from(now_ms() as i64),
+                    ],
+                )
+                .map_err(|e| internal("storing a note", e))?;
+            return Ok(serde_json::json!({ "delivered_by": "note" }));
+        }
+        let detail = BotDetail::BugFixed {
+            issue: issue.identifier.clone(),
+        };
+        let (message, delivered_by, reason) = self
+            .tell_customer(command.id, Role::Bot, command.message, Some(detail))
+            .await?;
+        Ok(serde_json::json!({ "message": message, "delivered_by": delivered_by, "reason": reason }))
+    }
+
     async fn email_reply(&self, message: &Message) -> std::result::Result<bool, ApiError> {
         let text = message.text.as_str();
         let Some(config) = super::http::email_config(&self.env) else {

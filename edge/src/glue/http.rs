@@ -411,12 +411,14 @@ pub async fn integration_call(
             .await
             .map_err(|_| format!("{name}'s answer could not be read"))?;
         if !(200..300).contains(&status) {
-            // Stripe says why in `error.message`, HubSpot in `message`.
+            // Stripe says why in `error.message`, HubSpot in `message`, GraphQL (Linear) in
+            // `errors[0].message`.
             let why = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
                 .and_then(|v| {
                     v.pointer("/error/message")
                         .or_else(|| v.get("message"))
+                        .or_else(|| v.pointer("/errors/0/message"))
                         .and_then(|m| m.as_str())
                         .map(str::to_owned)
                 })

@@ -24,6 +24,7 @@ use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStora
 mod inbox;
 mod integrations;
 mod learning;
+mod linear;
 mod voice;
 
 use learning::ArticleChange;
@@ -32,7 +33,7 @@ use super::http::{directory, error_response, internal, json, now_ms};
 use crate::api_error::ApiError;
 use crate::internal::{
     AnswerReply, AttemptResult, ChannelInfo, DeadLetterInfo, Delivery, DirectoryCommand, IdentitySecret,
-    MAX_IDENTITY_SECRETS, QueueEntry, SiteCommand, SiteRecord, StaffKeyInfo, WebhookFormat, WebhookInfo, WebhookTarget,
+    AttemptPlan, MAX_IDENTITY_SECRETS, QueueEntry, SiteCommand, SiteRecord, StaffKeyInfo, WebhookFormat, WebhookInfo, WebhookTarget,
 };
 
 const SCHEMA: &str = "
@@ -94,7 +95,7 @@ CREATE TABLE IF NOT EXISTS identity_secrets (
 );";
 
 /// Columns added after the first release; adding one that exists fails harmlessly.
-const MIGRATIONS: [&str; 11] = [
+const MIGRATIONS: [&str; 12] = [
     "ALTER TABLE site ADD COLUMN trait_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE site ADD COLUMN escalation_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE staff_keys ADD COLUMN team TEXT",
@@ -106,6 +107,8 @@ const MIGRATIONS: [&str; 11] = [
     "ALTER TABLE site ADD COLUMN widget TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE site ADD COLUMN rate_limits TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE site ADD COLUMN privacy TEXT NOT NULL DEFAULT '{}'",
+    // When a Slack endpoint may take its next message (ms).
+    "ALTER TABLE webhooks ADD COLUMN next_send_at INTEGER NOT NULL DEFAULT 0",
 ];
 
 /// The webhook format as stored.
@@ -175,6 +178,8 @@ pub struct SiteObject {
     /// Per-address and whole-site rate limit buckets, in memory: an eviction forgets partial
     /// counts, which only ever lets a little more through.
     buckets: RefCell<shared::rate::Buckets>,
+    /// Conversations being filed as bugs right now.
+    filing: RefCell<std::collections::HashSet<String>>,
 }
 
 impl DurableObject for SiteObject {
@@ -190,6 +195,7 @@ impl DurableObject for SiteObject {
             .chain(&inbox::SCHEMA)
             .chain(&voice::SCHEMA)
             .chain(&integrations::SCHEMA)
+            .chain(&linear::SCHEMA)
         {
             let _ = sql.exec(migration, None);
         }
@@ -201,6 +207,7 @@ impl DurableObject for SiteObject {
             outbox: RefCell::new(Vec::new()),
             rearmed: Cell::new(false),
             buckets: RefCell::default(),
+            filing: RefCell::default(),
         }
     }
 
@@ -235,6 +242,20 @@ impl DurableObject for SiteObject {
                 }
             }
             Ok(SiteCommand::CrmNote { conversation, resolved }) => self.queue_crm_note(&conversation, resolved).await,
+            Ok(SiteCommand::FileBug {
+                conversation,
+                staff,
+                title,
+                details,
+                report,
+                at,
+            }) => {
+                self.file_bug(&conversation, &staff, title.as_deref(), details.as_deref(), &report, at)
+                    .await
+            }
+            Ok(SiteCommand::LinearWebhook { signature, body, now }) => {
+                self.linear_webhook(signature.as_deref(), &body, now).await
+            }
             Ok(SiteCommand::Answer {
                 question,
                 bot_failures,
@@ -662,36 +683,67 @@ impl SiteObject {
                     .map_err(|e| internal("stored delivery", e))?;
                 // A stale copy: delivered, rescheduled, or being attempted by another copy.
                 let Some((stored, leased_until)) = current else {
-                    return json(200, &Option::<WebhookTarget>::None);
+                    return json(200, &AttemptPlan::Skip);
                 };
                 if stored.attempt != delivery.attempt || leased_until as u64 > now {
-                    return json(200, &Option::<WebhookTarget>::None);
+                    return json(200, &AttemptPlan::Skip);
                 }
-                let target = self
+                let Some((info, secret)) = self
                     .webhooks()?
                     .into_iter()
                     .find(|(info, _)| info.id == delivery.endpoint && info.disabled.is_none())
-                    .map(|(info, secret)| WebhookTarget {
-                        url: info.url,
-                        secret,
-                        disabled: false,
-                    });
-                match &target {
+                else {
                     // Deleted or disabled since: nothing more goes there.
-                    None => self.remove_delivery(&key)?,
-                    Some(_) => {
-                        self.sql()
-                            .exec(
-                                "UPDATE outbox SET leased_until = ? WHERE key = ?",
-                                vec![SqlStorageValue::from((now + ATTEMPT_LEASE_MS) as i64), key.into()],
-                            )
-                            .map_err(|e| internal("leasing a delivery", e))?;
+                    self.remove_delivery(&key)?;
+                    return json(200, &AttemptPlan::Skip);
+                };
+                // Slack takes a message a second per webhook: each send gets the next slot.
+                let mut not_before = now;
+                if info.format == WebhookFormat::Slack {
+                    match slack::pace(now, self.endpoint_free_at(&info.id)?) {
+                        slack::Pace::At { slot, next } => {
+                            not_before = slot;
+                            self.set_endpoint_free_at(&info.id, next)?;
+                        }
+                        slack::Pace::Later(until) => {
+                            self.sql()
+                                .exec(
+                                    "UPDATE outbox SET due_at = ? WHERE key = ?",
+                                    vec![SqlStorageValue::from(until as i64), key.into()],
+                                )
+                                .map_err(|e| internal("rescheduling a delivery", e))?;
+                            return json(200, &AttemptPlan::Later { until });
+                        }
                     }
                 }
-                json(200, &target)
+                self.sql()
+                    .exec(
+                        "UPDATE outbox SET leased_until = ? WHERE key = ?",
+                        vec![SqlStorageValue::from((not_before + ATTEMPT_LEASE_MS) as i64), key.into()],
+                    )
+                    .map_err(|e| internal("leasing a delivery", e))?;
+                let target = WebhookTarget {
+                    url: info.url,
+                    secret,
+                    not_before,
+                };
+                json(200, &AttemptPlan::Send { target })
             }
-            SiteCommand::Attempted { delivery, result, now } => {
+            SiteCommand::Attempted {
+                delivery,
+                result,
+                now,
+                throttled_secs,
+            } => {
                 let key = delivery.key();
+                let slack = self
+                    .webhooks()?
+                    .into_iter()
+                    .any(|(info, _)| info.id == delivery.endpoint && info.format == WebhookFormat::Slack);
+                if slack {
+                    let free = slack::free_after(self.endpoint_free_at(&delivery.endpoint)?, now, throttled_secs);
+                    self.set_endpoint_free_at(&delivery.endpoint, free)?;
+                }
                 match result {
                     AttemptResult::Delivered => self.remove_delivery(&key)?,
                     AttemptResult::Disable { reason } => {
@@ -961,7 +1013,11 @@ impl SiteObject {
             SiteCommand::Answer { .. } => Err(internal("SiteObject", "answers are handled by answer")),
             SiteCommand::Inbound { .. } => Err(internal("SiteObject", "webhooks are handled by accept_inbound")),
             SiteCommand::Voice { .. } => Err(internal("SiteObject", "calls are handled by voice")),
-            SiteCommand::StripeWebhook { .. } | SiteCommand::CustomerContext { .. } | SiteCommand::CrmNote { .. } => {
+            SiteCommand::StripeWebhook { .. }
+            | SiteCommand::CustomerContext { .. }
+            | SiteCommand::CrmNote { .. }
+            | SiteCommand::FileBug { .. }
+            | SiteCommand::LinearWebhook { .. } => {
                 Err(internal("SiteObject", "handled by integrations"))
             }
         }
@@ -1475,6 +1531,29 @@ impl SiteObject {
             worker::console_error!("{}; the outbox sends it again later", error.body.message);
         }
         self.schedule_alarm().await
+    }
+
+    /// When a (Slack) endpoint may take its next message (ms).
+    fn endpoint_free_at(&self, endpoint: &str) -> std::result::Result<u64, ApiError> {
+        let rows: Vec<DueRow> = self
+            .sql()
+            .exec(
+                "SELECT next_send_at AS due FROM webhooks WHERE id = ?",
+                vec![endpoint.into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading a webhook's pace", e))?;
+        Ok(rows.into_iter().next().and_then(|r| r.due).unwrap_or(0).max(0) as u64)
+    }
+
+    fn set_endpoint_free_at(&self, endpoint: &str, at: u64) -> std::result::Result<(), ApiError> {
+        self.sql()
+            .exec(
+                "UPDATE webhooks SET next_send_at = ? WHERE id = ?",
+                vec![SqlStorageValue::from(at as i64), endpoint.into()],
+            )
+            .map(drop)
+            .map_err(|e| internal("pacing a webhook", e))
     }
 
     fn webhooks(&self) -> std::result::Result<Vec<(WebhookInfo, String)>, ApiError> {

@@ -15,7 +15,7 @@ use worker::{MessageBatch, MessageBuilder, MessageExt};
 
 use super::http::{internal, now_ms, site_command};
 use crate::api_error::ApiError;
-use crate::internal::{AttemptResult, Delivery, SiteCommand, WebhookTarget};
+use crate::internal::{AttemptPlan, AttemptResult, Delivery, SiteCommand};
 
 /// How long a receiver has to answer.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -24,9 +24,13 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 /// schedule are capped to it.
 const MAX_QUEUE_DELAY_SECS: u64 = 12 * 60 * 60;
 
+/// The batch's deliveries go at the same time, so a slow endpoint (or a Slack webhook's
+/// one-a-second pace) holds up no other.
 pub async fn consume(batch: MessageBatch<Delivery>, env: Env) -> worker::Result<()> {
-    for message in batch.messages()? {
-        match deliver(&env, message.body()).await {
+    let messages = batch.messages()?;
+    let outcomes = futures_util::future::join_all(messages.iter().map(|message| deliver(&env, message.body()))).await;
+    for (message, outcome) in messages.iter().zip(outcomes) {
+        match outcome {
             Ok(()) => message.ack(),
             Err(error) => {
                 worker::console_error!(
@@ -45,13 +49,28 @@ async fn deliver(env: &Env, delivery: &Delivery) -> Result<(), ApiError> {
         delivery: delivery.clone(),
         now: now_ms(),
     };
-    let target: Option<WebhookTarget> = site_command(env, &delivery.site, &command).await?;
-    // A stale copy, or an endpoint deleted or disabled since: nothing to do.
-    let Some(target) = target else {
-        return Ok(());
+    let target = match site_command(env, &delivery.site, &command).await? {
+        // A stale copy, or an endpoint deleted or disabled since: nothing to do.
+        AttemptPlan::Skip => return Ok(()),
+        // The endpoint's slots are taken for a while: the queue brings it back then (and should
+        // that fail, the outbox sends it).
+        AttemptPlan::Later { until } => {
+            let delay = until.saturating_sub(now_ms()).div_ceil(1000).clamp(1, MAX_QUEUE_DELAY_SECS);
+            let queue = env.queue("WEBHOOKS").map_err(|e| internal("webhook queue", e))?;
+            return queue
+                .send(MessageBuilder::new(delivery.clone()).delay_seconds(delay as u32).build())
+                .await
+                .map_err(|e| internal("requeueing a webhook", e));
+        }
+        AttemptPlan::Send { target } => target,
     };
+    let wait = target.not_before.saturating_sub(now_ms());
+    if wait > 0 {
+        Delay::from(Duration::from_millis(wait)).await;
+    }
     let secret = WebhookSecret::parse(&target.secret).map_err(|e| internal("stored webhook secret", e))?;
     let (status, retry_after, error) = attempt(&target.url, delivery, &secret).await;
+    let throttled_secs = (status == Some(429)).then_some(retry_after.unwrap_or(1));
     let outcome = webhook::after_attempt(delivery.attempt, status, retry_after, js_sys_random());
     let result = match outcome {
         Outcome::Delivered => AttemptResult::Delivered,
@@ -70,7 +89,7 @@ async fn deliver(env: &Env, delivery: &Delivery) -> Result<(), ApiError> {
                 next: next.clone(),
                 due_at: now_ms() + delay * 1000,
             };
-            report(env, delivery, result).await?;
+            report(env, delivery, result, throttled_secs).await?;
             let queue = env.queue("WEBHOOKS").map_err(|e| internal("webhook queue", e))?;
             return queue
                 .send(MessageBuilder::new(next).delay_seconds(delay as u32).build())
@@ -79,14 +98,20 @@ async fn deliver(env: &Env, delivery: &Delivery) -> Result<(), ApiError> {
         }
         Outcome::GiveUp => AttemptResult::DeadLetter { last_error: error },
     };
-    report(env, delivery, result).await
+    report(env, delivery, result, throttled_secs).await
 }
 
-async fn report(env: &Env, delivery: &Delivery, result: AttemptResult) -> Result<(), ApiError> {
+async fn report(
+    env: &Env,
+    delivery: &Delivery,
+    result: AttemptResult,
+    throttled_secs: Option<u64>,
+) -> Result<(), ApiError> {
     let command = SiteCommand::Attempted {
         delivery: delivery.clone(),
         result,
         now: now_ms(),
+        throttled_secs,
     };
     site_command::<serde_json::Value>(env, &delivery.site, &command)
         .await

@@ -251,6 +251,9 @@ pub enum BotDetail {
     /// Not a reply: a note in the timeline about a phone call (it started, was put through to a
     /// person, left a voicemail, ended). The call's words are messages of their own.
     Call(Box<CallNote>),
+    /// Not an answer: the customer is told the bug they reported (staff filed it in the site's
+    /// tracker; `issue` is its identifier there, e.g. `ENG-7`) has been fixed.
+    BugFixed { issue: String },
 }
 
 /// A phone call's event, kept in its conversation's timeline.

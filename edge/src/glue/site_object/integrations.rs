@@ -146,7 +146,7 @@ impl SiteObject {
         Ok(existed)
     }
 
-    fn integration_config<T: serde::de::DeserializeOwned>(
+    pub(super) fn integration_config<T: serde::de::DeserializeOwned>(
         &self,
         kind: &str,
     ) -> std::result::Result<Option<T>, ApiError> {
@@ -158,7 +158,7 @@ impl SiteObject {
     }
 
     /// Records how an integration's use went, for the admin API.
-    fn integration_outcome(&self, kind: &str, outcome: std::result::Result<(), &str>) {
+    pub(super) fn integration_outcome(&self, kind: &str, outcome: std::result::Result<(), &str>) {
         let now = SqlStorageValue::from(now_ms() as i64);
         let result = match outcome {
             Ok(()) => self.sql().exec(
