@@ -1463,9 +1463,13 @@ impl std::fmt::Debug for WebhookTarget {
 pub enum AttemptPlan {
     /// A stale copy, or the endpoint is gone: nothing to do.
     Skip,
-    Send { target: WebhookTarget },
+    Send {
+        target: WebhookTarget,
+    },
     /// The endpoint's slots are taken until `until` (ms): queue it again for then.
-    Later { until: u64 },
+    Later {
+        until: u64,
+    },
 }
 
 /// A delivery that ran out of retries, kept for the admin to see and replay.

@@ -208,6 +208,57 @@ pub struct ChurnSignal {
     pub topics: Vec<String>,
 }
 
+/// Why a customer may be about to leave, as a notification (`customer.churn_risk`) says it.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChurnRisk {
+    /// Their subscription ended (Stripe).
+    SubscriptionCanceled {
+        #[serde(default)]
+        plan: Option<String>,
+    },
+    /// They set their subscription to end with the period (Stripe's `cancel_at_period_end`).
+    CancelScheduled {
+        #[serde(default)]
+        plan: Option<String>,
+    },
+    /// A payment failed (Stripe).
+    PaymentFailed,
+    /// They contact support far more than usual (the churn watch's rule).
+    ContactsJumped { recent_contacts: u64, usual_per_week: f64 },
+}
+
+impl ChurnRisk {
+    /// A short name, for keys and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChurnRisk::SubscriptionCanceled { .. } => "subscription_canceled",
+            ChurnRisk::CancelScheduled { .. } => "cancel_scheduled",
+            ChurnRisk::PaymentFailed => "payment_failed",
+            ChurnRisk::ContactsJumped { .. } => "contacts_jumped",
+        }
+    }
+
+    /// What happened, as a person reads it after the customer's name.
+    pub fn describe(&self) -> String {
+        let plan = |plan: &Option<String>| plan.as_ref().map(|p| format!(" ({p})")).unwrap_or_default();
+        match self {
+            ChurnRisk::SubscriptionCanceled { plan: p } => format!("cancelled their subscription{}", plan(p)),
+            ChurnRisk::CancelScheduled { plan: p } => {
+                format!("set their subscription{} to end with this billing period", plan(p))
+            }
+            ChurnRisk::PaymentFailed => "had a payment fail".into(),
+            ChurnRisk::ContactsJumped {
+                recent_contacts,
+                usual_per_week,
+            } => format!(
+                "contacted support {recent_contacts} times in the last {CHURN_RECENT_DAYS} days (usually {usual_per_week} a week)"
+            ),
+        }
+    }
+}
+
 /// The customers whose contact rate jumped, unweighted (`weight` 1), biggest jump first.
 pub fn churn_signals(counts: &[ContactCounts]) -> Vec<ChurnSignal> {
     let mut signals: Vec<ChurnSignal> = counts
@@ -285,6 +336,25 @@ mod tests {
         assert_eq!(topics[1].count, 2);
         assert!(topics[1].examples.iter().all(|q| q.contains("bitcoin")));
         assert_eq!(topics[2].count, 1);
+    }
+
+    #[test]
+    fn churn_risks_read_as_sentences() {
+        let canceled = ChurnRisk::SubscriptionCanceled {
+            plan: Some("Pro".into()),
+        };
+        assert_eq!(canceled.describe(), "cancelled their subscription (Pro)");
+        assert_eq!(canceled.kind(), "subscription_canceled");
+        let jumped = ChurnRisk::ContactsJumped {
+            recent_contacts: 4,
+            usual_per_week: 0.5,
+        };
+        assert_eq!(
+            jumped.describe(),
+            "contacted support 4 times in the last 7 days (usually 0.5 a week)"
+        );
+        let json = serde_json::to_value(&jumped).unwrap();
+        assert_eq!(json["kind"], "contacts_jumped");
     }
 
     #[test]

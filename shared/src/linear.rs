@@ -123,7 +123,25 @@ pub fn escape_markdown(text: &str) -> String {
     for c in text.chars() {
         if matches!(
             c,
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.' | '!' | '|' | '<' | '>' | '~' | '@'
+            '\\' | '`'
+                | '*'
+                | '_'
+                | '{'
+                | '}'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '#'
+                | '+'
+                | '-'
+                | '.'
+                | '!'
+                | '|'
+                | '<'
+                | '>'
+                | '~'
+                | '@'
         ) {
             out.push('\\');
         }
@@ -177,7 +195,9 @@ pub fn description(
         text.push_str(&format!("**The bot answered with:** {}\n\n", tried.join("; ")));
     }
     match link {
-        Some(link) => text.push_str(&format!("[Open the conversation]({link}) (conversation `{conversation}`)\n")),
+        Some(link) => text.push_str(&format!(
+            "[Open the conversation]({link}) (conversation `{conversation}`)\n"
+        )),
         None => text.push_str(&format!("Conversation `{conversation}`\n")),
     }
     text
@@ -302,10 +322,7 @@ mod tests {
         let body = closed("completed", now - 5_000);
         let signature = sign(SECRET, body.as_bytes());
         assert_eq!(verify(SECRET, Some(&signature), body.as_bytes(), now), Ok(()));
-        assert_eq!(
-            verify(SECRET, None, body.as_bytes(), now),
-            Err(SignatureError::Missing)
-        );
+        assert_eq!(verify(SECRET, None, body.as_bytes(), now), Err(SignatureError::Missing));
         assert_eq!(
             verify(SECRET, Some("sha256=zz"), body.as_bytes(), now),
             Err(SignatureError::Malformed)
@@ -365,7 +382,10 @@ mod tests {
             &report,
             Some("https://t.example/x"),
         );
-        assert!(text.contains(r"\[click me\]\(https://evil\.example\) \@everyone"), "{text}");
+        assert!(
+            text.contains(r"\[click me\]\(https://evil\.example\) \@everyone"),
+            "{text}"
+        );
         assert!(text.contains(r"> \# still broken"), "{text}");
         assert!(text.contains(r"> \<img src=x\>"), "{text}");
         assert!(text.contains("**Channels:** chat, email"));

@@ -53,6 +53,16 @@ pub fn validate_client_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// At most `max` characters of `text`, ending in "…" when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut clipped: String = text.chars().take(max.saturating_sub(1)).collect();
+    clipped.push('…');
+    clipped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,12 +98,3 @@ mod tests {
     }
 }
 
-/// At most `max` characters of `text`, ending in "…" when cut.
-pub fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut clipped: String = text.chars().take(max.saturating_sub(1)).collect();
-    clipped.push('…');
-    clipped
-}

@@ -79,6 +79,13 @@ pub enum SlackEvent<'a> {
         to: &'a str,
     },
     Resolved,
+    /// A customer may be about to leave.
+    ChurnRisk {
+        customer: Option<&'a str>,
+        risk: &'a crate::insight::ChurnRisk,
+        /// Their plan and lifetime value, when known (e.g. "Pro, 74 usd paid").
+        value: Option<&'a str>,
+    },
 }
 
 /// Escapes text for `mrkdwn`.
@@ -160,6 +167,14 @@ pub fn message(site_name: &str, conversation: &str, event: &SlackEvent<'_>, link
             (format!("Incoming call for a person ({site_name})"), body)
         }
         SlackEvent::Message { text } => (format!("The customer wrote again ({site_name})"), quote(text)),
+        SlackEvent::ChurnRisk { customer, risk, value } => {
+            let who = customer.map_or_else(|| "A customer".to_owned(), |c| format!("*{}*", escape(c)));
+            let mut body = format!("{who} {}.", escape(&risk.describe()));
+            if let Some(value) = value {
+                body.push_str(&format!("\n*Account:* {}", escape(value)));
+            }
+            (format!("Churn risk ({site_name})"), body)
+        }
         SlackEvent::Assigned { to } => (
             format!("Conversation assigned ({site_name})"),
             format!("*Assigned to:* {}", escape(to)),
@@ -191,13 +206,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_churn_risk_names_the_customer_and_what_happened_escaped() {
+        let risk = crate::insight::ChurnRisk::SubscriptionCanceled {
+            plan: Some("Pro".into()),
+        };
+        let event = SlackEvent::ChurnRisk {
+            customer: Some("Sam <@channel>"),
+            risk: &risk,
+            value: Some("Pro, 74 usd paid"),
+        };
+        let body = message("Shop", "c1", &event, None).to_string();
+        assert!(body.contains("Churn risk (Shop)"), "{body}");
+        assert!(
+            body.contains("*Sam &lt;@channel&gt;* cancelled their subscription (Pro)."),
+            "{body}"
+        );
+        assert!(body.contains("Pro, 74 usd paid"), "{body}");
+    }
+
+    #[test]
     fn sends_to_one_webhook_are_a_second_apart_and_far_ones_wait_in_the_queue() {
         let now = 1_000_000;
         // A burst of three: now, then a slot every SEND_INTERVAL_MS.
         let mut free = 0;
         let mut slots = Vec::new();
         for _ in 0..3 {
-            let Pace::At { slot, next } = pace(now, free) else { panic!("due soon") };
+            let Pace::At { slot, next } = pace(now, free) else {
+                panic!("due soon")
+            };
             slots.push(slot);
             free = next;
         }
@@ -208,7 +244,10 @@ mod tests {
         // Slack's Retry-After holds the webhook that long.
         assert_eq!(free_after(0, now, Some(30)), now + 30_000);
         // Thirty-odd seconds of backlog: back to the queue until then.
-        assert_eq!(pace(now, now + MAX_PACE_WAIT_MS + 1), Pace::Later(now + MAX_PACE_WAIT_MS + 1));
+        assert_eq!(
+            pace(now, now + MAX_PACE_WAIT_MS + 1),
+            Pace::Later(now + MAX_PACE_WAIT_MS + 1)
+        );
         assert!(matches!(pace(now, now + MAX_PACE_WAIT_MS), Pace::At { .. }));
     }
 

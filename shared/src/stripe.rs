@@ -92,6 +92,9 @@ pub struct Event {
     /// subscriptions do not, so it is looked up).
     pub email: Option<String>,
     pub change: Change,
+    /// A sign the customer may leave, that staff should hear of now.
+    #[serde(default)]
+    pub risk: Option<crate::insight::ChurnRisk>,
 }
 
 /// How an event changes the customer's traits.
@@ -159,6 +162,7 @@ pub fn parse_event(body: &[u8]) -> Result<Option<Event>, String> {
         .filter(|e| e.contains('@'));
     let mut traits = BTreeMap::new();
     traits.insert("stripe_customer_id".to_owned(), Value::String(customer.clone()));
+    let risk = churn_risk(&kind, object, &event);
     let change = match kind.as_str() {
         "customer.created" | "customer.updated" => Change::Traits(traits),
         "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
@@ -191,7 +195,33 @@ pub fn parse_event(body: &[u8]) -> Result<Option<Event>, String> {
         customer,
         email,
         change,
+        risk,
     }))
+}
+
+/// What an event says of the customer leaving: a subscription that ended or was set to end, or
+/// a failed payment. An update counts only when that is what changed (Stripe lists the changed
+/// fields' old values in `data.previous_attributes`), so later edits do not raise it again.
+fn churn_risk(kind: &str, subscription: &Value, event: &Value) -> Option<crate::insight::ChurnRisk> {
+    use crate::insight::ChurnRisk;
+    let changed = |field: &str| event.pointer(&format!("/data/previous_attributes/{field}")).is_some();
+    let plan = plan_name(subscription);
+    match kind {
+        "customer.subscription.deleted" => Some(ChurnRisk::SubscriptionCanceled { plan }),
+        "customer.subscription.updated"
+            if changed("status") && subscription.get("status").and_then(Value::as_str) == Some("canceled") =>
+        {
+            Some(ChurnRisk::SubscriptionCanceled { plan })
+        }
+        "customer.subscription.updated"
+            if changed("cancel_at_period_end")
+                && subscription.get("cancel_at_period_end").and_then(Value::as_bool) == Some(true) =>
+        {
+            Some(ChurnRisk::CancelScheduled { plan })
+        }
+        "invoice.payment_failed" => Some(ChurnRisk::PaymentFailed),
+        _ => None,
+    }
 }
 
 /// A subscription's plan as people say it: the price's nickname, else its lookup key, else
@@ -388,6 +418,63 @@ mod tests {
         };
         assert_eq!(traits["subscription_status"], "canceled");
         assert_eq!(traits["plan"], "plan_x");
+    }
+
+    #[test]
+    fn a_cancellation_or_failed_payment_is_a_churn_risk_once_when_it_changes() {
+        use crate::insight::ChurnRisk;
+        let with_previous = |kind: &str, object: Value, previous: Value| {
+            json!({"id": "evt_c", "object": "event", "type": kind, "created": 1_700_000_000,
+                "data": {"object": object, "previous_attributes": previous}})
+            .to_string()
+            .into_bytes()
+        };
+        let sub = |status: &str, at_end: bool| {
+            json!({"id": "sub_1", "customer": "cus_A", "status": status, "cancel_at_period_end": at_end,
+                "items": {"data": [{"price": {"nickname": "Pro"}}]}})
+        };
+        let risk = |body: Vec<u8>| parse_event(&body).unwrap().unwrap().risk;
+        assert_eq!(
+            risk(with_previous(
+                "customer.subscription.updated",
+                sub("active", true),
+                json!({"cancel_at_period_end": false})
+            )),
+            Some(ChurnRisk::CancelScheduled {
+                plan: Some("Pro".into())
+            })
+        );
+        assert_eq!(
+            risk(with_previous(
+                "customer.subscription.updated",
+                sub("canceled", false),
+                json!({"status": "active"})
+            )),
+            Some(ChurnRisk::SubscriptionCanceled {
+                plan: Some("Pro".into())
+            })
+        );
+        assert_eq!(
+            risk(event("customer.subscription.deleted", sub("canceled", false))),
+            Some(ChurnRisk::SubscriptionCanceled {
+                plan: Some("Pro".into())
+            })
+        );
+        // Already set to end, and something else changed: no new risk.
+        assert_eq!(
+            risk(with_previous(
+                "customer.subscription.updated",
+                sub("active", true),
+                json!({"metadata": {}})
+            )),
+            None
+        );
+        assert_eq!(risk(event("customer.subscription.updated", sub("active", false))), None);
+        let failed = json!({"id": "in_1", "customer": "cus_A", "amount_due": 4900});
+        assert_eq!(
+            risk(event("invoice.payment_failed", failed)),
+            Some(ChurnRisk::PaymentFailed)
+        );
     }
 
     #[test]

@@ -131,12 +131,13 @@ pub fn verify(
 }
 
 /// The events a webhook endpoint can subscribe to.
-pub const EVENTS: [&str; 5] = [
+pub const EVENTS: [&str; 6] = [
     "conversation.escalated",
     "call.incoming",
     "message.created",
     "conversation.assigned",
     "conversation.resolved",
+    "customer.churn_risk",
 ];
 
 /// Checks an endpoint URL: `https` (plain `http` only to loopback, and loopback only when

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use crate::email::{deliver as deliver_email, raw_email, site_address};
 use crate::identity::{now, unique_email};
 use crate::integrations::{
-    HUBSPOT_TOKEN, customer_session, deliver_signed, event, integration_of, set_up as set_up_stripe,
-    stripe_customer, subscription, traits_of,
+    HUBSPOT_TOKEN, customer_session, deliver_signed, event, integration_of, set_up as set_up_stripe, stripe_customer,
+    subscription, traits_of,
 };
 use crate::support::{Reply, Site, conversation_of, edge, poll, site_with_articles};
 use crate::webhooks::{Receiver, add_endpoint, check_signed};
@@ -51,7 +51,8 @@ fn set_up_linear(site: &Site, extra: Value) -> (String, String) {
         "linear/webhook",
         Some(&json!({ "team": team, "url": url, "secret": LINEAR_SECRET })),
     );
-    let mut body = json!({ "api_key": LINEAR_KEY, "team_id": team, "label_ids": [label], "webhook_secret": LINEAR_SECRET });
+    let mut body =
+        json!({ "api_key": LINEAR_KEY, "team_id": team, "label_ids": [label], "webhook_secret": LINEAR_SECRET });
     for (key, value) in extra.as_object().unwrap() {
         body[key] = value.clone();
     }
@@ -115,8 +116,12 @@ fn a_bug_is_filed_once_its_failures_lose_nothing_and_only_a_signed_fresh_close_i
     let site = site_with_articles();
     let email = unique_email("bo");
     let session = customer_session(&site, &email, "attached");
-    site.send(&session, "q1", "The *export* button does [nothing](https://evil.example)")
-        .expect_ok(200);
+    site.send(
+        &session,
+        "q1",
+        "The *export* button does [nothing](https://evil.example)",
+    )
+    .expect_ok(200);
     let conversation = conversation_of(&site, &session);
 
     // Not set up: nothing to file in.
@@ -125,9 +130,18 @@ fn a_bug_is_filed_once_its_failures_lose_nothing_and_only_a_signed_fresh_close_i
 
     // Settings are checked.
     for (body, field) in [
-        (json!({ "api_key": "sk_live_nope", "team_id": team, "webhook_secret": LINEAR_SECRET }), "api_key"),
-        (json!({ "api_key": LINEAR_KEY, "team_id": "ENG", "webhook_secret": LINEAR_SECRET }), "team_id"),
-        (json!({ "api_key": LINEAR_KEY, "team_id": team, "webhook_secret": "short" }), "webhook_secret"),
+        (
+            json!({ "api_key": "sk_live_nope", "team_id": team, "webhook_secret": LINEAR_SECRET }),
+            "api_key",
+        ),
+        (
+            json!({ "api_key": LINEAR_KEY, "team_id": "ENG", "webhook_secret": LINEAR_SECRET }),
+            "team_id",
+        ),
+        (
+            json!({ "api_key": LINEAR_KEY, "team_id": team, "webhook_secret": "short" }),
+            "webhook_secret",
+        ),
         (
             json!({ "api_key": LINEAR_KEY, "team_id": team, "webhook_secret": LINEAR_SECRET, "label_ids": ["x"] }),
             "label_ids",
@@ -172,7 +186,10 @@ fn a_bug_is_filed_once_its_failures_lose_nothing_and_only_a_signed_fresh_close_i
     );
     assert!(description.contains("Reproduced in Firefox"), "{description}");
     assert!(description.contains(&conversation), "a link back: {description}");
-    assert_eq!(issue["title"], "The *export* button does [nothing](https://evil.example)");
+    assert_eq!(
+        issue["title"],
+        "The *export* button does [nothing](https://evil.example)"
+    );
     // Marked again: the same issue, nothing new filed.
     let again = mark_as_bug(&site, &conversation, &json!({}));
     assert_eq!(again.expect_ok(200)["issue"]["id"], issue["id"]);
@@ -222,10 +239,7 @@ fn a_bug_is_filed_once_its_failures_lose_nothing_and_only_a_signed_fresh_close_i
     let repeat = move_issue(id, "type=completed");
     assert_eq!(repeat["body"]["duplicate"], true, "{repeat}");
     let transcript = site.transcript(&session);
-    let news: Vec<&Value> = transcript
-        .iter()
-        .filter(|m| m["bot"]["kind"] == "bug_fixed")
-        .collect();
+    let news: Vec<&Value> = transcript.iter().filter(|m| m["bot"]["kind"] == "bug_fixed").collect();
     assert_eq!(news.len(), 1, "{transcript:?}");
     assert_eq!(news[0]["text"], "Fixed! Sorry for the trouble.");
     assert_eq!(news[0]["bot"]["issue"], "ENG-1");
@@ -321,13 +335,18 @@ fn the_seed_story_billing_in_crm_back_and_the_bug_fix_reaches_the_customer_by_em
     assert_eq!(issues.len(), 1);
     assert_eq!(issues[0]["title"], "CSV export crashes");
     let description = issues[0]["description"].as_str().unwrap();
-    assert!(description.contains("Any news on the CSV export crash?"), "{description}");
+    assert!(
+        description.contains("Any news on the CSV export crash?"),
+        "{description}"
+    );
     assert!(description.contains("**Channels:** chat, email"), "{description}");
     let reply = json!({ "id": "r1", "text": "Thanks Sam, engineering is on it." });
     let path = site.path(&format!("/conversations/{conversation}/replies"));
     edge().json("POST", &path, Some(&site.admin_key), &reply).expect_ok(200);
     let path = site.path(&format!("/conversations/{conversation}/resolve"));
-    edge().json("POST", &path, Some(&site.admin_key), &json!({})).expect_ok(200);
+    edge()
+        .json("POST", &path, Some(&site.admin_key), &json!({}))
+        .expect_ok(200);
     let notes = poll(
         || {
             edge()
@@ -348,10 +367,7 @@ fn the_seed_story_billing_in_crm_back_and_the_bug_fix_reaches_the_customer_by_em
     assert_eq!(closed["body"]["delivered_by"], "email", "{closed}");
     let mails = poll(|| edge().mail_to(&email), before + 1);
     let news = mails.last().unwrap();
-    assert!(
-        news["TextBody"].as_str().unwrap().contains("has been fixed"),
-        "{news}"
-    );
+    assert!(news["TextBody"].as_str().unwrap().contains("has been fixed"), "{news}");
     assert!(news["Subject"].as_str().unwrap().contains("CSV export"), "{news}");
     let shown = integration_of(&site, "linear");
     assert!(shown["last_error"].is_null() && shown["last_ok_at"].is_u64(), "{shown}");

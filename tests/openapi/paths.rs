@@ -468,7 +468,7 @@ fn integrations(d: &mut Doc) {
             .errors(&[401, 404])
             .done(),
     );
-    let kind = json!({"name": "integration", "in": "path", "required": true, "description": "The integration.", "schema": {"enum": ["stripe", "hubspot", "connector"]}});
+    let kind = json!({"name": "integration", "in": "path", "required": true, "description": "The integration.", "schema": {"enum": ["stripe", "hubspot", "linear", "connector"]}});
     let stripe = obj(&[
         (
             "api_key",
@@ -504,9 +504,30 @@ fn integrations(d: &mut Doc) {
             ),
         ],
     );
+    let uuid = json!({"type": "string", "format": "uuid"});
+    let linear = obj_opt(
+        &[
+            (
+                "api_key",
+                json!({"type": "string", "pattern": "^lin_api_[A-Za-z0-9_]{16,248}$"}),
+            ),
+            ("team_id", uuid.clone()),
+            (
+                "webhook_secret",
+                json!({"type": "string", "pattern": "^[!-~]{16,256}$"}),
+            ),
+        ],
+        &[
+            (
+                "label_ids",
+                nullable(json!({"type": "array", "maxItems": 10, "items": uuid})),
+            ),
+            ("fixed_message", nullable(text(1, 1000))),
+        ],
+    );
     let mut put = Op::new("putIntegration", "Site admin", "Set up an integration (replaces its settings)")
-        .about("`stripe`: a secret or restricted API key (read access to customers, subscriptions and invoices) and the webhook endpoint's signing secret. `hubspot`: a private app's access token and the contact properties to read. `connector`: your own https endpoint, which we ask for a customer's traits (signed like our webhooks, with a new `secret` returned by this call only), how long its answers are cached and how long it may take. Secrets are stored, never returned (but for the connector's, once).")
-        .json(json!({"anyOf": [stripe, hubspot, connector]}))
+        .about("`stripe`: a secret or restricted API key (read access to customers, subscriptions and invoices) and the webhook endpoint's signing secret. `hubspot`: a private app's access token and the contact properties to read. `linear`: a personal API key, the team bugs are filed in (and labels they get), the signing secret of the Linear webhook you point at `webhook_url`, and what customers are told when their bug is fixed. `connector`: your own https endpoint, which we ask for a customer's traits (signed like our webhooks, with a new `secret` returned by this call only), how long its answers are cached and how long it may take. Secrets are stored, never returned (but for the connector's, once).")
+        .json(json!({"anyOf": [stripe, hubspot, linear, connector]}))
         .ok(200, "The integration, with the webhook URL to give the service.", info)
         .errors(&[401, 404])
         .done();
@@ -540,6 +561,31 @@ fn integrations(d: &mut Doc) {
                 ),
             )
             .errors(&[401, 404, 502])
+            .done(),
+    );
+    d.add(
+        "POST",
+        "/v1/sites/{site}/integrations/linear/webhook",
+        Auth::None,
+        Op::new("linearWebhook", "Inbound channels", "A Linear webhook")
+            .about("Checks `Linear-Signature` (HMAC-SHA256 of the body with the webhook's signing secret, hex) and `webhookTimestamp` (within 60 s of now) before reading anything. An issue filed from a conversation moving to a completed state tells its customer, on the channel they last wrote on; canceled or reopened leaves staff a note. Everything else is acknowledged and ignored; each close is told once.")
+            .header("Linear-Signature", false, "Linear's signature: hex HMAC-SHA256 of the body.")
+            .body(true, json!({"application/json": {"schema": {"type": "object"}}}), 512 * 1024)
+            .ok(
+                200,
+                "Received: whether it changed anything (`applied`), or had before (`duplicate`), and how the customer was told.",
+                obj_opt(
+                    &[("received", json!({"type": "boolean"}))],
+                    &[
+                        ("applied", json!({"type": "boolean"})),
+                        ("duplicate", json!({"type": "boolean"})),
+                        ("conversation", string()),
+                        ("outcome", json!({"enum": ["fixed", "canceled", "reopened"]})),
+                        ("delivered_by", nullable(string())),
+                    ],
+                ),
+            )
+            .errors(&[401, 404])
             .done(),
     );
 }
@@ -1316,6 +1362,21 @@ fn staff(d: &mut Doc) {
                 "team": nullable(text(1, 60)), "article": nullable(string()), "propose": nullable(json!({"type": "boolean"}))}}))
             .ok(200, "Resolved.", resolved)
             .errors(&[401, 404])
+            .done(),
+    );
+    let filed = d.res::<int::FiledBug>();
+    d.add(
+        "POST",
+        &format!("{base}/bug"),
+        Auth::Staff,
+        Op::new("fileBug", tag, "Mark a conversation as a bug: file it in Linear")
+            .about("Files a Linear issue with the customer's latest words (escaped), the channels, why the bot handed over and what it tried, your `details`, and a link back; leaves a note in the conversation. Once per conversation: marking again answers the same issue (200, `created: false`). When the issue is fixed, the customer is told where they are.")
+            .optional_json(json!({"type": "object", "properties": {
+                "title": nullable(text(0, shared::linear::MAX_TITLE_CHARS)),
+                "details": nullable(text(0, shared::linear::MAX_DETAILS_CHARS))}}))
+            .ok(201, "Filed.", filed.clone())
+            .ok(200, "Filed before: that issue.", filed)
+            .errors(&[401, 404, 429, 502])
             .done(),
     );
     let note = d.res::<int::Note>();

@@ -35,8 +35,8 @@ use crate::internal::{
     SendCommand, SiteCommand, SiteRecord, StaffConversation, StaffKeyInfo, UndoReport, WebhookInfo,
 };
 use crate::internal::{
-    ChannelInfo, ChannelProof, FeedbackCommand, FiledBug, InboundAccepted, InboxStatus, IntegrationInfo, Note, NoteCommand,
-    SmsConfig, VoiceConfig, VoiceReply, WebhookFormat, WhatsappConfig,
+    ChannelInfo, ChannelProof, FeedbackCommand, FiledBug, InboundAccepted, InboxStatus, IntegrationInfo, Note,
+    NoteCommand, SmsConfig, VoiceConfig, VoiceReply, WebhookFormat, WhatsappConfig,
 };
 use crate::route::{self, Route};
 use shared::package;
@@ -1891,7 +1891,9 @@ fn linear_settings(
     };
     let api_key = text("api_key")
         .filter(|key| {
-            key.starts_with("lin_api_") && (24..=256).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            key.starts_with("lin_api_")
+                && (24..=256).contains(&key.len())
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         })
         .ok_or_else(|| {
             ApiError::field(
@@ -1902,7 +1904,12 @@ fn linear_settings(
     let team_id = text("team_id")
         .map(|id| id.to_lowercase())
         .filter(|id| uuid(id))
-        .ok_or_else(|| ApiError::field("team_id", "`team_id` is the id (a UUID) of the Linear team bugs are filed in"))?;
+        .ok_or_else(|| {
+            ApiError::field(
+                "team_id",
+                "`team_id` is the id (a UUID) of the Linear team bugs are filed in",
+            )
+        })?;
     let label_ids: Vec<String> = match body.get("label_ids") {
         None | Some(serde_json::Value::Null) => Vec::new(),
         Some(serde_json::Value::Array(items)) => items
@@ -1910,7 +1917,12 @@ fn linear_settings(
             .map(|item| item.as_str().map(str::to_lowercase).filter(|id| uuid(id)))
             .collect::<Option<Vec<_>>>()
             .filter(|ids| ids.len() <= 10)
-            .ok_or_else(|| ApiError::field("label_ids", "`label_ids` is a list of at most 10 Linear label ids (UUIDs)"))?,
+            .ok_or_else(|| {
+                ApiError::field(
+                    "label_ids",
+                    "`label_ids` is a list of at most 10 Linear label ids (UUIDs)",
+                )
+            })?,
         Some(_) => return Err(ApiError::field("label_ids", "`label_ids` is a list of label ids")),
     };
     let webhook_secret = text("webhook_secret")

@@ -25,10 +25,10 @@ use worker::{
 use super::http::{error_response, internal, json, now_ms, site_command};
 use crate::api_error::ApiError;
 use crate::internal::{
-    AgentReplyCommand, AgentReplyResult, AnswerReply, BugCommand, CallCommand, CallReply, ConversationExport, ConversationKey,
-    DirectoryCommand, EmailContext, EraseReport, FeedbackCommand, HandoffCommand, InboundCommand, InboundResult,
-    JoinCommand, MemberCommand, Note, NoteCommand, Package, Rating, SendCommand, SiteCommand, SplitCommand,
-    StaffConversation,
+    AgentReplyCommand, AgentReplyResult, AnswerReply, BugCommand, CallCommand, CallReply, ConversationExport,
+    ConversationKey, DirectoryCommand, EmailContext, EraseReport, FeedbackCommand, HandoffCommand, InboundCommand,
+    InboundResult, JoinCommand, MemberCommand, Note, NoteCommand, Package, Rating, SendCommand, SiteCommand,
+    SplitCommand, StaffConversation,
 };
 
 const SCHEMA: &str = "
@@ -470,9 +470,7 @@ impl ConversationObject {
             }
             "/bug-report" => json(200, &self.bug_report()?),
             "/bug" => {
-                let body: BugCommand = super::http::read_json(req)
-                    .await
-                    .map_err(|e| internal("bug body", e))?;
+                let body: BugCommand = super::http::read_json(req).await.map_err(|e| internal("bug body", e))?;
                 json(200, &self.bug_changed(body).await?)
             }
             "/resolution" => json(200, &shared::learning::resolution_of(&self.all_messages()?)),

@@ -433,7 +433,10 @@ impl ProfileDirectory {
                     target.set_trait(&name, incoming, &rules);
                 }
                 self.write(&target)?;
-                json(200, &serde_json::json!({ "profile": target.id, "created": created }))
+                json(
+                    200,
+                    &serde_json::json!({ "profile": target.id, "created": created, "customer": target }),
+                )
             }
             DirectoryCommand::Import {
                 people,

@@ -276,8 +276,9 @@ pub fn unanswered(sql: &SqlStorage, from: u64, to: u64) -> Result<Vec<QuestionTo
 }
 
 /// Each customer's (conversation's) contacts in the recent week up to `today` and in the
-/// baseline weeks before, for those with enough recent ones to matter.
-pub fn churn_counts(sql: &SqlStorage, today: u64) -> Result<Vec<ContactCounts>, ApiError> {
+/// baseline weeks before, for those with enough recent ones to matter: every customer's, or
+/// only `conversation`'s.
+pub fn churn_counts(sql: &SqlStorage, today: u64, conversation: Option<&str>) -> Result<Vec<ContactCounts>, ApiError> {
     #[derive(Deserialize)]
     struct CountRow {
         conversation: String,
@@ -286,18 +287,26 @@ pub fn churn_counts(sql: &SqlStorage, today: u64) -> Result<Vec<ContactCounts>, 
     }
     let recent_start = (today + 1).saturating_sub(insight::CHURN_RECENT_DAYS) as i64;
     let base_start = recent_start - 7 * insight::CHURN_BASELINE_WEEKS as i64;
+    let mut args = vec![
+        SqlStorageValue::from(recent_start),
+        SqlStorageValue::from(recent_start),
+        SqlStorageValue::from(base_start),
+        SqlStorageValue::from(today as i64),
+    ];
+    let only = match conversation {
+        Some(conversation) => {
+            args.push(conversation.into());
+            "AND conversation = ?"
+        }
+        None => "",
+    };
+    args.push(SqlStorageValue::from(insight::CHURN_MIN_RECENT as i64));
+    let query = format!(
+        "SELECT conversation, SUM(day >= ?) AS recent, SUM(day < ?) AS before FROM contacts
+         WHERE day >= ? AND day <= ? {only} GROUP BY conversation HAVING recent >= ?"
+    );
     let rows: Vec<CountRow> = sql
-        .exec(
-            "SELECT conversation, SUM(day >= ?) AS recent, SUM(day < ?) AS before FROM contacts
-             WHERE day >= ? AND day <= ? GROUP BY conversation HAVING recent >= ?",
-            vec![
-                SqlStorageValue::from(recent_start),
-                SqlStorageValue::from(recent_start),
-                SqlStorageValue::from(base_start),
-                SqlStorageValue::from(today as i64),
-                SqlStorageValue::from(insight::CHURN_MIN_RECENT as i64),
-            ],
-        )
+        .exec(&query, args)
         .and_then(|c| c.to_array())
         .map_err(|e| internal("counting contacts", e))?;
     Ok(rows

@@ -32,8 +32,8 @@ use learning::ArticleChange;
 use super::http::{directory, error_response, internal, json, now_ms};
 use crate::api_error::ApiError;
 use crate::internal::{
-    AnswerReply, AttemptResult, ChannelInfo, DeadLetterInfo, Delivery, DirectoryCommand, IdentitySecret,
-    AttemptPlan, MAX_IDENTITY_SECRETS, QueueEntry, SiteCommand, SiteRecord, StaffKeyInfo, WebhookFormat, WebhookInfo, WebhookTarget,
+    AnswerReply, AttemptPlan, AttemptResult, ChannelInfo, DeadLetterInfo, Delivery, DirectoryCommand, IdentitySecret,
+    MAX_IDENTITY_SECRETS, QueueEntry, SiteCommand, SiteRecord, StaffKeyInfo, WebhookFormat, WebhookInfo, WebhookTarget,
 };
 
 const SCHEMA: &str = "
@@ -95,7 +95,7 @@ CREATE TABLE IF NOT EXISTS identity_secrets (
 );";
 
 /// Columns added after the first release; adding one that exists fails harmlessly.
-const MIGRATIONS: [&str; 12] = [
+const MIGRATIONS: [&str; 13] = [
     "ALTER TABLE site ADD COLUMN trait_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE site ADD COLUMN escalation_rules TEXT NOT NULL DEFAULT '{}'",
     "ALTER TABLE staff_keys ADD COLUMN team TEXT",
@@ -109,6 +109,8 @@ const MIGRATIONS: [&str; 12] = [
     "ALTER TABLE site ADD COLUMN privacy TEXT NOT NULL DEFAULT '{}'",
     // When a Slack endpoint may take its next message (ms).
     "ALTER TABLE webhooks ADD COLUMN next_send_at INTEGER NOT NULL DEFAULT 0",
+    // When staff were last told a conversation's contacts jumped (one alert a churn week).
+    "CREATE TABLE IF NOT EXISTS churn_alerts (conversation TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 ];
 
 /// The webhook format as stored.
@@ -136,6 +138,29 @@ fn customer_label(profile: &Profile) -> Option<String> {
         (name, identity) => name.or(identity),
     }
 }
+
+/// What a customer's account is worth, for a person reading a notification: their plan and
+/// lifetime value, from the billing traits (e.g. "Pro, 74 usd paid").
+fn account_value(profile: &Profile) -> Option<String> {
+    let text = |name: &str| {
+        profile.traits.get(name).map(|t| match &t.value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    let paid = text("lifetime_value").map(|v| match text("currency") {
+        Some(currency) => format!("{v} {currency} paid"),
+        None => format!("{v} paid"),
+    });
+    match (text("plan"), paid) {
+        (Some(plan), Some(paid)) => Some(format!("{plan}, {paid}")),
+        (plan, paid) => plan.or(paid),
+    }
+}
+
+/// A customer message this recent is someone writing now (not an import of old events): only
+/// then can it raise a churn alert.
+const CHURN_LIVE_MS: u64 = 60 * 60 * 1000;
 
 /// How long the queue consumer holds a delivery while it attempts it: the receiver's 15-second
 /// timeout and some margin.
@@ -719,7 +744,10 @@ impl SiteObject {
                 self.sql()
                     .exec(
                         "UPDATE outbox SET leased_until = ? WHERE key = ?",
-                        vec![SqlStorageValue::from((not_before + ATTEMPT_LEASE_MS) as i64), key.into()],
+                        vec![
+                            SqlStorageValue::from((not_before + ATTEMPT_LEASE_MS) as i64),
+                            key.into(),
+                        ],
                     )
                     .map_err(|e| internal("leasing a delivery", e))?;
                 let target = WebhookTarget {
@@ -1017,9 +1045,7 @@ impl SiteObject {
             | SiteCommand::CustomerContext { .. }
             | SiteCommand::CrmNote { .. }
             | SiteCommand::FileBug { .. }
-            | SiteCommand::LinearWebhook { .. } => {
-                Err(internal("SiteObject", "handled by integrations"))
-            }
+            | SiteCommand::LinearWebhook { .. } => Err(internal("SiteObject", "handled by integrations")),
         }
     }
 
@@ -1110,7 +1136,7 @@ impl SiteObject {
     /// The churn watch-list: customers whose contact rate jumped, weighted by the value trait of
     /// the site's high-value rule (read from each customer's profile), highest score first.
     async fn churn(&self, today: u64) -> std::result::Result<Response, ApiError> {
-        let counts = super::metrics::churn_counts(&self.sql(), today)?;
+        let counts = super::metrics::churn_counts(&self.sql(), today, None)?;
         let mut signals = shared::insight::churn_signals(&counts);
         signals.truncate(50);
         let (site, rules) = self.escalation_rules()?;
@@ -1136,7 +1162,7 @@ impl SiteObject {
         let new = super::metrics::record(&self.sql(), events)?;
         let recorded = new.len();
         let mut voted = false;
-        for event in new {
+        for event in &new {
             if let shared::metrics::EventKind::Helpful {
                 article,
                 yes,
@@ -1147,6 +1173,21 @@ impl SiteObject {
                 voted = true;
             }
         }
+        // A customer writing now whose contacts jumped: staff hear of it at once.
+        let now = now_ms();
+        let mut live: Vec<&str> = new
+            .iter()
+            .filter(|e| matches!(e.kind, shared::metrics::EventKind::CustomerMessage) && e.at + CHURN_LIVE_MS >= now)
+            .map(|e| e.conversation.as_str())
+            .collect();
+        live.dedup();
+        let mut alerted = false;
+        for conversation in live {
+            alerted |= self.watch_contacts(conversation, now).await?;
+        }
+        if alerted {
+            self.send_outbox().await?;
+        }
         // Only a vote can make a rebuild due: most events (every message) leave the alarm be.
         if voted {
             self.schedule_alarm().await?;
@@ -1156,6 +1197,50 @@ impl SiteObject {
             200,
             &serde_json::json!({ "received": events.len(), "recorded": recorded }),
         )
+    }
+
+    /// Whether `conversation`'s contacts jumped (the churn watch's rule), and if so, tells staff
+    /// (`customer.churn_risk`), at most once a churn week per conversation.
+    async fn watch_contacts(&self, conversation: &str, now: u64) -> std::result::Result<bool, ApiError> {
+        let today = now / 86_400_000;
+        let counts = super::metrics::churn_counts(&self.sql(), today, Some(conversation))?;
+        let Some(signal) = shared::insight::churn_signals(&counts).into_iter().next() else {
+            return Ok(false);
+        };
+        let rows: Vec<DueRow> = self
+            .sql()
+            .exec(
+                "SELECT at AS due FROM churn_alerts WHERE conversation = ?",
+                vec![conversation.into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal("reading churn alerts", e))?;
+        let week_ms = shared::insight::CHURN_RECENT_DAYS * 86_400_000;
+        if rows
+            .first()
+            .and_then(|r| r.due)
+            .is_some_and(|at| at as u64 + week_ms > now)
+        {
+            return Ok(false);
+        }
+        self.sql()
+            .exec(
+                "INSERT OR REPLACE INTO churn_alerts (conversation, at) VALUES (?, ?)",
+                vec![conversation.into(), SqlStorageValue::from(now as i64)],
+            )
+            .map_err(|e| internal("keeping a churn alert", e))?;
+        let site = self.existing()?.id;
+        let lookup = DirectoryCommand::ProfileOfConversation {
+            conversation: conversation.to_owned(),
+        };
+        let profile: Option<Profile> = directory(&self.env, &site, lookup).await?;
+        let risk = shared::insight::ChurnRisk::ContactsJumped {
+            recent_contacts: signal.recent_contacts,
+            usual_per_week: signal.usual_per_week,
+        };
+        let key = format!("contacts:{conversation}:{today}");
+        self.emit_churn_risk(&risk, profile.as_ref(), Some(conversation), &key, now)?;
+        Ok(true)
     }
 
     fn store_index(&self, index: &Index) -> std::result::Result<(), ApiError> {
@@ -1285,6 +1370,44 @@ impl SiteObject {
         self.emit(event, &key, at, data, conversation, &slack, link)
     }
 
+    /// Tells staff a customer may be about to leave (`customer.churn_risk`), once per `key`:
+    /// the risk, the customer's profile and their conversation (the one given, else their
+    /// active one), and in Slack who they are and what their account is worth.
+    fn emit_churn_risk(
+        &self,
+        risk: &shared::insight::ChurnRisk,
+        profile: Option<&Profile>,
+        conversation: Option<&str>,
+        key: &str,
+        at: u64,
+    ) -> std::result::Result<(), ApiError> {
+        let site = self.existing()?;
+        let conversation = conversation.or_else(|| profile.and_then(|p| p.conversations.first().map(String::as_str)));
+        let data = serde_json::json!({
+            "site": site.id,
+            "risk": risk,
+            "profile": profile,
+            "conversation": conversation,
+        });
+        let customer = profile.and_then(customer_label);
+        let value = profile.and_then(account_value);
+        let slack = SlackEvent::ChurnRisk {
+            customer: customer.as_deref(),
+            risk,
+            value: value.as_deref(),
+        };
+        let key = format!("churn:{key}");
+        self.emit(
+            "customer.churn_risk",
+            &key,
+            at,
+            data,
+            conversation.unwrap_or_default(),
+            &slack,
+            None,
+        )
+    }
+
     /// Queues `event` for every endpoint subscribed to it. The delivery id is derived from the
     /// event (`key`) and the endpoint, so the same event queued twice is one event to receivers.
     #[allow(clippy::too_many_arguments)]
@@ -1314,7 +1437,11 @@ impl SiteObject {
                 WebhookFormat::Slack => slack_payload
                     .get_or_insert_with(|| {
                         // Events without a package still link to the conversation's transcript.
-                        let link = link.clone().or_else(|| self.transcript_link(&site, conversation, at));
+                        let link = link.clone().or_else(|| {
+                            (!conversation.is_empty())
+                                .then(|| self.transcript_link(&site, conversation, at))
+                                .flatten()
+                        });
                         let mut message = slack::message(
                             &record.name,
                             conversation,

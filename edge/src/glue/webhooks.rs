@@ -55,10 +55,17 @@ async fn deliver(env: &Env, delivery: &Delivery) -> Result<(), ApiError> {
         // The endpoint's slots are taken for a while: the queue brings it back then (and should
         // that fail, the outbox sends it).
         AttemptPlan::Later { until } => {
-            let delay = until.saturating_sub(now_ms()).div_ceil(1000).clamp(1, MAX_QUEUE_DELAY_SECS);
+            let delay = until
+                .saturating_sub(now_ms())
+                .div_ceil(1000)
+                .clamp(1, MAX_QUEUE_DELAY_SECS);
             let queue = env.queue("WEBHOOKS").map_err(|e| internal("webhook queue", e))?;
             return queue
-                .send(MessageBuilder::new(delivery.clone()).delay_seconds(delay as u32).build())
+                .send(
+                    MessageBuilder::new(delivery.clone())
+                        .delay_seconds(delay as u32)
+                        .build(),
+                )
                 .await
                 .map_err(|e| internal("requeueing a webhook", e));
         }

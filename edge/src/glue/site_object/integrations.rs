@@ -287,6 +287,12 @@ impl SiteObject {
         let applied: serde_json::Value = crate::glue::http::directory(&self.env, &record.id, command).await?;
         self.remember_event(&event.id)?;
         self.integration_outcome("stripe", Ok(()));
+        if let Some(risk) = &event.risk {
+            let profile: Option<shared::profile::Profile> = serde_json::from_value(applied["customer"].clone()).ok();
+            let key = format!("stripe:{}", event.id);
+            self.emit_churn_risk(risk, profile.as_ref(), None, &key, event.created * 1000)?;
+            self.send_outbox().await?;
+        }
         json(
             200,
             &serde_json::json!({ "received": true, "applied": true, "profile": applied["profile"] }),
