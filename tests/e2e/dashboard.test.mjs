@@ -3,6 +3,7 @@
 // a click. Screenshot: target/e2e/dashboard.png.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { EDGE, axeViolations, createSiteWithKey, launchBrowser } from "./pages.mjs";
 
@@ -91,6 +92,28 @@ async function resolvedByStaff(site) {
   return resolved.proposal;
 }
 
+/** Stripe and Linear set up; a Stripe event about a customer Stripe does not know leaves Stripe
+ * failing, with its error. */
+async function integrationsWithAFailure(site) {
+  const secret = "whsec_dashboard_test_0123456789";
+  await call(site, "PUT", "/integrations/stripe", { api_key: "sk_test_dashboard_0123456789", webhook_secret: secret });
+  await call(site, "PUT", "/integrations/linear", {
+    api_key: "lin_api_dashboard0123456789abcdefghijklmnop",
+    team_id: "0f6ad2b8-1c1e-4f4e-9c1e-5d9a3b7c2e10",
+    webhook_secret: "lin_wh_dashboard_0123456789",
+  });
+  const t = Math.floor(Date.now() / 1000);
+  const body = JSON.stringify({ id: "evt_dash_1", object: "event", type: "customer.subscription.updated", created: t,
+    data: { object: { id: "sub_x", object: "subscription", customer: "cus_nobody_knows", status: "active" } } });
+  const signature = createHmac("sha256", secret).update(`${t}.${body}`).digest("hex");
+  const response = await fetch(`${EDGE}/v1/sites/${site.id}/integrations/stripe/webhook`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "Stripe-Signature": `t=${t},v1=${signature}` },
+    body,
+  });
+  assert.equal(response.status, 502, await response.text());
+}
+
 test("the dashboard charts a month of history, keeps hostile text as text and approves a proposal", async () => {
   const site = await createSiteWithKey("dash", ["https://shop.example"], ARTICLES);
   const now = Date.now();
@@ -102,6 +125,7 @@ test("the dashboard charts a month of history, keeps hostile text as text and ap
   assert.equal(again.recorded, 0, "an import sent twice counts once");
   const proposal = await resolvedByStaff(site);
   assert.equal(proposal.kind, "article");
+  await integrationsWithAFailure(site);
   const report = await call(site, "GET", "/metrics");
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -140,6 +164,12 @@ test("the dashboard charts a month of history, keeps hostile text as text and ap
   assert.match(asked[1], /bitcoin/, asked.join(" | "));
   const watched = await tab.locator("#churn tbody td:first-child").allTextContents();
   assert.deepEqual(watched, ["watch-me"]);
+  // A failing integration shows, with why; one set up but not used yet says so.
+  const stripe = await tab.locator('#integrations tr[data-integration="stripe"] td').allTextContents();
+  assert.equal(stripe[1], "Failing", stripe.join(" | "));
+  assert.match(stripe[3], /No such customer: 'cus_nobody_knows'/);
+  const linear = await tab.locator('#integrations tr[data-integration="linear"] td').allTextContents();
+  assert.deepEqual(linear.slice(0, 2), ["Linear (bugs)", "Not used yet"]);
   assert.deepEqual(await axeViolations(tab, "body"), []);
   await tab.screenshot({ path: new URL("dashboard.png", OUTPUT).pathname, fullPage: true });
 

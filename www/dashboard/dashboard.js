@@ -1,6 +1,6 @@
-// The support dashboard: reads the site's metrics and knowledge proposals through the admin API
-// (the key stays in this tab's sessionStorage) and draws them as SVG. Every text from the API is
-// set with textContent, never parsed as HTML.
+// The support dashboard: reads the site's metrics, knowledge proposals and integrations' health
+// through the admin API (the key stays in this tab's sessionStorage) and draws them as SVG.
+// Every text from the API is set with textContent, never parsed as HTML.
 
 const SVG = "http://www.w3.org/2000/svg";
 const COLOURS = {
@@ -203,6 +203,32 @@ function churn(customers) {
   }
 }
 
+const NAMES = { stripe: "Stripe (billing)", hubspot: "HubSpot (CRM)", linear: "Linear (bugs)", connector: "Your connector" };
+const when = (ms) => (ms == null ? "–" : `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`);
+
+/** Each integration and how it last went: a failing one says why. */
+function integrations(list) {
+  const body = $("integrations").tBodies[0];
+  body.replaceChildren();
+  if (list.length === 0) {
+    const row = el("tr");
+    row.append(el("td", "None set up (see the integrations guide).", { colspan: "4", class: "empty" }));
+    body.append(row);
+    return;
+  }
+  for (const i of list) {
+    const failing = i.last_error != null;
+    const row = el("tr", undefined, { "data-integration": i.kind });
+    row.append(
+      el("td", NAMES[i.kind] ?? i.kind),
+      el("td", failing ? "Failing" : i.last_ok_at == null ? "Not used yet" : "Working", failing ? { class: "bad" } : {}),
+      el("td", when(i.last_ok_at)),
+      el("td", failing ? `${i.last_error} (${when(i.last_error_at)})` : "–"),
+    );
+    body.append(row);
+  }
+}
+
 async function proposals() {
   const list = $("proposals");
   const { proposals: pending } = await (await api("/proposals")).json();
@@ -266,6 +292,7 @@ async function show() {
   topics(report.topics);
   unanswered((await (await api(`/metrics/unanswered${query}`)).json()).topics);
   churn((await (await api("/metrics/churn")).json()).customers);
+  integrations((await (await api("/integrations")).json()).integrations);
   await proposals();
   $("board").hidden = false;
   const clock = report.business_hours ? `; times within opening hours, ${report.business_hours}` : "";
