@@ -168,6 +168,10 @@ proptest! {
             prop_assert!(event.id.starts_with("evt_") && event.customer.starts_with("cus_"));
         }
         let _ = shared::hubspot::contact(&value);
+        let _ = shared::linear::state_change(body.as_bytes());
+        if let Ok(issue) = shared::linear::created(&value) {
+            prop_assert!(!issue.id.is_empty() && !issue.url.is_empty());
+        }
         let _ = shared::stripe::summary(&value, &value, &value);
         if let Some(params) = value.as_object() {
             let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();

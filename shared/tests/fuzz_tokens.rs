@@ -63,6 +63,7 @@ proptest! {
         let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         prop_assert!(webhook::verify("msg_1", NOW, &token, token.as_bytes(), &[secret], NOW).is_err());
         prop_assert!(shared::stripe::verify("whsec_stripe_secret", Some(&token), token.as_bytes(), NOW).is_err());
+        prop_assert!(shared::linear::verify("lin_wh_secret_0123456789", Some(&token), token.as_bytes(), NOW * 1000).is_err());
     }
 
     #[test]
@@ -75,6 +76,28 @@ proptest! {
         prop_assume!(tampered[at] != to);
         tampered[at] = to;
         prop_assert!(shared::stripe::verify("whsec_stripe_secret", Some(&header), &tampered, NOW).is_err());
+        // Linear's webhooks too.
+        let body = format!(r#"{{"action":"update","type":"Issue","data":{{"id":"i1","state":{{"type":"completed"}}}},"updatedFrom":{{"stateId":"s"}},"webhookTimestamp":{}}}"#, NOW * 1000);
+        let signature = shared::linear::sign("lin_wh_secret_0123456789", body.as_bytes());
+        prop_assert!(shared::linear::verify("lin_wh_secret_0123456789", Some(&signature), body.as_bytes(), NOW * 1000).is_ok());
+        let mut tampered = body.into_bytes();
+        let at = at % tampered.len();
+        prop_assume!(tampered[at] != to);
+        tampered[at] = to;
+        prop_assert!(shared::linear::verify("lin_wh_secret_0123456789", Some(&signature), &tampered, NOW * 1000).is_err());
+    }
+
+    #[test]
+    fn escaped_markdown_leaves_no_syntax_unescaped(text in "\\PC{0,120}") {
+        let escaped = shared::linear::escape_markdown(&text);
+        let mut chars = escaped.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                prop_assert!(chars.next().is_some(), "a backslash always escapes something: {escaped}");
+                continue;
+            }
+            prop_assert!(!"[]()<>*_`#!|~@".contains(c), "{c} unescaped in {escaped}");
+        }
     }
 
     #[test]
