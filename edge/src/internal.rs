@@ -237,14 +237,7 @@ pub enum SiteCommand {
     /// Staff mark `conversation` as a bug: a Linear issue is filed with `report` (once per
     /// conversation: a second mark answers the issue filed first, `created: false`).
     FileBug {
-        conversation: String,
-        staff: String,
-        #[serde(default)]
-        title: Option<String>,
-        #[serde(default)]
-        details: Option<String>,
-        report: shared::linear::Report,
-        at: u64,
+        bug: BugToFile,
     },
     /// A Linear webhook: its `Linear-Signature` checked with the integration's signing secret at
     /// `now` (ms); an issue filed from a conversation that is closed tells its customer.
@@ -530,6 +523,21 @@ impl std::fmt::Debug for LinearConfig {
             .field("team_id", &self.team_id)
             .finish_non_exhaustive()
     }
+}
+
+/// A bug staff mark: the conversation, who, their title and note for the engineers (if any),
+/// and what the conversation says (`report`).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct BugToFile {
+    pub conversation: String,
+    pub staff: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub details: Option<String>,
+    pub report: shared::linear::Report,
+    pub at: u64,
 }
 
 /// A conversation's bug, as `POST …/conversations/{id}/bug` answers it.

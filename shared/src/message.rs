@@ -97,4 +97,3 @@ mod tests {
         assert!(validate_client_id(&"a".repeat(MAX_CLIENT_ID_BYTES + 1)).is_err());
     }
 }
-

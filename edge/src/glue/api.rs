@@ -391,10 +391,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             json(200, &reply)
         }
         Route::StripeWebhook { site } => {
-            require_content_type(&req, &["application/json"])?;
-            let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 32).await?;
-            let body = String::from_utf8(body)
-                .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the request body is not UTF-8"))?;
+            let body = service_webhook_body(&mut req).await?;
             let command = SiteCommand::StripeWebhook {
                 signature: req.headers().get("Stripe-Signature").ok().flatten(),
                 body,
@@ -404,10 +401,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             json(200, &reply)
         }
         Route::LinearWebhook { site } => {
-            require_content_type(&req, &["application/json"])?;
-            let body = read_body(&mut req, MAX_JSON_BODY_BYTES * 32).await?;
-            let body = String::from_utf8(body)
-                .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the request body is not UTF-8"))?;
+            let body = service_webhook_body(&mut req).await?;
             let command = SiteCommand::LinearWebhook {
                 signature: req.headers().get("Linear-Signature").ok().flatten(),
                 body,
@@ -420,17 +414,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let staff = require_staff(&req, env, &site).await?.name;
             // Optional body: `{"title": ..., "details": ...}`: the issue's title (else the
             // customer's first quoted words) and a note for the engineers.
-            let has_body = req
-                .headers()
-                .get("Content-Length")
-                .ok()
-                .flatten()
-                .is_some_and(|l| l != "0");
-            let body = if has_body {
-                json_body(&mut req).await?
-            } else {
-                serde_json::Map::new()
-            };
+            let body = optional_json_body(&mut req).await?;
             let text = |name: &'static str, max: usize| -> ApiResult<Option<String>> {
                 match body.get(name) {
                     None | Some(serde_json::Value::Null) => Ok(None),
@@ -451,12 +435,14 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             let report: shared::linear::Report =
                 call::<_, ()>(&stub, "GET", &format!("/bug-report?{query}"), None).await?;
             let command = SiteCommand::FileBug {
-                conversation: conversation.clone(),
-                staff: staff.clone(),
-                title,
-                details,
-                report,
-                at: now_ms(),
+                bug: crate::internal::BugToFile {
+                    conversation: conversation.clone(),
+                    staff: staff.clone(),
+                    title,
+                    details,
+                    report,
+                    at: now_ms(),
+                },
             };
             let filed: FiledBug = site_command(env, &site, &command).await?;
             if filed.created {
@@ -469,7 +455,11 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
                     ),
                     author: staff,
                 };
-                let _: Note = call(&stub, "POST", &format!("/notes?{query}"), Some(&note)).await?;
+                // The issue is filed whatever happens to the note.
+                let noted: Result<Note, ApiError> = call(&stub, "POST", &format!("/notes?{query}"), Some(&note)).await;
+                if let Err(error) = noted {
+                    worker::console_error!("the bug's note was not kept: {}", error.body.message);
+                }
             }
             json(if filed.created { 201 } else { 200 }, &filed)
         }
@@ -1144,29 +1134,19 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
         Route::ClaimConversation { site, conversation } => {
             let staff = require_staff(&req, env, &site).await?.name;
             // Optional body `{"to": "<staff member's name>"}` assigns it to a colleague.
-            let has_body = req
-                .headers()
-                .get("Content-Length")
-                .ok()
-                .flatten()
-                .is_some_and(|l| l != "0");
-            let to = if has_body {
-                match json_body(&mut req).await?.get("to") {
-                    None => staff,
-                    Some(serde_json::Value::String(name)) => {
-                        let keys: Vec<StaffKeyInfo> = site_command(env, &site, &SiteCommand::ListStaffKeys).await?;
-                        if name != "admin" && !keys.iter().any(|k| &k.name == name) {
-                            return Err(ApiError::field(
-                                "to",
-                                format!("no staff member is named {name:?} (see GET /v1/sites/{site}/staff-keys)"),
-                            ));
-                        }
-                        name.clone()
+            let to = match optional_json_body(&mut req).await?.get("to") {
+                None => staff,
+                Some(serde_json::Value::String(name)) => {
+                    let keys: Vec<StaffKeyInfo> = site_command(env, &site, &SiteCommand::ListStaffKeys).await?;
+                    if name != "admin" && !keys.iter().any(|k| &k.name == name) {
+                        return Err(ApiError::field(
+                            "to",
+                            format!("no staff member is named {name:?} (see GET /v1/sites/{site}/staff-keys)"),
+                        ));
                     }
-                    Some(_) => return Err(ApiError::field("to", "`to` is a staff member's name")),
+                    name.clone()
                 }
-            } else {
-                staff
+                Some(_) => return Err(ApiError::field("to", "`to` is a staff member's name")),
             };
             let command = SiteCommand::Assign {
                 conversation,
@@ -1220,17 +1200,7 @@ pub async fn handle(mut req: Request, env: &Env) -> ApiResult<Response> {
             // Optional body: `{"team": ..., "article": ..., "propose": true}`: the team that
             // resolved it (else the staff key's), the article that answered it, and whether to
             // propose what was resolved as knowledge (default yes).
-            let has_body = req
-                .headers()
-                .get("Content-Length")
-                .ok()
-                .flatten()
-                .is_some_and(|l| l != "0");
-            let body = if has_body {
-                json_body(&mut req).await?
-            } else {
-                serde_json::Map::new()
-            };
+            let body = optional_json_body(&mut req).await?;
             let team = optional_team(&body)?.or(staff.team);
             let article = match body.get("article") {
                 None | Some(serde_json::Value::Null) => None,
@@ -2148,6 +2118,28 @@ fn optional_team(body: &serde_json::Map<String, serde_json::Value>) -> ApiResult
 }
 
 /// The conversation object `conversation` of `site`.
+/// A JSON body that may be left out (no `Content-Length`, or 0): an empty object then.
+async fn optional_json_body(req: &mut Request) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
+    let has_body = req
+        .headers()
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .is_some_and(|l| l != "0");
+    if has_body {
+        json_body(req).await
+    } else {
+        Ok(serde_json::Map::new())
+    }
+}
+
+/// A service's webhook body (Stripe, Linear): JSON, up to 512 KiB, as the exact text signed.
+async fn service_webhook_body(req: &mut Request) -> ApiResult<String> {
+    require_content_type(req, &["application/json"])?;
+    let body = read_body(req, MAX_JSON_BODY_BYTES * 32).await?;
+    String::from_utf8(body).map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the request body is not UTF-8"))
+}
+
 fn named_conversation(env: &Env, site: &str, conversation: &str) -> ApiResult<Stub> {
     env.durable_object("CONVERSATIONS")
         .and_then(|ns| ns.get_by_name(&crate::internal::object_name(site, conversation)))

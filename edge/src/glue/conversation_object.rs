@@ -485,15 +485,7 @@ impl ConversationObject {
                         channels.push(message.channel);
                     }
                 }
-                let reasons = self
-                    .escalation()?
-                    .map(|e| {
-                        e.reasons
-                            .iter()
-                            .filter_map(|r| serde_json::to_value(r).ok()?.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let reasons = self.escalation_reasons()?;
                 json(
                     200,
                     &shared::hubspot::Resolved {
@@ -1171,6 +1163,19 @@ impl ConversationObject {
         Ok((message, delivered_by.to_owned(), reason))
     }
 
+    /// Why the conversation was handed to a person (`no_match`, `visitor_asked`, …), if it was.
+    fn escalation_reasons(&self) -> std::result::Result<Vec<String>, ApiError> {
+        Ok(self
+            .escalation()?
+            .map(|e| {
+                e.reasons
+                    .iter()
+                    .filter_map(|r| serde_json::to_value(r).ok()?.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// What a bug filed from this conversation says of it: the customer's latest messages, the
     /// channels, why it was handed over and what the bot answered with.
     fn bug_report(&self) -> std::result::Result<shared::linear::Report, ApiError> {
@@ -1195,15 +1200,7 @@ impl ConversationObject {
             .collect();
         said.reverse();
         report.messages = said;
-        report.reasons = self
-            .escalation()?
-            .map(|e| {
-                e.reasons
-                    .iter()
-                    .filter_map(|r| serde_json::to_value(r).ok()?.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        report.reasons = self.escalation_reasons()?;
         Ok(report)
     }
 

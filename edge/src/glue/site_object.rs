@@ -267,17 +267,7 @@ impl DurableObject for SiteObject {
                 }
             }
             Ok(SiteCommand::CrmNote { conversation, resolved }) => self.queue_crm_note(&conversation, resolved).await,
-            Ok(SiteCommand::FileBug {
-                conversation,
-                staff,
-                title,
-                details,
-                report,
-                at,
-            }) => {
-                self.file_bug(&conversation, &staff, title.as_deref(), details.as_deref(), &report, at)
-                    .await
-            }
+            Ok(SiteCommand::FileBug { bug }) => self.file_bug(&bug).await,
             Ok(SiteCommand::LinearWebhook { signature, body, now }) => {
                 self.linear_webhook(signature.as_deref(), &body, now).await
             }

@@ -14,7 +14,7 @@ use worker::SqlStorageValue;
 use super::SiteObject;
 use crate::api_error::ApiError;
 use crate::glue::http::{call, integration_call, internal, json, setting};
-use crate::internal::{BugCommand, FiledBug, LinearConfig};
+use crate::internal::{BugCommand, BugToFile, FiledBug, LinearConfig};
 
 /// Created with the site object's other migrations.
 pub const SCHEMA: [&str; 1] = [
@@ -62,19 +62,11 @@ impl SiteObject {
         })
     }
 
-    /// Files `conversation` as a bug in Linear, or answers the issue filed for it before.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn file_bug(
-        &self,
-        conversation: &str,
-        staff: &str,
-        title: Option<&str>,
-        details: Option<&str>,
-        report: &linear::Report,
-        at: u64,
-    ) -> std::result::Result<worker::Response, ApiError> {
+    /// Files the bug's conversation in Linear, or answers the issue filed for it before.
+    pub(super) async fn file_bug(&self, bug: &BugToFile) -> std::result::Result<worker::Response, ApiError> {
         let record = self.existing()?;
         let config = self.linear_config()?;
+        let conversation = bug.conversation.as_str();
         if let Some(row) = self.linear_issue("conversation", conversation)? {
             return json(200, &filed(row, false)?);
         }
@@ -87,9 +79,7 @@ impl SiteObject {
             error.body.retry_after_ms = Some(1000);
             return Err(error);
         }
-        let outcome = self
-            .create_issue(&record, &config, conversation, staff, title, details, report, at)
-            .await;
+        let outcome = self.create_issue(&record, &config, bug).await;
         self.filing.borrow_mut().remove(conversation);
         let issue = match outcome {
             Ok(issue) => issue,
@@ -110,8 +100,8 @@ impl SiteObject {
                     conversation.into(),
                     issue.id.clone().into(),
                     data.into(),
-                    staff.into(),
-                    SqlStorageValue::from(at as i64),
+                    bug.staff.clone().into(),
+                    SqlStorageValue::from(bug.at as i64),
                 ],
             )
             .map_err(|e| internal("keeping a Linear issue", e))?;
@@ -120,35 +110,38 @@ impl SiteObject {
             &FiledBug {
                 issue,
                 created: true,
-                filed_by: staff.to_owned(),
-                filed_at: at,
+                filed_by: bug.staff.clone(),
+                filed_at: bug.at,
             },
         )
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn create_issue(
         &self,
         record: &crate::internal::SiteRecord,
         config: &LinearConfig,
-        conversation: &str,
-        staff: &str,
-        title: Option<&str>,
-        details: Option<&str>,
-        report: &linear::Report,
-        at: u64,
+        bug: &BugToFile,
     ) -> std::result::Result<Issue, String> {
-        let link = self.transcript_link(&record.id, conversation, at).map(|(url, _)| url);
-        let mut report = report.clone();
+        let link = self
+            .transcript_link(&record.id, &bug.conversation, bug.at)
+            .map(|(url, _)| url);
+        let mut report = bug.report.clone();
         // What goes to a third party is redacted as the site's privacy settings say.
         for text in &mut report.messages {
             if let Some(redacted) = record.privacy.redact(text) {
                 *text = redacted;
             }
         }
-        let title = linear::title(title, &report);
+        let title = linear::title(bug.title.as_deref(), &report);
         let title = record.privacy.redact(&title).unwrap_or(title);
-        let description = linear::description(&record.name, conversation, staff, details, &report, link.as_deref());
+        let description = linear::description(
+            &record.name,
+            &bug.conversation,
+            &bug.staff,
+            bug.details.as_deref(),
+            &report,
+            link.as_deref(),
+        );
         let body = linear::create_body(&config.team_id, &title, &description, &config.label_ids);
         let base = setting(&self.env, "LINEAR_API_URL").unwrap_or_else(|| "https://api.linear.app".into());
         let url = format!("{}/graphql", base.trim_end_matches('/'));
