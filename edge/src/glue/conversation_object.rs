@@ -22,7 +22,7 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair, durable_object,
 };
 
-use super::http::{error_response, internal, json, now_ms, site_command};
+use super::http::{error_response, internal, json, now_ms, rows, site_command};
 use crate::api_error::ApiError;
 use crate::internal::{
     AgentReplyCommand, AgentReplyResult, AnswerReply, BugCommand, CallCommand, CallReply, ConversationExport,
@@ -393,10 +393,12 @@ impl ConversationObject {
                 }
                 // Its parts, or (kept before parts) one row.
                 let read = |query: &str| -> std::result::Result<Vec<RawRow>, ApiError> {
-                    self.sql()
-                        .exec(query, vec![message.clone().into()])
-                        .and_then(|c| c.to_array())
-                        .map_err(|e| internal("reading a raw message", e))
+                    rows(
+                        &self.sql(),
+                        query,
+                        vec![message.clone().into()],
+                        "reading a raw message",
+                    )
                 };
                 let mut rows = read("SELECT raw FROM raw_parts WHERE id = ? ORDER BY part")?;
                 if rows.is_empty() {
@@ -1487,11 +1489,12 @@ impl ConversationObject {
         struct NextRow {
             next_at: Option<i64>,
         }
-        let rows: Vec<NextRow> = self
-            .sql()
-            .exec("SELECT MIN(next_at) AS next_at FROM resends", None)
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading resends", e))?;
+        let rows: Vec<NextRow> = rows(
+            &self.sql(),
+            "SELECT MIN(next_at) AS next_at FROM resends",
+            None,
+            "reading resends",
+        )?;
         Ok(rows.into_iter().next().and_then(|r| r.next_at).map(|at| at as u64))
     }
 
@@ -1499,14 +1502,12 @@ impl ConversationObject {
     /// transient failure waits its turn; the end of the schedule, or a lasting refusal, gives up.
     async fn resend_due(&self) -> std::result::Result<(), ApiError> {
         let now = now_ms();
-        let due: Vec<ResendRow> = self
-            .sql()
-            .exec(
-                "SELECT message, channel, tag, attempts FROM resends WHERE next_at <= ?",
-                vec![SqlStorageValue::from(now as i64)],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading resends", e))?;
+        let due: Vec<ResendRow> = rows(
+            &self.sql(),
+            "SELECT message, channel, tag, attempts FROM resends WHERE next_at <= ?",
+            vec![SqlStorageValue::from(now as i64)],
+            "reading resends",
+        )?;
         for row in due {
             let forget = |this: &Self| {
                 this.sql()
@@ -1709,11 +1710,12 @@ impl ConversationObject {
             text: String,
             at: i64,
         }
-        let rows: Vec<NoteRow> = self
-            .sql()
-            .exec("SELECT id, author, text, at FROM notes ORDER BY at, id", None)
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading notes", e))?;
+        let rows: Vec<NoteRow> = rows(
+            &self.sql(),
+            "SELECT id, author, text, at FROM notes ORDER BY at, id",
+            None,
+            "reading notes",
+        )?;
         Ok(rows
             .into_iter()
             .map(|row| Note {

@@ -20,7 +20,7 @@ use shared::profile::{self, ImportPerson, MergeRecord, Plan, Profile, TraitRules
 use shared::wire::ErrorCode;
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, durable_object};
 
-use super::http::{call, error_response, internal, json};
+use super::http::{call, error_response, internal, json, rows};
 use crate::api_error::ApiError;
 use crate::internal::{
     ConversationExport, DirectoryCommand, DirectoryRequest, EraseReport, ErasureReport, IdentifyOutcome, ImportReport,
@@ -597,14 +597,12 @@ impl ProfileDirectory {
             struct Row {
                 conversation: String,
             }
-            let rows: Vec<Row> = self
-                .sql()
-                .exec(
-                    "SELECT conversation FROM email_threads WHERE message_id = ?",
-                    vec![id.clone().into()],
-                )
-                .and_then(|c| c.to_array())
-                .map_err(|e| internal("reading email threads", e))?;
+            let rows: Vec<Row> = rows(
+                &self.sql(),
+                "SELECT conversation FROM email_threads WHERE message_id = ?",
+                vec![id.clone().into()],
+                "reading email threads",
+            )?;
             threaded = rows.into_iter().next().map(|r| r.conversation);
         }
         if let Some(conversation) = threaded {
@@ -729,17 +727,15 @@ impl ProfileDirectory {
         now: u64,
     ) -> ApiResult<u64> {
         let now_secs = now / 1000;
-        let recent: Vec<AtRow> = self
-            .sql()
-            .exec(
-                "SELECT created_at AS at FROM continue_codes WHERE visitor = ? AND created_at > ?",
-                vec![
-                    visitor.into(),
-                    SqlStorageValue::from(now_secs.saturating_sub(3600) as i64),
-                ],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading continue codes", e))?;
+        let recent: Vec<AtRow> = rows(
+            &self.sql(),
+            "SELECT created_at AS at FROM continue_codes WHERE visitor = ? AND created_at > ?",
+            vec![
+                visitor.into(),
+                SqlStorageValue::from(now_secs.saturating_sub(3600) as i64),
+            ],
+            "reading continue codes",
+        )?;
         let recent: Vec<u64> = recent.into_iter().map(|r| r.at as u64).collect();
         if let Err(wait_secs) = continuation::may_create(&recent, now_secs) {
             let mut error = ApiError::new(
@@ -793,14 +789,12 @@ impl ProfileDirectory {
         rules: &TraitRules,
         now: u64,
     ) -> ApiResult<Redeemed> {
-        let rows: Vec<DataRow> = self
-            .sql()
-            .exec(
-                "SELECT data FROM continue_codes WHERE code = ?",
-                vec![continuation::code_key(code).into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading a continue code", e))?;
+        let rows: Vec<DataRow> = rows(
+            &self.sql(),
+            "SELECT data FROM continue_codes WHERE code = ?",
+            vec![continuation::code_key(code).into()],
+            "reading a continue code",
+        )?;
         let Some(row) = rows.into_iter().next() else {
             return Ok(Redeemed::Unknown);
         };
@@ -912,24 +906,23 @@ impl ProfileDirectory {
 
     fn send_times(&self, column: &str, value: &str, since: i64) -> ApiResult<Vec<u64>> {
         let query = format!("SELECT at FROM code_sends WHERE {column} = ? AND at >= ?");
-        let rows: Vec<AtRow> = self
-            .sql()
-            .exec(&query, vec![value.into(), SqlStorageValue::from(since)])
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading code sends", e))?;
+        let rows: Vec<AtRow> = rows(
+            &self.sql(),
+            &query,
+            vec![value.into(), SqlStorageValue::from(since)],
+            "reading code sends",
+        )?;
         Ok(rows.into_iter().map(|r| r.at as u64).collect())
     }
 
     /// Checks a code; stores its new state (attempts, used) whatever the outcome.
     fn verify_code(&self, site: &str, visitor: &str, email: &str, code: &str, now: u64) -> ApiResult<Identified> {
-        let rows: Vec<DataRow> = self
-            .sql()
-            .exec(
-                "SELECT data FROM codes WHERE visitor = ? AND email = ?",
-                vec![visitor.into(), email.into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading a code", e))?;
+        let rows: Vec<DataRow> = rows(
+            &self.sql(),
+            "SELECT data FROM codes WHERE visitor = ? AND email = ?",
+            vec![visitor.into(), email.into()],
+            "reading a code",
+        )?;
         let Some(row) = rows.into_iter().next() else {
             return Err(otp::CodeError::NoPendingCode.into());
         };
@@ -1153,11 +1146,7 @@ impl ProfileDirectory {
 
     /// The `profile` column of a query's rows.
     fn profile_ids(&self, query: &str, args: Vec<SqlStorageValue>) -> ApiResult<Vec<String>> {
-        let rows: Vec<ProfileIdRow> = self
-            .sql()
-            .exec(query, args)
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("looking up a profile", e))?;
+        let rows: Vec<ProfileIdRow> = rows(&self.sql(), query, args, "looking up a profile")?;
         Ok(rows.into_iter().map(|row| row.profile).collect())
     }
 
@@ -1168,11 +1157,7 @@ impl ProfileDirectory {
         args: Vec<SqlStorageValue>,
         what: &str,
     ) -> ApiResult<Vec<T>> {
-        let rows: Vec<DataRow> = self
-            .sql()
-            .exec(query, args)
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal(&format!("reading {what}"), e))?;
+        let rows: Vec<DataRow> = rows(&self.sql(), query, args, &format!("reading {what}"))?;
         rows.iter()
             .map(|row| serde_json::from_str(&row.data).map_err(|e| internal(&format!("stored {what}"), e)))
             .collect()

@@ -11,6 +11,19 @@ use crate::email::{EmailConfig, OutboundEmail};
 use crate::internal::{DirectoryCommand, DirectoryRequest, SiteCommand};
 
 /// Turns a platform failure into a 500, logging what happened for us (never request contents).
+/// The rows `query` finds in a Durable Object's SQLite, each read as a `T`; `what` names the
+/// read in the error if it fails.
+pub fn rows<T: DeserializeOwned>(
+    sql: &worker::SqlStorage,
+    query: &str,
+    bindings: impl Into<Option<Vec<worker::SqlStorageValue>>>,
+    what: &str,
+) -> Result<Vec<T>, ApiError> {
+    sql.exec(query, bindings)
+        .and_then(|c| c.to_array())
+        .map_err(|e| internal(what, e))
+}
+
 pub fn internal(context: &str, error: impl std::fmt::Display) -> ApiError {
     console_error!("{context}: {error}");
     ApiError::internal()

@@ -8,7 +8,7 @@ use shared::metrics::{self, Contact, DaySummary, Event, EventKind, Report};
 use shared::widget_settings::Hours;
 use worker::{SqlStorage, SqlStorageValue};
 
-use super::http::internal;
+use super::http::{internal, rows};
 use crate::api_error::ApiError;
 
 /// The tables, created with the site object's other migrations.
@@ -52,13 +52,12 @@ pub fn record<'a>(sql: &SqlStorage, events: &'a [Event]) -> Result<Vec<&'a Event
             continue;
         }
         new.push(event);
-        let rows: Vec<ContactRow> = sql
-            .exec(
-                "SELECT contact FROM contacts WHERE conversation = ? ORDER BY number DESC LIMIT 2",
-                vec![event.conversation.clone().into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading contacts", e))?;
+        let rows: Vec<ContactRow> = rows(
+            sql,
+            "SELECT contact FROM contacts WHERE conversation = ? ORDER BY number DESC LIMIT 2",
+            vec![event.conversation.clone().into()],
+            "reading contacts",
+        )?;
         let mut latest = rows
             .iter()
             .map(|r| serde_json::from_str(&r.contact))
@@ -90,13 +89,12 @@ pub fn record<'a>(sql: &SqlStorage, events: &'a [Event]) -> Result<Vec<&'a Event
 /// contacts (and stored).
 pub fn report(sql: &SqlStorage, from: u64, to: u64) -> Result<Report, ApiError> {
     let range = vec![SqlStorageValue::from(from as i64), SqlStorageValue::from(to as i64)];
-    let stored: Vec<SummaryRow> = sql
-        .exec(
-            "SELECT day, summary FROM metric_days WHERE day BETWEEN ? AND ?",
-            range.clone(),
-        )
-        .and_then(|c| c.to_array())
-        .map_err(|e| internal("reading day summaries", e))?;
+    let stored: Vec<SummaryRow> = rows(
+        sql,
+        "SELECT day, summary FROM metric_days WHERE day BETWEEN ? AND ?",
+        range.clone(),
+        "reading day summaries",
+    )?;
     let mut summaries = stored
         .iter()
         .map(|row| serde_json::from_str::<DaySummary>(&row.summary))
@@ -107,18 +105,19 @@ pub fn report(sql: &SqlStorage, from: u64, to: u64) -> Result<Report, ApiError> 
     struct DayRow {
         day: i64,
     }
-    let days: Vec<DayRow> = sql
-        .exec("SELECT DISTINCT day FROM contacts WHERE day BETWEEN ? AND ?", range)
-        .and_then(|c| c.to_array())
-        .map_err(|e| internal("listing contact days", e))?;
+    let days: Vec<DayRow> = rows(
+        sql,
+        "SELECT DISTINCT day FROM contacts WHERE day BETWEEN ? AND ?",
+        range,
+        "listing contact days",
+    )?;
     for DayRow { day } in days.into_iter().filter(|d| !have.contains(&d.day)) {
-        let rows: Vec<ContactRow> = sql
-            .exec(
-                "SELECT contact FROM contacts WHERE day = ?",
-                vec![SqlStorageValue::from(day)],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading a day's contacts", e))?;
+        let rows: Vec<ContactRow> = rows(
+            sql,
+            "SELECT contact FROM contacts WHERE day = ?",
+            vec![SqlStorageValue::from(day)],
+            "reading a day's contacts",
+        )?;
         let contacts = rows
             .iter()
             .map(|r| serde_json::from_str(&r.contact))
@@ -139,13 +138,12 @@ pub fn report(sql: &SqlStorage, from: u64, to: u64) -> Result<Report, ApiError> 
 /// The report for days `from..=to` with times counted within `hours` only. Summed from the
 /// contacts each time (nothing is cached): an occasional view, not the dashboard's default.
 pub fn report_in_hours(sql: &SqlStorage, from: u64, to: u64, hours: &Hours) -> Result<Report, ApiError> {
-    let rows: Vec<ContactRow> = sql
-        .exec(
-            "SELECT contact FROM contacts WHERE day BETWEEN ? AND ?",
-            vec![SqlStorageValue::from(from as i64), SqlStorageValue::from(to as i64)],
-        )
-        .and_then(|c| c.to_array())
-        .map_err(|e| internal("reading contacts", e))?;
+    let rows: Vec<ContactRow> = rows(
+        sql,
+        "SELECT contact FROM contacts WHERE day BETWEEN ? AND ?",
+        vec![SqlStorageValue::from(from as i64), SqlStorageValue::from(to as i64)],
+        "reading contacts",
+    )?;
     let mut by_day: std::collections::BTreeMap<u64, Vec<Contact>> = Default::default();
     for row in &rows {
         let contact: Contact = serde_json::from_str(&row.contact).map_err(|e| internal("stored contact", e))?;
@@ -233,20 +231,19 @@ pub fn unanswered(sql: &SqlStorage, from: u64, to: u64) -> Result<Vec<QuestionTo
     struct EventRow {
         event: String,
     }
-    let rows: Vec<EventRow> = sql
-        .exec(
-            "SELECT event FROM metric_events WHERE at >= ? AND at < ?
+    let rows: Vec<EventRow> = rows(
+        sql,
+        "SELECT event FROM metric_events WHERE at >= ? AND at < ?
              AND json_extract(event, '$.kind') IN ('bot_no_answer', 'helpful')
              AND json_extract(event, '$.question') IS NOT NULL
              ORDER BY at DESC LIMIT ?",
-            vec![
-                SqlStorageValue::from((from * metrics::DAY_MS) as i64),
-                SqlStorageValue::from(((to + 1) * metrics::DAY_MS) as i64),
-                SqlStorageValue::from(insight::MAX_QUESTIONS as i64),
-            ],
-        )
-        .and_then(|c| c.to_array())
-        .map_err(|e| internal("reading unanswered questions", e))?;
+        vec![
+            SqlStorageValue::from((from * metrics::DAY_MS) as i64),
+            SqlStorageValue::from(((to + 1) * metrics::DAY_MS) as i64),
+            SqlStorageValue::from(insight::MAX_QUESTIONS as i64),
+        ],
+        "reading unanswered questions",
+    )?;
     let mut questions: Vec<Unhelped> = rows
         .iter()
         .filter_map(|row| serde_json::from_str::<Event>(&row.event).ok())
@@ -305,10 +302,7 @@ pub fn churn_counts(sql: &SqlStorage, today: u64, conversation: Option<&str>) ->
         "SELECT conversation, SUM(day >= ?) AS recent, SUM(day < ?) AS before FROM contacts
          WHERE day >= ? AND day <= ? {only} GROUP BY conversation HAVING recent >= ?"
     );
-    let rows: Vec<CountRow> = sql
-        .exec(&query, args)
-        .and_then(|c| c.to_array())
-        .map_err(|e| internal("counting contacts", e))?;
+    let rows: Vec<CountRow> = rows(sql, &query, args, "counting contacts")?;
     Ok(rows
         .into_iter()
         .map(|r| ContactCounts {
@@ -321,13 +315,12 @@ pub fn churn_counts(sql: &SqlStorage, today: u64, conversation: Option<&str>) ->
 
 /// What a conversation's contacts since `from_day` were about (article ids, `""` for unknown).
 pub fn recent_topics(sql: &SqlStorage, conversation: &str, from_day: u64) -> Result<Vec<String>, ApiError> {
-    let rows: Vec<ContactRow> = sql
-        .exec(
-            "SELECT contact FROM contacts WHERE conversation = ? AND day >= ? ORDER BY number",
-            vec![conversation.into(), SqlStorageValue::from(from_day as i64)],
-        )
-        .and_then(|c| c.to_array())
-        .map_err(|e| internal("reading contacts", e))?;
+    let rows: Vec<ContactRow> = rows(
+        sql,
+        "SELECT contact FROM contacts WHERE conversation = ? AND day >= ? ORDER BY number",
+        vec![conversation.into(), SqlStorageValue::from(from_day as i64)],
+        "reading contacts",
+    )?;
     rows.iter()
         .map(|r| serde_json::from_str::<Contact>(&r.contact).map(|c| c.topic.unwrap_or_default()))
         .collect::<Result<Vec<_>, _>>()

@@ -29,7 +29,7 @@ mod voice;
 
 use learning::ArticleChange;
 
-use super::http::{directory, error_response, internal, json, now_ms};
+use super::http::{directory, error_response, internal, json, now_ms, rows};
 use crate::api_error::ApiError;
 use crate::internal::{
     AnswerReply, AttemptPlan, AttemptResult, ChannelInfo, DeadLetterInfo, Delivery, DirectoryCommand, IdentitySecret,
@@ -682,14 +682,12 @@ impl SiteObject {
             }
             SiteCommand::BeginAttempt { delivery, now } => {
                 let key = delivery.key();
-                let rows: Vec<OutboxRow> = self
-                    .sql()
-                    .exec(
-                        "SELECT delivery, due_at, leased_until FROM outbox WHERE key = ?",
-                        vec![key.clone().into()],
-                    )
-                    .and_then(|c| c.to_array())
-                    .map_err(|e| internal("reading the outbox", e))?;
+                let rows: Vec<OutboxRow> = rows(
+                    &self.sql(),
+                    "SELECT delivery, due_at, leased_until FROM outbox WHERE key = ?",
+                    vec![key.clone().into()],
+                    "reading the outbox",
+                )?;
                 let current = rows
                     .into_iter()
                     .next()
@@ -825,11 +823,7 @@ impl SiteObject {
                 } else {
                     "SELECT entry FROM queue WHERE state != 'resolved' ORDER BY priority DESC, escalated_at LIMIT 500"
                 };
-                let rows: Vec<EntryRow> = self
-                    .sql()
-                    .exec(query, None)
-                    .and_then(|c| c.to_array())
-                    .map_err(|e| internal("reading the queue", e))?;
+                let rows: Vec<EntryRow> = rows(&self.sql(), query, None, "reading the queue")?;
                 let entries = rows
                     .iter()
                     .map(|row| serde_json::from_str::<QueueEntry>(&row.entry))
@@ -1013,14 +1007,12 @@ impl SiteObject {
                 json(200, &serde_json::json!({ "opted_out": out }))
             }
             SiteCommand::SmsOptedOut { number } => {
-                let rows: Vec<CountRow> = self
-                    .sql()
-                    .exec(
-                        "SELECT COUNT(*) AS n FROM sms_opt_outs WHERE number = ?",
-                        vec![number.into()],
-                    )
-                    .and_then(|c| c.to_array())
-                    .map_err(|e| internal("reading opt-outs", e))?;
+                let rows: Vec<CountRow> = rows(
+                    &self.sql(),
+                    "SELECT COUNT(*) AS n FROM sms_opt_outs WHERE number = ?",
+                    vec![number.into()],
+                    "reading opt-outs",
+                )?;
                 json(200, &rows.first().is_some_and(|r| r.n > 0))
             }
             SiteCommand::PutArticles { .. } => Err(internal("SiteObject", "uploads are handled by put_articles")),
@@ -1197,14 +1189,12 @@ impl SiteObject {
         let Some(signal) = shared::insight::churn_signals(&counts).into_iter().next() else {
             return Ok(false);
         };
-        let rows: Vec<DueRow> = self
-            .sql()
-            .exec(
-                "SELECT at AS due FROM churn_alerts WHERE conversation = ?",
-                vec![conversation.into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading churn alerts", e))?;
+        let rows: Vec<DueRow> = rows(
+            &self.sql(),
+            "SELECT at AS due FROM churn_alerts WHERE conversation = ?",
+            vec![conversation.into()],
+            "reading churn alerts",
+        )?;
         let week_ms = shared::insight::CHURN_RECENT_DAYS * 86_400_000;
         if rows
             .first()
@@ -1506,14 +1496,12 @@ impl SiteObject {
             public: String,
             updated_at: i64,
         }
-        let rows: Vec<Row> = self
-            .sql()
-            .exec(
-                "SELECT kind, config, public, updated_at FROM channels ORDER BY kind",
-                None,
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading channels", e))?;
+        let rows: Vec<Row> = rows(
+            &self.sql(),
+            "SELECT kind, config, public, updated_at FROM channels ORDER BY kind",
+            None,
+            "reading channels",
+        )?;
         rows.into_iter()
             .map(|row| {
                 let config = serde_json::from_str(&row.config).map_err(|e| internal("stored channel", e))?;
@@ -1538,14 +1526,12 @@ impl SiteObject {
         let Some(topic) = topic else {
             return Ok(Vec::new());
         };
-        let rows: Vec<Row> = self
-            .sql()
-            .exec(
-                "SELECT team, resolved FROM team_history WHERE topic = ?",
-                vec![topic.into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading team history", e))?;
+        let rows: Vec<Row> = rows(
+            &self.sql(),
+            "SELECT team, resolved FROM team_history WHERE topic = ?",
+            vec![topic.into()],
+            "reading team history",
+        )?;
         Ok(rows.into_iter().map(|r| (r.team, r.resolved as u32)).collect())
     }
 
@@ -1570,11 +1556,12 @@ impl SiteObject {
     /// Wakes up when the oldest delivery still in the outbox would count as lost, when learned
     /// phrasings are due in the index, or when the inbox has a message due, whichever comes first.
     async fn schedule_alarm(&self) -> std::result::Result<(), ApiError> {
-        let rows: Vec<DueRow> = self
-            .sql()
-            .exec("SELECT MIN(MAX(due_at, leased_until)) AS due FROM outbox", None)
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading the outbox", e))?;
+        let rows: Vec<DueRow> = rows(
+            &self.sql(),
+            "SELECT MIN(MAX(due_at, leased_until)) AS due FROM outbox",
+            None,
+            "reading the outbox",
+        )?;
         let outbox = rows
             .into_iter()
             .next()
@@ -1607,14 +1594,12 @@ impl SiteObject {
     async fn resend_overdue(&self) -> std::result::Result<(), ApiError> {
         let now = now_ms();
         let cutoff = now.saturating_sub(self.resend_after_ms());
-        let rows: Vec<OutboxRow> = self
-            .sql()
-            .exec(
-                "SELECT delivery, due_at, leased_until FROM outbox WHERE due_at <= ? AND leased_until <= ? ORDER BY due_at LIMIT 500",
-                vec![SqlStorageValue::from(cutoff as i64), SqlStorageValue::from(now as i64)],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading the outbox", e))?;
+        let rows: Vec<OutboxRow> = rows(
+            &self.sql(),
+            "SELECT delivery, due_at, leased_until FROM outbox WHERE due_at <= ? AND leased_until <= ? ORDER BY due_at LIMIT 500",
+            vec![SqlStorageValue::from(cutoff as i64), SqlStorageValue::from(now as i64)],
+            "reading the outbox",
+        )?;
         for row in rows {
             let delivery: Delivery = serde_json::from_str(&row.delivery).map_err(|e| internal("stored delivery", e))?;
             self.sql()
@@ -1652,14 +1637,12 @@ impl SiteObject {
 
     /// When a (Slack) endpoint may take its next message (ms).
     fn endpoint_free_at(&self, endpoint: &str) -> std::result::Result<u64, ApiError> {
-        let rows: Vec<DueRow> = self
-            .sql()
-            .exec(
-                "SELECT next_send_at AS due FROM webhooks WHERE id = ?",
-                vec![endpoint.into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading a webhook's pace", e))?;
+        let rows: Vec<DueRow> = rows(
+            &self.sql(),
+            "SELECT next_send_at AS due FROM webhooks WHERE id = ?",
+            vec![endpoint.into()],
+            "reading a webhook's pace",
+        )?;
         Ok(rows.into_iter().next().and_then(|r| r.due).unwrap_or(0).max(0) as u64)
     }
 
@@ -1674,14 +1657,12 @@ impl SiteObject {
     }
 
     fn webhooks(&self) -> std::result::Result<Vec<(WebhookInfo, String)>, ApiError> {
-        let rows: Vec<WebhookRow> = self
-            .sql()
-            .exec(
-                "SELECT id, url, events, format, secret, created_at, disabled FROM webhooks ORDER BY created_at, id",
-                None,
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading webhooks", e))?;
+        let rows: Vec<WebhookRow> = rows(
+            &self.sql(),
+            "SELECT id, url, events, format, secret, created_at, disabled FROM webhooks ORDER BY created_at, id",
+            None,
+            "reading webhooks",
+        )?;
         rows.into_iter()
             .map(|row| {
                 let events = serde_json::from_str(&row.events).map_err(|e| internal("stored events", e))?;
@@ -1705,14 +1686,12 @@ impl SiteObject {
     }
 
     fn dead_letters(&self) -> std::result::Result<Vec<(DeadLetterInfo, Delivery)>, ApiError> {
-        let rows: Vec<DeadRow> = self
-            .sql()
-            .exec(
-                "SELECT id, delivery, last_error, at FROM dead_letters ORDER BY at LIMIT 500",
-                None,
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading dead letters", e))?;
+        let rows: Vec<DeadRow> = rows(
+            &self.sql(),
+            "SELECT id, delivery, last_error, at FROM dead_letters ORDER BY at LIMIT 500",
+            None,
+            "reading dead letters",
+        )?;
         rows.into_iter()
             .map(|row| {
                 let delivery: Delivery =
@@ -1743,11 +1722,7 @@ impl SiteObject {
                 vec![],
             ),
         };
-        let rows: Vec<StaffRow> = self
-            .sql()
-            .exec(query, args)
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading staff keys", e))?;
+        let rows: Vec<StaffRow> = rows(&self.sql(), query, args, "reading staff keys")?;
         Ok(rows
             .into_iter()
             .map(|row| StaffKeyInfo {
@@ -1760,14 +1735,12 @@ impl SiteObject {
     }
 
     fn queue_entry(&self, conversation: &str) -> std::result::Result<QueueEntry, ApiError> {
-        let rows: Vec<EntryRow> = self
-            .sql()
-            .exec(
-                "SELECT entry FROM queue WHERE conversation = ?",
-                vec![conversation.into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading the queue", e))?;
+        let rows: Vec<EntryRow> = rows(
+            &self.sql(),
+            "SELECT entry FROM queue WHERE conversation = ?",
+            vec![conversation.into()],
+            "reading the queue",
+        )?;
         let row = rows.into_iter().next().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::UnknownConversation,

@@ -17,7 +17,7 @@ use worker::SqlStorageValue;
 
 use super::SiteObject;
 use crate::api_error::ApiError;
-use crate::glue::http::{internal, json, now_ms};
+use crate::glue::http::{internal, json, now_ms, rows};
 use crate::glue::inbound;
 use crate::internal::{
     ChannelProof, InboundAccepted, InboundJob, InboxStatus, PageConfig, SiteCommand, SiteRecord, SmsConfig,
@@ -219,11 +219,12 @@ impl SiteObject {
 
     /// When the inbox next has a message due (ms since the epoch), if it has any.
     pub(super) fn inbox_due(&self) -> std::result::Result<Option<u64>, ApiError> {
-        let rows: Vec<DueRow> = self
-            .sql()
-            .exec("SELECT MIN(due_at) AS due FROM inbox", None)
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading the inbox", e))?;
+        let rows: Vec<DueRow> = rows(
+            &self.sql(),
+            "SELECT MIN(due_at) AS due FROM inbox",
+            None,
+            "reading the inbox",
+        )?;
         Ok(rows.into_iter().next().and_then(|r| r.due).map(|due| due as u64))
     }
 
@@ -239,15 +240,12 @@ impl SiteObject {
     /// Hands up to [`BATCH`] due messages to their conversations.
     pub(super) async fn drain_inbox(&self) -> std::result::Result<(), ApiError> {
         let now = now_ms();
-        let rows: Vec<InboxRow> = self
-            .sql()
-            .exec(
-                // A message waits while an earlier one from its sender waits for a retry.
-                "SELECT seq, sender, job, attempts FROM inbox AS i WHERE due_at <= ?1 AND NOT EXISTS (SELECT 1 FROM inbox AS e WHERE e.sender = i.sender AND e.seq < i.seq AND e.due_at > ?1) ORDER BY seq LIMIT ?2",
-                vec![SqlStorageValue::from(now as i64), SqlStorageValue::from(BATCH)],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading the inbox", e))?;
+        let rows: Vec<InboxRow> = rows(
+            &self.sql(), // A message waits while an earlier one from its sender waits for a retry.
+            "SELECT seq, sender, job, attempts FROM inbox AS i WHERE due_at <= ?1 AND NOT EXISTS (SELECT 1 FROM inbox AS e WHERE e.sender = i.sender AND e.seq < i.seq AND e.due_at > ?1) ORDER BY seq LIMIT ?2",
+            vec![SqlStorageValue::from(now as i64), SqlStorageValue::from(BATCH)],
+            "reading the inbox",
+        )?;
         if rows.is_empty() {
             return Ok(());
         }

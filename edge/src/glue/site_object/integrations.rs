@@ -17,7 +17,7 @@ use worker::SqlStorageValue;
 
 use super::SiteObject;
 use crate::api_error::ApiError;
-use crate::glue::http::{integration_call, internal, json, now_ms, setting};
+use crate::glue::http::{integration_call, internal, json, now_ms, rows, setting};
 use crate::glue::inbound;
 use crate::internal::{
     ConnectorConfig, CustomerContext, DirectoryCommand, HubspotConfig, IntegrationInfo, StripeConfig,
@@ -86,10 +86,12 @@ struct NoteJob {
 
 impl SiteObject {
     fn integration_rows(&self) -> std::result::Result<Vec<Row>, ApiError> {
-        self.sql()
-            .exec("SELECT * FROM integrations ORDER BY kind", None)
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading integrations", e))
+        rows(
+            &self.sql(),
+            "SELECT * FROM integrations ORDER BY kind",
+            None,
+            "reading integrations",
+        )
     }
 
     /// The integrations set up, as the admin API shows them.
@@ -262,13 +264,12 @@ impl SiteObject {
                     ],
                 )
                 .map_err(|e| internal("keeping a paid invoice", e))?;
-                let rows: Vec<SumRow> = sql
-                    .exec(
-                        "SELECT SUM(amount) AS total FROM stripe_invoices WHERE customer = ? AND currency = ?",
-                        vec![event.customer.clone().into(), currency.to_lowercase().into()],
-                    )
-                    .and_then(|c| c.to_array())
-                    .map_err(|e| internal("summing paid invoices", e))?;
+                let rows: Vec<SumRow> = rows(
+                    &sql,
+                    "SELECT SUM(amount) AS total FROM stripe_invoices WHERE customer = ? AND currency = ?",
+                    vec![event.customer.clone().into(), currency.to_lowercase().into()],
+                    "summing paid invoices",
+                )?;
                 let total = rows.first().and_then(|r| r.total).unwrap_or(0).max(0) as u64;
                 stripe::paid_traits(&event.customer, total, currency)
             }
@@ -305,11 +306,12 @@ impl SiteObject {
             #[allow(dead_code)]
             id: String,
         }
-        let rows: Vec<Seen> = self
-            .sql()
-            .exec("SELECT id FROM integration_events WHERE id = ?", vec![id.into()])
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading integration events", e))?;
+        let rows: Vec<Seen> = rows(
+            &self.sql(),
+            "SELECT id FROM integration_events WHERE id = ?",
+            vec![id.into()],
+            "reading integration events",
+        )?;
         Ok(!rows.is_empty())
     }
 
@@ -366,14 +368,12 @@ impl SiteObject {
         };
         let key = format!("email:{email}");
         let now = now_ms();
-        let cached: Vec<Cached> = self
-            .sql()
-            .exec(
-                "SELECT traits, fetched_at FROM connector_cache WHERE key = ?",
-                vec![key.clone().into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading the connector's cache", e))?;
+        let cached: Vec<Cached> = rows(
+            &self.sql(),
+            "SELECT traits, fetched_at FROM connector_cache WHERE key = ?",
+            vec![key.clone().into()],
+            "reading the connector's cache",
+        )?;
         if let Some(hit) = cached.first()
             && now.saturating_sub(hit.fetched_at as u64) < config.cache_secs * 1000
         {
@@ -535,11 +535,12 @@ impl SiteObject {
 
     /// When the next integration write is due (ms).
     pub(super) fn integration_jobs_due(&self) -> std::result::Result<Option<u64>, ApiError> {
-        let rows: Vec<DueRow> = self
-            .sql()
-            .exec("SELECT MIN(due_at) AS due FROM integration_jobs", None)
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading integration jobs", e))?;
+        let rows: Vec<DueRow> = rows(
+            &self.sql(),
+            "SELECT MIN(due_at) AS due FROM integration_jobs",
+            None,
+            "reading integration jobs",
+        )?;
         Ok(rows.into_iter().next().and_then(|r| r.due).map(|due| due as u64))
     }
 
@@ -547,14 +548,12 @@ impl SiteObject {
     /// growing delay, or given up after [`MAX_JOB_ATTEMPTS`] (the last error stays visible).
     pub(super) async fn run_integration_jobs(&self) -> std::result::Result<(), ApiError> {
         let now = now_ms() as i64;
-        let jobs: Vec<JobRow> = self
-            .sql()
-            .exec(
-                "SELECT id, kind, job, attempts FROM integration_jobs WHERE due_at <= ? ORDER BY id LIMIT 8",
-                vec![SqlStorageValue::from(now)],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading integration jobs", e))?;
+        let jobs: Vec<JobRow> = rows(
+            &self.sql(),
+            "SELECT id, kind, job, attempts FROM integration_jobs WHERE due_at <= ? ORDER BY id LIMIT 8",
+            vec![SqlStorageValue::from(now)],
+            "reading integration jobs",
+        )?;
         for job in jobs {
             let outcome = match job.kind.as_str() {
                 "hubspot" => self.write_crm_note(&job.job).await,

@@ -13,7 +13,7 @@ use worker::SqlStorageValue;
 
 use super::{ArticleRow, Knowledge, SiteObject};
 use crate::api_error::ApiError;
-use crate::glue::http::{internal, now_ms};
+use crate::glue::http::{internal, now_ms, rows};
 
 /// The tables, created with the site object's other migrations.
 pub const SCHEMA: [&str; 2] = [
@@ -74,13 +74,12 @@ impl SiteObject {
     }
 
     fn learned_rows(&self) -> Result<Vec<LearnedRow>, ApiError> {
-        self.sql()
-            .exec(
-                "SELECT article, key, question, yes, no, approved, applied FROM learned ORDER BY updated_at, article, key",
-                None,
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading learned phrasings", e))
+        rows(
+            &self.sql(),
+            "SELECT article, key, question, yes, no, approved, applied FROM learned ORDER BY updated_at, article, key",
+            None,
+            "reading learned phrasings",
+        )
     }
 
     /// Every learned phrasing, with its votes and whether the index has it.
@@ -109,14 +108,12 @@ impl SiteObject {
         struct Due {
             due: Option<i64>,
         }
-        let rows: Vec<Due> = self
-            .sql()
-            .exec(
-                "SELECT MIN(updated_at) AS due FROM learned WHERE applied != (approved != 0 OR yes > no)",
-                None,
-            )
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading learned phrasings", e))?;
+        let rows: Vec<Due> = rows(
+            &self.sql(),
+            "SELECT MIN(updated_at) AS due FROM learned WHERE applied != (approved != 0 OR yes > no)",
+            None,
+            "reading learned phrasings",
+        )?;
         Ok(rows
             .into_iter()
             .next()
@@ -241,11 +238,12 @@ impl SiteObject {
     }
 
     fn proposal(&self, id: &str) -> Result<Option<Proposal>, ApiError> {
-        let rows: Vec<ProposalRow> = self
-            .sql()
-            .exec("SELECT proposal FROM proposals WHERE id = ?", vec![id.into()])
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading a proposal", e))?;
+        let rows: Vec<ProposalRow> = rows(
+            &self.sql(),
+            "SELECT proposal FROM proposals WHERE id = ?",
+            vec![id.into()],
+            "reading a proposal",
+        )?;
         rows.first()
             .map(|row| serde_json::from_str(&row.proposal))
             .transpose()

@@ -13,7 +13,7 @@ use worker::SqlStorageValue;
 
 use super::SiteObject;
 use crate::api_error::ApiError;
-use crate::glue::http::{call, integration_call, internal, json, setting};
+use crate::glue::http::{call, integration_call, internal, json, rows, setting};
 use crate::internal::{BugCommand, BugToFile, FiledBug, LinearConfig};
 
 /// Created with the site object's other migrations.
@@ -41,11 +41,7 @@ impl SiteObject {
             "issue" => "SELECT * FROM linear_issues WHERE issue = ?",
             _ => "SELECT * FROM linear_issues WHERE conversation = ?",
         };
-        let rows: Vec<IssueRow> = self
-            .sql()
-            .exec(query, vec![value.into()])
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading Linear issues", e))?;
+        let rows: Vec<IssueRow> = rows(&self.sql(), query, vec![value.into()], "reading Linear issues")?;
         Ok(rows.into_iter().next())
     }
 

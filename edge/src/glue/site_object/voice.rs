@@ -15,7 +15,7 @@ use worker::SqlStorageValue;
 
 use super::SiteObject;
 use crate::api_error::ApiError;
-use crate::glue::http::{call, internal, json, now_ms};
+use crate::glue::http::{call, internal, json, now_ms, rows};
 use crate::glue::inbound;
 use crate::internal::{
     CallCommand, CallReply, ChannelProof, DirectoryCommand, InboundCommand, InboundResult, InboundRoute, SiteRecord,
@@ -300,11 +300,12 @@ impl SiteObject {
     }
 
     fn call_state(&self, sid: &str) -> std::result::Result<Option<CallState>, ApiError> {
-        let rows: Vec<StateRow> = self
-            .sql()
-            .exec("SELECT state FROM calls WHERE sid = ?", vec![sid.into()])
-            .and_then(|c| c.to_array())
-            .map_err(|e| internal("reading a call", e))?;
+        let rows: Vec<StateRow> = rows(
+            &self.sql(),
+            "SELECT state FROM calls WHERE sid = ?",
+            vec![sid.into()],
+            "reading a call",
+        )?;
         rows.into_iter()
             .next()
             .map(|row| serde_json::from_str(&row.state).map_err(|e| internal("stored call", e)))
