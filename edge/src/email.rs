@@ -8,6 +8,8 @@
 //! endpoints that send it answer `503 email_unavailable`.
 
 use serde_json::{Value, json};
+/// HTML escaping for every text an email or page shows (the one `shared` has for HTML and XML).
+pub use shared::message::escape_markup as escape_html;
 
 pub const DEFAULT_API_URL: &str = "https://api.postmarkapp.com";
 
@@ -221,22 +223,6 @@ fn paragraphs_html(text: &str) -> String {
     text.split("\n\n")
         .map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>")))
         .collect()
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::message::escape_markup as escape;
 use crate::wire::Channel;
 
 /// Contact properties read when a site names none.
@@ -107,13 +108,6 @@ pub struct Resolved {
     pub resolved_at: u64,
     /// A signed link to the whole transcript.
     pub transcript_url: Option<String>,
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The note's body: HubSpot shows it as HTML, so every text is escaped; at most 2,000

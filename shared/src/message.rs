@@ -53,6 +53,25 @@ pub fn validate_client_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `text` made safe as HTML or XML text and attribute values: `&`, `<`, `>`, `"` and `'` become
+/// entities (`&#39;`, which HTML and XML both read), and control characters neither may carry
+/// become spaces.
+pub fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// At most `max` characters of `text`, ending in "…" when cut.
 pub fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {

@@ -5,6 +5,7 @@
 //! that sounds right read aloud (no addresses, no markdown, a few sentences).
 
 use crate::identity::normalize_phone;
+use crate::message::escape_markup as escape;
 
 /// Longest answer read aloud, in characters (about 20 seconds of speech).
 pub const MAX_SPOKEN_CHARS: usize = 320;
@@ -592,24 +593,6 @@ impl CallState {
     }
 }
 
-/// XML text and attribute escaping.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -720,7 +703,7 @@ mod tests {
             },
             Verb::Hangup,
         ]);
-        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say language=\"en-US\">Tom &amp; Jerry&apos;s &lt;plan&gt;  </Say>"), "{xml}");
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say language=\"en-US\">Tom &amp; Jerry&#39;s &lt;plan&gt;  </Say>"), "{xml}");
         assert!(xml.contains("action=\"https://x.test/v?a=1&amp;b=2\""));
         assert!(xml.contains("<Dial action=\"https://x.test/dial\" method=\"POST\" timeout=\"20\" callerId=\"+14155550100\" record=\"record-from-answer-dual\"><Number>+14155550123</Number></Dial>"));
         assert!(xml.ends_with("<Hangup/></Response>"));
