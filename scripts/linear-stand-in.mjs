@@ -14,6 +14,7 @@
 //        `age_ms` ago; signed with `secret` instead, to forge one); answers what the receiver said
 //   POST /_sink/linear/fail?count=<n>&status=<s>[&match=<text>] the next n API calls (whose body
 //                                                              contains text) fail
+//   POST /_sink/linear/slow?count=<n>&ms=<ms>[&match=<text>]    the next n API calls answer ms late
 
 import { createHmac, randomUUID } from "node:crypto";
 
@@ -21,6 +22,7 @@ const teams = [];
 const issues = [];
 const webhooks = new Map();
 let failing = { count: 0, status: 500, match: "" };
+let slow = { count: 0, ms: 0, match: "" };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const STATES = { completed: "Done", canceled: "Canceled", started: "In Progress", unstarted: "Todo", triage: "Triage" };
 
@@ -94,6 +96,11 @@ export function linear(req, res, url, body, reply) {
     reply(res, 200, { failing });
     return true;
   }
+  if (req.method === "POST" && url.pathname === "/_sink/linear/slow") {
+    slow = { count: Number(url.searchParams.get("count") || 1), ms: Number(url.searchParams.get("ms") || 1000), match: url.searchParams.get("match") || "" };
+    reply(res, 200, { slow });
+    return true;
+  }
   const move = /^\/_sink\/linear\/issues\/([^/]+)\/state$/.exec(url.pathname);
   if (req.method === "POST" && move) {
     const issue = issues.find((i) => i.id === move[1]);
@@ -111,6 +118,15 @@ export function linear(req, res, url, body, reply) {
     return true;
   }
   if (url.pathname !== "/graphql") return false;
+  if (slow.count > 0 && body.includes(slow.match)) {
+    slow.count -= 1;
+    setTimeout(() => graphql(req, res, body, reply), slow.ms);
+    return true;
+  }
+  return graphql(req, res, body, reply);
+}
+
+function graphql(req, res, body, reply) {
   if (req.method !== "POST") {
     errors(reply, res, 405, "BAD_REQUEST", "GraphQL requests are POSTed");
     return true;

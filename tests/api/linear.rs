@@ -372,3 +372,28 @@ fn the_seed_story_billing_in_crm_back_and_the_bug_fix_reaches_the_customer_by_em
     let shown = integration_of(&site, "linear");
     assert!(shown["last_error"].is_null() && shown["last_ok_at"].is_u64(), "{shown}");
 }
+
+#[test]
+fn two_staff_marking_the_same_bug_at_once_file_one_issue() {
+    let site = site_with_articles();
+    let session = customer_session(&site, &unique_email("twice"), "attached");
+    site.send(&session, "q1", "Invoices show the wrong currency")
+        .expect_ok(200);
+    let conversation = conversation_of(&site, &session);
+    let (team, _) = set_up_linear(&site, json!({}));
+    // Linear takes a while with this one: the second mark comes while the first is being filed.
+    edge().stand_in_post(&format!("linear/slow?count=1&ms=1500&match={team}"), None);
+    let marks: Vec<Reply> = std::thread::scope(|scope| {
+        let first = scope.spawn(|| mark_as_bug(&site, &conversation, &json!({})));
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let second = scope.spawn(|| mark_as_bug(&site, &conversation, &json!({})));
+        vec![first.join().unwrap(), second.join().unwrap()]
+    });
+    assert_eq!(marks[0].status, 201, "{:?}", marks[0].body);
+    marks[1].expect_error(429, "rate_limited");
+    assert!(marks[1].header("Retry-After").is_some());
+    assert_eq!(issues_of(&team).len(), 1, "one issue");
+    // Asked again a moment later: the issue filed.
+    let again = mark_as_bug(&site, &conversation, &json!({}));
+    assert_eq!(again.expect_ok(200)["issue"]["id"], marks[0].body["issue"]["id"]);
+}
