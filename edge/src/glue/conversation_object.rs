@@ -417,19 +417,7 @@ impl ConversationObject {
                 let body: NoteCommand = super::http::read_json(req)
                     .await
                     .map_err(|e| internal("note body", e))?;
-                let at = now_ms();
-                // A resend (same id) is stored once.
-                self.sql()
-                    .exec(
-                        "INSERT OR IGNORE INTO notes (id, author, text, at) VALUES (?, ?, ?, ?)",
-                        vec![
-                            body.id.clone().into(),
-                            body.author.into(),
-                            body.text.into(),
-                            SqlStorageValue::from(at as i64),
-                        ],
-                    )
-                    .map_err(|e| internal("storing a note", e))?;
+                self.add_note(body.id.clone(), body.author, body.text)?;
                 let note = self
                     .notes()?
                     .into_iter()
@@ -1178,6 +1166,22 @@ impl ConversationObject {
             .unwrap_or_default())
     }
 
+    /// Keeps an internal note for staff; a resend (same id) is stored once.
+    fn add_note(&self, id: String, author: String, text: String) -> std::result::Result<(), ApiError> {
+        self.sql()
+            .exec(
+                "INSERT OR IGNORE INTO notes (id, author, text, at) VALUES (?, ?, ?, ?)",
+                vec![
+                    id.into(),
+                    author.into(),
+                    text.into(),
+                    SqlStorageValue::from(now_ms() as i64),
+                ],
+            )
+            .map(drop)
+            .map_err(|e| internal("storing a note", e))
+    }
+
     /// What a bug filed from this conversation says of it: the customer's latest messages, the
     /// channels, why it was handed over and what the bot answered with.
     fn bug_report(&self) -> std::result::Result<shared::linear::Report, ApiError> {
@@ -1224,17 +1228,7 @@ impl ConversationObject {
             Outcome::Reopened => Some(format!("{} was reopened in Linear.", issue.identifier)),
         };
         if let Some(text) = note {
-            self.sql()
-                .exec(
-                    "INSERT OR IGNORE INTO notes (id, author, text, at) VALUES (?, ?, ?, ?)",
-                    vec![
-                        command.id.into(),
-                        "Linear".into(),
-                        text.into(),
-                        SqlStorageValue::from(now_ms() as i64),
-                    ],
-                )
-                .map_err(|e| internal("storing a note", e))?;
+            self.add_note(command.id, "Linear".into(), text)?;
             return Ok(serde_json::json!({ "delivered_by": "note" }));
         }
         let detail = BotDetail::BugFixed {

@@ -30,10 +30,15 @@ struct SummaryRow {
     summary: String,
 }
 
+/// The events that were new, and among them those that started a contact.
+type Recorded<'a> = (Vec<&'a Event>, Vec<&'a Event>);
+
 /// Adds events to the log and their effect to the contacts; an event already logged is skipped,
-/// so a sender that retries counts once. Returns the events that were new.
-pub fn record<'a>(sql: &SqlStorage, events: &'a [Event]) -> Result<Vec<&'a Event>, ApiError> {
+/// so a sender that retries counts once. Returns the events that were new, and those that
+/// started a contact (only these change a customer's contact counts).
+pub fn record<'a>(sql: &SqlStorage, events: &'a [Event]) -> Result<Recorded<'a>, ApiError> {
     let mut new = Vec::new();
+    let mut started = Vec::new();
     for event in events {
         let text = serde_json::to_string(event).map_err(|e| internal("metric event", e))?;
         let written = sql
@@ -64,7 +69,11 @@ pub fn record<'a>(sql: &SqlStorage, events: &'a [Event]) -> Result<Vec<&'a Event
             .collect::<Result<Vec<Contact>, _>>()
             .map_err(|e| internal("stored contact", e))?;
         latest.reverse();
+        let newest = latest.last().map(|c| c.number);
         for contact in metrics::apply(&latest, event) {
+            if newest.is_none_or(|n| contact.number > n) {
+                started.push(event);
+            }
             let text = serde_json::to_string(&contact).map_err(|e| internal("contact", e))?;
             let day = SqlStorageValue::from(contact.day() as i64);
             sql.exec(
@@ -82,7 +91,7 @@ pub fn record<'a>(sql: &SqlStorage, events: &'a [Event]) -> Result<Vec<&'a Event
                 .map_err(|e| internal("forgetting a day summary", e))?;
         }
     }
-    Ok(new)
+    Ok((new, started))
 }
 
 /// The report for days `from..=to`: stored summaries, and the days without one summed from their

@@ -752,14 +752,17 @@ impl SiteObject {
                 throttled_secs,
             } => {
                 let key = delivery.key();
-                let slack = self
-                    .webhooks()?
-                    .into_iter()
-                    .any(|(info, _)| info.id == delivery.endpoint && info.format == WebhookFormat::Slack);
-                if slack {
-                    let free = slack::free_after(self.endpoint_free_at(&delivery.endpoint)?, now, throttled_secs);
-                    self.set_endpoint_free_at(&delivery.endpoint, free)?;
-                }
+                // A Slack endpoint is free again a second after this send, or after Slack's
+                // Retry-After; never sooner than its slots already taken.
+                self.sql()
+                    .exec(
+                        "UPDATE webhooks SET next_send_at = MAX(next_send_at, ?) WHERE id = ? AND format = 'slack'",
+                        vec![
+                            SqlStorageValue::from(slack::free_after(0, now, throttled_secs) as i64),
+                            delivery.endpoint.clone().into(),
+                        ],
+                    )
+                    .map_err(|e| internal("pacing a webhook", e))?;
                 match result {
                     AttemptResult::Delivered => self.remove_delivery(&key)?,
                     AttemptResult::Disable { reason } => {
@@ -1141,7 +1144,7 @@ impl SiteObject {
     /// Logs metric events, counts the "did that help?" votes among the new ones, and arms the
     /// alarm for the rebuild they may call for.
     async fn record_events(&self, events: &[shared::metrics::Event]) -> std::result::Result<Response, ApiError> {
-        let new = super::metrics::record(&self.sql(), events)?;
+        let (new, started) = super::metrics::record(&self.sql(), events)?;
         let recorded = new.len();
         let mut voted = false;
         for event in &new {
@@ -1155,11 +1158,11 @@ impl SiteObject {
                 voted = true;
             }
         }
-        // A customer writing now whose contacts jumped: staff hear of it at once.
+        // A customer whose new contact, now, makes their contacts jump: staff hear of it at once.
         let now = now_ms();
-        let mut live: Vec<&str> = new
+        let mut live: Vec<&str> = started
             .iter()
-            .filter(|e| matches!(e.kind, shared::metrics::EventKind::CustomerMessage) && e.at + CHURN_LIVE_MS >= now)
+            .filter(|e| e.at + CHURN_LIVE_MS >= now)
             .map(|e| e.conversation.as_str())
             .collect();
         live.dedup();
