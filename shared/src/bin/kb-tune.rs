@@ -48,7 +48,7 @@ fn main() {
         })
         .collect();
     println!("min_conf margin | per set: in_scope_accuracy escalation_recall wrong_answer_rate");
-    for confidence in (40..=90).step_by(2).map(|c| c as f32 / 100.0) {
+    for confidence in (20..=90).step_by(2).map(|c| c as f32 / 100.0) {
         for margin in [0.0, 0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2] {
             let rule = AnswerConfig {
                 min_confidence: confidence,

@@ -12,10 +12,11 @@ use rust_stemmers::Algorithm;
 
 use crate::article::Article;
 
+use super::embed::{self, DIMS};
 use super::language;
 use super::normalize::normalize;
 use super::postings::Postings;
-use super::rank::{FeatureHasher, FeatureMap, Index, idf, trust};
+use super::rank::{DENSE_WEIGHT, Dense, FeatureHasher, FeatureMap, Index, idf, trust};
 use super::tokenize::{Kind, features};
 
 /// Features more articles share than this are left out of the centroids and the model (they
@@ -48,11 +49,45 @@ const AGGRESSIVENESS: f32 = 0.5;
 const ARTICLES_PER_STEP: usize = 200;
 const TEXTS_PER_STEP: usize = 2_000;
 const VISITS_PER_STEP: usize = 200;
+/// While training, the rival articles an example's embedding is compared with: the best by words.
+const DENSE_RIVALS: usize = 8;
 
 /// One training example: its article and its unit TF-IDF vector over feature ids.
 struct Example {
     article: u32,
     vector: Vec<(u32, f32)>,
+}
+
+/// The examples' embeddings (in example order), a byte per dimension scaled to each vector's
+/// largest value: a build of 10,000 articles holds about 120,000. Empty when the knowledge base
+/// has no meaning view.
+#[derive(Default)]
+struct Embeddings {
+    scales: Vec<f32>,
+    values: Vec<i8>,
+    /// Each word's pieces, while the texts are read.
+    pieces: HashMap<String, Vec<u32>>,
+}
+
+impl Embeddings {
+    fn push(&mut self, normalized: &str) {
+        let pieces = embed::pieces_cached(normalized, &mut self.pieces);
+        let vector = embed::embed(&pieces, |_| 1.0).unwrap_or([0.0; DIMS]);
+        let largest = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let scale = largest / 127.0;
+        self.scales.push(scale);
+        self.values.extend(
+            vector
+                .iter()
+                .map(|x| if scale > 0.0 { (x / scale).round() as i8 } else { 0 }),
+        );
+    }
+
+    fn get(&self, i: usize) -> Option<[f32; DIMS]> {
+        let scale = *self.scales.get(i).filter(|&&s| s > 0.0)?;
+        let values = &self.values[i * DIMS..(i + 1) * DIMS];
+        Some(std::array::from_fn(|d| f32::from(values[d]) * scale))
+    }
 }
 
 /// An index being built from `articles`.
@@ -65,6 +100,8 @@ pub struct IndexBuilder<'a> {
 enum Stage {
     Reading {
         stemmer: Option<Algorithm>,
+        /// The texts' embeddings, when the knowledge base is in English.
+        embeddings: Option<Embeddings>,
         /// Each example's article and features, as ids in order of first sight.
         texts: Vec<(u32, Vec<(u32, Kind)>)>,
         /// Hash → id in order of first sight, and the hashes by that id.
@@ -90,6 +127,7 @@ struct Weighing {
     document_frequency: Vec<u32>,
     max_df: u32,
     texts: Vec<(u32, Vec<(u32, Kind)>)>,
+    embeddings: Option<Embeddings>,
     /// The first text not weighed yet.
     next: usize,
     examples: Vec<Example>,
@@ -105,6 +143,7 @@ struct Training {
     document_frequency: Vec<u32>,
     max_df: u32,
     examples: Vec<Example>,
+    embeddings: Option<Embeddings>,
     postings: Postings,
     trainer: Trainer,
 }
@@ -120,6 +159,7 @@ impl<'a> IndexBuilder<'a> {
             articles,
             stage: Stage::Reading {
                 stemmer,
+                embeddings: (stemmer == Some(Algorithm::English)).then(Embeddings::default),
                 texts: Vec::new(),
                 ids: FeatureMap::default(),
                 seen: Vec::new(),
@@ -134,6 +174,7 @@ impl<'a> IndexBuilder<'a> {
         match &mut self.stage {
             Stage::Reading {
                 stemmer,
+                embeddings,
                 texts,
                 ids,
                 seen,
@@ -144,10 +185,15 @@ impl<'a> IndexBuilder<'a> {
                 for (i, article) in articles.iter().enumerate().take(end).skip(*next) {
                     let title = normalize(&article.title);
                     let title_body = normalize(&format!("{}\n{}", article.title, article.body));
-                    let examples = std::iter::once(title)
-                        .chain((!article.body.is_empty()).then_some(title_body))
-                        .chain(article.questions.iter().map(|q| normalize(q)));
-                    for text in examples {
+                    // Each text, and whether it gets an embedding: not the body, whose averaged
+                    // meaning says little (and costs the most to sum).
+                    let examples = std::iter::once((title, true))
+                        .chain((!article.body.is_empty()).then_some((title_body, false)))
+                        .chain(article.questions.iter().map(|q| (normalize(q), true)));
+                    for (text, embedded) in examples {
+                        if let Some(embeddings) = embeddings {
+                            embeddings.push(if embedded { &text } else { "" });
+                        }
                         let text = features(&text, stemmer)
                             .into_iter()
                             .map(|feature| {
@@ -165,7 +211,17 @@ impl<'a> IndexBuilder<'a> {
                 if end == articles.len() {
                     let texts = std::mem::take(texts);
                     let seen = std::mem::take(seen);
-                    self.stage = Stage::Weighing(Box::new(Weighing::new(articles.len(), stemmer, texts, seen)));
+                    let embeddings = embeddings.take().map(|e| Embeddings {
+                        pieces: HashMap::new(),
+                        ..e
+                    });
+                    self.stage = Stage::Weighing(Box::new(Weighing::new(
+                        articles.len(),
+                        stemmer,
+                        texts,
+                        embeddings,
+                        seen,
+                    )));
                 }
                 false
             }
@@ -179,10 +235,12 @@ impl<'a> IndexBuilder<'a> {
                 false
             }
             Stage::Training(training) => {
-                if training
-                    .trainer
-                    .run(&training.examples, &training.postings, VISITS_PER_STEP)
-                {
+                if training.trainer.run(
+                    &training.examples,
+                    training.embeddings.as_ref(),
+                    &training.postings,
+                    VISITS_PER_STEP,
+                ) {
                     let Stage::Training(training) = std::mem::replace(&mut self.stage, Stage::Finishing) else {
                         unreachable!("matched above")
                     };
@@ -210,6 +268,7 @@ impl Weighing {
         n_articles: usize,
         stemmer: Option<Algorithm>,
         mut texts: Vec<(u32, Vec<(u32, Kind)>)>,
+        embeddings: Option<Embeddings>,
         seen: Vec<u32>,
     ) -> Weighing {
         // Renumber features in hash order, for the binary search at question time.
@@ -245,6 +304,7 @@ impl Weighing {
             max_df: max_document_frequency(n_articles),
             examples: Vec::with_capacity(texts.len()),
             texts,
+            embeddings,
             next: 0,
         }
     }
@@ -267,7 +327,12 @@ impl Weighing {
 
     fn into_training(self) -> Training {
         let postings = centroids(&self.examples, self.n_articles, self.hashes.len());
-        let trainer = Trainer::new(self.examples.len(), self.n_articles, postings.len());
+        let trainer = Trainer::new(
+            self.examples.len(),
+            self.n_articles,
+            postings.len(),
+            self.embeddings.is_some(),
+        );
         Training {
             stemmer: self.stemmer,
             hashes: self.hashes,
@@ -276,6 +341,7 @@ impl Weighing {
             document_frequency: self.document_frequency,
             max_df: self.max_df,
             examples: self.examples,
+            embeddings: self.embeddings,
             postings,
             trainer,
         }
@@ -295,7 +361,7 @@ impl Training {
             trainer,
             ..
         } = self;
-        let mut postings = trainer.into_postings(postings);
+        let (mut postings, dense_model) = trainer.into_postings(postings);
         // Forget the rare features no article kept (a question's rare word counts as unseen,
         // which is about what its idf was); keep the common ones' idf for questions' lengths.
         let keep: Vec<bool> = (0..hashes.len())
@@ -316,6 +382,7 @@ impl Training {
             idf,
             unseen_idf,
             postings,
+            dense: dense_model.map(|model| Dense::new(&model)),
         }
     }
 }
@@ -374,7 +441,9 @@ struct Trainer {
     /// The sums the averaging trick needs.
     sum: Vec<f32>,
     scores: Vec<f32>,
+    /// The articles with a score for the example at hand, and which those are.
     touched: Vec<u32>,
+    marked: Vec<bool>,
     order: Vec<usize>,
     rng: u64,
     epoch: usize,
@@ -391,15 +460,21 @@ struct Trainer {
     /// (feature id, article) → position in `extras`.
     extra_slot: HashMap<u64, u32, BuildHasherDefault<FeatureHasher>>,
     max_extras: usize,
+    /// Each article's dense weights and their sums for averaging, `DIMS` each (empty without
+    /// the meaning view).
+    dense_value: Vec<f32>,
+    dense_sum: Vec<f32>,
 }
 
 impl Trainer {
-    fn new(n_examples: usize, n_articles: usize, n_postings: usize) -> Trainer {
+    fn new(n_examples: usize, n_articles: usize, n_postings: usize, dense: bool) -> Trainer {
+        let n_dense = if dense { n_articles * DIMS } else { 0 };
         Trainer {
             value: vec![0.0; n_postings],
             sum: vec![0.0; n_postings],
             scores: vec![0.0; n_articles],
             touched: Vec::new(),
+            marked: vec![false; n_articles],
             order: (0..n_examples).collect(),
             rng: 0x9E37_79B9_7F4A_7C15,
             epoch: 0,
@@ -410,6 +485,8 @@ impl Trainer {
             extras_by_feature: FeatureMap::default(),
             extra_slot: HashMap::default(),
             max_extras: TOTAL_BUDGET.saturating_sub(n_postings).min(n_postings / 2),
+            dense_value: vec![0.0; n_dense],
+            dense_sum: vec![0.0; n_dense],
         }
     }
 
@@ -418,7 +495,13 @@ impl Trainer {
     }
 
     /// Trains on up to `slice` more examples; true once training is over.
-    fn run(&mut self, examples: &[Example], postings: &Postings, slice: usize) -> bool {
+    fn run(
+        &mut self,
+        examples: &[Example],
+        embeddings: Option<&Embeddings>,
+        postings: &Postings,
+        slice: usize,
+    ) -> bool {
         let stop = self.visits + slice;
         while !self.done() && self.visits < stop {
             if self.next >= self.order.len() {
@@ -431,10 +514,10 @@ impl Trainer {
                 self.shuffle();
                 self.next = 0;
             }
-            let example = &examples[self.order[self.next]];
+            let i = self.order[self.next];
             self.next += 1;
             self.visits += 1;
-            self.learn(example, postings);
+            self.learn(&examples[i], embeddings.and_then(|e| e.get(i)), postings);
         }
         self.done()
     }
@@ -449,24 +532,21 @@ impl Trainer {
         }
     }
 
-    fn learn(&mut self, example: &Example, postings: &Postings) {
+    fn learn(&mut self, example: &Example, embedding: Option<[f32; DIMS]>, postings: &Postings) {
         for &(id, x) in &example.vector {
             let range = postings.range(id);
             for (&article, &value) in postings.articles[range.clone()].iter().zip(&self.value[range]) {
-                let score = &mut self.scores[article as usize];
-                if *score == 0.0 {
-                    self.touched.push(article);
-                }
-                *score += x * value;
+                touch(&mut self.marked, &mut self.touched, article);
+                self.scores[article as usize] += x * value;
             }
             for &slot in self.extras_by_feature.get(&id).map(Vec::as_slice).unwrap_or_default() {
                 let (article, value, _) = self.extras[slot as usize];
-                let score = &mut self.scores[article as usize];
-                if *score == 0.0 {
-                    self.touched.push(article);
-                }
-                *score += x * value;
+                touch(&mut self.marked, &mut self.touched, article);
+                self.scores[article as usize] += x * value;
             }
+        }
+        if let Some(x) = &embedding {
+            self.add_dense_scores(example.article, x);
         }
         let own = self.scores[example.article as usize];
         let rival = self
@@ -478,18 +558,63 @@ impl Trainer {
             .filter(|r| r.1 > 0.0);
         for &a in &self.touched {
             self.scores[a as usize] = 0.0;
+            self.marked[a as usize] = false;
         }
         self.touched.clear();
         let loss = 1.0 - (own - rival.map_or(0.0, |r| r.1));
         if loss > 0.0 {
             let pair = if rival.is_some() { 2.0 } else { 1.0 };
-            let tau = (loss / pair).min(AGGRESSIVENESS);
+            // The example's squared length: the sparse vector's 1, and the embedding's share.
+            let length = if embedding.is_some() {
+                1.0 + DENSE_WEIGHT * DENSE_WEIGHT
+            } else {
+                1.0
+            };
+            let tau = (loss / (pair * length)).min(AGGRESSIVENESS);
             self.update(postings, &example.vector, example.article, tau);
+            if let Some(x) = &embedding {
+                self.update_dense(example.article, x, tau);
+            }
             if let Some((r, _)) = rival {
                 self.update(postings, &example.vector, r, -tau);
+                if let Some(x) = &embedding {
+                    self.update_dense(r, x, -tau);
+                }
             }
         }
         self.step += 1.0;
+    }
+
+    /// Adds the embedding's part of the score for the example's own article and its strongest
+    /// rivals by words (see [`DENSE_RIVALS`]).
+    fn add_dense_scores(&mut self, own: u32, x: &[f32; DIMS]) {
+        if self.touched.len() > DENSE_RIVALS {
+            let scores = &self.scores;
+            self.touched
+                .select_nth_unstable_by(DENSE_RIVALS, |a, b| scores[*b as usize].total_cmp(&scores[*a as usize]));
+        }
+        let mut own_seen = false;
+        for k in 0..self.touched.len().min(DENSE_RIVALS) {
+            let a = self.touched[k] as usize;
+            own_seen |= a == own as usize;
+            self.scores[a] += DENSE_WEIGHT * embed::dot(&self.dense_value[a * DIMS..(a + 1) * DIMS], x);
+        }
+        if !own_seen {
+            let a = own as usize;
+            touch(&mut self.marked, &mut self.touched, own);
+            self.scores[a] += DENSE_WEIGHT * embed::dot(&self.dense_value[a * DIMS..(a + 1) * DIMS], x);
+        }
+    }
+
+    fn update_dense(&mut self, article: u32, x: &[f32; DIMS], tau: f32) {
+        let a = article as usize;
+        let step = self.step;
+        let value = &mut self.dense_value[a * DIMS..(a + 1) * DIMS];
+        let sum = &mut self.dense_sum[a * DIMS..(a + 1) * DIMS];
+        for ((v, s), &x) in value.iter_mut().zip(sum.iter_mut()).zip(x) {
+            *v += tau * DENSE_WEIGHT * x;
+            *s += step * tau * DENSE_WEIGHT * x;
+        }
     }
 
     fn update(&mut self, postings: &Postings, vector: &[(u32, f32)], article: u32, tau: f32) {
@@ -517,8 +642,9 @@ impl Trainer {
         }
     }
 
-    /// The postings with the averaged weights, the extra weights joined in.
-    fn into_postings(self, postings: Postings) -> Postings {
+    /// The postings with the averaged weights, the extra weights joined in, and the averaged dense
+    /// weights (when there is a meaning view).
+    fn into_postings(self, postings: Postings) -> (Postings, Option<Vec<f32>>) {
         let n_features = postings.offsets.len() - 1;
         let step = self.step;
         let average = |value: f32, sum: f32| value - sum / step;
@@ -535,7 +661,22 @@ impl Trainer {
                 (id, article, 0.0, average(value, sum))
             }));
         }
-        Postings::from_entries(n_features, entries)
+        let dense = (!self.dense_value.is_empty()).then(|| {
+            self.dense_value
+                .iter()
+                .zip(&self.dense_sum)
+                .map(|(&value, &sum)| average(value, sum))
+                .collect()
+        });
+        (Postings::from_entries(n_features, entries), dense)
+    }
+}
+
+/// Counts `article` among an example's scored articles, once.
+fn touch(marked: &mut [bool], touched: &mut Vec<u32>, article: u32) {
+    if !marked[article as usize] {
+        marked[article as usize] = true;
+        touched.push(article);
     }
 }
 

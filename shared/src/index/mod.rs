@@ -6,6 +6,7 @@
 //! stored in `postings`), kept as compact bytes by `store`. The answer-or-escalate decision on top of the ranking is in `answer`.
 
 mod build;
+mod embed;
 mod language;
 mod normalize;
 mod postings;

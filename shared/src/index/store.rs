@@ -5,16 +5,18 @@
 //! `"TLIX"`, version `u8`, stemmer code `u8`, articles `v`, unseen idf `f32`, per article its trust
 //! `f32`; features `v`, their hashes as `v` gaps (sorted), the idf column; per feature its entry
 //! count `v`; per entry its article as a `v` gap within the feature; the centroid and model
-//! weight columns. Each float column is its largest magnitude (`f32`) and one `i16` (`u16` for
+//! weight columns; then `1` and the meaning view's weights (per article its scale `f32`, then
+//! `DIMS` `i8` values per article), or `0` when there is none. Each float column is its largest magnitude (`f32`) and one `i16` (`u16` for
 //! idf) per value scaled to it: 1/32767 of the largest weight is far below what changes a ranking.
 //! Reading checks every count and range, so a damaged blob is an error, never a panic.
 
+use super::embed::DIMS;
 use super::language;
 use super::postings::Postings;
-use super::rank::Index;
+use super::rank::{Dense, Index};
 
 const MAGIC: &[u8; 4] = b"TLIX";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -65,6 +67,16 @@ impl Index {
             out.extend_from_slice(&scale.to_le_bytes());
             for &w in column.iter() {
                 out.extend_from_slice(&(quantize(w, scale, f32::from(i16::MAX)) as i16).to_le_bytes());
+            }
+        }
+        match &self.dense {
+            None => out.push(0),
+            Some(dense) => {
+                out.push(1);
+                for scale in &dense.scales {
+                    out.extend_from_slice(&scale.to_le_bytes());
+                }
+                out.extend(dense.values.iter().map(|&v| v as u8));
             }
         }
         out
@@ -132,17 +144,29 @@ impl Index {
                 articles.push(previous);
             }
         }
-        let mut column = || -> Result<Vec<f32>, StoreError> {
+        let column = |r: &mut Reader, n_values: usize| -> Result<Vec<f32>, StoreError> {
             let scale = r.f32()?;
-            r.expect_at_least(n_entries * 2)?;
-            let mut values = Vec::with_capacity(n_entries);
-            for _ in 0..n_entries {
+            r.expect_at_least(n_values * 2)?;
+            let mut values = Vec::with_capacity(n_values);
+            for _ in 0..n_values {
                 values.push(f32::from(r.u16()? as i16) * scale / f32::from(i16::MAX));
             }
             Ok(values)
         };
-        let centroid = column()?;
-        let model = column()?;
+        let centroid = column(&mut r, n_entries)?;
+        let model = column(&mut r, n_entries)?;
+        let dense_flag = r.u8()?;
+        let dense = match dense_flag {
+            0 => None,
+            1 => {
+                let n = n_articles as usize;
+                r.expect_at_least(n * (4 + DIMS))?;
+                let scales = (0..n).map(|_| r.f32()).collect::<Result<Vec<f32>, _>>()?;
+                let values = r.take(n * DIMS)?.iter().map(|&b| b as i8).collect();
+                Some(Dense { scales, values })
+            }
+            _ => return Err(StoreError::Damaged("meaning view flag")),
+        };
         if r.at != bytes.len() {
             return Err(StoreError::Damaged("trailing bytes"));
         }
@@ -159,6 +183,7 @@ impl Index {
                 model,
             },
             trust,
+            dense,
         })
     }
 }

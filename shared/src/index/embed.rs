@@ -1,0 +1,221 @@
+//! Static word-piece embeddings: what a text means, beyond the words it shares with another.
+//! "I lost my card" and "my card is missing" share one word; their vectors are close. Each word
+//! piece of the all-MiniLM-L6-v2 sentence model has one fixed 128-dimensional vector, distilled
+//! from the model once (`scripts/distill-embeddings.py`, Model2Vec's method) and compiled in
+//! (`shared/assets/minilm-static.bin`, 2.3 MB); a text's vector is the normalised sum of its
+//! pieces' vectors. No network model runs at question time: a question costs a few table lookups.
+//!
+//! The model's vocabulary is English (lowercase, accents folded), so the index uses these vectors
+//! only for knowledge bases written in English (see `rank`).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Dimensions of a vector.
+pub const DIMS: usize = 128;
+
+const MAGIC: &[u8; 4] = b"TLSE";
+const HEADER: usize = 12;
+/// Words longer than this are not split into pieces (as the model's own tokenizer does).
+const MAX_WORD_CHARS: usize = 100;
+
+static BYTES: &[u8] = include_bytes!("../../assets/minilm-static.bin");
+
+/// The table, read in place from the compiled-in bytes.
+struct Table {
+    n: usize,
+    offsets: &'static [u8],
+    blob: &'static [u8],
+    scales: &'static [u8],
+    values: &'static [u8],
+}
+
+fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let bytes = BYTES;
+        assert!(
+            bytes.len() > HEADER && &bytes[..4] == MAGIC && bytes[4] == 1 && bytes[5] == 4,
+            "the compiled-in embedding table is not a version 1, 4-bit table"
+        );
+        assert_eq!(usize::from(u16::from_le_bytes([bytes[6], bytes[7]])), DIMS);
+        let n = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
+        let offsets = &bytes[HEADER..HEADER + (n + 1) * 4];
+        let blob_len = u32_at(offsets, n) as usize;
+        let blob_start = HEADER + offsets.len();
+        let blob = &bytes[blob_start..blob_start + blob_len];
+        let scales = &bytes[blob_start + blob_len..blob_start + blob_len + n * 4];
+        let values = &bytes[blob_start + blob_len + n * 4..];
+        assert_eq!(
+            values.len(),
+            n * DIMS / 2,
+            "the compiled-in embedding table is truncated"
+        );
+        Table {
+            n,
+            offsets,
+            blob,
+            scales,
+            values,
+        }
+    })
+}
+
+fn u32_at(bytes: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes(bytes[i * 4..i * 4 + 4].try_into().expect("4 bytes"))
+}
+
+impl Table {
+    fn piece(&self, i: usize) -> &[u8] {
+        &self.blob[u32_at(self.offsets, i) as usize..u32_at(self.offsets, i + 1) as usize]
+    }
+
+    /// The row of a word piece: `continuation` pieces are spelled with a leading "##".
+    fn find(&self, piece: &str, continuation: bool) -> Option<usize> {
+        let prefix: &[u8] = if continuation { b"##" } else { b"" };
+        let (mut low, mut high) = (0, self.n);
+        while low < high {
+            let middle = (low + high) / 2;
+            match self.piece(middle).iter().cmp(prefix.iter().chain(piece.as_bytes())) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return Some(middle),
+            }
+        }
+        None
+    }
+
+    /// Adds `weight` × the row's vector to `sum`.
+    fn add(&self, row: usize, weight: f32, sum: &mut [f32; DIMS]) {
+        let scale = f32::from_le_bytes(self.scales[row * 4..row * 4 + 4].try_into().expect("4 bytes")) * weight;
+        let packed = &self.values[row * DIMS / 2..(row + 1) * DIMS / 2];
+        for (pair, &byte) in sum.chunks_exact_mut(2).zip(packed) {
+            // Two signed 4-bit values, the low nibble first.
+            pair[0] += f32::from(((byte << 4) as i8) >> 4) * scale;
+            pair[1] += f32::from((byte as i8) >> 4) * scale;
+        }
+    }
+}
+
+/// The rows of the word pieces of already-normalised text, in order; words the vocabulary cannot
+/// spell are left out. Words split at anything that is not a letter or digit, then greedily into
+/// the longest pieces the vocabulary has (WordPiece).
+pub fn pieces(normalized: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for word in words(normalized) {
+        word_pieces(word, &mut out);
+    }
+    out
+}
+
+/// [`pieces`] with each distinct word split once: a knowledge base repeats its words, and a build
+/// keeps the cache for all its texts.
+pub fn pieces_cached(normalized: &str, cache: &mut HashMap<String, Vec<u32>>) -> Vec<u32> {
+    let mut out = Vec::new();
+    for word in words(normalized) {
+        match cache.get(word) {
+            Some(known) => out.extend_from_slice(known),
+            None => {
+                let mut split = Vec::new();
+                word_pieces(word, &mut split);
+                out.extend_from_slice(&split);
+                cache.insert(word.to_owned(), split);
+            }
+        }
+    }
+    out
+}
+
+fn words(normalized: &str) -> impl Iterator<Item = &str> {
+    normalized
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// Appends one word's pieces to `out`, or nothing when the vocabulary cannot spell it.
+fn word_pieces(word: &str, out: &mut Vec<u32>) {
+    let table = table();
+    {
+        if word.chars().count() > MAX_WORD_CHARS {
+            return;
+        }
+        let start_len = out.len();
+        let mut start = 0;
+        while start < word.len() {
+            let found = word[start..]
+                .char_indices()
+                .map(|(i, c)| start + i + c.len_utf8())
+                .rev()
+                .find_map(|end| table.find(&word[start..end], start > 0).map(|row| (row, end)));
+            match found {
+                Some((row, end)) => {
+                    out.push(row as u32);
+                    start = end;
+                }
+                None => {
+                    // One piece the vocabulary lacks: the whole word is unknown.
+                    out.truncate(start_len);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The unit vector of weighted pieces (`weight` per row), or `None` when no piece weighs anything.
+pub fn embed(pieces: &[u32], weight: impl Fn(u32) -> f32) -> Option<[f32; DIMS]> {
+    let table = table();
+    let mut sum = [0f32; DIMS];
+    for &row in pieces {
+        table.add(row as usize, weight(row), &mut sum);
+    }
+    let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
+    (norm > 0.0).then(|| sum.map(|x| x / norm))
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(text: &str) -> [f32; DIMS] {
+        embed(&pieces(text), |_| 1.0).expect("a vector")
+    }
+
+    #[test]
+    fn words_split_into_the_vocabularys_pieces() {
+        let table = table();
+        let spelled: Vec<String> = pieces("unbelievably, refunds! zzzqqqxxq")
+            .into_iter()
+            .map(|row| String::from_utf8_lossy(table.piece(row as usize)).into_owned())
+            .collect();
+        // Every piece is one the vocabulary has, and the known words come first, in order.
+        assert!(spelled.len() >= 3, "{spelled:?}");
+        assert!(spelled[0] == "unbelievably" || spelled[0] == "un", "{spelled:?}");
+        assert!(
+            spelled.iter().any(|p| p == "ref" || p == "refund" || p == "refunds"),
+            "{spelled:?}"
+        );
+        assert!(spelled.iter().skip(1).any(|p| p.starts_with("##")), "{spelled:?}");
+        assert!(pieces("").is_empty());
+        assert!(embed(&[], |_| 1.0).is_none());
+    }
+
+    #[test]
+    fn paraphrases_are_closer_than_unrelated_questions() {
+        let lost = vector("i lost my credit card");
+        let missing = vector("my visa is missing, what should i do");
+        let weather = vector("will it rain in paris tomorrow");
+        assert!(
+            dot(&lost, &missing) > dot(&lost, &weather) + 0.1,
+            "{} vs {}",
+            dot(&lost, &missing),
+            dot(&lost, &weather)
+        );
+        let norm: f32 = lost.iter().map(|x| x * x).sum();
+        assert!((norm - 1.0).abs() < 1e-4);
+    }
+}
