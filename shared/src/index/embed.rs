@@ -19,6 +19,20 @@ const HEADER: usize = 12;
 /// Words longer than this are not split into pieces (as the model's own tokenizer does).
 const MAX_WORD_CHARS: usize = 100;
 
+/// A byte's two signed 4-bit values, the low nibble first.
+const NIBBLES: [[f32; 2]; 256] = {
+    let mut table = [[0f32; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = [
+            (((byte as u8) << 4) as i8 >> 4) as f32,
+            ((byte as u8) as i8 >> 4) as f32,
+        ];
+        byte += 1;
+    }
+    table
+};
+
 static BYTES: &[u8] = include_bytes!("../../assets/minilm-static.bin");
 
 /// The table, read in place from the compiled-in bytes.
@@ -90,9 +104,9 @@ impl Table {
         let scale = f32::from_le_bytes(self.scales[row * 4..row * 4 + 4].try_into().expect("4 bytes")) * weight;
         let packed = &self.values[row * DIMS / 2..(row + 1) * DIMS / 2];
         for (pair, &byte) in sum.chunks_exact_mut(2).zip(packed) {
-            // Two signed 4-bit values, the low nibble first.
-            pair[0] += f32::from(((byte << 4) as i8) >> 4) * scale;
-            pair[1] += f32::from((byte as i8) >> 4) * scale;
+            let [low, high] = NIBBLES[usize::from(byte)];
+            pair[0] += low * scale;
+            pair[1] += high * scale;
         }
     }
 }
@@ -173,8 +187,22 @@ pub fn embed(pieces: &[u32], weight: impl Fn(u32) -> f32) -> Option<[f32; DIMS]>
     (norm > 0.0).then(|| sum.map(|x| x / norm))
 }
 
+/// The dot product, summed in eight lanes so it compiles to SIMD (Wasm's too, with `simd128`).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let mut lanes = [0f32; 8];
+    for (a, b) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        for i in 0..8 {
+            lanes[i] += a[i] * b[i];
+        }
+    }
+    let tail: f32 = a
+        .chunks_exact(8)
+        .remainder()
+        .iter()
+        .zip(b.chunks_exact(8).remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    lanes.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]

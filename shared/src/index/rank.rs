@@ -7,7 +7,9 @@
 //! - **model**: a linear classifier over the same features, trained on the examples with the
 //!   averaged passive-aggressive algorithm (a margin-based perceptron, close to a linear SVM),
 //!   which learns what tells one article's phrasings from its neighbours'. Every example question
-//!   a site owner adds (or staff answers add later) makes it better.
+//!   a site owner adds (or staff answers add later) makes it better. On an English knowledge base
+//!   it also weighs each text's static embedding (`embed`, see [`Dense`]), which carries meaning
+//!   between texts that share no word.
 //!
 //! Each view's raw score is mapped to a calibrated probability of being the right article (see
 //! [`combine`]), so one threshold means the same on every site, cold start or trained. Building
@@ -77,8 +79,13 @@ impl Dense {
     /// The article's dense weights · the text's embedding.
     pub(super) fn score(&self, article: usize, embedding: &[f32; DIMS]) -> f32 {
         let values = &self.values[article * DIMS..(article + 1) * DIMS];
-        let sum: f32 = values.iter().zip(embedding).map(|(&v, e)| f32::from(v) * e).sum();
-        sum * self.scales[article]
+        let mut lanes = [0f32; 8];
+        for (v, e) in values.chunks_exact(8).zip(embedding.chunks_exact(8)) {
+            for i in 0..8 {
+                lanes[i] += f32::from(v[i]) * e[i];
+            }
+        }
+        lanes.iter().sum::<f32>() * self.scales[article]
     }
 }
 
@@ -317,6 +324,75 @@ mod tests {
         let ranked = index.search("what is the weather in paris", 3);
         // Calibrated: an unrelated question is far from a coin flip.
         assert!(ranked.first().is_none_or(|s| s.score < 0.5), "{ranked:?}");
+    }
+
+    #[test]
+    fn an_english_knowledge_base_gets_the_meaning_view_and_keeps_it_when_stored() {
+        // What the meaning view is worth shows at scale (kb-eval: CLINC150 top-1 91.7% → 94.1%);
+        // here: who gets it, that it survives storage, and that a paraphrase still finds its article.
+        let articles = vec![
+            article(
+                "lost",
+                "Lost or stolen card",
+                "Freeze the card in the app, then order a new one.",
+                &["I lost my card", "my card was stolen", "I can't find my card anywhere"],
+            ),
+            article(
+                "address",
+                "Change your address",
+                "Update where we send letters in Settings.",
+                &["I moved house", "update my address", "new home address"],
+            ),
+            article(
+                "fees",
+                "Fees",
+                "What each plan costs every month.",
+                &["how much does it cost", "what are the charges", "monthly price"],
+            ),
+        ];
+        let index = Index::build(&articles);
+        assert!(index.dense.is_some(), "an English knowledge base has the meaning view");
+        let ranked = index.search("my visa has gone missing", 3);
+        assert_eq!(
+            ranked.first().map(|s| articles[s.article].id.as_str()),
+            Some("lost"),
+            "{ranked:?}"
+        );
+        // Stored and loaded, it answers the same.
+        let loaded = Index::from_bytes(&index.to_bytes()).expect("loads");
+        assert_eq!(
+            loaded.search("my visa has gone missing", 1)[0].article,
+            ranked[0].article
+        );
+        // Other languages keep the words-only view.
+        let german = vec![article(
+            "de",
+            "Passwort zurücksetzen",
+            "Öffnen Sie die Einstellungen und wählen Sie Sicherheit.",
+            &[],
+        )];
+        assert!(Index::build(&german).dense.is_none());
+    }
+
+    #[test]
+    fn each_article_is_ranked_once() {
+        // Training puts weights on features outside an article's centroid (a rival's words speak
+        // against it); those postings add nothing to its centroid sum, which once listed the
+        // article again, so it stood as its own runner-up.
+        let articles = articles();
+        let index = Index::build(&articles);
+        for query in [
+            "forgot my password",
+            "money back card",
+            "download csv settings",
+            "log in refund export",
+        ] {
+            let ranked = index.search(query, 10);
+            let mut seen: Vec<usize> = ranked.iter().map(|s| s.article).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), ranked.len(), "{query:?}: {ranked:?}");
+        }
     }
 
     #[test]
