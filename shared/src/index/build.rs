@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use rust_stemmers::Algorithm;
+use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::article::Article;
 
@@ -17,7 +17,7 @@ use super::language;
 use super::normalize::normalize;
 use super::postings::Postings;
 use super::rank::{DENSE_WEIGHT, Dense, FeatureHasher, FeatureMap, Index, idf, trust};
-use super::tokenize::{Kind, features};
+use super::tokenize::{self, Kind};
 
 /// Features more articles share than this are left out of the centroids and the model (they
 /// still count towards a text's length): on a large knowledge base they are the common letter
@@ -56,6 +56,22 @@ const DENSE_RIVALS: usize = 8;
 struct Example {
     article: u32,
     vector: Vec<(u32, f32)>,
+}
+
+/// A word read before: its stem's hash (for pairs), its stem's id and kind, its n-grams' ids.
+struct KnownWord {
+    hash: u32,
+    id: u32,
+    kind: Kind,
+    grams: Vec<u32>,
+}
+
+/// The id of a feature hash, numbered in order of first sight.
+fn intern(ids: &mut FeatureMap<u32>, seen: &mut Vec<u32>, hash: u32) -> u32 {
+    *ids.entry(hash).or_insert_with(|| {
+        seen.push(hash);
+        seen.len() as u32 - 1
+    })
 }
 
 /// The examples' embeddings (in example order), a byte per dimension scaled to each vector's
@@ -98,23 +114,28 @@ pub struct IndexBuilder<'a> {
 }
 
 enum Stage {
-    Reading {
-        stemmer: Option<Algorithm>,
-        /// The texts' embeddings, when the knowledge base is in English.
-        embeddings: Option<Embeddings>,
-        /// Each example's article and features, as ids in order of first sight.
-        texts: Vec<(u32, Vec<(u32, Kind)>)>,
-        /// Hash → id in order of first sight, and the hashes by that id.
-        ids: FeatureMap<u32>,
-        seen: Vec<u32>,
-        /// The first article not read yet.
-        next: usize,
-    },
+    Reading(Box<Reading>),
     Weighing(Box<Weighing>),
     Training(Box<Training>),
     /// Only while the trained weights move into the index.
     Finishing,
     Done(Box<Index>),
+}
+
+/// The articles being read into features, a batch a step.
+struct Reading {
+    stemmer: Option<Algorithm>,
+    /// The texts' embeddings, when the knowledge base is in English.
+    embeddings: Option<Embeddings>,
+    /// Each example's article and features, as ids in order of first sight.
+    texts: Vec<(u32, Vec<(u32, Kind)>)>,
+    /// Hash → id in order of first sight, and the hashes by that id.
+    ids: FeatureMap<u32>,
+    seen: Vec<u32>,
+    /// Each distinct word's features, so a word is stemmed and cut into n-grams once.
+    known: HashMap<String, KnownWord, BuildHasherDefault<FeatureHasher>>,
+    /// The first article not read yet.
+    next: usize,
 }
 
 /// The texts read, their features numbered and counted; each text becomes a weighted example.
@@ -157,14 +178,15 @@ impl<'a> IndexBuilder<'a> {
         }));
         IndexBuilder {
             articles,
-            stage: Stage::Reading {
+            stage: Stage::Reading(Box::new(Reading {
                 stemmer,
                 embeddings: (stemmer == Some(Algorithm::English)).then(Embeddings::default),
                 texts: Vec::new(),
                 ids: FeatureMap::default(),
                 seen: Vec::new(),
+                known: HashMap::default(),
                 next: 0,
-            },
+            })),
         }
     }
 
@@ -172,15 +194,18 @@ impl<'a> IndexBuilder<'a> {
     pub fn step(&mut self) -> bool {
         let articles = self.articles;
         match &mut self.stage {
-            Stage::Reading {
-                stemmer,
-                embeddings,
-                texts,
-                ids,
-                seen,
-                next,
-            } => {
-                let stemmer = *stemmer;
+            Stage::Reading(reading) => {
+                let Reading {
+                    stemmer,
+                    embeddings,
+                    texts,
+                    ids,
+                    seen,
+                    known,
+                    next,
+                } = &mut **reading;
+                let algorithm = *stemmer;
+                let stemmer = algorithm.map(Stemmer::create);
                 let end = (*next + ARTICLES_PER_STEP).min(articles.len());
                 for (i, article) in articles.iter().enumerate().take(end).skip(*next) {
                     let title = normalize(&article.title);
@@ -194,17 +219,30 @@ impl<'a> IndexBuilder<'a> {
                         if let Some(embeddings) = embeddings {
                             embeddings.push(if embedded { &text } else { "" });
                         }
-                        let text = features(&text, stemmer)
-                            .into_iter()
-                            .map(|feature| {
-                                let id = *ids.entry(feature.hash).or_insert_with(|| {
-                                    seen.push(feature.hash);
-                                    seen.len() as u32 - 1
-                                });
-                                (id, feature.kind)
-                            })
-                            .collect();
-                        texts.push((i as u32, text));
+                        let mut features = Vec::new();
+                        let mut previous: Option<u32> = None;
+                        for text in tokenize::words(&text) {
+                            let word = match known.get(text) {
+                                Some(word) => word,
+                                None => {
+                                    let word = tokenize::word(text, stemmer.as_ref());
+                                    let known_word = KnownWord {
+                                        hash: word.hash,
+                                        id: intern(ids, seen, word.hash),
+                                        kind: word.kind,
+                                        grams: word.grams.iter().map(|&hash| intern(ids, seen, hash)).collect(),
+                                    };
+                                    known.entry(text.to_owned()).or_insert(known_word)
+                                }
+                            };
+                            if let Some(previous) = previous {
+                                features.push((intern(ids, seen, tokenize::pair(previous, word.hash)), Kind::Pair));
+                            }
+                            features.push((word.id, word.kind));
+                            features.extend(word.grams.iter().map(|&id| (id, Kind::Gram)));
+                            previous = Some(word.hash);
+                        }
+                        texts.push((i as u32, features));
                     }
                 }
                 *next = end;
@@ -217,7 +255,7 @@ impl<'a> IndexBuilder<'a> {
                     });
                     self.stage = Stage::Weighing(Box::new(Weighing::new(
                         articles.len(),
-                        stemmer,
+                        algorithm,
                         texts,
                         embeddings,
                         seen,

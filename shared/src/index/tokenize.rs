@@ -48,49 +48,75 @@ pub fn features(normalized: &str, stemmer: Option<Algorithm>) -> Vec<Feature> {
     let stemmer = stemmer.map(Stemmer::create);
     let mut out = Vec::new();
     let mut previous: Option<u32> = None;
-    let mut push = |out: &mut Vec<Feature>, hash: u32, kind: Kind| {
+    for text in words(normalized) {
+        let word = word(text, stemmer.as_ref());
         if let Some(previous) = previous {
             out.push(Feature {
-                hash: hash_pair(previous, hash),
+                hash: pair(previous, word.hash),
                 kind: Kind::Pair,
             });
         }
-        out.push(Feature { hash, kind });
-        previous = Some(hash);
-    };
-    for word in normalized.unicode_words() {
-        if is_ideographic(word) {
-            push(&mut out, hash_str(b'w', word), Kind::Word);
-            continue;
-        }
-        let stem = stemmer
-            .as_ref()
-            .map_or(std::borrow::Cow::Borrowed(word), |s| s.stem(word));
-        let kind = if is_function_word(word) {
-            Kind::Function
-        } else {
-            Kind::Word
-        };
-        push(&mut out, hash_str(b'w', &stem), kind);
-        if kind == Kind::Function {
-            continue;
-        }
-        let chars: Vec<char> = std::iter::once('^')
-            .chain(word.chars())
-            .chain(std::iter::once('$'))
-            .collect();
-        if chars.len() > 4 {
-            for n in 3..=5 {
-                for window in chars.windows(n) {
-                    out.push(Feature {
-                        hash: hash_chars(b'g', window),
-                        kind: Kind::Gram,
-                    });
-                }
-            }
-        }
+        out.push(Feature {
+            hash: word.hash,
+            kind: word.kind,
+        });
+        out.extend(word.grams.iter().map(|&hash| Feature { hash, kind: Kind::Gram }));
+        previous = Some(word.hash);
     }
     out
+}
+
+/// The words of already-normalised text, in order (Unicode word boundaries).
+pub fn words(normalized: &str) -> impl Iterator<Item = &str> {
+    normalized.unicode_words()
+}
+
+/// One word's own features: its stem's hash and kind, and its character n-grams' hashes (none
+/// for function words and ideographs). A text's features are its words' and the pairs of
+/// neighbouring words' stems ([`pair`]); a build keeps each distinct word's once.
+pub struct Word {
+    pub hash: u32,
+    pub kind: Kind,
+    pub grams: Vec<u32>,
+}
+
+pub fn word(word: &str, stemmer: Option<&Stemmer>) -> Word {
+    if is_ideographic(word) {
+        return Word {
+            hash: hash_str(b'w', word),
+            kind: Kind::Word,
+            grams: Vec::new(),
+        };
+    }
+    let stem = stemmer.map_or(std::borrow::Cow::Borrowed(word), |s| s.stem(word));
+    let hash = hash_str(b'w', &stem);
+    if is_function_word(word) {
+        return Word {
+            hash,
+            kind: Kind::Function,
+            grams: Vec::new(),
+        };
+    }
+    let chars: Vec<char> = std::iter::once('^')
+        .chain(word.chars())
+        .chain(std::iter::once('$'))
+        .collect();
+    let mut grams = Vec::new();
+    if chars.len() > 4 {
+        for n in 3..=5 {
+            grams.extend(chars.windows(n).map(|window| hash_chars(b'g', window)));
+        }
+    }
+    Word {
+        hash,
+        kind: Kind::Word,
+        grams,
+    }
+}
+
+/// The feature of two neighbouring words, from their stems' hashes.
+pub fn pair(first: u32, second: u32) -> u32 {
+    (first.rotate_left(13) ^ second).wrapping_mul(0x9E37_79B1) ^ 0x5bd1_e995
 }
 
 fn is_ideographic(word: &str) -> bool {
@@ -137,10 +163,6 @@ fn hash_chars(tag: u8, chars: &[char]) -> u32 {
         c.encode_utf8(&mut buffer).bytes().for_each(&mut add);
     }
     hash
-}
-
-fn hash_pair(first: u32, second: u32) -> u32 {
-    (first.rotate_left(13) ^ second).wrapping_mul(0x9E37_79B1) ^ 0x5bd1_e995
 }
 
 #[cfg(test)]
