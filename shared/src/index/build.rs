@@ -89,14 +89,7 @@ impl Embeddings {
     fn push(&mut self, normalized: &str) {
         let pieces = embed::pieces_cached(normalized, &mut self.pieces);
         let vector = embed::embed(&pieces, |_| 1.0).unwrap_or([0.0; DIMS]);
-        let largest = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
-        let scale = largest / 127.0;
-        self.scales.push(scale);
-        self.values.extend(
-            vector
-                .iter()
-                .map(|x| if scale > 0.0 { (x / scale).round() as i8 } else { 0 }),
-        );
+        self.scales.push(embed::quantize(&vector, &mut self.values));
     }
 
     fn get(&self, i: usize) -> Option<[f32; DIMS]> {

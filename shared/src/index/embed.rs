@@ -187,6 +187,18 @@ pub fn embed(pieces: &[u32], weight: impl Fn(u32) -> f32) -> Option<[f32; DIMS]>
     (norm > 0.0).then(|| sum.map(|x| x / norm))
 }
 
+/// Appends `values` to `out` a signed byte each, scaled to their largest magnitude, and returns
+/// the scale (a byte × the scale is the value; 0 for all zeros).
+pub fn quantize(values: &[f32], out: &mut Vec<i8>) -> f32 {
+    let scale = values.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+    out.extend(
+        values
+            .iter()
+            .map(|v| if scale > 0.0 { (v / scale).round() as i8 } else { 0 }),
+    );
+    scale
+}
+
 /// The dot product, summed in eight lanes so it compiles to SIMD (Wasm's too, with `simd128`).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];

@@ -65,13 +65,7 @@ impl Dense {
         let mut scales = Vec::with_capacity(model.len() / DIMS);
         let mut values = Vec::with_capacity(model.len());
         for weights in model.chunks_exact(DIMS) {
-            let scale = weights.iter().fold(0f32, |m, w| m.max(w.abs())) / 127.0;
-            scales.push(scale);
-            values.extend(
-                weights
-                    .iter()
-                    .map(|w| if scale > 0.0 { (w / scale).round() as i8 } else { 0 }),
-            );
+            scales.push(embed::quantize(weights, &mut values));
         }
         Dense { scales, values }
     }
