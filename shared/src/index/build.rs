@@ -88,7 +88,7 @@ struct Embeddings {
 impl Embeddings {
     fn push(&mut self, normalized: &str) {
         let pieces = embed::pieces_cached(normalized, &mut self.pieces);
-        let vector = embed::embed(&pieces, |_| 1.0).unwrap_or([0.0; DIMS]);
+        let vector = embed::embed(&pieces).unwrap_or([0.0; DIMS]);
         self.scales.push(embed::quantize(&vector, &mut self.values));
     }
 

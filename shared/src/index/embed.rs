@@ -99,9 +99,9 @@ impl Table {
         None
     }
 
-    /// Adds `weight` × the row's vector to `sum`.
-    fn add(&self, row: usize, weight: f32, sum: &mut [f32; DIMS]) {
-        let scale = f32::from_le_bytes(self.scales[row * 4..row * 4 + 4].try_into().expect("4 bytes")) * weight;
+    /// Adds the row's vector to `sum`.
+    fn add(&self, row: usize, sum: &mut [f32; DIMS]) {
+        let scale = f32::from_le_bytes(self.scales[row * 4..row * 4 + 4].try_into().expect("4 bytes"));
         let packed = &self.values[row * DIMS / 2..(row + 1) * DIMS / 2];
         for (pair, &byte) in sum.chunks_exact_mut(2).zip(packed) {
             let [low, high] = NIBBLES[usize::from(byte)];
@@ -148,40 +148,34 @@ fn words(normalized: &str) -> impl Iterator<Item = &str> {
 
 /// Appends one word's pieces to `out`, or nothing when the vocabulary cannot spell it.
 fn word_pieces(word: &str, out: &mut Vec<u32>) {
+    if word.chars().count() > MAX_WORD_CHARS {
+        return;
+    }
     let table = table();
-    {
-        if word.chars().count() > MAX_WORD_CHARS {
+    let start_len = out.len();
+    let mut start = 0;
+    while start < word.len() {
+        let found = word[start..]
+            .char_indices()
+            .map(|(i, c)| start + i + c.len_utf8())
+            .rev()
+            .find_map(|end| table.find(&word[start..end], start > 0).map(|row| (row, end)));
+        let Some((row, end)) = found else {
+            // One piece the vocabulary lacks: the whole word is unknown.
+            out.truncate(start_len);
             return;
-        }
-        let start_len = out.len();
-        let mut start = 0;
-        while start < word.len() {
-            let found = word[start..]
-                .char_indices()
-                .map(|(i, c)| start + i + c.len_utf8())
-                .rev()
-                .find_map(|end| table.find(&word[start..end], start > 0).map(|row| (row, end)));
-            match found {
-                Some((row, end)) => {
-                    out.push(row as u32);
-                    start = end;
-                }
-                None => {
-                    // One piece the vocabulary lacks: the whole word is unknown.
-                    out.truncate(start_len);
-                    break;
-                }
-            }
-        }
+        };
+        out.push(row as u32);
+        start = end;
     }
 }
 
-/// The unit vector of weighted pieces (`weight` per row), or `None` when no piece weighs anything.
-pub fn embed(pieces: &[u32], weight: impl Fn(u32) -> f32) -> Option<[f32; DIMS]> {
+/// The unit vector of the pieces' sum, or `None` when there is nothing to sum.
+pub fn embed(pieces: &[u32]) -> Option<[f32; DIMS]> {
     let table = table();
     let mut sum = [0f32; DIMS];
     for &row in pieces {
-        table.add(row as usize, weight(row), &mut sum);
+        table.add(row as usize, &mut sum);
     }
     let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
     (norm > 0.0).then(|| sum.map(|x| x / norm))
@@ -222,7 +216,7 @@ mod tests {
     use super::*;
 
     fn vector(text: &str) -> [f32; DIMS] {
-        embed(&pieces(text), |_| 1.0).expect("a vector")
+        embed(&pieces(text)).expect("a vector")
     }
 
     #[test]
@@ -241,7 +235,7 @@ mod tests {
         );
         assert!(spelled.iter().skip(1).any(|p| p.starts_with("##")), "{spelled:?}");
         assert!(pieces("").is_empty());
-        assert!(embed(&[], |_| 1.0).is_none());
+        assert!(embed(&[]).is_none());
     }
 
     #[test]

@@ -89,11 +89,6 @@ pub(super) const DENSE_WEIGHT: f32 = 0.75;
 /// so a question's cost stays bounded (the right article is almost always among them).
 const DENSE_CANDIDATES: usize = 64;
 
-/// A text's embedding, when the index has the meaning view.
-pub(super) fn text_embedding(normalized: &str) -> Option<[f32; DIMS]> {
-    embed::embed(&embed::pieces(normalized), |_| 1.0)
-}
-
 /// An article position (in the slice the index was built from) and how well it matches, in
 /// `[0, 1]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -161,7 +156,9 @@ impl Index {
             .map(|article| score(article as usize, centroid[article as usize], model[article as usize]))
             .collect();
         let by_score = |a: &Scored, b: &Scored| b.score.total_cmp(&a.score).then(a.article.cmp(&b.article));
-        if let (Some(dense), Some(embedding)) = (&self.dense, self.dense.as_ref().and(text_embedding(&normalized))) {
+        if let Some(dense) = &self.dense
+            && let Some(embedding) = embed::embed(&embed::pieces(&normalized))
+        {
             if ranked.len() > DENSE_CANDIDATES {
                 ranked.select_nth_unstable_by(DENSE_CANDIDATES, by_score);
                 ranked.truncate(DENSE_CANDIDATES);
