@@ -6,8 +6,9 @@
 //! `f32`; features `v`, their hashes as `v` gaps (sorted), the idf column; per feature its entry
 //! count `v`; per entry its article as a `v` gap within the feature; the centroid and model
 //! weight columns; then `1` and the meaning view's weights (per article its scale `f32`, then
-//! `DIMS` `i8` values per article), or `0` when there is none. Each float column is its largest magnitude (`f32`) and one `i16` (`u16` for
-//! idf) per value scaled to it: 1/32767 of the largest weight is far below what changes a ranking.
+//! `DIMS` `i8` values per article), or `0` when there is none. Each float column is its largest
+//! magnitude (`f32`) and one `i16` (`u16` for idf) per value scaled to it: 1/32767 of the largest
+//! weight is far below what changes a ranking.
 //! Reading checks every count and range, so a damaged blob is an error, never a panic.
 
 use super::embed::DIMS;
@@ -155,8 +156,7 @@ impl Index {
         };
         let centroid = column(&mut r, n_entries)?;
         let model = column(&mut r, n_entries)?;
-        let dense_flag = r.u8()?;
-        let dense = match dense_flag {
+        let dense = match r.u8()? {
             0 => None,
             1 => {
                 let n = n_articles as usize;
