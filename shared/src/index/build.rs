@@ -36,9 +36,9 @@ const MIN_FEATURES_PER_ARTICLE: usize = 128;
 /// outside them (a rival article learns that a feature it does not have speaks against it:
 /// "balance" is not about transfers).
 const TOTAL_BUDGET: usize = 1_700_000;
-/// The most examples training visits (about two seconds natively, whatever the knowledge base's
-/// size, since a visit costs about the same): 150 articles with a hundred phrasings each train
-/// all [`EPOCHS`]; 10,000 articles with ten each get through two thirds of one.
+/// The most examples training visits (about a second and a half natively, whatever the knowledge
+/// base's size, since a visit costs about the same): 150 articles with a hundred phrasings each
+/// train all [`EPOCHS`]; 10,000 articles with ten each get through two thirds of one.
 const VISIT_BUDGET: usize = 80_000;
 /// Passes over the examples when training the model.
 const EPOCHS: usize = 5;
