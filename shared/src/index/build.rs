@@ -356,7 +356,7 @@ impl Weighing {
             return false;
         }
         if self.next < self.texts.len() {
-            self.weigh();
+            self.weigh_texts();
             return false;
         }
         self.form_centroids()
@@ -386,7 +386,7 @@ impl Weighing {
     }
 
     /// Weighs the next batch of texts into examples.
-    fn weigh(&mut self) {
+    fn weigh_texts(&mut self) {
         let end = (self.next + TEXTS_PER_STEP).min(self.texts.len());
         for (article, text) in &mut self.texts[self.next..end] {
             let mut vector = weigh(text, &self.idf);
@@ -553,7 +553,6 @@ struct Trainer {
     extras: FeatureMap<Vec<(u32, f32, f32)>>,
     /// (feature id, article) → position in the feature's `extras`.
     extra_slot: HashMap<u64, u32, BuildHasherDefault<FeatureHasher>>,
-    n_extras: usize,
     max_extras: usize,
     /// Each article's dense weights and their sums for averaging, `DIMS` each (empty without
     /// the meaning view).
@@ -578,7 +577,6 @@ impl Trainer {
             visits: 0,
             extras: FeatureMap::default(),
             extra_slot: HashMap::default(),
-            n_extras: 0,
             max_extras: TOTAL_BUDGET.saturating_sub(n_postings).min(n_postings / 2),
             dense_value: vec![0.0; n_dense],
             dense_sum: vec![0.0; n_dense],
@@ -729,8 +727,7 @@ impl Trainer {
             let key = u64::from(id) << 32 | u64::from(article);
             let entry = match self.extra_slot.get(&key) {
                 Some(&slot) => &mut self.extras.get_mut(&id).expect("a slot's feature has a list")[slot as usize],
-                None if self.n_extras < self.max_extras => {
-                    self.n_extras += 1;
+                None if self.extra_slot.len() < self.max_extras => {
                     let list = self.extras.entry(id).or_default();
                     self.extra_slot.insert(key, list.len() as u32);
                     list.push((article, 0.0, 0.0));
@@ -749,7 +746,7 @@ impl Trainer {
         let n_features = postings.offsets.len() - 1;
         let step = self.step;
         let average = |value: f32, sum: f32| value - sum / step;
-        let mut entries: Vec<(u32, u32, f32, f32)> = Vec::with_capacity(postings.len() + self.n_extras);
+        let mut entries: Vec<(u32, u32, f32, f32)> = Vec::with_capacity(postings.len() + self.extra_slot.len());
         for id in 0..n_features as u32 {
             for slot in postings.range(id) {
                 let model = average(self.value[slot], self.sum[slot]);
