@@ -133,9 +133,9 @@ struct Reading {
     next: usize,
 }
 
-/// The texts read, their features in hash order. A batch of texts a step, their features are
-/// renumbered and counted; then each text becomes a weighted example; then a batch of articles a
-/// step, the examples are summed into centroids.
+/// The texts read and the features' hashes sorted. A batch of texts a step, their features are
+/// renumbered into hash order and counted; then each text becomes a weighted example; then a
+/// batch of articles a step, the examples are summed into centroids.
 struct Weighing {
     n_articles: usize,
     stemmer: Option<Algorithm>,
@@ -549,7 +549,7 @@ struct Trainer {
     visits: usize,
     /// Weights outside the centroids' features: feature id → (article, value, sum) of each, side
     /// by side, so scoring an example reads one run of memory per feature (scattered over one
-    /// big array, they were most of a 10,000-article build's training time in cache misses).
+    /// big array, their cache misses were a large part of a 10,000-article build's training).
     extras: FeatureMap<Vec<(u32, f32, f32)>>,
     /// (feature id, article) → position in the feature's `extras`.
     extra_slot: HashMap<u64, u32, BuildHasherDefault<FeatureHasher>>,
