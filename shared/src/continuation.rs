@@ -48,16 +48,11 @@ impl Target {
     pub const ALL: [Target; 4] = [Target::Email, Target::Sms, Target::Whatsapp, Target::Telegram];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Target::Email => "email",
-            Target::Sms => "sms",
-            Target::Whatsapp => "whatsapp",
-            Target::Telegram => "telegram",
-        }
+        crate::wire::lite::WireName::wire_name(self)
     }
 
     pub fn parse(text: &str) -> Option<Target> {
-        Target::ALL.into_iter().find(|t| t.as_str() == text)
+        crate::wire::lite::WireName::from_wire(text)
     }
 
     /// The identity the channel's sender proves by sending the code from it.

@@ -18,6 +18,7 @@ pub mod i18n;
 pub mod identity;
 pub mod index;
 pub mod insight;
+pub mod json;
 pub mod jwt;
 pub mod learning;
 pub mod limits;

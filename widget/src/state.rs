@@ -1,8 +1,6 @@
 //! The chat panel's state and how each event changes it, as plain data and functions so every
 //! transition is tested natively. The view only renders this; the transport only feeds it.
 
-use serde::{Deserialize, Serialize};
-
 use shared::continuation::{Invitation, Target};
 use shared::i18n::{Text, Words};
 use shared::limits::SESSION_TTL_SECS;
@@ -358,11 +356,21 @@ pub fn is_fatal(code: ErrorCode) -> bool {
 }
 
 /// The session as the widget keeps it in `localStorage`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StoredSession {
     pub token: String,
     pub visitor_id: String,
     pub expires_at: u64,
+}
+
+impl shared::wire::lite::FromJson for StoredSession {
+    fn from_json(json: &shared::json::Json) -> Option<StoredSession> {
+        Some(StoredSession {
+            token: json.string("token")?,
+            visitor_id: json.string("visitor_id")?,
+            expires_at: json.u64("expires_at")?,
+        })
+    }
 }
 
 impl StoredSession {
@@ -865,6 +873,16 @@ mod tests {
         assert!(!session.needs_renewal(10_000_000 - SESSION_TTL_SECS / 2 - 1));
         assert!(session.needs_renewal(10_000_000 - SESSION_TTL_SECS / 2));
         assert!(session.expired(10_000_000));
+        // As the widget stores it (the browser's JSON.stringify), and what it refuses.
+        let stored = r#"{"token":"t","visitor_id":"v","expires_at":10000000}"#;
+        assert_eq!(shared::wire::lite::decode::<StoredSession>(stored), Some(session));
+        for bad in [
+            r#"{"token":"t","visitor_id":"v"}"#,
+            r#"{"token":"t","visitor_id":"v","expires_at":1.5}"#,
+            "{",
+        ] {
+            assert_eq!(shared::wire::lite::decode::<StoredSession>(bad), None, "{bad}");
+        }
     }
 
     #[test]

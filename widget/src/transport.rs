@@ -8,10 +8,10 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use serde::de::IgnoredAny;
+use shared::json::Json;
+use shared::wire::lite::{self, FromJson, WireName};
 use shared::wire::{
-    ClientFrame, EmailCodeResponse, ErrorBody, ErrorCode, ErrorEnvelope, IdentifyResponse, ServerFrame,
-    SessionResponse, flat,
+    ClientFrame, EmailCodeResponse, ErrorBody, ErrorCode, IdentifyResponse, ServerFrame, SessionResponse,
 };
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -174,14 +174,11 @@ impl Transport {
                 .await
             {
                 Ok(identified) => this.adopt(identified),
-                Err(Failure::Refused(error)) => {
-                    let code = serde_json::to_string(&error.code).unwrap_or_default();
-                    warn(&format!(
-                        "Threadline: identify refused ({}): {}",
-                        code.trim_matches('"'),
-                        error.message
-                    ))
-                }
+                Err(Failure::Refused(error)) => warn(&format!(
+                    "Threadline: identify refused ({}): {}",
+                    error.code.wire_name(),
+                    error.message
+                )),
                 Err(_) => warn("Threadline: identify failed; the chat stays anonymous"),
             }
         });
@@ -375,13 +372,10 @@ impl Transport {
 
     /// Which channels the conversation can move to; none on failure (the offer stays hidden).
     async fn load_channels(&self, token: String) {
-        #[derive(serde::Deserialize)]
-        struct Channels {
-            channels: Vec<Target>,
-        }
         let url = self.url("/conversation/continue");
-        match self.request::<Channels>("GET", &url, Some(&token), None).await {
-            Ok(list) => self.channels.set(list.channels),
+        let read = |text: &str| lite::field::<Vec<Target>>(&Json::parse(text)?, "channels");
+        match self.request_with("GET", &url, Some(&token), None, read).await {
+            Ok(channels) => self.channels.set(channels),
             Err(_) => self.channels_loaded.set(false),
         }
     }
@@ -428,13 +422,15 @@ impl Transport {
             };
             let url = this.url("/conversation/traits");
             let body = crate::js::json(&[("traits", traits)]);
-            if let Err(Failure::Refused(error)) =
-                this.request::<IgnoredAny>("POST", &url, Some(&token), Some(body)).await
+            if let Err(Failure::Refused(error)) = this
+                .request_with("POST", &url, Some(&token), Some(body), any_body)
+                .await
             {
-                web_sys::console::warn_1(&JsValue::from_str(&format!(
-                    "Threadline('update') refused: {} ({:?})",
-                    error.message, error.code
-                )));
+                warn(&format!(
+                    "Threadline('update') refused: {} ({})",
+                    error.message,
+                    error.code.wire_name()
+                ));
             }
         });
     }
@@ -466,7 +462,7 @@ impl Transport {
         wasm_bindgen_futures::spawn_local(async move {
             let sent = match this.token().await {
                 Ok(token) => this
-                    .request::<IgnoredAny>("POST", &this.url(path), Some(&token), Some(body))
+                    .request_with("POST", &this.url(path), Some(&token), Some(body), any_body)
                     .await
                     .is_ok(),
                 Err(_) => false,
@@ -547,7 +543,7 @@ impl Transport {
             let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() else {
                 return;
             };
-            let Some(frame) = flat::server_frame(&text) else {
+            let Some(frame) = lite::server_frame(&text) else {
                 return;
             };
             if frame == ServerFrame::Moved {
@@ -606,9 +602,7 @@ impl Transport {
                     if self.sent_on_socket.borrow().contains(&id) {
                         continue;
                     }
-                    if let Ok(text) = serde_json::to_string(&frame)
-                        && socket.send_with_str(&text).is_ok()
-                    {
+                    if socket.send_with_str(&frame_json(&frame)).is_ok() {
                         self.sent_on_socket.borrow_mut().insert(id);
                     }
                 }
@@ -644,7 +638,7 @@ impl Transport {
             };
             let url = self.url(&format!("/conversation/{path}"));
             match self
-                .request_with("POST", &url, Some(&token), Some(body), flat::messages)
+                .request_with("POST", &url, Some(&token), Some(body), lite::messages)
                 .await
             {
                 Ok((messages, _)) => {
@@ -683,7 +677,7 @@ impl Transport {
             Err(failure) => return self.handle_failure(failure),
         };
         let url = self.url(&format!("/conversation{}", self.after()));
-        let transcript = |text: &str| match flat::messages(text) {
+        let transcript = |text: &str| match lite::messages(text) {
             Some((messages, Some(status))) => Some((messages, status)),
             _ => None,
         };
@@ -798,7 +792,12 @@ impl Transport {
     }
 
     fn store_session(&self, session: StoredSession) {
-        if let (Some(storage), Ok(text)) = (local_storage(), serde_json::to_string(&session)) {
+        if let Some(storage) = local_storage() {
+            let text = crate::js::json(&[
+                ("token", session.token.as_str().into()),
+                ("visitor_id", session.visitor_id.as_str().into()),
+                ("expires_at", (session.expires_at as f64).into()),
+            ]);
             // Storage can be full or disabled; the session then lasts as long as the page.
             let _ = storage.set_item(&self.storage_key(), &text);
         }
@@ -811,7 +810,7 @@ impl Transport {
         if self.session.borrow().is_none() {
             let stored = local_storage()
                 .and_then(|storage| storage.get_item(&self.storage_key()).ok().flatten())
-                .and_then(|text| serde_json::from_str::<StoredSession>(&text).ok());
+                .and_then(|text| lite::decode::<StoredSession>(&text));
             self.session.replace(stored);
         }
         let stored = self.session.borrow().clone();
@@ -838,15 +837,14 @@ impl Transport {
         Ok(token)
     }
 
-    async fn request<T: serde::de::DeserializeOwned>(
+    async fn request<T: FromJson>(
         &self,
         method: &str,
         url: &str,
         token: Option<&str>,
         body: Option<String>,
     ) -> Result<T, Failure> {
-        self.request_with(method, url, token, body, |text| serde_json::from_str(text).ok())
-            .await
+        self.request_with(method, url, token, body, lite::decode).await
     }
 
     /// A request whose successful body `read` decodes (a body it cannot read is a transient
@@ -863,10 +861,9 @@ impl Transport {
         if (200..300).contains(&status) {
             return read(&text).ok_or(Failure::Transient);
         }
-        let Ok(envelope) = serde_json::from_str::<ErrorEnvelope>(&text) else {
+        let Some(error) = lite::error_envelope(&text) else {
             return Err(Failure::Transient);
         };
-        let error = envelope.error;
         Err(if state::is_fatal(error.code) {
             Failure::Fatal(state::describe(&error, i18n::words()))
         } else if error.code == ErrorCode::NotAMember {
@@ -878,6 +875,25 @@ impl Transport {
         } else {
             Failure::Refused(error)
         })
+    }
+}
+
+/// A successful body the caller does not need.
+fn any_body(_: &str) -> Option<()> {
+    Some(())
+}
+
+/// A frame as the live socket takes it: `{"type": "send", "id": ..., "text": ...}`.
+fn frame_json(frame: &ClientFrame) -> String {
+    match frame {
+        ClientFrame::Send { id, text } => crate::js::json(&[
+            ("type", "send".into()),
+            ("id", id.as_str().into()),
+            ("text", text.as_str().into()),
+        ]),
+        ClientFrame::RequestHuman { id } => {
+            crate::js::json(&[("type", "request_human".into()), ("id", id.as_str().into())])
+        }
     }
 }
 

@@ -43,7 +43,7 @@ pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), Js
     let mut config: WidgetConfig = get("config")
         .filter(JsValue::is_object)
         .and_then(|v| js_sys::JSON::stringify(&v).ok()?.as_string())
-        .and_then(|text| serde_json::from_str(&text).ok())
+        .and_then(|text| shared::wire::lite::decode(&text))
         .unwrap_or_default();
     // The edge chose the language (the site's setting, else the browser's, else English) and
     // sent its words; without them (no config), English in the browser's own format.
@@ -99,7 +99,7 @@ pub fn command(name: &str, argument: JsValue) -> Result<(), JsValue> {
             object(&argument).ok_or("Threadline('update', traits): traits must be an object, e.g. { plan: 'pro' }")?,
         ),
         "shutdown" => transport.shutdown(),
-        other => return Err(JsValue::from_str(&format!("Threadline: unknown command {other:?}"))),
+        other => return Err(JsValue::from_str(&format!("Threadline: unknown command '{other}'"))),
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The JSON that the widget, the edge and API clients exchange. Field names are public API
 //! (`docs/api.md`): add fields, never rename or repurpose them.
 
-pub mod flat;
+pub mod lite;
 mod request;
 
 pub use request::{
@@ -165,11 +165,7 @@ pub enum Role {
 
 impl Role {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Visitor => "visitor",
-            Role::Bot => "bot",
-            Role::Agent => "agent",
-        }
+        lite::WireName::wire_name(self)
     }
 }
 
@@ -224,16 +220,7 @@ pub enum Channel {
 
 impl Channel {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Chat => "chat",
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-            Channel::Whatsapp => "whatsapp",
-            Channel::Messenger => "messenger",
-            Channel::Instagram => "instagram",
-            Channel::Telegram => "telegram",
-            Channel::Phone => "phone",
-        }
+        lite::WireName::wire_name(self)
     }
 }
 
