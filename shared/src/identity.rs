@@ -137,9 +137,14 @@ impl fmt::Display for IdentityKey {
 /// Lowercases the domain and the local part (every large provider treats them case-blind) and
 /// checks the shape: one `@`, a dotted domain, no spaces.
 pub fn normalize_email(email: &str) -> Result<String, String> {
+    email_normalized(email).ok_or_else(|| format!("{:?} is not an email address", email.trim()))
+}
+
+/// [`normalize_email`] without the message (and the code that writes it, which the widget,
+/// calling [`find_email`], need not download).
+fn email_normalized(email: &str) -> Option<String> {
     let email = email.trim();
-    let invalid = || format!("{email:?} is not an email address");
-    let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+    let (local, domain) = email.rsplit_once('@')?;
     let domain_ok = domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
@@ -151,10 +156,7 @@ pub fn normalize_email(email: &str) -> Result<String, String> {
         && !local
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
-    if !domain_ok || !local_ok {
-        return Err(invalid());
-    }
-    Ok(format!("{}@{}", local.to_lowercase(), domain.to_lowercase()))
+    (domain_ok && local_ok).then(|| format!("{}@{}", local.to_lowercase(), domain.to_lowercase()))
 }
 
 /// Reduces a phone number to E.164 (`+` and 8 to 15 digits); spaces, dots, dashes and
@@ -183,7 +185,7 @@ pub fn normalize_phone(phone: &str) -> Result<String, String> {
 pub fn find_email(text: &str) -> Option<String> {
     text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '<' | '>' | '"' | '\''))
         .map(|word| word.trim_end_matches(['.', '!', '?', ':']))
-        .find_map(|word| normalize_email(word).ok())
+        .find_map(email_normalized)
 }
 
 /// Claims of an identity token, as the site's backend writes them.
