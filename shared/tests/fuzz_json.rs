@@ -1,6 +1,7 @@
 //! Fuzzing the widget's JSON reader (`shared::json`) against serde_json: any value serde_json
 //! writes reads back as the same tree, and text assembled from JSON's own pieces is accepted or
-//! refused exactly as serde_json accepts or refuses it, without panicking. Cases per property:
+//! refused exactly as serde_json accepts or refuses it, without panicking; so are a few dozen
+//! named edge cases (escapes, surrogates, numbers at the ends of a double). Cases per property:
 //! `FUZZ_CASES` (default 2,000; `scripts/fuzz` runs 100,000).
 
 use proptest::prelude::*;
@@ -66,6 +67,72 @@ fn piece() -> impl Strategy<Value = &'static str> {
         "\\ude00", "\\u12", "\\x", "0", "1", "-", "-0", "12", ".", ".5", "e", "E+", "e-2", "+", "true", "false",
         "null", "nul", "tru", "é", "\u{1}", "\t", "01",
     ])
+}
+
+/// Both must accept the same documents, to the same values.
+fn same_as_serde(text: &str) {
+    let ours = Json::parse(text);
+    let theirs = serde_json::from_str::<Value>(text).ok();
+    assert_eq!(
+        ours.is_some(),
+        theirs.is_some(),
+        "{text:?}: ours {ours:?}, serde {theirs:?}"
+    );
+    if let (Some(ours), Some(theirs)) = (&ours, &theirs) {
+        assert!(same(ours, theirs), "{text:?}: ours {ours:?}, serde {theirs:?}");
+    }
+}
+
+/// The cases worth naming: escapes, surrogates, number edges, and what both refuse.
+#[test]
+fn named_cases_agree_with_serde_json() {
+    for text in [
+        "null",
+        " true ",
+        "false",
+        "0",
+        "-0",
+        "18446744073709551615",
+        "0.875",
+        "-12.5e-3",
+        "1E+2",
+        "6.02214076e23",
+        "-6.172657865729492e-300",
+        "123456789012345678901234567890.5e-10",
+        "0.000000000000000000000000000001234",
+        "1e308",
+        "1e309",
+        "-1e99999999999",
+        "1e-99999999999",
+        r#""""#,
+        r#""plain ünïcode 日本語""#,
+        r#""esc \" \\ \/ \b \f \n \r \t \u00e9 \ud83d\ude00""#,
+        "[]",
+        "[1, [2, [3]], {}]",
+        r#"{"a": 1, "b": [true, null], "c": {"d": "e"}}"#,
+        // Refused by both:
+        "",
+        "nul",
+        "[1,]",
+        "{\"a\" 1}",
+        "{\"a\": 1,}",
+        "01",
+        "1.",
+        ".5",
+        "+1",
+        "1e",
+        "-",
+        r#""\x""#,
+        r#""\u12""#,
+        r#""\ud800""#,
+        r#""\ud800\u0041""#,
+        "\"a\nb\"",
+        "\"open",
+        "[1] [2]",
+        "{\"a\": tru}",
+    ] {
+        same_as_serde(text);
+    }
 }
 
 proptest! {
