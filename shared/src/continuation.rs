@@ -45,8 +45,6 @@ pub enum Target {
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [Target::Email, Target::Sms, Target::Whatsapp, Target::Telegram];
-
     pub fn as_str(self) -> &'static str {
         crate::wire::lite::WireName::wire_name(self)
     }
