@@ -14,11 +14,11 @@ use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::article::Article;
 
-use super::embed::{self, DIMS};
+use super::embed::{self, DIMS, Vectors};
 use super::language;
 use super::normalize::normalize;
 use super::postings::Postings;
-use super::rank::{DENSE_WEIGHT, Dense, FeatureHasher, FeatureMap, Index, idf, trust};
+use super::rank::{DENSE_WEIGHT, Dense, FeatureHasher, FeatureMap, Index, Meaning, idf, trust};
 use super::tokenize::{self, Kind};
 
 /// Features more articles share than this are left out of the centroids and the model (they
@@ -76,22 +76,33 @@ fn intern(ids: &mut FeatureMap<u32>, seen: &mut Vec<u32>, hash: u32) -> u32 {
     })
 }
 
-/// The examples' embeddings (in example order), a byte per dimension scaled to each vector's
-/// largest value: a build of 10,000 articles holds about 120,000. Empty when the knowledge base
-/// has no meaning view.
+/// The examples' embeddings (in example order, distilled vectors: the model's features), a byte
+/// per dimension scaled to each vector's largest value: a build of 10,000 articles holds about
+/// 120,000. Empty when the knowledge base has no meaning view.
 #[derive(Default)]
 struct Embeddings {
     scales: Vec<f32>,
     values: Vec<i8>,
+    /// Per article, the sum of its examples' learned embeddings: its meaning centroid once
+    /// normalised.
+    centroids: Vec<f32>,
     /// Each word's pieces, while the texts are read.
     pieces: HashMap<String, Vec<u32>>,
 }
 
 impl Embeddings {
-    fn push(&mut self, normalized: &str) {
+    /// The next example, of `article`; an empty text (a body, which is not embedded) gets zeros.
+    fn push(&mut self, article: usize, normalized: &str) {
         let pieces = embed::pieces_cached(normalized, &mut self.pieces);
-        let vector = embed::embed(&pieces).unwrap_or([0.0; DIMS]);
+        let vector = embed::embed(Vectors::Distilled, &pieces).unwrap_or([0.0; DIMS]);
         self.scales.push(embed::quantize(&vector, &mut self.values));
+        if self.centroids.len() < (article + 1) * DIMS {
+            self.centroids.resize((article + 1) * DIMS, 0.0);
+        }
+        if let Some(learned) = embed::embed(Vectors::Learned, &pieces) {
+            let centroid = &mut self.centroids[article * DIMS..(article + 1) * DIMS];
+            centroid.iter_mut().zip(learned).for_each(|(sum, x)| *sum += x);
+        }
     }
 
     fn get(&self, i: usize) -> Option<[f32; DIMS]> {
@@ -226,7 +237,7 @@ impl<'a> IndexBuilder<'a> {
                         .chain(article.questions.iter().map(|q| (normalize(q), true)));
                     for (text, embedded) in examples {
                         if let Some(embeddings) = embeddings {
-                            embeddings.push(if embedded { &text } else { "" });
+                            embeddings.push(i, if embedded { &text } else { "" });
                         }
                         let mut features = Vec::new();
                         let mut previous: Option<u32> = None;
@@ -459,9 +470,14 @@ impl Training {
             max_df,
             postings,
             trainer,
+            embeddings,
             ..
         } = self;
         let (mut postings, dense_model) = trainer.into_postings(postings);
+        let meaning = dense_model.zip(embeddings).map(|(model, embeddings)| Meaning {
+            model: Dense::new(&model),
+            centroid: Dense::new(&unit_centroids(embeddings.centroids, articles.len())),
+        });
         // Forget the rare features no article kept (a question's rare word counts as unseen,
         // which is about what its idf was); keep the common ones' idf for questions' lengths.
         let keep: Vec<bool> = (0..hashes.len())
@@ -482,9 +498,22 @@ impl Training {
             idf,
             unseen_idf,
             postings,
-            dense: dense_model.map(|model| Dense::new(&model)),
+            meaning,
         }
     }
+}
+
+/// The articles' meaning centroids from their sums: unit length, `DIMS` numbers an article (zeros
+/// for an article with no embedded text).
+fn unit_centroids(mut sums: Vec<f32>, n_articles: usize) -> Vec<f32> {
+    sums.resize(n_articles * DIMS, 0.0);
+    for sum in sums.chunks_exact_mut(DIMS) {
+        let norm = embed::dot(sum, sum).sqrt();
+        if norm > 0.0 {
+            sum.iter_mut().for_each(|x| *x /= norm);
+        }
+    }
+    sums
 }
 
 /// A text's unit TF-IDF vector, sorted by id: sublinear term frequency × idf × the feature

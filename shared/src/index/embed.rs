@@ -1,9 +1,11 @@
 //! Static word-piece embeddings: what a text means, beyond the words it shares with another.
 //! "I lost my card" and "my card is missing" share one word; their vectors are close. Each word
-//! piece of the all-MiniLM-L6-v2 sentence model has one fixed 128-dimensional vector, distilled
-//! from the model once (`scripts/distill-embeddings.py`, Model2Vec's method) and compiled in
-//! (`shared/assets/minilm-static.bin`, 2.3 MB); a text's vector is the normalised sum of its
-//! pieces' vectors. No network model runs at question time: a question costs a few table lookups.
+//! piece of the all-MiniLM-L6-v2 sentence model has a fixed 128-dimensional vector in each of
+//! two tables made from the model once (`scripts/distill-embeddings.py`) and compiled in
+//! (`shared/assets/`, 2.3 MB each): distilled from the piece alone (Model2Vec's method), and
+//! then learned from whole sentences (see [`Vectors`]); a text's vector is the normalised sum of
+//! its pieces' vectors. No network model runs at question time: a question costs a few table
+//! lookups.
 //!
 //! The model's vocabulary is English (lowercase, accents folded), so the index uses these vectors
 //! only for knowledge bases written in English (see `rank`).
@@ -33,7 +35,20 @@ const NIBBLES: [[f32; 2]; 256] = {
     table
 };
 
-static BYTES: &[u8] = include_bytes!("../../assets/minilm-static.bin");
+/// The two tables. Both hold the same pieces in the same order, so a text's pieces are found
+/// once and summed in either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vectors {
+    /// Each piece's vector as the model gives it for the piece alone: the trained model's
+    /// features (`minilm-static.bin`).
+    Distilled,
+    /// The same vectors after learning from whole sentences how much each piece weighs and what
+    /// it means in context: for comparing two texts by meaning (`minilm-learned.bin`).
+    Learned,
+}
+
+static DISTILLED: &[u8] = include_bytes!("../../assets/minilm-static.bin");
+static LEARNED: &[u8] = include_bytes!("../../assets/minilm-learned.bin");
 
 /// The table, read in place from the compiled-in bytes.
 struct Table {
@@ -44,10 +59,24 @@ struct Table {
     values: &'static [u8],
 }
 
-fn table() -> &'static Table {
-    static TABLE: OnceLock<Table> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let bytes = BYTES;
+fn table(vectors: Vectors) -> &'static Table {
+    static TABLES: [OnceLock<Table>; 2] = [OnceLock::new(), OnceLock::new()];
+    match vectors {
+        Vectors::Distilled => TABLES[0].get_or_init(|| Table::read(DISTILLED)),
+        Vectors::Learned => TABLES[1].get_or_init(|| {
+            let learned = Table::read(LEARNED);
+            let distilled = table(Vectors::Distilled);
+            assert!(
+                learned.offsets == distilled.offsets && learned.blob == distilled.blob,
+                "the compiled-in embedding tables list different pieces"
+            );
+            learned
+        }),
+    }
+}
+
+impl Table {
+    fn read(bytes: &'static [u8]) -> Table {
         assert!(
             bytes.len() > HEADER && &bytes[..4] == MAGIC && bytes[4] == 1 && bytes[5] == 4,
             "the compiled-in embedding table is not a version 1, 4-bit table"
@@ -72,7 +101,7 @@ fn table() -> &'static Table {
             scales,
             values,
         }
-    })
+    }
 }
 
 fn u32_at(bytes: &[u8], i: usize) -> u32 {
@@ -151,7 +180,7 @@ fn word_pieces(word: &str, out: &mut Vec<u32>) {
     if word.chars().count() > MAX_WORD_CHARS {
         return;
     }
-    let table = table();
+    let table = table(Vectors::Distilled);
     let start_len = out.len();
     let mut start = 0;
     while start < word.len() {
@@ -170,9 +199,9 @@ fn word_pieces(word: &str, out: &mut Vec<u32>) {
     }
 }
 
-/// The unit vector of the pieces' sum, or `None` when there is nothing to sum.
-pub fn embed(pieces: &[u32]) -> Option<[f32; DIMS]> {
-    let table = table();
+/// The unit vector of the pieces' sum in one table, or `None` when there is nothing to sum.
+pub fn embed(vectors: Vectors, pieces: &[u32]) -> Option<[f32; DIMS]> {
+    let table = table(vectors);
     let mut sum = [0f32; DIMS];
     for &row in pieces {
         table.add(row as usize, &mut sum);
@@ -215,13 +244,13 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 mod tests {
     use super::*;
 
-    fn vector(text: &str) -> [f32; DIMS] {
-        embed(&pieces(text)).expect("a vector")
+    fn vector(vectors: Vectors, text: &str) -> [f32; DIMS] {
+        embed(vectors, &pieces(text)).expect("a vector")
     }
 
     #[test]
     fn words_split_into_the_vocabularys_pieces() {
-        let table = table();
+        let table = table(Vectors::Distilled);
         let spelled: Vec<String> = pieces("unbelievably, refunds! zzzqqqxxq")
             .into_iter()
             .map(|row| String::from_utf8_lossy(table.piece(row as usize)).into_owned())
@@ -235,21 +264,43 @@ mod tests {
         );
         assert!(spelled.iter().skip(1).any(|p| p.starts_with("##")), "{spelled:?}");
         assert!(pieces("").is_empty());
-        assert!(embed(&[]).is_none());
+        assert!(embed(Vectors::Distilled, &[]).is_none());
+        assert!(embed(Vectors::Learned, &[]).is_none());
     }
 
     #[test]
     fn paraphrases_are_closer_than_unrelated_questions() {
-        let lost = vector("i lost my credit card");
-        let missing = vector("my visa is missing, what should i do");
-        let weather = vector("will it rain in paris tomorrow");
+        for vectors in [Vectors::Distilled, Vectors::Learned] {
+            let lost = vector(vectors, "i lost my credit card");
+            let missing = vector(vectors, "my visa is missing, what should i do");
+            let weather = vector(vectors, "will it rain in paris tomorrow");
+            assert!(
+                dot(&lost, &missing) > dot(&lost, &weather) + 0.1,
+                "{vectors:?}: {} vs {}",
+                dot(&lost, &missing),
+                dot(&lost, &weather)
+            );
+            let norm: f32 = lost.iter().map(|x| x * x).sum();
+            assert!((norm - 1.0).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn learned_vectors_weigh_what_a_sentence_is_about() {
+        // Alone, a function word's vector is as long as any; learning from sentences shrinks it,
+        // so "how do I" stops pulling every question towards every other.
+        let the = pieces("the");
+        let refund = pieces("refund");
+        let length = |vectors: Vectors, rows: &[u32]| {
+            let mut sum = [0f32; DIMS];
+            table(vectors).add(rows[0] as usize, &mut sum);
+            dot(&sum, &sum).sqrt()
+        };
+        let distilled = length(Vectors::Distilled, &the) / length(Vectors::Distilled, &refund);
+        let learned = length(Vectors::Learned, &the) / length(Vectors::Learned, &refund);
         assert!(
-            dot(&lost, &missing) > dot(&lost, &weather) + 0.1,
-            "{} vs {}",
-            dot(&lost, &missing),
-            dot(&lost, &weather)
+            learned < 0.6 * distilled,
+            "the/refund: distilled {distilled}, learned {learned}"
         );
-        let norm: f32 = lost.iter().map(|x| x * x).sum();
-        assert!((norm - 1.0).abs() < 1e-4);
     }
 }

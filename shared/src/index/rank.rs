@@ -23,7 +23,7 @@ use rust_stemmers::Algorithm;
 use crate::article::Article;
 
 use super::build::IndexBuilder;
-use super::embed::{self, DIMS};
+use super::embed::{self, DIMS, Vectors};
 use super::normalize::normalize;
 use super::postings::Postings;
 use super::tokenize::{Feature, Kind, features};
@@ -43,16 +43,25 @@ pub struct Index {
     pub(super) postings: Postings,
     /// Per article, how much the model's view counts against the centroid's (see [`trust`]).
     pub(super) trust: Vec<f32>,
-    /// The meaning view, for knowledge bases in English (see [`Dense`]).
-    pub(super) dense: Option<Dense>,
+    /// The meaning view, for knowledge bases in English (see [`Meaning`]).
+    pub(super) meaning: Option<Meaning>,
 }
 
-/// The meaning view: the model's dense weights, `DIMS` numbers per article, trained alongside its
-/// sparse ones on the examples' static embeddings (see `embed`), so "my card is missing" finds
-/// the article whose phrasings say "I lost my card". (Comparing a question's embedding with an
-/// article's title and body at cold start added nothing over the words on StackFAQ: a long
-/// body's averaged embedding says little.)
-/// Kept a byte a weight, scaled to each article's largest (1.3 MB at 10,000 articles).
+/// The meaning view: what each article's texts mean, beyond their words, as two tables of
+/// `DIMS` numbers an article over the texts' static embeddings (see `embed`).
+#[derive(Debug, Clone)]
+pub(super) struct Meaning {
+    /// The model's dense weights, trained alongside its sparse ones, so "my card is missing"
+    /// finds the article whose phrasings say "I lost my card".
+    pub(super) model: Dense,
+    /// The article's meaning centroid: the normalised sum of its title's and example questions'
+    /// learned embeddings, which works from the first article on (cold start: the title). A long
+    /// body's averaged embedding says little, so the body is left out.
+    pub(super) centroid: Dense,
+}
+
+/// `DIMS` numbers an article, kept a byte each, scaled to each article's largest (1.3 MB at
+/// 10,000 articles).
 #[derive(Debug, Clone)]
 pub(super) struct Dense {
     pub(super) scales: Vec<f32>,
@@ -60,17 +69,17 @@ pub(super) struct Dense {
 }
 
 impl Dense {
-    /// Quantises trained weights, `DIMS` an article.
-    pub(super) fn new(model: &[f32]) -> Dense {
-        let mut scales = Vec::with_capacity(model.len() / DIMS);
-        let mut values = Vec::with_capacity(model.len());
-        for weights in model.chunks_exact(DIMS) {
+    /// Quantises `DIMS` numbers an article.
+    pub(super) fn new(numbers: &[f32]) -> Dense {
+        let mut scales = Vec::with_capacity(numbers.len() / DIMS);
+        let mut values = Vec::with_capacity(numbers.len());
+        for weights in numbers.chunks_exact(DIMS) {
             scales.push(embed::quantize(weights, &mut values));
         }
         Dense { scales, values }
     }
 
-    /// The article's dense weights · the text's embedding.
+    /// The article's numbers · the text's embedding.
     pub(super) fn score(&self, article: usize, embedding: &[f32; DIMS]) -> f32 {
         let values = &self.values[article * DIMS..(article + 1) * DIMS];
         let mut lanes = [0f32; 8];
@@ -85,6 +94,8 @@ impl Dense {
 
 /// How much a text's embedding counts against its sparse vector (both unit length) in the model.
 pub(super) const DENSE_WEIGHT: f32 = 0.75;
+/// How much the meaning centroid's cosine counts in the centroid view, against the words'.
+const MEANING_CENTROID_WEIGHT: f32 = 0.4;
 /// On a large knowledge base only the best articles by words alone are compared by meaning too,
 /// so a question's cost stays bounded (the right article is almost always among them).
 const DENSE_CANDIDATES: usize = 64;
@@ -109,10 +120,12 @@ impl Index {
 
     /// Memory the index holds on the heap, in bytes.
     pub fn heap_bytes(&self) -> usize {
-        let dense = self
-            .dense
-            .as_ref()
-            .map_or(0, |d| d.scales.capacity() * 4 + d.values.capacity());
+        let dense = self.meaning.as_ref().map_or(0, |m| {
+            [&m.model, &m.centroid]
+                .iter()
+                .map(|d| d.scales.capacity() * 4 + d.values.capacity())
+                .sum()
+        });
         (self.hashes.capacity() + self.idf.capacity() + self.trust.capacity()) * 4 + dense + self.postings.heap_bytes()
     }
 
@@ -156,8 +169,10 @@ impl Index {
             .map(|article| score(article as usize, centroid[article as usize], model[article as usize]))
             .collect();
         let by_score = |a: &Scored, b: &Scored| b.score.total_cmp(&a.score).then(a.article.cmp(&b.article));
-        if let Some(dense) = &self.dense
-            && let Some(embedding) = embed::embed(&embed::pieces(&normalized))
+        if let Some(meaning) = &self.meaning
+            && let pieces = embed::pieces(&normalized)
+            && let Some(embedding) = embed::embed(Vectors::Distilled, &pieces)
+            && let Some(learned) = embed::embed(Vectors::Learned, &pieces)
         {
             if ranked.len() > DENSE_CANDIDATES {
                 ranked.select_nth_unstable_by(DENSE_CANDIDATES, by_score);
@@ -165,8 +180,10 @@ impl Index {
             }
             for scored in &mut ranked {
                 let a = scored.article;
-                let model = model[a] + DENSE_WEIGHT * dense.score(a, &embedding);
-                *scored = score(a, centroid[a], model);
+                let model = model[a] + DENSE_WEIGHT * meaning.model.score(a, &embedding);
+                let centroid = (1.0 - MEANING_CENTROID_WEIGHT) * centroid[a]
+                    + MEANING_CENTROID_WEIGHT * meaning.centroid.score(a, &learned);
+                *scored = score(a, centroid, model);
             }
         }
         ranked.sort_by(by_score);
@@ -342,7 +359,10 @@ mod tests {
             ),
         ];
         let index = Index::build(&articles);
-        assert!(index.dense.is_some(), "an English knowledge base has the meaning view");
+        assert!(
+            index.meaning.is_some(),
+            "an English knowledge base has the meaning view"
+        );
         let ranked = index.search("my visa has gone missing", 3);
         assert_eq!(
             ranked.first().map(|s| articles[s.article].id.as_str()),
@@ -362,7 +382,7 @@ mod tests {
             "Öffnen Sie die Einstellungen und wählen Sie Sicherheit.",
             &[],
         )];
-        assert!(Index::build(&german).dense.is_none());
+        assert!(Index::build(&german).meaning.is_none());
     }
 
     #[test]

@@ -14,10 +14,10 @@
 use super::embed::DIMS;
 use super::language;
 use super::postings::Postings;
-use super::rank::{Dense, Index};
+use super::rank::{Dense, Index, Meaning};
 
 const MAGIC: &[u8; 4] = b"TLIX";
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -70,14 +70,16 @@ impl Index {
                 out.extend_from_slice(&(quantize(w, scale, f32::from(i16::MAX)) as i16).to_le_bytes());
             }
         }
-        match &self.dense {
+        match &self.meaning {
             None => out.push(0),
-            Some(dense) => {
+            Some(meaning) => {
                 out.push(1);
-                for scale in &dense.scales {
-                    out.extend_from_slice(&scale.to_le_bytes());
+                for dense in [&meaning.model, &meaning.centroid] {
+                    for scale in &dense.scales {
+                        out.extend_from_slice(&scale.to_le_bytes());
+                    }
+                    out.extend(dense.values.iter().map(|&v| v as u8));
                 }
-                out.extend(dense.values.iter().map(|&v| v as u8));
             }
         }
         out
@@ -156,15 +158,19 @@ impl Index {
         };
         let centroid = column(&mut r, n_entries)?;
         let model = column(&mut r, n_entries)?;
-        let dense = match r.u8()? {
+        let dense = |r: &mut Reader| -> Result<Dense, StoreError> {
+            let n = n_articles as usize;
+            r.expect_at_least(n * (4 + DIMS))?;
+            let scales = (0..n).map(|_| r.f32()).collect::<Result<Vec<f32>, _>>()?;
+            let values = r.take(n * DIMS)?.iter().map(|&b| b as i8).collect();
+            Ok(Dense { scales, values })
+        };
+        let meaning = match r.u8()? {
             0 => None,
-            1 => {
-                let n = n_articles as usize;
-                r.expect_at_least(n * (4 + DIMS))?;
-                let scales = (0..n).map(|_| r.f32()).collect::<Result<Vec<f32>, _>>()?;
-                let values = r.take(n * DIMS)?.iter().map(|&b| b as i8).collect();
-                Some(Dense { scales, values })
-            }
+            1 => Some(Meaning {
+                model: dense(&mut r)?,
+                centroid: dense(&mut r)?,
+            }),
             _ => return Err(StoreError::Damaged("meaning view flag")),
         };
         if r.at != bytes.len() {
@@ -183,7 +189,7 @@ impl Index {
                 model,
             },
             trust,
-            dense,
+            meaning,
         })
     }
 }
