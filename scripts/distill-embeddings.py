@@ -199,21 +199,23 @@ def encode(w, sentences, pieces, cls, sep):
     os.makedirs(WORK, exist_ok=True)
     path = f'{WORK}/targets-{len(sentences)}.npy'
     targets = np.load(path) if os.path.exists(path) else np.zeros((len(sentences), 384), np.float32)
+    missing = [i for i in np.where(~np.abs(targets).sum(1).astype(bool))[0]]
+    rows = {i: [cls] + pieces(sentences[i])[:62] + [sep] for i in missing}
+    missing.sort(key=lambda i: len(rows[i]))  # similar lengths together: less padding
     started = time.time()
-    for start in range(0, len(sentences), 128):
-        if np.abs(targets[start:start + 128]).sum(1).all():
-            continue
-        rows = [[cls] + pieces(t)[:62] + [sep] for t in sentences[start:start + 128]]
-        length = max(map(len, rows))
-        ids = np.zeros((len(rows), length), np.int64)
-        mask = np.zeros((len(rows), length), np.int64)
-        for j, row in enumerate(rows):
-            ids[j, :len(row)] = row
-            mask[j, :len(row)] = 1
+    for start in range(0, len(missing), 128):
+        batch = missing[start:start + 128]
+        length = max(len(rows[i]) for i in batch)
+        ids = np.zeros((len(batch), length), np.int64)
+        mask = np.zeros((len(batch), length), np.int64)
+        for j, i in enumerate(batch):
+            ids[j, :len(rows[i])] = rows[i]
+            mask[j, :len(rows[i])] = 1
         h = forward(w, ids, mask)
-        targets[start:start + len(rows)] = (h * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
-        np.save(path, targets)
-        print(f'encoding sentences: {start + len(rows)}/{len(sentences)}, {time.time() - started:.0f} s',
+        targets[batch] = (h * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+        if start // 128 % 20 == 19 or start + 128 >= len(missing):
+            np.save(path, targets)
+        print(f'encoding sentences: {start + len(batch)}/{len(missing)}, {time.time() - started:.0f} s',
               file=sys.stderr, flush=True)
     return targets
 

@@ -92,14 +92,15 @@ struct Embeddings {
 
 impl Embeddings {
     /// The next example, of `article`; an empty text (a body, which is not embedded) gets zeros.
-    fn push(&mut self, article: usize, normalized: &str) {
+    /// `centroid`: whether it counts towards the article's meaning centroid.
+    fn push(&mut self, article: usize, normalized: &str, centroid: bool) {
         let pieces = embed::pieces_cached(normalized, &mut self.pieces);
         let vector = embed::embed(Vectors::Distilled, &pieces).unwrap_or([0.0; DIMS]);
         self.scales.push(embed::quantize(&vector, &mut self.values));
         if self.centroids.len() < (article + 1) * DIMS {
             self.centroids.resize((article + 1) * DIMS, 0.0);
         }
-        if let Some(learned) = embed::embed(Vectors::Learned, &pieces) {
+        if centroid && let Some(learned) = embed::embed(Vectors::Learned, &pieces) {
             let centroid = &mut self.centroids[article * DIMS..(article + 1) * DIMS];
             centroid.iter_mut().zip(learned).for_each(|(sum, x)| *sum += x);
         }
@@ -232,12 +233,14 @@ impl<'a> IndexBuilder<'a> {
                     let title_body = normalize(&format!("{}\n{}", article.title, article.body));
                     // Each text, and whether it gets an embedding: not the body, whose averaged
                     // meaning says little (and costs the most to sum).
+                    // An article in another language keeps no meaning centroid.
+                    let english = embeddings.is_some() && !language::surely_not_english(article);
                     let examples = std::iter::once((title, true))
                         .chain((!article.body.is_empty()).then_some((title_body, false)))
                         .chain(article.questions.iter().map(|q| (normalize(q), true)));
                     for (text, embedded) in examples {
                         if let Some(embeddings) = embeddings {
-                            embeddings.push(i, if embedded { &text } else { "" });
+                            embeddings.push(i, if embedded { &text } else { "" }, english);
                         }
                         let mut features = Vec::new();
                         let mut previous: Option<u32> = None;

@@ -7,6 +7,8 @@
 use rust_stemmers::Algorithm;
 use whatlang::Lang;
 
+use crate::article::Article;
+
 /// Enough text to be sure of a language, little enough to be quick on a big knowledge base.
 const SAMPLE_CHARS: usize = 20_000;
 
@@ -28,6 +30,29 @@ pub fn detect<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<Algorithm>
     }
     stemmer_for(info.lang())
 }
+
+/// Whether one article's text is, beyond doubt, in a language other than English: the meaning
+/// view's vectors are English word pieces, and a German title cut into them means nothing (yet
+/// lands close to some unrelated English questions). Short or unclear text counts as English, as
+/// the site is.
+pub fn surely_not_english(article: &Article) -> bool {
+    let mut sample = article.title.clone();
+    for text in article.questions.iter().chain(std::iter::once(&article.body)) {
+        if sample.len() >= ARTICLE_SAMPLE_CHARS {
+            break;
+        }
+        sample.push('\n');
+        sample.push_str(text);
+    }
+    let mut end = sample.len().min(ARTICLE_SAMPLE_CHARS);
+    while !sample.is_char_boundary(end) {
+        end -= 1;
+    }
+    whatlang::detect(&sample[..end]).is_some_and(|info| info.is_reliable() && info.lang() != Lang::Eng)
+}
+
+/// Enough of one article's text to tell its language, little enough for 10,000 articles.
+const ARTICLE_SAMPLE_CHARS: usize = 400;
 
 fn stemmer_for(lang: Lang) -> Option<Algorithm> {
     Some(match lang {

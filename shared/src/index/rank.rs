@@ -181,8 +181,13 @@ impl Index {
             for scored in &mut ranked {
                 let a = scored.article;
                 let model = model[a] + DENSE_WEIGHT * meaning.model.score(a, &embedding);
-                let centroid = (1.0 - MEANING_CENTROID_WEIGHT) * centroid[a]
-                    + MEANING_CENTROID_WEIGHT * meaning.centroid.score(a, &learned);
+                // An article without a meaning centroid (another language) keeps its words'.
+                let centroid = if meaning.centroid.scales[a] > 0.0 {
+                    (1.0 - MEANING_CENTROID_WEIGHT) * centroid[a]
+                        + MEANING_CENTROID_WEIGHT * meaning.centroid.score(a, &learned)
+                } else {
+                    centroid[a]
+                };
                 *scored = score(a, centroid, model);
             }
         }
@@ -383,6 +388,75 @@ mod tests {
             &[],
         )];
         assert!(Index::build(&german).meaning.is_none());
+    }
+
+    #[test]
+    fn meaning_centroids_find_a_paraphrase_at_cold_start() {
+        // No example questions: the title and body are all there is, and the questions share no
+        // word with the right article (by words alone, both went to "replace").
+        let articles = vec![
+            article(
+                "play",
+                "Play all YouTube videos uploaded by one user",
+                "Open their channel and choose Play all.",
+                &[],
+            ),
+            article(
+                "contact",
+                "Any way to contact a user on GitHub?",
+                "Look for an email address on their profile.",
+                &[],
+            ),
+            article(
+                "replace",
+                "How to replace a video on YouTube",
+                "Upload the new one and delete the old one.",
+                &[],
+            ),
+            article(
+                "strike",
+                "Strikethrough with GitHub Markdown",
+                "Wrap the text in two tildes.",
+                &[],
+            ),
+            article(
+                "refund",
+                "Refund policy",
+                "Refunds reach the original card within 5 days.",
+                &[],
+            ),
+            article(
+                "lost",
+                "Lost or stolen card",
+                "Freeze the card in the app, then order a new one.",
+                &[],
+            ),
+        ];
+        let index = Index::build(&articles);
+        for (question, expected) in [
+            ("how do I get my money back", "refund"),
+            ("my visa has gone missing", "lost"),
+        ] {
+            let ranked = index.search(question, 3);
+            assert_eq!(articles[ranked[0].article].id, expected, "{question:?}: {ranked:?}");
+        }
+    }
+
+    #[test]
+    fn an_article_in_another_language_keeps_no_meaning_centroid() {
+        // Its text cut into English word pieces means nothing, yet lands close to some unrelated
+        // English questions ("what's the weather like in Lisbon tomorrow?" to German delivery times).
+        let mut articles = articles();
+        articles.push(article(
+            "de",
+            "Versandkosten und Lieferzeiten",
+            "Wir liefern innerhalb von drei Werktagen.",
+            &["Wie lange dauert die Lieferung?", "Was kostet der Versand?"],
+        ));
+        let index = Index::build(&articles);
+        let meaning = index.meaning.as_ref().expect("an English knowledge base");
+        assert_eq!(meaning.centroid.scales[3], 0.0);
+        assert!(meaning.centroid.scales[..3].iter().all(|&s| s > 0.0));
     }
 
     #[test]
