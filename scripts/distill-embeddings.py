@@ -198,7 +198,7 @@ def encode(w, sentences, pieces, cls, sep):
     os.makedirs(WORK, exist_ok=True)
     path = f'{WORK}/targets-{len(sentences)}.npy'
     targets = np.load(path) if os.path.exists(path) else np.zeros((len(sentences), 384), np.float32)
-    missing = [i for i in np.where(~np.abs(targets).sum(1).astype(bool))[0]]
+    missing = list(np.where(~np.abs(targets).sum(1).astype(bool))[0])
     rows = {i: [cls] + pieces(sentences[i])[:62] + [sep] for i in missing}
     missing.sort(key=lambda i: len(rows[i]))  # similar lengths together: less padding
     started = time.time()

@@ -97,9 +97,6 @@ impl Embeddings {
         let pieces = embed::pieces_cached(normalized, &mut self.pieces);
         let vector = embed::embed(Vectors::Distilled, &pieces).unwrap_or([0.0; DIMS]);
         self.scales.push(embed::quantize(&vector, &mut self.values));
-        if self.centroids.len() < (article + 1) * DIMS {
-            self.centroids.resize((article + 1) * DIMS, 0.0);
-        }
         if centroid && let Some(learned) = embed::embed(Vectors::Learned, &pieces) {
             let centroid = &mut self.centroids[article * DIMS..(article + 1) * DIMS];
             centroid.iter_mut().zip(learned).for_each(|(sum, x)| *sum += x);
@@ -201,7 +198,10 @@ impl<'a> IndexBuilder<'a> {
             articles,
             stage: Stage::Reading(Box::new(Reading {
                 stemmer,
-                embeddings: (stemmer == Some(Algorithm::English)).then(Embeddings::default),
+                embeddings: (stemmer == Some(Algorithm::English)).then(|| Embeddings {
+                    centroids: vec![0.0; articles.len() * DIMS],
+                    ..Embeddings::default()
+                }),
                 texts: Vec::new(),
                 ids: FeatureMap::default(),
                 seen: Vec::new(),
@@ -231,10 +231,10 @@ impl<'a> IndexBuilder<'a> {
                 for (i, article) in articles.iter().enumerate().take(end).skip(*next) {
                     let title = normalize(&article.title);
                     let title_body = normalize(&format!("{}\n{}", article.title, article.body));
-                    // Each text, and whether it gets an embedding: not the body, whose averaged
-                    // meaning says little (and costs the most to sum).
                     // An article in another language keeps no meaning centroid.
                     let english = embeddings.is_some() && !language::surely_not_english(article);
+                    // Each text, and whether it gets an embedding: not the body, whose averaged
+                    // meaning says little (and costs the most to sum).
                     let examples = std::iter::once((title, true))
                         .chain((!article.body.is_empty()).then_some((title_body, false)))
                         .chain(article.questions.iter().map(|q| (normalize(q), true)));
@@ -479,7 +479,7 @@ impl Training {
         let (mut postings, dense_model) = trainer.into_postings(postings);
         let meaning = dense_model.zip(embeddings).map(|(model, embeddings)| Meaning {
             model: Dense::new(&model),
-            centroid: Dense::new(&unit_centroids(embeddings.centroids, articles.len())),
+            centroid: Dense::new(&unit_centroids(embeddings.centroids)),
         });
         // Forget the rare features no article kept (a question's rare word counts as unseen,
         // which is about what its idf was); keep the common ones' idf for questions' lengths.
@@ -508,8 +508,7 @@ impl Training {
 
 /// The articles' meaning centroids from their sums: unit length, `DIMS` numbers an article (zeros
 /// for an article with no embedded text).
-fn unit_centroids(mut sums: Vec<f32>, n_articles: usize) -> Vec<f32> {
-    sums.resize(n_articles * DIMS, 0.0);
+fn unit_centroids(mut sums: Vec<f32>) -> Vec<f32> {
     for sum in sums.chunks_exact_mut(DIMS) {
         let norm = embed::dot(sum, sum).sqrt();
         if norm > 0.0 {
