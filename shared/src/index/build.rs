@@ -17,7 +17,7 @@ use crate::article::Article;
 use super::embed::{self, DIMS, Vectors};
 use super::language;
 use super::normalize::normalize;
-use super::postings::Postings;
+use super::postings::{Column, Postings};
 use super::rank::{DENSE_WEIGHT, Dense, FeatureHasher, FeatureMap, Index, Meaning, idf, trust};
 use super::tokenize::{self, Kind};
 
@@ -492,13 +492,12 @@ impl Training {
         let mut kept = keep.iter();
         idf.retain(|_| *kept.next().unwrap_or(&false));
         hashes.shrink_to_fit();
-        idf.shrink_to_fit();
         Index {
             trust: articles.iter().map(|a| trust(a.questions.len())).collect(),
             n_articles: articles.len() as u32,
             stemmer,
             hashes,
-            idf,
+            idf: Column::quantize(idf.into_iter()),
             unseen_idf,
             postings,
             meaning,
@@ -781,7 +780,7 @@ impl Trainer {
         for id in 0..n_features as u32 {
             for slot in postings.range(id) {
                 let model = average(self.value[slot], self.sum[slot]);
-                entries.push((id, postings.articles[slot], postings.centroid[slot], model));
+                entries.push((id, postings.articles[slot], postings.centroid.get(slot), model));
             }
         }
         for (id, list) in self.extras {

@@ -4,13 +4,74 @@
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Postings {
-    /// `offsets[id]..offsets[id + 1]` is feature `id`'s range in `articles` and `weights`.
+    /// `offsets[id]..offsets[id + 1]` is feature `id`'s range in `articles` and the weights.
     pub(super) offsets: Vec<u32>,
     pub(super) articles: Vec<u32>,
     /// The article's unit-centroid weight for the feature.
-    pub(super) centroid: Vec<f32>,
+    pub(super) centroid: Column,
     /// The trained model's weight.
-    pub(super) model: Vec<f32>,
+    pub(super) model: Column,
+}
+
+/// A column of numbers (the postings' weights, the features' idf) held as 16-bit steps of its
+/// largest magnitude: half the memory of `f32` (a 10,000-article index has about 1.7 million
+/// weights in each postings column), and exactly what the stored index holds, so an index answers
+/// the same built as loaded. One step is 1/32767 of the largest value, far below what changes a
+/// ranking.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Column {
+    /// The largest magnitude: what `i16::MAX` stands for.
+    scale: f32,
+    /// `scale / i16::MAX`, what one step is worth.
+    step: f32,
+    values: Vec<i16>,
+}
+
+impl Column {
+    const STEPS: f32 = i16::MAX as f32;
+
+    pub fn quantize(weights: impl Iterator<Item = f32> + Clone) -> Column {
+        let scale = weights.clone().fold(0.0f32, |m, w| if w.is_finite() { m.max(w.abs()) } else { m });
+        let values = weights
+            .map(|w| {
+                if scale > 0.0 && w.is_finite() {
+                    (w / scale * Self::STEPS).round().clamp(-Self::STEPS, Self::STEPS) as i16
+                } else {
+                    0
+                }
+            })
+            .collect();
+        Column::from_parts(scale, values)
+    }
+
+    /// A column as stored: its largest magnitude and its steps.
+    pub fn from_parts(scale: f32, values: Vec<i16>) -> Column {
+        Column {
+            scale,
+            step: scale / Self::STEPS,
+            values,
+        }
+    }
+
+    pub fn scale(&self) -> f32 {
+        self.scale
+    }
+
+    pub fn steps(&self) -> &[i16] {
+        &self.values
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.values.capacity() * 2
+    }
+
+    pub fn get(&self, i: usize) -> f32 {
+        f32::from(self.values[i]) * self.step
+    }
+
+    fn select(&self, positions: &[usize]) -> Column {
+        Column::from_parts(self.scale, positions.iter().map(|&i| self.values[i]).collect())
+    }
 }
 
 impl Postings {
@@ -27,8 +88,8 @@ impl Postings {
         Postings {
             offsets,
             articles: entries.iter().map(|e| e.1).collect(),
-            centroid: entries.iter().map(|e| e.2).collect(),
-            model: entries.iter().map(|e| e.3).collect(),
+            centroid: Column::quantize(entries.iter().map(|e| e.2)),
+            model: Column::quantize(entries.iter().map(|e| e.3)),
         }
     }
 
@@ -46,8 +107,8 @@ impl Postings {
             }
         }
         self.articles = retained.iter().map(|&i| self.articles[i]).collect();
-        self.centroid = retained.iter().map(|&i| self.centroid[i]).collect();
-        self.model = retained.iter().map(|&i| self.model[i]).collect();
+        self.centroid = self.centroid.select(&retained);
+        self.model = self.model.select(&retained);
         self.offsets = offsets;
     }
 
@@ -62,7 +123,7 @@ impl Postings {
     /// Feature `id`'s `(article, centroid weight, model weight)` entries.
     pub fn list(&self, id: u32) -> impl Iterator<Item = (u32, f32, f32)> + '_ {
         self.range(id)
-            .map(|i| (self.articles[i], self.centroid[i], self.model[i]))
+            .map(|i| (self.articles[i], self.centroid.get(i), self.model.get(i)))
     }
 
     /// The entry of feature `id` for `article`, if it has one.
@@ -77,7 +138,9 @@ impl Postings {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        (self.offsets.capacity() + self.articles.capacity() + self.centroid.capacity() + self.model.capacity()) * 4
+        (self.offsets.capacity() + self.articles.capacity()) * 4
+            + self.centroid.heap_bytes()
+            + self.model.heap_bytes()
     }
 }
 
@@ -86,13 +149,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_column_keeps_each_number_within_half_a_step() {
+        let numbers = [0.0, 1.0, -2.5, 0.3, 1e-6, -0.01, 2.5];
+        let column = Column::quantize(numbers.iter().copied());
+        assert_eq!(column.scale(), 2.5);
+        assert_eq!(column.steps().len(), numbers.len());
+        let half_step = 2.5 / f32::from(i16::MAX) / 2.0;
+        for (i, &x) in numbers.iter().enumerate() {
+            assert!((column.get(i) - x).abs() <= half_step * 1.001, "{x} came back as {}", column.get(i));
+        }
+        // The largest magnitude comes back exactly, and so does 0.
+        assert_eq!((column.get(2), column.get(6), column.get(0)), (-2.5, 2.5, 0.0));
+        assert_eq!(column.heap_bytes(), numbers.len() * 2);
+
+        // Nothing to scale by, or a number that is not one: zeros, never a NaN in a score.
+        let zeros = Column::quantize([0.0, 0.0].into_iter());
+        assert_eq!((zeros.get(0), zeros.get(1)), (0.0, 0.0));
+        let odd = Column::quantize([f32::NAN, 1.0, f32::INFINITY].into_iter());
+        assert_eq!((odd.get(0), odd.get(1), odd.get(2)), (0.0, 1.0, 0.0));
+    }
+
+    #[test]
     fn rows_by_feature() {
-        let postings = Postings::from_entries(3, vec![(2, 5, 0.5, 0.0), (0, 1, 1.0, 0.0), (2, 3, 0.25, 0.0)]);
+        // Weights that are whole steps of the largest (1.0), so they come back exactly.
+        let step = 1.0 / f32::from(i16::MAX);
+        let (half, quarter) = (16384.0 * step, 8192.0 * step);
+        let postings = Postings::from_entries(3, vec![(2, 5, half, 0.0), (0, 1, 1.0, 0.0), (2, 3, quarter, 0.0)]);
         assert_eq!(postings.list(0).collect::<Vec<_>>(), vec![(1, 1.0, 0.0)]);
         assert_eq!(postings.list(1).count(), 0);
         assert_eq!(
             postings.list(2).collect::<Vec<_>>(),
-            vec![(3, 0.25, 0.0), (5, 0.5, 0.0)]
+            vec![(3, quarter, 0.0), (5, half, 0.0)]
         );
         assert_eq!(postings.list(7).count(), 0);
         assert_eq!(postings.len(), 3);
@@ -103,7 +190,7 @@ mod tests {
         let mut kept = postings.clone();
         kept.keep_features(&[false, true, true]);
         assert_eq!(kept.list(0).count(), 0);
-        assert_eq!(kept.list(1).collect::<Vec<_>>(), vec![(3, 0.25, 0.0), (5, 0.5, 0.0)]);
+        assert_eq!(kept.list(1).collect::<Vec<_>>(), vec![(3, quarter, 0.0), (5, half, 0.0)]);
         assert_eq!(kept.len(), 2);
     }
 }

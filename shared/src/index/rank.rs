@@ -25,7 +25,7 @@ use crate::article::Article;
 use super::build::IndexBuilder;
 use super::embed::{self, DIMS, Vectors};
 use super::normalize::normalize;
-use super::postings::Postings;
+use super::postings::{Column, Postings};
 use super::tokenize::{Feature, Kind, features};
 
 #[derive(Debug, Clone)]
@@ -36,7 +36,7 @@ pub struct Index {
     /// Feature hashes, sorted; a feature's position is its id.
     pub(super) hashes: Vec<u32>,
     /// Inverse document frequency per feature id, over articles.
-    pub(super) idf: Vec<f32>,
+    pub(super) idf: Column,
     /// The idf a feature no article has: the rarest possible.
     pub(super) unseen_idf: f32,
     /// Feature → (article, weight in the article's unit centroid, the trained model's weight).
@@ -132,7 +132,7 @@ impl Index {
                 .map(|d| d.scales.capacity() * 4 + d.values.capacity())
                 .sum()
         });
-        (self.hashes.capacity() + self.idf.capacity() + self.trust.capacity()) * 4 + dense + self.postings.heap_bytes()
+        (self.hashes.capacity() + self.trust.capacity()) * 4 + self.idf.heap_bytes() + dense + self.postings.heap_bytes()
     }
 
     fn id(&self, hash: u32) -> Option<u32> {
@@ -145,7 +145,7 @@ impl Index {
         let normalized = normalize(query);
         let query = features(&normalized, self.stemmer);
         let vector = unit_vector(&query, self.unseen_idf, |hash| {
-            self.id(hash).map(|id| (id, self.idf[id as usize]))
+            self.id(hash).map(|id| (id, self.idf.get(id as usize)))
         });
 
         let n = self.n_articles as usize;
