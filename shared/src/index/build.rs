@@ -33,7 +33,7 @@ fn max_document_frequency(n_articles: usize) -> u32 {
 /// [`MIN_FEATURES_PER_ARTICLE`].
 const ENTRY_BUDGET: usize = 1_300_000;
 const MIN_FEATURES_PER_ARTICLE: usize = 128;
-/// The most postings the index keeps in all (about 30 MB with everything else at 10,000
+/// The most postings the index keeps in all (about 24 MB with everything else at 10,000
 /// articles): what the centroids leave of it, up to as many again as they have, training may add
 /// outside them (a rival article learns that a feature it does not have speaks against it:
 /// "balance" is not about transfers).

@@ -31,11 +31,17 @@ impl Column {
     const STEPS: f32 = i16::MAX as f32;
 
     pub fn quantize(weights: impl Iterator<Item = f32> + Clone) -> Column {
-        let scale = weights.clone().fold(0.0f32, |m, w| if w.is_finite() { m.max(w.abs()) } else { m });
+        let scale = weights
+            .clone()
+            .fold(0.0f32, |m, w| if w.is_finite() { m.max(w.abs()) } else { m });
         let values = weights
             .map(|w| {
                 if scale > 0.0 && w.is_finite() {
-                    (w / scale * Self::STEPS).round().clamp(-Self::STEPS, Self::STEPS) as i16
+                    // Rounded half away from zero by hand: `f32::round` is a library call on
+                    // targets without a rounding instruction, and this runs over every weight in
+                    // the build's last step. `as` saturates at ±i16::MAX.
+                    let steps = w * (Self::STEPS / scale);
+                    (steps + 0.5f32.copysign(steps)) as i16
                 } else {
                     0
                 }
@@ -138,9 +144,7 @@ impl Postings {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        (self.offsets.capacity() + self.articles.capacity()) * 4
-            + self.centroid.heap_bytes()
-            + self.model.heap_bytes()
+        (self.offsets.capacity() + self.articles.capacity()) * 4 + self.centroid.heap_bytes() + self.model.heap_bytes()
     }
 }
 
@@ -156,7 +160,11 @@ mod tests {
         assert_eq!(column.steps().len(), numbers.len());
         let half_step = 2.5 / f32::from(i16::MAX) / 2.0;
         for (i, &x) in numbers.iter().enumerate() {
-            assert!((column.get(i) - x).abs() <= half_step * 1.001, "{x} came back as {}", column.get(i));
+            assert!(
+                (column.get(i) - x).abs() <= half_step * 1.001,
+                "{x} came back as {}",
+                column.get(i)
+            );
         }
         // The largest magnitude comes back exactly, and so does 0.
         assert_eq!((column.get(2), column.get(6), column.get(0)), (-2.5, 2.5, 0.0));
@@ -190,7 +198,10 @@ mod tests {
         let mut kept = postings.clone();
         kept.keep_features(&[false, true, true]);
         assert_eq!(kept.list(0).count(), 0);
-        assert_eq!(kept.list(1).collect::<Vec<_>>(), vec![(3, quarter, 0.0), (5, half, 0.0)]);
+        assert_eq!(
+            kept.list(1).collect::<Vec<_>>(),
+            vec![(3, quarter, 0.0), (5, half, 0.0)]
+        );
         assert_eq!(kept.len(), 2);
     }
 }

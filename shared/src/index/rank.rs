@@ -132,7 +132,10 @@ impl Index {
                 .map(|d| d.scales.capacity() * 4 + d.values.capacity())
                 .sum()
         });
-        (self.hashes.capacity() + self.trust.capacity()) * 4 + self.idf.heap_bytes() + dense + self.postings.heap_bytes()
+        (self.hashes.capacity() + self.trust.capacity()) * 4
+            + self.idf.heap_bytes()
+            + dense
+            + self.postings.heap_bytes()
     }
 
     fn id(&self, hash: u32) -> Option<u32> {

@@ -218,7 +218,10 @@ impl<'a> Reader<'a> {
     fn column(&mut self, n_values: usize) -> Result<Column, StoreError> {
         let scale = self.f32()?;
         let bytes = self.take(n_values.checked_mul(2).ok_or(StoreError::Damaged("column"))?)?;
-        let steps = bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+        let steps = bytes
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect();
         Ok(Column::from_parts(scale, steps))
     }
 
