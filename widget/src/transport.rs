@@ -4,7 +4,6 @@
 //! test would want to check.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -60,7 +59,7 @@ pub struct Transport {
     session: RefCell<Option<StoredSession>>,
     socket: RefCell<Option<WebSocket>>,
     /// Ids sent on the current socket, so a new message does not resend the whole outbox.
-    sent_on_socket: RefCell<HashSet<String>>,
+    sent_on_socket: RefCell<SentIds>,
     /// The current socket's event handlers, kept alive as long as it is.
     handlers: RefCell<Vec<Handler>>,
     attempt: Cell<u32>,
@@ -68,6 +67,35 @@ pub struct Transport {
     reconnect_timer: Cell<Option<i32>>,
     http_mode: Cell<bool>,
     started: Cell<bool>,
+}
+
+/// The ids of the frames sent on the current socket (or being posted). A list, not a `HashSet`:
+/// it holds the few frames of one connection, and a `HashSet` here compiled a second hash table
+/// implementation into the widget (the standard library's, beside the one Leptos uses).
+#[derive(Default)]
+struct SentIds(Vec<String>);
+
+impl SentIds {
+    fn contains(&self, id: &str) -> bool {
+        self.0.iter().any(|sent| sent == id)
+    }
+
+    /// Adds `id`; false if it was there already.
+    fn insert(&mut self, id: String) -> bool {
+        let new = !self.contains(&id);
+        if new {
+            self.0.push(id);
+        }
+        new
+    }
+
+    fn remove(&mut self, id: &str) {
+        self.0.retain(|sent| sent != id);
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// Why a request failed, sorted by what the widget should do about it.
@@ -106,7 +134,7 @@ impl Transport {
             declined: RefCell::new(Vec::new()),
             session: RefCell::new(None),
             socket: RefCell::new(None),
-            sent_on_socket: RefCell::new(HashSet::new()),
+            sent_on_socket: RefCell::new(SentIds::default()),
             handlers: RefCell::new(Vec::new()),
             attempt: Cell::new(0),
             reconnect_timer: Cell::new(None),
