@@ -43,4 +43,5 @@ pub mod voice;
 pub mod webhook;
 pub mod whatsapp;
 pub mod widget_settings;
+pub mod widget_theme;
 pub mod wire;

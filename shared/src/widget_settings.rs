@@ -523,6 +523,8 @@ mod tests {
             (plain.accent.as_str(), plain.on_accent.as_str()),
             ("#4338ca", "#ffffff")
         );
+        // Threadline's own colours are in the widget's stylesheet already.
+        assert_eq!(plain.theme_css, "");
         let arabic = config(WidgetSettings::default(), "pt-BR,ar-EG,en");
         assert_eq!((arabic.locale.as_str(), arabic.format_tag.as_str()), ("ar", "ar-EG"));
         assert_eq!(arabic.strings, Locale::Ar.table());
@@ -541,6 +543,13 @@ mod tests {
             ("#f59e0b", "#000000")
         );
         assert_eq!(german.launcher_path, LauncherIcon::Help.path());
+        // The site's colour comes as the palette's stylesheet, worked out here, not in the browser.
+        assert_eq!(german.theme_css, crate::widget_theme::css(Rgb(0xf5, 0x9e, 0x0b)));
+        assert!(
+            german
+                .theme_css
+                .starts_with(".tl-app{--tl-accent:#f59e0b;--tl-on-accent:#000000;")
+        );
     }
 
     #[test]

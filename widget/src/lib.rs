@@ -8,7 +8,6 @@
 
 pub mod i18n;
 pub mod state;
-pub mod theme;
 
 #[cfg(target_arch = "wasm32")]
 mod events;

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use leptos::html;
 use leptos::prelude::*;
 use shared::limits::MAX_MESSAGE_CHARS;
-use shared::widget_settings::{Availability, FieldKind, Hours, Position, Rgb};
+use shared::widget_settings::{Availability, FieldKind, Hours, Position};
 use shared::wire::{BotDetail, ConversationStatus, Message, Role, WidgetConfig};
 use wasm_bindgen::prelude::*;
 
@@ -62,10 +62,8 @@ pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), Js
     }
     // The widget's styles as a constructed stylesheet (allowed under a strict CSP); a <style>
     // element where the browser has none.
-    let mut css = STYLE.to_owned();
-    if let Some(accent) = config.widget.color.as_deref().and_then(Rgb::parse) {
-        css.push_str(&crate::theme::css(accent));
-    }
+    // The site's colours come worked out by the edge (`shared::widget_theme`).
+    let css = STYLE.to_owned() + &config.theme_css;
     let inline_css = (!adopt_styles(&container, &css)).then_some(css);
     leptos::mount::mount_to(
         container,

@@ -247,6 +247,7 @@ impl FromJson for WidgetConfig {
             locale: json.string("locale").unwrap_or_default(),
             format_tag: json.string("format_tag").unwrap_or_default(),
             strings: field(json, "strings").unwrap_or_default(),
+            theme_css: json.string("theme_css").unwrap_or_default(),
         })
     }
 }

@@ -481,6 +481,11 @@ pub struct WidgetConfig {
     /// (built into the widget).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub strings: Vec<String>,
+    /// CSS that sets the widget's colours from the site's `widget.color`, light and dark, every
+    /// text and background pair at 4.5:1 or more (`shared::widget_theme`); empty when the site
+    /// keeps Threadline's colours. Only colour declarations, written from the parsed colour.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub theme_css: String,
 }
 
 impl WidgetConfig {
@@ -498,8 +503,10 @@ impl WidgetConfig {
         use crate::widget_settings::{DEFAULT_ACCENT, Rgb};
         let visitor_tags = || languages.split(',').take(10).filter(|tag| tag.len() <= 35);
         let (locale, format_tag) = Locale::negotiate(widget.locale.as_deref().into_iter().chain(visitor_tags()));
-        let accent = widget.color.as_deref().and_then(Rgb::parse).unwrap_or(DEFAULT_ACCENT);
+        let color = widget.color.as_deref().and_then(Rgb::parse);
+        let accent = color.unwrap_or(DEFAULT_ACCENT);
         WidgetConfig {
+            theme_css: color.map(crate::widget_theme::css).unwrap_or_default(),
             locale: locale.tag().to_owned(),
             format_tag: visitor_tags()
                 .find(|tag| Locale::from_tag(tag) == Some(locale))

@@ -2,10 +2,14 @@
 //! background pair kept at 4.5:1 or more (WCAG AA) whatever colour the site picks: text on the
 //! accent is white or black, whichever reads better; links are the accent darkened (light) or
 //! lightened (dark) until they read on every background they sit on.
+//!
+//! The edge works the stylesheet out and serves it with the site's widget settings
+//! (`WidgetConfig::theme_css`), so the colour maths (powers, contrast search) is not downloaded
+//! by every visitor.
 
-use shared::widget_settings::Rgb;
+use crate::widget_settings::Rgb;
 
-/// The panel's own backgrounds (`widget.css`), light and dark.
+/// The panel's own backgrounds (`widget/src/widget.css`), light and dark.
 const LIGHT_BG: Rgb = Rgb(0xff, 0xff, 0xff);
 const LIGHT_SURFACE: Rgb = Rgb(0xf8, 0xfa, 0xfc);
 const DARK_BG: Rgb = Rgb(0x18, 0x18, 0x1b);
@@ -89,7 +93,7 @@ impl Palette {
     }
 }
 
-/// A stylesheet that overrides `widget.css`'s colours with the site's (built only from parsed
+/// A stylesheet that overrides the widget's `widget.css` colours with the site's (built only from parsed
 /// colours, so nothing a site stores can inject CSS).
 pub fn css(accent: Rgb) -> String {
     format!(
