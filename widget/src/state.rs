@@ -439,7 +439,7 @@ impl EmailCheck {
             self,
             EmailCheck::Sending { .. } | EmailCheck::CodeSent { .. } | EmailCheck::Verifying { .. }
         );
-        match shared::identity::find_email(text) {
+        match shared::identity::find_email_with(text, &lowercase) {
             Some(email) if !busy && !declined.contains(&email) && self.email() != Some(&email) => {
                 EmailCheck::Offered { email }
             }
@@ -541,8 +541,8 @@ pub fn pre_chat_answers(
         }
         let value = if field.kind == FieldKind::Email {
             // Addresses are kept as the edge normalises them.
-            let lower = value.to_lowercase();
-            if shared::identity::find_email(&lower).as_deref() != Some(lower.as_str()) {
+            let lower = lowercase(&value);
+            if shared::identity::find_email_with(&lower, &lowercase).as_deref() != Some(lower.as_str()) {
                 return Err(words.text(Text::EmailInvalid).to_owned());
             }
             lower
@@ -552,6 +552,16 @@ pub fn pre_chat_answers(
         answers.push((field.name.clone(), value));
     }
     Ok(answers)
+}
+
+/// `text` in lower case by Unicode's default case mapping: in the browser with its own
+/// `toLowerCase`, so Rust's case tables (7 KB of the download) stay out of the widget; natively
+/// (the tests) with `str::to_lowercase`, the same mapping.
+pub fn lowercase(text: &str) -> String {
+    #[cfg(target_arch = "wasm32")]
+    return js_sys::JsString::from(text).to_lower_case().into();
+    #[cfg(not(target_arch = "wasm32"))]
+    return text.to_lowercase();
 }
 
 /// How long to wait before reconnect attempt `attempt` (0-based): exponential from half a second
