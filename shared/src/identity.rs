@@ -143,24 +143,45 @@ pub fn normalize_email(email: &str) -> Result<String, String> {
 /// [`normalize_email`] without the message (and the code that writes it, which the widget,
 /// calling [`find_email_with`], need not download).
 fn email_normalized(email: &str) -> Option<String> {
-    email_normalized_with(email, &str::to_lowercase)
+    email_normalized_with(email, Unicode::RUST)
 }
 
-fn email_normalized_with(email: &str, lowercase: &dyn Fn(&str) -> String) -> Option<String> {
+/// The Unicode character data the email checks use. [`Unicode::RUST`] is the standard library's;
+/// the widget passes the browser's (`toLowerCase`, a `\p{Alphabetic}` / `\p{N}` regular
+/// expression), which apply the same Unicode data, so Rust's tables (about 9 KB brotli of case
+/// mappings and alphabetic ranges) stay out of its download.
+#[derive(Clone, Copy, Debug)]
+pub struct Unicode {
+    /// Unicode's default lowercase mapping, as `str::to_lowercase`.
+    pub lowercase: fn(&str) -> String,
+    /// Alphabetic or numeric, as `char::is_alphanumeric`.
+    pub is_alphanumeric: fn(char) -> bool,
+}
+
+impl Unicode {
+    pub const RUST: Unicode = Unicode {
+        lowercase: str::to_lowercase,
+        is_alphanumeric: char::is_alphanumeric,
+    };
+}
+
+fn email_normalized_with(email: &str, unicode: Unicode) -> Option<String> {
     let email = email.trim();
     let (local, domain) = email.rsplit_once('@')?;
     let domain_ok = domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        && domain
+            .chars()
+            .all(|c| (unicode.is_alphanumeric)(c) || c == '.' || c == '-');
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && !local.contains('@')
         && !local
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
-    (domain_ok && local_ok).then(|| format!("{}@{}", lowercase(local), lowercase(domain)))
+    (domain_ok && local_ok).then(|| format!("{}@{}", (unicode.lowercase)(local), (unicode.lowercase)(domain)))
 }
 
 /// Reduces a phone number to E.164 (`+` and 8 to 15 digits); spaces, dots, dashes and
@@ -187,16 +208,14 @@ pub fn normalize_phone(phone: &str) -> Result<String, String> {
 /// Finds the first thing that looks like an email address in a visitor's message, so the widget
 /// can offer to verify it.
 pub fn find_email(text: &str) -> Option<String> {
-    find_email_with(text, &str::to_lowercase)
+    find_email_with(text, Unicode::RUST)
 }
 
-/// [`find_email`] lowercasing with `lowercase`, which must apply Unicode's default case mapping
-/// as `str::to_lowercase` does. The widget passes the browser's `toLowerCase` (the same mapping),
-/// so Rust's case tables, 7 KB of its download, stay out of it.
-pub fn find_email_with(text: &str, lowercase: &dyn Fn(&str) -> String) -> Option<String> {
+/// [`find_email`] with the caller's Unicode data (see [`Unicode`]).
+pub fn find_email_with(text: &str, unicode: Unicode) -> Option<String> {
     text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '<' | '>' | '"' | '\''))
         .map(|word| word.trim_end_matches(['.', '!', '?', ':']))
-        .find_map(|word| email_normalized_with(word, lowercase))
+        .find_map(|word| email_normalized_with(word, unicode))
 }
 
 /// Claims of an identity token, as the site's backend writes them.
@@ -618,12 +637,14 @@ mod tests {
             find_email("write to ÉLODIE@Example.FR please"),
             Some("élodie@example.fr".into())
         );
-        // The caller's mapping is the one applied (the widget passes the browser's).
-        let upper = |text: &str| text.to_uppercase();
-        assert_eq!(
-            find_email_with("ana@example.com", &upper),
-            Some("ANA@EXAMPLE.COM".into())
-        );
+        assert_eq!(find_email("ana@bücher.de"), Some("ana@bücher.de".into()));
+        // The caller's Unicode data is the one applied (the widget passes the browser's).
+        let odd = Unicode {
+            lowercase: str::to_uppercase,
+            is_alphanumeric: |c| c.is_ascii_alphanumeric(),
+        };
+        assert_eq!(find_email_with("ana@example.com", odd), Some("ANA@EXAMPLE.COM".into()));
+        assert_eq!(find_email_with("ana@bücher.de", odd), None);
     }
 
     #[test]

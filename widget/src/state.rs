@@ -439,7 +439,7 @@ impl EmailCheck {
             self,
             EmailCheck::Sending { .. } | EmailCheck::CodeSent { .. } | EmailCheck::Verifying { .. }
         );
-        match shared::identity::find_email_with(text, &lowercase) {
+        match shared::identity::find_email_with(text, UNICODE) {
             Some(email) if !busy && !declined.contains(&email) && self.email() != Some(&email) => {
                 EmailCheck::Offered { email }
             }
@@ -542,7 +542,7 @@ pub fn pre_chat_answers(
         let value = if field.kind == FieldKind::Email {
             // Addresses are kept as the edge normalises them.
             let lower = lowercase(&value);
-            if shared::identity::find_email_with(&lower, &lowercase).as_deref() != Some(lower.as_str()) {
+            if shared::identity::find_email_with(&lower, UNICODE).as_deref() != Some(lower.as_str()) {
                 return Err(words.text(Text::EmailInvalid).to_owned());
             }
             lower
@@ -554,14 +554,32 @@ pub fn pre_chat_answers(
     Ok(answers)
 }
 
-/// `text` in lower case by Unicode's default case mapping: in the browser with its own
-/// `toLowerCase`, so Rust's case tables (7 KB of the download) stay out of the widget; natively
-/// (the tests) with `str::to_lowercase`, the same mapping.
+/// The Unicode data email checks use: the browser's in the widget, so Rust's tables (case
+/// mappings, alphabetic ranges: about 9 KB brotli) stay out of the download; natively (the tests)
+/// the standard library's. Both apply the same Unicode data.
+#[cfg(target_arch = "wasm32")]
+pub const UNICODE: shared::identity::Unicode = shared::identity::Unicode {
+    lowercase,
+    is_alphanumeric: |c| c.is_ascii_alphanumeric() || (!c.is_ascii() && browser_alphanumeric(c)),
+};
+#[cfg(not(target_arch = "wasm32"))]
+pub const UNICODE: shared::identity::Unicode = shared::identity::Unicode::RUST;
+
+/// `text` in lower case by Unicode's default case mapping (see [`UNICODE`]).
 pub fn lowercase(text: &str) -> String {
     #[cfg(target_arch = "wasm32")]
     return js_sys::JsString::from(text).to_lower_case().into();
     #[cfg(not(target_arch = "wasm32"))]
     return text.to_lowercase();
+}
+
+/// Whether the browser's Unicode data calls `c` alphabetic or numeric, as `char::is_alphanumeric`.
+#[cfg(target_arch = "wasm32")]
+fn browser_alphanumeric(c: char) -> bool {
+    thread_local! {
+        static ALPHANUMERIC: js_sys::RegExp = js_sys::RegExp::new(r"^[\p{Alphabetic}\p{N}]$", "u");
+    }
+    ALPHANUMERIC.with(|pattern| pattern.test(c.encode_utf8(&mut [0; 4])))
 }
 
 /// How long to wait before reconnect attempt `attempt` (0-based): exponential from half a second

@@ -738,7 +738,7 @@ fn AwayOffer(transport: StoredValue<Rc<Transport>, LocalStorage>, back: String) 
     };
     let submit = move || {
         let typed = crate::state::lowercase(email.get_untracked().trim());
-        match shared::identity::find_email_with(&typed, &crate::state::lowercase) {
+        match shared::identity::find_email_with(&typed, crate::state::UNICODE) {
             Some(found) if found == typed => {
                 problem.set(None);
                 transport.with_value(|t| t.offer_email(found, true));
