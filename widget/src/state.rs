@@ -1,6 +1,7 @@
 //! The chat panel's state and how each event changes it, as plain data and functions so every
 //! transition is tested natively. The view only renders this; the transport only feeds it.
 
+use crate::unicode;
 use shared::continuation::{Invitation, Target};
 use shared::i18n::{Text, Words};
 use shared::limits::SESSION_TTL_SECS;
@@ -439,7 +440,7 @@ impl EmailCheck {
             self,
             EmailCheck::Sending { .. } | EmailCheck::CodeSent { .. } | EmailCheck::Verifying { .. }
         );
-        match shared::identity::find_email_with(text, UNICODE) {
+        match shared::identity::find_email_with(text, unicode::UNICODE) {
             Some(email) if !busy && !declined.contains(&email) && self.email() != Some(&email) => {
                 EmailCheck::Offered { email }
             }
@@ -541,8 +542,8 @@ pub fn pre_chat_answers(
         }
         let value = if field.kind == FieldKind::Email {
             // Addresses are kept as the edge normalises them.
-            let lower = lowercase(&value);
-            if shared::identity::find_email_with(&lower, UNICODE).as_deref() != Some(lower.as_str()) {
+            let lower = unicode::lowercase(&value);
+            if shared::identity::find_email_with(&lower, unicode::UNICODE).as_deref() != Some(lower.as_str()) {
                 return Err(words.text(Text::EmailInvalid).to_owned());
             }
             lower
@@ -552,34 +553,6 @@ pub fn pre_chat_answers(
         answers.push((field.name.clone(), value));
     }
     Ok(answers)
-}
-
-/// The Unicode data email checks use: the browser's in the widget, so Rust's tables (case
-/// mappings, alphabetic ranges: about 9 KB brotli) stay out of the download; natively (the tests)
-/// the standard library's. Both apply the same Unicode data.
-#[cfg(target_arch = "wasm32")]
-pub const UNICODE: shared::identity::Unicode = shared::identity::Unicode {
-    lowercase,
-    is_alphanumeric: |c| c.is_ascii_alphanumeric() || (!c.is_ascii() && browser_alphanumeric(c)),
-};
-#[cfg(not(target_arch = "wasm32"))]
-pub const UNICODE: shared::identity::Unicode = shared::identity::Unicode::RUST;
-
-/// `text` in lower case by Unicode's default case mapping (see [`UNICODE`]).
-pub fn lowercase(text: &str) -> String {
-    #[cfg(target_arch = "wasm32")]
-    return js_sys::JsString::from(text).to_lower_case().into();
-    #[cfg(not(target_arch = "wasm32"))]
-    return text.to_lowercase();
-}
-
-/// Whether the browser's Unicode data calls `c` alphabetic or numeric, as `char::is_alphanumeric`.
-#[cfg(target_arch = "wasm32")]
-fn browser_alphanumeric(c: char) -> bool {
-    thread_local! {
-        static ALPHANUMERIC: js_sys::RegExp = js_sys::RegExp::new(r"^[\p{Alphabetic}\p{N}]$", "u");
-    }
-    ALPHANUMERIC.with(|pattern| pattern.test(c.encode_utf8(&mut [0; 4])))
 }
 
 /// How long to wait before reconnect attempt `attempt` (0-based): exponential from half a second

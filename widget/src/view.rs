@@ -737,8 +737,8 @@ fn AwayOffer(transport: StoredValue<Rc<Transport>, LocalStorage>, back: String) 
             && check.with(|c| matches!(c, EmailCheck::Idle))
     };
     let submit = move || {
-        let typed = crate::state::lowercase(email.get_untracked().trim());
-        match shared::identity::find_email_with(&typed, crate::state::UNICODE) {
+        let typed = crate::unicode::lowercase(email.get_untracked().trim());
+        match shared::identity::find_email_with(&typed, crate::unicode::UNICODE) {
             Some(found) if found == typed => {
                 problem.set(None);
                 transport.with_value(|t| t.offer_email(found, true));
