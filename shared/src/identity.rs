@@ -168,10 +168,9 @@ impl Unicode {
 fn email_normalized_with(email: &str, unicode: Unicode) -> Option<String> {
     let email = email.trim();
     let (local, domain) = email.rsplit_once('@')?;
+    // Dotted, no empty label (no leading, trailing or doubled dot).
     let domain_ok = domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
+        && domain.split('.').all(|label| !label.is_empty())
         && domain
             .chars()
             .all(|c| (unicode.is_alphanumeric)(c) || c == '.' || c == '-');
@@ -611,6 +610,8 @@ mod tests {
             "ana@example",
             "a b@example.com",
             "ana@ex..com",
+            "ana@.example.com",
+            "ana@example.com.",
         ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }

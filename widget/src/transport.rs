@@ -542,9 +542,10 @@ impl Transport {
     }
 
     fn open_socket(self: &Rc<Self>, token: &str) {
-        let url = self
-            .url(&format!("/conversation/live{}", self.after()))
-            .replacen("http", "ws", 1);
+        // http(s)://… → ws(s)://… (by prefix: a substring search would compile a string
+        // searcher into the widget for this one line).
+        let url = self.url(&format!("/conversation/live{}", self.after()));
+        let url = format!("ws{}", url.strip_prefix("http").unwrap_or(&url));
         let protocols = js_sys::Array::of2(
             &JsValue::from_str("threadline.v1"),
             &JsValue::from_str(&format!("bearer.{token}")),
