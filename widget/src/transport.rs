@@ -873,7 +873,7 @@ impl Transport {
         token: Option<&str>,
         body: Option<String>,
     ) -> Result<T, Failure> {
-        self.request_with(method, url, token, body, lite::decode).await
+        decoded(self.send(method, url, token, body).await, lite::decode)
     }
 
     /// A request whose successful body `read` decodes (a body it cannot read is a transient
@@ -886,9 +886,21 @@ impl Transport {
         body: Option<String>,
         read: impl FnOnce(&str) -> Option<T>,
     ) -> Result<T, Failure> {
+        decoded(self.send(method, url, token, body).await, read)
+    }
+
+    /// A request's successful body, or why it failed. Not generic: one copy of the waiting and
+    /// the sorting of refusals serves every kind of answer.
+    async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> Result<String, Failure> {
         let (status, text) = fetch(method, url, token, body).await.map_err(|_| Failure::Transient)?;
         if (200..300).contains(&status) {
-            return read(&text).ok_or(Failure::Transient);
+            return Ok(text);
         }
         let Some(error) = lite::error_envelope(&text) else {
             return Err(Failure::Transient);
@@ -905,6 +917,11 @@ impl Transport {
             Failure::Refused(error)
         })
     }
+}
+
+/// A successful body as `read` decodes it; one it cannot read is a transient failure.
+fn decoded<T>(body: Result<String, Failure>, read: impl FnOnce(&str) -> Option<T>) -> Result<T, Failure> {
+    body.and_then(|text| read(&text).ok_or(Failure::Transient))
 }
 
 /// A successful body the caller does not need.
