@@ -148,7 +148,7 @@ fn email_normalized(email: &str) -> Option<String> {
 
 /// The Unicode character data the email checks use. [`Unicode::RUST`] is the standard library's;
 /// the widget passes the browser's (`toLowerCase`, a `\p{Alphabetic}` / `\p{N}` regular
-/// expression), which apply the same Unicode data, so Rust's tables (about 9 KB brotli of case
+/// expression), which apply the same Unicode data, so Rust's tables (8.4 KB brotli of case
 /// mappings and alphabetic ranges) stay out of its download.
 #[derive(Clone, Copy, Debug)]
 pub struct Unicode {
