@@ -1,11 +1,13 @@
 //! Building an index, a step at a time: the worker answers questions from the old index between
 //! steps while a new one is built (one thread serves both), and `Index::build` runs all steps at
-//! once. Steps: read the articles' texts into features (a batch of articles a step; the last
-//! also sorts the features), renumber and count the features (a batch of texts a step), weigh
-//! the texts into examples (a batch a step), form the articles' centroids (a batch of articles a
-//! step), train the model (a batch of examples a step), and keep what matters. The longest step
-//! grows with the whole knowledge base only in its sorts: 0.16 s natively at 10,000 articles,
-//! 0.3–0.4 s at 50,000 (`cargo bench -p shared --bench index`).
+//! once. Steps: read the articles' texts into features (a batch of articles a step), sort the
+//! features' hashes (a radix pass a step), renumber and count the features (a batch of texts a
+//! step), weigh the texts into examples (a batch a step), form the articles' centroids (a batch
+//! of articles a step) and sort their entries into rows (a batch of entries a step), train the
+//! model (a batch of examples a step), join the trained weights into the index and keep what
+//! matters (a batch of entries a step), and quantise them (a batch a step). No step sorts or
+//! copies the whole knowledge base at once: the longest step is 40 ms natively at 10,000
+//! articles, 70 ms at 50,000 (`cargo bench -p shared --bench index`).
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -46,11 +48,17 @@ const VISIT_BUDGET: usize = 80_000;
 const EPOCHS: usize = 5;
 /// Passive-aggressive step cap (PA-I's `C`): how far one example may move the weights.
 const AGGRESSIVENESS: f32 = 0.5;
-/// How much one step does: a batch of articles read, of texts weighed, or of training examples
-/// (a few milliseconds natively each).
+/// How much one step does: a batch of articles read or summed into centroids, of texts weighed,
+/// or of training examples (a few milliseconds natively each; reading costs the most, about
+/// 40 ms a batch in Wasm).
+const ARTICLES_READ_PER_STEP: usize = 25;
 const ARTICLES_PER_STEP: usize = 200;
 const TEXTS_PER_STEP: usize = 2_000;
 const VISITS_PER_STEP: usize = 200;
+/// Postings entries a step while they are sorted into rows, joined with the trained weights and
+/// quantised (a few milliseconds natively; 50,000 articles have about 6.4 million). Small in unit
+/// tests, so their small knowledge bases take these stages in many batches.
+const ENTRIES_PER_STEP: usize = if cfg!(test) { 64 } else { 500_000 };
 /// While training, the rival articles an example's embedding is compared with: the best by words.
 const DENSE_RIVALS: usize = 8;
 
@@ -119,10 +127,12 @@ pub struct IndexBuilder<'a> {
 
 enum Stage {
     Reading(Box<Reading>),
+    Sorting(Box<Sorting>),
     Weighing(Box<Weighing>),
     Training(Box<Training>),
-    /// Only while the trained weights move into the index.
-    Finishing,
+    Finishing(Box<Finishing>),
+    /// Only while one stage's data moves into the next.
+    Moving,
     Done(Box<Index>),
 }
 
@@ -142,9 +152,24 @@ struct Reading {
     next: usize,
 }
 
-/// The texts read and the features' hashes sorted. A batch of texts a step, their features are
+/// The texts read, their features' hashes being sorted into the order of the binary search at
+/// question time: a least-significant-digit radix sort of (hash, first-sight id) keys, 16 bits of
+/// the hash a step.
+struct Sorting {
+    n_articles: usize,
+    stemmer: Option<Algorithm>,
+    texts: Vec<(u32, Vec<(u32, Kind)>)>,
+    embeddings: Option<Embeddings>,
+    keys: Vec<u64>,
+    spare: Vec<u64>,
+    /// Passes done.
+    pass: u32,
+}
+
+/// The features' hashes sorted. A batch of texts a step, their features are
 /// renumbered into hash order and counted; then each text becomes a weighted example; then a
-/// batch of articles a step, the examples are summed into centroids.
+/// batch of articles a step, the examples are summed into centroids; then the centroids' entries
+/// are sorted into feature rows, a batch a step.
 struct Weighing {
     n_articles: usize,
     stemmer: Option<Algorithm>,
@@ -168,13 +193,19 @@ struct Weighing {
     /// The first article without its centroid yet, and where its examples start.
     next_centroid: usize,
     next_example: usize,
-    /// The centroids' (feature id, article, weight, 0) entries so far.
-    centroids: Vec<(u32, u32, f32, f32)>,
+    /// The centroids' (feature id, article, weight) entries so far, in article order; how many
+    /// each feature has (at `id + 1`, for the rows' offsets), and their largest weight.
+    centroids: Vec<(u32, u32, f32)>,
+    row_lengths: Vec<u32>,
+    centroid_scale: f32,
+    /// The centroids' entries sorted into feature rows, once every centroid is formed.
+    rows: Option<Rows>,
 }
 
 /// Everything known once the texts are weighed: features, their weights, the examples, the
 /// centroids, and the model being trained.
 struct Training {
+    n_articles: usize,
     stemmer: Option<Algorithm>,
     hashes: Vec<u32>,
     idf: Vec<f32>,
@@ -185,6 +216,59 @@ struct Training {
     embeddings: Option<Embeddings>,
     postings: Postings,
     trainer: Trainer,
+}
+
+/// The centroids' entries being sorted into feature rows: a counting sort by feature, so each
+/// row keeps the entries' article order.
+struct Rows {
+    offsets: Vec<u32>,
+    /// Where each feature's next entry goes.
+    cursor: Vec<u32>,
+    articles: Vec<u32>,
+    centroid: Vec<i16>,
+    /// The centroid weights' largest magnitude.
+    scale: f32,
+    /// The first entry not placed yet.
+    next: usize,
+}
+
+/// The trained weights being joined into the index. A batch of entries a step, each feature's
+/// row is merged with the weights training added outside it (in article order), and a feature no
+/// article kept is forgotten: a question's rare word counts as unseen, which is about what its
+/// idf was, while the common ones keep their idf for questions' lengths. Then the model's
+/// weights and the idf are quantised, and the meaning view is made, a batch a step.
+struct Finishing {
+    n_articles: usize,
+    stemmer: Option<Algorithm>,
+    unseen_idf: f32,
+    max_df: u32,
+    document_frequency: Vec<u32>,
+    hashes: Vec<u32>,
+    idf: Vec<f32>,
+    embeddings: Option<Embeddings>,
+    /// The training examples, freed a batch a step: 600,000 small vectors at 50,000 articles,
+    /// whose freeing took 0.1 s in Wasm.
+    examples: Vec<Example>,
+    /// The postings training ran on, and its weights.
+    trained: Postings,
+    trainer: Trainer,
+    /// The first feature not joined yet.
+    next_feature: usize,
+    /// The index's postings so far, and the kept features' hashes and idf.
+    offsets: Vec<u32>,
+    articles: Vec<u32>,
+    centroid: Vec<i16>,
+    model: Vec<f32>,
+    model_scale: f32,
+    kept_hashes: Vec<u32>,
+    kept_idf: Vec<f32>,
+    idf_scale: f32,
+    /// The model's weights and the idf quantised so far, once every feature is joined.
+    model_steps: Vec<i16>,
+    idf_steps: Vec<i16>,
+    /// The meaning view so far, when the knowledge base has one, and the first article not in it.
+    meaning: Option<Meaning>,
+    next_meaning: usize,
 }
 
 impl<'a> IndexBuilder<'a> {
@@ -227,7 +311,7 @@ impl<'a> IndexBuilder<'a> {
                 } = &mut **reading;
                 let algorithm = *stemmer;
                 let stemmer = algorithm.map(Stemmer::create);
-                let end = (*next + ARTICLES_PER_STEP).min(articles.len());
+                let end = (*next + ARTICLES_READ_PER_STEP).min(articles.len());
                 for (i, article) in articles.iter().enumerate().take(end).skip(*next) {
                     let title = normalize(&article.title);
                     let title_body = normalize(&format!("{}\n{}", article.title, article.body));
@@ -276,19 +360,34 @@ impl<'a> IndexBuilder<'a> {
                         pieces: HashMap::new(),
                         ..e
                     });
-                    self.stage = Stage::Weighing(Box::new(Weighing::new(
-                        articles.len(),
-                        algorithm,
+                    self.stage = Stage::Sorting(Box::new(Sorting {
+                        n_articles: articles.len(),
+                        stemmer: algorithm,
                         texts,
                         embeddings,
-                        seen,
-                    )));
+                        keys: seen
+                            .iter()
+                            .enumerate()
+                            .map(|(id, &hash)| u64::from(hash) << 32 | id as u64)
+                            .collect(),
+                        spare: Vec::new(),
+                        pass: 0,
+                    }));
+                }
+                false
+            }
+            Stage::Sorting(sorting) => {
+                if sorting.step() {
+                    let Stage::Sorting(sorting) = std::mem::replace(&mut self.stage, Stage::Moving) else {
+                        unreachable!("matched above")
+                    };
+                    self.stage = Stage::Weighing(Box::new(Weighing::new(*sorting)));
                 }
                 false
             }
             Stage::Weighing(weighing) => {
                 if weighing.step() {
-                    let Stage::Weighing(weighing) = std::mem::replace(&mut self.stage, Stage::Finishing) else {
+                    let Stage::Weighing(weighing) = std::mem::replace(&mut self.stage, Stage::Moving) else {
                         unreachable!("matched above")
                     };
                     self.stage = Stage::Training(Box::new(weighing.into_training()));
@@ -302,15 +401,24 @@ impl<'a> IndexBuilder<'a> {
                     &training.postings,
                     VISITS_PER_STEP,
                 ) {
-                    let Stage::Training(training) = std::mem::replace(&mut self.stage, Stage::Finishing) else {
+                    let Stage::Training(training) = std::mem::replace(&mut self.stage, Stage::Moving) else {
                         unreachable!("matched above")
                     };
-                    self.stage = Stage::Done(Box::new(training.finish(articles)));
+                    self.stage = Stage::Finishing(Box::new(training.into_finishing()));
+                }
+                false
+            }
+            Stage::Finishing(finishing) => {
+                if finishing.step() {
+                    let Stage::Finishing(finishing) = std::mem::replace(&mut self.stage, Stage::Moving) else {
+                        unreachable!("matched above")
+                    };
+                    self.stage = Stage::Done(Box::new(finishing.into_index(articles)));
                     return true;
                 }
                 false
             }
-            Stage::Finishing | Stage::Done(_) => true,
+            Stage::Moving | Stage::Done(_) => true,
         }
     }
 
@@ -324,23 +432,54 @@ impl<'a> IndexBuilder<'a> {
     }
 }
 
+impl Sorting {
+    /// Does the next pass; true once the keys are in hash order (hashes are distinct: each was
+    /// interned once).
+    fn step(&mut self) -> bool {
+        radix_pass(&self.keys, &mut self.spare, 32 + 16 * self.pass);
+        std::mem::swap(&mut self.keys, &mut self.spare);
+        self.pass += 1;
+        self.pass == 2
+    }
+}
+
+/// One pass of a least-significant-digit radix sort: `keys` into `out` by their 16 bits from
+/// `shift`, keeping the order of keys with the same 16 bits.
+fn radix_pass(keys: &[u64], out: &mut Vec<u64>, shift: u32) {
+    let digit = |key: u64| (key >> shift) as usize & 0xFFFF;
+    let mut next = vec![0usize; 1 << 16];
+    for &key in keys {
+        next[digit(key)] += 1;
+    }
+    let mut start = 0;
+    for n in &mut next {
+        (*n, start) = (start, start + *n);
+    }
+    out.clear();
+    out.resize(keys.len(), 0);
+    for &key in keys {
+        let slot = &mut next[digit(key)];
+        out[*slot] = key;
+        *slot += 1;
+    }
+}
+
 impl Weighing {
-    fn new(
-        n_articles: usize,
-        stemmer: Option<Algorithm>,
-        texts: Vec<(u32, Vec<(u32, Kind)>)>,
-        embeddings: Option<Embeddings>,
-        seen: Vec<u32>,
-    ) -> Weighing {
-        // Renumber features in hash order, for the binary search at question time.
-        let mut order: Vec<u32> = (0..seen.len() as u32).collect();
-        order.sort_unstable_by_key(|&id| seen[id as usize]);
-        let hashes: Vec<u32> = order.iter().map(|&id| seen[id as usize]).collect();
-        let mut renumber = vec![0u32; seen.len()];
-        for (new, &old) in order.iter().enumerate() {
-            renumber[old as usize] = new as u32;
+    fn new(sorting: Sorting) -> Weighing {
+        let Sorting {
+            n_articles,
+            stemmer,
+            texts,
+            embeddings,
+            keys,
+            ..
+        } = sorting;
+        let hashes: Vec<u32> = keys.iter().map(|&key| (key >> 32) as u32).collect();
+        let mut renumber = vec![0u32; keys.len()];
+        for (new, &key) in keys.iter().enumerate() {
+            renumber[key as u32 as usize] = new as u32;
         }
-        drop((order, seen));
+        drop(keys);
         Weighing {
             n_articles,
             stemmer,
@@ -350,7 +489,6 @@ impl Weighing {
             idf: Vec::new(),
             unseen_idf: idf(n_articles as f32, 0.0),
             document_frequency: vec![0; hashes.len()],
-            hashes,
             max_df: max_document_frequency(n_articles),
             examples: Vec::with_capacity(texts.len()),
             texts,
@@ -359,21 +497,32 @@ impl Weighing {
             next_centroid: 0,
             next_example: 0,
             centroids: Vec::new(),
+            row_lengths: vec![0; hashes.len() + 1],
+            centroid_scale: 0.0,
+            rows: None,
+            hashes,
         }
     }
 
-    /// Does the next batch: of texts counted, of texts weighed, or of centroids formed; true once
-    /// all centroids are.
+    /// Does the next batch: of texts counted, of texts weighed, of centroids formed, or of their
+    /// entries sorted into rows; true once all are.
     fn step(&mut self) -> bool {
         if self.counted < self.texts.len() {
             self.count();
-            return false;
-        }
-        if self.next < self.texts.len() {
+            false
+        } else if self.next < self.texts.len() {
             self.weigh_texts();
-            return false;
+            false
+        } else if self.next_centroid < self.n_articles {
+            self.form_centroids();
+            false
+        } else {
+            let (centroids, lengths, scale) = (&self.centroids, &mut self.row_lengths, self.centroid_scale);
+            let rows = self
+                .rows
+                .get_or_insert_with(|| Rows::new(std::mem::take(lengths), scale, centroids.len()));
+            rows.gather(centroids)
         }
-        self.form_centroids()
     }
 
     /// Renumbers the next batch of texts' features into hash order and counts how many articles
@@ -415,10 +564,11 @@ impl Weighing {
     }
 
     /// Forms the next batch of articles' centroids (their examples are consecutive, in article
-    /// order); true once every article has its own.
-    fn form_centroids(&mut self) -> bool {
+    /// order).
+    fn form_centroids(&mut self) {
         let end = (self.next_centroid + ARTICLES_PER_STEP).min(self.n_articles);
         let keep = (ENTRY_BUDGET / self.n_articles.max(1)).max(MIN_FEATURES_PER_ARTICLE);
+        let formed = self.centroids.len();
         for article in self.next_centroid..end {
             let first = self.next_example;
             while self
@@ -435,12 +585,18 @@ impl Weighing {
                 &mut self.centroids,
             );
         }
+        for &(id, _, weight) in &self.centroids[formed..] {
+            self.row_lengths[id as usize + 1] += 1;
+            self.centroid_scale = self.centroid_scale.max(Column::magnitude(weight));
+        }
         self.next_centroid = end;
-        end == self.n_articles
     }
 
     fn into_training(self) -> Training {
-        let postings = Postings::from_entries(self.hashes.len(), self.centroids);
+        let postings = self
+            .rows
+            .expect("the centroids are gathered before training")
+            .into_postings();
         let trainer = Trainer::new(
             self.examples.len(),
             self.n_articles,
@@ -448,6 +604,7 @@ impl Weighing {
             self.embeddings.is_some(),
         );
         Training {
+            n_articles: self.n_articles,
             stemmer: self.stemmer,
             hashes: self.hashes,
             idf: self.idf,
@@ -462,59 +619,234 @@ impl Weighing {
     }
 }
 
+impl Rows {
+    /// From how many entries each feature has (at `id + 1`) and their largest weight.
+    fn new(mut offsets: Vec<u32>, scale: f32, n_entries: usize) -> Rows {
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        Rows {
+            cursor: offsets[..offsets.len() - 1].to_vec(),
+            offsets,
+            articles: vec![0; n_entries],
+            centroid: vec![0; n_entries],
+            scale,
+            next: 0,
+        }
+    }
+
+    /// Places the next batch of entries in their rows; true once all are.
+    fn gather(&mut self, entries: &[(u32, u32, f32)]) -> bool {
+        let end = (self.next + ENTRIES_PER_STEP).min(entries.len());
+        for &(id, article, weight) in &entries[self.next..end] {
+            let slot = &mut self.cursor[id as usize];
+            self.articles[*slot as usize] = article;
+            self.centroid[*slot as usize] = Column::steps_of(weight, self.scale);
+            *slot += 1;
+        }
+        self.next = end;
+        end == entries.len()
+    }
+
+    /// The rows as postings, whose model weights are still zero.
+    fn into_postings(self) -> Postings {
+        let n = self.articles.len();
+        Postings {
+            offsets: self.offsets,
+            articles: self.articles,
+            centroid: Column::from_parts(self.scale, self.centroid),
+            model: Column::from_parts(0.0, vec![0; n]),
+        }
+    }
+}
+
 impl Training {
-    fn finish(self, articles: &[Article]) -> Index {
+    fn into_finishing(self) -> Finishing {
         let Training {
+            n_articles,
             stemmer,
-            mut hashes,
-            mut idf,
+            hashes,
+            idf,
             unseen_idf,
             document_frequency,
             max_df,
+            embeddings,
             postings,
             trainer,
+            examples,
+        } = self;
+        // Every entry is kept: the rows', and the ones training added.
+        let n_entries = postings.len() + trainer.extra_slot.len();
+        let meaning = (embeddings.is_some() && !trainer.dense_value.is_empty()).then(|| Meaning {
+            model: Dense::with_capacity(n_articles),
+            centroid: Dense::with_capacity(n_articles),
+        });
+        Finishing {
+            n_articles,
+            stemmer,
+            unseen_idf,
+            max_df,
+            document_frequency,
+            hashes,
+            idf,
             embeddings,
+            examples,
+            trained: postings,
+            trainer,
+            next_feature: 0,
+            offsets: vec![0],
+            articles: Vec::with_capacity(n_entries),
+            centroid: Vec::with_capacity(n_entries),
+            model: Vec::with_capacity(n_entries),
+            model_scale: 0.0,
+            kept_hashes: Vec::new(),
+            kept_idf: Vec::new(),
+            idf_scale: 0.0,
+            model_steps: Vec::new(),
+            idf_steps: Vec::new(),
+            meaning,
+            next_meaning: 0,
+        }
+    }
+}
+
+impl Finishing {
+    /// Does the next batch: of examples freed, of features joined, of model weights or idf
+    /// quantised, or of articles' meaning; true once all are.
+    fn step(&mut self) -> bool {
+        if !self.examples.is_empty() {
+            self.examples
+                .truncate(self.examples.len().saturating_sub(TEXTS_PER_STEP * 10));
+        } else if self.next_feature < self.hashes.len() {
+            self.join();
+        } else if self.model_steps.len() < self.model.len() {
+            quantize_batch(&self.model, self.model_scale, &mut self.model_steps);
+        } else if self.idf_steps.len() < self.kept_idf.len() {
+            quantize_batch(&self.kept_idf, self.idf_scale, &mut self.idf_steps);
+        } else if let Some(meaning) = self.meaning.as_mut().filter(|_| self.next_meaning < self.n_articles) {
+            let end = (self.next_meaning + ENTRIES_PER_STEP.div_ceil(DIMS)).min(self.n_articles);
+            let step = self.trainer.step;
+            let centroids = self
+                .embeddings
+                .as_mut()
+                .map(|e| e.centroids.as_mut_slice())
+                .unwrap_or_default();
+            for article in self.next_meaning..end {
+                let dims = article * DIMS..(article + 1) * DIMS;
+                let values = &self.trainer.dense_value[dims.clone()];
+                let model: Vec<f32> = (values.iter().zip(&self.trainer.dense_sum[dims.clone()]))
+                    .map(|(&value, &sum)| value - sum / step)
+                    .collect();
+                meaning.model.push(&model);
+                meaning.centroid.push(unit(&mut centroids[dims]));
+            }
+            self.next_meaning = end;
+        } else {
+            return true;
+        }
+        false
+    }
+
+    /// Joins the next batch of features' rows with the weights training added outside them.
+    fn join(&mut self) {
+        let step = self.trainer.step;
+        let average = |value: f32, sum: f32| value - sum / step;
+        let mut work = 0;
+        while self.next_feature < self.hashes.len() && work < ENTRIES_PER_STEP {
+            let id = self.next_feature;
+            self.next_feature += 1;
+            let row = self.trained.range(id as u32);
+            // Taken out, so the lists are freed a batch a step too.
+            let mut extras = self.trainer.extras.remove(&(id as u32)).unwrap_or_default();
+            extras.sort_unstable_by_key(|&(article, _, _)| article);
+            work += 1 + row.len() + extras.len();
+            if row.is_empty() && extras.is_empty() && self.document_frequency[id] <= self.max_df {
+                continue;
+            }
+            let (mut r, mut e) = (row.start, 0);
+            while r < row.end || e < extras.len() {
+                let (article, centroid, model) =
+                    if e == extras.len() || (r < row.end && self.trained.articles[r] < extras[e].0) {
+                        r += 1;
+                        let (value, sum) = (self.trainer.value[r - 1], self.trainer.sum[r - 1]);
+                        (
+                            self.trained.articles[r - 1],
+                            self.trained.centroid.steps()[r - 1],
+                            average(value, sum),
+                        )
+                    } else {
+                        e += 1;
+                        let (article, value, sum) = extras[e - 1];
+                        (article, 0, average(value, sum))
+                    };
+                self.articles.push(article);
+                self.centroid.push(centroid);
+                self.model.push(model);
+                self.model_scale = self.model_scale.max(Column::magnitude(model));
+            }
+            self.offsets.push(self.articles.len() as u32);
+            self.kept_hashes.push(self.hashes[id]);
+            self.kept_idf.push(self.idf[id]);
+            self.idf_scale = self.idf_scale.max(Column::magnitude(self.idf[id]));
+        }
+    }
+
+    fn into_index(self, articles: &[Article]) -> Index {
+        let Finishing {
+            n_articles,
+            stemmer,
+            unseen_idf,
+            trained,
+            mut offsets,
+            articles: posting_articles,
+            centroid,
+            model_scale,
+            mut kept_hashes,
+            idf_scale,
+            model_steps,
+            idf_steps,
+            meaning,
             ..
         } = self;
-        let (mut postings, dense_model) = trainer.into_postings(postings);
-        let meaning = dense_model.zip(embeddings).map(|(model, embeddings)| Meaning {
-            model: Dense::new(&model),
-            centroid: Dense::new(&unit_centroids(embeddings.centroids)),
-        });
-        // Forget the rare features no article kept (a question's rare word counts as unseen,
-        // which is about what its idf was); keep the common ones' idf for questions' lengths.
-        let keep: Vec<bool> = (0..hashes.len())
-            .map(|id| !postings.range(id as u32).is_empty() || document_frequency[id] > max_df)
-            .collect();
-        postings.keep_features(&keep);
-        let mut kept = keep.iter();
-        hashes.retain(|_| *kept.next().unwrap_or(&false));
-        let mut kept = keep.iter();
-        idf.retain(|_| *kept.next().unwrap_or(&false));
-        hashes.shrink_to_fit();
+        offsets.shrink_to_fit();
+        kept_hashes.shrink_to_fit();
         Index {
             trust: articles.iter().map(|a| trust(a.questions.len())).collect(),
-            n_articles: articles.len() as u32,
+            n_articles: n_articles as u32,
             stemmer,
-            hashes,
-            idf: Column::quantize(idf.into_iter()),
+            hashes: kept_hashes,
+            idf: Column::from_parts(idf_scale, idf_steps),
             unseen_idf,
-            postings,
+            postings: Postings {
+                offsets,
+                articles: posting_articles,
+                centroid: Column::from_parts(trained.centroid.scale(), centroid),
+                model: Column::from_parts(model_scale, model_steps),
+            },
             meaning,
         }
     }
 }
 
-/// The articles' meaning centroids from their sums: unit length, `DIMS` numbers an article (zeros
-/// for an article with no embedded text).
-fn unit_centroids(mut sums: Vec<f32>) -> Vec<f32> {
-    for sum in sums.chunks_exact_mut(DIMS) {
-        let norm = embed::dot(sum, sum).sqrt();
-        if norm > 0.0 {
-            sum.iter_mut().for_each(|x| *x /= norm);
-        }
+/// Quantises the next batch of a column's `numbers` into its `steps`, given its `scale` (its
+/// largest magnitude).
+fn quantize_batch(numbers: &[f32], scale: f32, steps: &mut Vec<i16>) {
+    if steps.is_empty() {
+        steps.reserve_exact(numbers.len());
     }
-    sums
+    let start = steps.len();
+    let end = (start + ENTRIES_PER_STEP).min(numbers.len());
+    steps.extend(numbers[start..end].iter().map(|&w| Column::steps_of(w, scale)));
+}
+
+/// An article's meaning centroid from its sum: unit length (zeros for an article with no
+/// embedded text).
+fn unit(sum: &mut [f32]) -> &[f32] {
+    let norm = embed::dot(sum, sum).sqrt();
+    if norm > 0.0 {
+        sum.iter_mut().for_each(|x| *x /= norm);
+    }
+    sum
 }
 
 /// A text's unit TF-IDF vector, sorted by id: sublinear term frequency × idf × the feature
@@ -539,7 +871,7 @@ fn weigh(text: &mut [(u32, Kind)], idf: &[f32]) -> Vec<(u32, f32)> {
 /// An article's unit centroid (the normalised sum of its examples), as posting entries whose model
 /// weights are still zero. On a large knowledge base an article keeps only its `keep` strongest
 /// features (see [`ENTRY_BUDGET`]).
-fn centroid(examples: &[Example], article: u32, keep: usize, entries: &mut Vec<(u32, u32, f32, f32)>) {
+fn centroid(examples: &[Example], article: u32, keep: usize, entries: &mut Vec<(u32, u32, f32)>) {
     let mut sum: FeatureMap<f32> = FeatureMap::default();
     for example in examples {
         for &(id, weight) in &example.vector {
@@ -552,7 +884,7 @@ fn centroid(examples: &[Example], article: u32, keep: usize, entries: &mut Vec<(
         features.select_nth_unstable_by(keep, |a, b| b.1.total_cmp(&a.1));
         features.truncate(keep);
     }
-    entries.extend(features.into_iter().map(|(id, w)| (id, article, w / norm, 0.0)));
+    entries.extend(features.into_iter().map(|(id, w)| (id, article, w / norm)));
 }
 
 /// Trains the model weights: averaged multiclass passive-aggressive (PA-I) over the examples, in a
@@ -769,35 +1101,6 @@ impl Trainer {
             entry.2 += self.step * tau * x;
         }
     }
-
-    /// The postings with the averaged weights, the extra weights joined in, and the averaged dense
-    /// weights (when there is a meaning view).
-    fn into_postings(self, postings: Postings) -> (Postings, Option<Vec<f32>>) {
-        let n_features = postings.offsets.len() - 1;
-        let step = self.step;
-        let average = |value: f32, sum: f32| value - sum / step;
-        let mut entries: Vec<(u32, u32, f32, f32)> = Vec::with_capacity(postings.len() + self.extra_slot.len());
-        for id in 0..n_features as u32 {
-            for slot in postings.range(id) {
-                let model = average(self.value[slot], self.sum[slot]);
-                entries.push((id, postings.articles[slot], postings.centroid.get(slot), model));
-            }
-        }
-        for (id, list) in self.extras {
-            entries.extend(
-                list.into_iter()
-                    .map(|(article, value, sum)| (id, article, 0.0, average(value, sum))),
-            );
-        }
-        let dense = (!self.dense_value.is_empty()).then(|| {
-            self.dense_value
-                .iter()
-                .zip(&self.dense_sum)
-                .map(|(&value, &sum)| average(value, sum))
-                .collect()
-        });
-        (Postings::from_entries(n_features, entries), dense)
-    }
 }
 
 /// Counts `article` among an example's scored articles, once.
@@ -829,6 +1132,8 @@ mod tests {
         let mut steps = 1;
         while !builder.step() {
             steps += 1;
+            // Each step makes progress: a stage that stopped moving fails here, not hangs.
+            assert!(steps < 100_000, "the build stopped making progress");
         }
         // 450 articles read in three steps, then at least one of training.
         assert!(steps >= 4, "{steps} steps");
@@ -843,5 +1148,68 @@ mod tests {
                 Some(article.id.as_str())
             );
         }
+    }
+
+    #[test]
+    fn two_radix_passes_sort_keys_by_their_high_half_keeping_ties_in_order() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let keys: Vec<u64> = (0..5_000u64)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Few distinct high halves, so many ties; the low half is the input position.
+                (state % 300) << 32 | i
+            })
+            .collect();
+        let (mut once, mut twice) = (Vec::new(), Vec::new());
+        radix_pass(&keys, &mut once, 32);
+        radix_pass(&once, &mut twice, 48);
+        let mut expected = keys.clone();
+        expected.sort_by_key(|&key| key >> 32); // stable
+        assert_eq!(twice, expected);
+        // Keys above 16 bits of hash need the second pass.
+        let high = [3u64 << 48 | 1, 1u64 << 48 | 2, 2u64 << 32 | 3];
+        radix_pass(&high, &mut once, 32);
+        radix_pass(&once, &mut twice, 48);
+        assert_eq!(twice, [2u64 << 32 | 3, 1u64 << 48 | 2, 3u64 << 48 | 1]);
+    }
+
+    #[test]
+    fn the_index_keeps_its_rows_in_article_order_across_batches() {
+        // Articles sharing words, so training adds weights outside the centroids' rows (a rival
+        // learns that a word speaks against it), and more entries than many batches hold.
+        let colours = ["red", "green", "blue", "amber", "violet"];
+        let articles: Vec<Article> = (0..60)
+            .map(|i| {
+                let (a, b) = (colours[i % 5], colours[(i / 5) % 5]);
+                article(
+                    &format!("a{i}"),
+                    &format!("{a} {b} widget {i}"),
+                    &format!("how to paint the {a} widget {b}"),
+                    &[&format!("my {a} widget turned {b}"), &format!("paint it {b} not {a}")],
+                )
+            })
+            .collect();
+        let index = Index::build(&articles);
+        let postings = &index.postings;
+        assert!(postings.len() > 20 * ENTRIES_PER_STEP, "{} entries", postings.len());
+        assert!(index.hashes.windows(2).all(|w| w[0] < w[1]), "hashes in order");
+        assert_eq!(postings.offsets.len(), index.hashes.len() + 1);
+        assert_eq!(index.idf.steps().len(), index.hashes.len());
+        let mut joined = 0;
+        for id in 0..index.hashes.len() as u32 {
+            let range = postings.range(id);
+            let row = &postings.articles[range.clone()];
+            assert!(row.windows(2).all(|w| w[0] < w[1]), "feature {id}'s row {row:?}");
+            for (i, &article) in row.iter().enumerate() {
+                assert_eq!(postings.position(id, article), Some(range.start + i));
+            }
+            // An entry training added outside the centroids: no centroid weight, a model one.
+            joined += range
+                .filter(|&i| postings.centroid.steps()[i] == 0 && postings.model.steps()[i] != 0)
+                .count();
+        }
+        assert!(joined > 0, "training added no weight outside the centroids");
     }
 }

@@ -30,24 +30,30 @@ pub struct Column {
 impl Column {
     const STEPS: f32 = i16::MAX as f32;
 
+    #[cfg(test)]
     pub fn quantize(weights: impl Iterator<Item = f32> + Clone) -> Column {
-        let scale = weights
-            .clone()
-            .fold(0.0f32, |m, w| if w.is_finite() { m.max(w.abs()) } else { m });
-        let values = weights
-            .map(|w| {
-                if scale > 0.0 && w.is_finite() {
-                    // Rounded half away from zero by hand: `f32::round` is a library call on
-                    // targets without a rounding instruction, and this runs over every weight in
-                    // the build's last step. `as` saturates at ±i16::MAX.
-                    let steps = w * (Self::STEPS / scale);
-                    (steps + 0.5f32.copysign(steps)) as i16
-                } else {
-                    0
-                }
-            })
-            .collect();
+        let scale = weights.clone().fold(0.0f32, |m, w| m.max(Column::magnitude(w)));
+        let values = weights.map(|w| Column::steps_of(w, scale)).collect();
         Column::from_parts(scale, values)
+    }
+
+    /// What `w` counts towards a column's scale (its largest magnitude): nothing if it is not a
+    /// number.
+    pub(super) fn magnitude(w: f32) -> f32 {
+        if w.is_finite() { w.abs() } else { 0.0 }
+    }
+
+    /// `w` as steps of `scale` (a column's largest magnitude); 0 for what is not a number.
+    pub(super) fn steps_of(w: f32, scale: f32) -> i16 {
+        if scale > 0.0 && w.is_finite() {
+            // Rounded half away from zero by hand: `f32::round` is a library call on targets
+            // without a rounding instruction, and this runs over every weight of the index. `as`
+            // saturates at ±i16::MAX.
+            let steps = w * (Self::STEPS / scale);
+            (steps + 0.5f32.copysign(steps)) as i16
+        } else {
+            0
+        }
     }
 
     /// A column as stored: its largest magnitude and its steps.
@@ -74,50 +80,9 @@ impl Column {
     pub fn get(&self, i: usize) -> f32 {
         f32::from(self.values[i]) * self.step
     }
-
-    fn select(&self, positions: &[usize]) -> Column {
-        Column::from_parts(self.scale, positions.iter().map(|&i| self.values[i]).collect())
-    }
 }
 
 impl Postings {
-    /// From `(feature id, article, centroid weight, model weight)` entries in any order.
-    pub fn from_entries(n_features: usize, mut entries: Vec<(u32, u32, f32, f32)>) -> Postings {
-        entries.sort_unstable_by_key(|&(id, article, _, _)| (id, article));
-        let mut offsets = vec![0u32; n_features + 1];
-        for &(id, _, _, _) in &entries {
-            offsets[id as usize + 1] += 1;
-        }
-        for i in 1..offsets.len() {
-            offsets[i] += offsets[i - 1];
-        }
-        Postings {
-            offsets,
-            articles: entries.iter().map(|e| e.1).collect(),
-            centroid: Column::quantize(entries.iter().map(|e| e.2)),
-            model: Column::quantize(entries.iter().map(|e| e.3)),
-        }
-    }
-
-    /// Drops the features whose `keep` is false, renumbering the rest in order. Their entries go
-    /// with them.
-    pub fn keep_features(&mut self, keep: &[bool]) {
-        let mut offsets = Vec::with_capacity(keep.iter().filter(|&&k| k).count() + 1);
-        offsets.push(0u32);
-        let mut retained = Vec::with_capacity(self.articles.len());
-        for (id, &keep) in keep.iter().enumerate() {
-            if keep {
-                let range = self.range(id as u32);
-                offsets.push(offsets.last().copied().unwrap_or(0) + range.len() as u32);
-                retained.extend(range);
-            }
-        }
-        self.articles = retained.iter().map(|&i| self.articles[i]).collect();
-        self.centroid = self.centroid.select(&retained);
-        self.model = self.model.select(&retained);
-        self.offsets = offsets;
-    }
-
     /// Where feature `id`'s entries are.
     pub fn range(&self, id: u32) -> std::ops::Range<usize> {
         match (self.offsets.get(id as usize), self.offsets.get(id as usize + 1)) {
@@ -182,26 +147,22 @@ mod tests {
         // Weights that are whole steps of the largest (1.0), so they come back exactly.
         let step = 1.0 / f32::from(i16::MAX);
         let (half, quarter) = (16384.0 * step, 8192.0 * step);
-        let postings = Postings::from_entries(3, vec![(2, 5, half, 0.0), (0, 1, 1.0, 0.0), (2, 3, quarter, 0.0)]);
+        let postings = Postings {
+            offsets: vec![0, 1, 1, 3],
+            articles: vec![1, 3, 5],
+            centroid: Column::quantize([1.0, quarter, half].into_iter()),
+            model: Column::quantize([0.0, -1.0, 0.0].into_iter()),
+        };
         assert_eq!(postings.list(0).collect::<Vec<_>>(), vec![(1, 1.0, 0.0)]);
         assert_eq!(postings.list(1).count(), 0);
         assert_eq!(
             postings.list(2).collect::<Vec<_>>(),
-            vec![(3, quarter, 0.0), (5, half, 0.0)]
+            vec![(3, quarter, -1.0), (5, half, 0.0)]
         );
         assert_eq!(postings.list(7).count(), 0);
         assert_eq!(postings.len(), 3);
         assert_eq!(postings.position(2, 5), Some(2));
         assert_eq!(postings.position(2, 4), None);
         assert_eq!(postings.position(9, 4), None);
-
-        let mut kept = postings.clone();
-        kept.keep_features(&[false, true, true]);
-        assert_eq!(kept.list(0).count(), 0);
-        assert_eq!(
-            kept.list(1).collect::<Vec<_>>(),
-            vec![(3, quarter, 0.0), (5, half, 0.0)]
-        );
-        assert_eq!(kept.len(), 2);
     }
 }

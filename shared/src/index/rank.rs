@@ -69,14 +69,16 @@ pub(super) struct Dense {
 }
 
 impl Dense {
-    /// Quantises `DIMS` numbers an article.
-    pub(super) fn new(numbers: &[f32]) -> Dense {
-        let mut scales = Vec::with_capacity(numbers.len() / DIMS);
-        let mut values = Vec::with_capacity(numbers.len());
-        for weights in numbers.chunks_exact(DIMS) {
-            scales.push(embed::quantize(weights, &mut values));
+    pub(super) fn with_capacity(n_articles: usize) -> Dense {
+        Dense {
+            scales: Vec::with_capacity(n_articles),
+            values: Vec::with_capacity(n_articles * DIMS),
         }
-        Dense { scales, values }
+    }
+
+    /// Quantises the next article's `DIMS` numbers.
+    pub(super) fn push(&mut self, numbers: &[f32]) {
+        self.scales.push(embed::quantize(numbers, &mut self.values));
     }
 
     /// The article's numbers · the text's embedding.
