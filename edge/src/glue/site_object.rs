@@ -53,6 +53,15 @@ CREATE TABLE IF NOT EXISTS index_chunks (
     seq INTEGER PRIMARY KEY,
     data BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS articles_next (
+    position INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    article TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS index_chunks_next (
+    seq INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS staff_keys (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -171,7 +180,7 @@ const ATTEMPT_LEASE_MS: u64 = 30_000;
 const DEFAULT_RESEND_AFTER_SECS: u64 = 300;
 
 /// Stored index bytes per row (SQLite rows in a Durable Object hold at most 2 MB).
-const INDEX_CHUNK_BYTES: usize = 1 << 20;
+pub(super) const INDEX_CHUNK_BYTES: usize = 1 << 20;
 
 /// The article the engine leaned towards (its answer, or its best candidate when it would not
 /// answer), for the site's topic rules.

@@ -1,0 +1,125 @@
+// How long a visitor's question waits while the site's knowledge base is re-indexed, in workerd:
+// new visitors each start a session and ask a question, one after another, before and during an upload of N
+// synthetic articles (default 2,000, the API's upload limit), and the latencies are printed.
+// The index is built a step at a time between questions (shared/src/index/build.rs); what is left
+// is the longest step and the final swap, which stores the articles and the index in one atomic
+// write. Needs a build (scripts/build). Usage: node scripts/bench-upload.mjs [articles]
+// (starts its own edge on port 8790)
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { devVars } from "./dev-vars.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const port = 8790;
+const base = `http://127.0.0.1:${port}`;
+const vars = devVars();
+const n = Number(process.argv[2] ?? 2000);
+const state = join(root, "target/bench-upload-state");
+rmSync(state, { recursive: true, force: true });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+
+// Synthetic articles as the index benchmark makes them: made-up words, each article mostly its
+// own topic's, ten example questions each.
+let seed = 0x9e3779b97f4a7c15n;
+const next = (bound) => {
+  seed ^= seed << 13n;
+  seed &= 0xffffffffffffffffn;
+  seed ^= seed >> 7n;
+  seed ^= seed << 17n;
+  seed &= 0xffffffffffffffffn;
+  return Number(seed % BigInt(bound));
+};
+const syllables = ["ka", "lo", "mi", "ser", "tan", "vu", "dre", "po", "lin", "gar", "shu", "ne", "ro", "bel", "fi", "zo"];
+const words = Array.from({ length: 4000 }, () => Array.from({ length: 2 + next(3) }, () => syllables[next(syllables.length)]).join(""));
+const synthetic = Array.from({ length: n }, (_, i) => {
+  const topic = Array.from({ length: 8 }, () => next(words.length));
+  const sentence = (length) =>
+    Array.from({ length }, () => (next(3) === 0 ? words[next(1 + next(words.length))] : words[topic[next(topic.length)]])).join(" ");
+  return JSON.stringify({
+    id: `a${i}`,
+    title: sentence(5),
+    body: Array.from({ length: 4 }, () => sentence(10)).join(". "),
+    questions: Array.from({ length: 10 }, () => sentence(7)),
+  });
+}).join("\n");
+
+console.log(`[bench-upload 1/3] starting wrangler dev (workerd) with empty state`);
+const edge = spawn(join(root, "node_modules/.bin/wrangler"), ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--log-level", "warn", "--show-interactive-dev-session=false"], {
+  cwd: join(root, "edge"),
+  detached: true,
+  stdio: "ignore",
+  env: { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+});
+const stop = () => {
+  try {
+    process.kill(-edge.pid, "SIGTERM");
+  } catch {}
+};
+process.on("exit", stop);
+
+try {
+  const started = performance.now();
+  while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
+    if (performance.now() - started > 90_000) throw new Error("wrangler dev did not start within 90 s");
+    await sleep(50);
+  }
+  const json = async (method, path, headers, body) => {
+    const response = await fetch(base + path, { method, headers, body });
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+    return response.json();
+  };
+  const operator = { Authorization: `Bearer ${vars.OPERATOR_KEY}`, "Content-Type": "application/json" };
+  const { admin_key } = await json("POST", "/v1/sites", operator, JSON.stringify({ id: "bench", name: "Bench", allowed_origins: [] }));
+  const admin = { Authorization: `Bearer ${admin_key}` };
+  // One visitor asks many questions: lift the message limits for this site.
+  const lifted = { burst: 1_000_000, per_hour: 10_000_000 };
+  const limits = { session_messages: lifted, ip_messages: lifted, site_messages: lifted, ip_sessions: lifted, site_sessions: lifted };
+  await json("PATCH", "/v1/sites/bench", { ...admin, "Content-Type": "application/json" }, JSON.stringify({ rate_limits: limits }));
+  await json("PUT", "/v1/sites/bench/articles", { ...admin, "Content-Type": "application/x-ndjson" }, synthetic.split("\n").slice(0, 200).join("\n"));
+  // Each question is a new visitor's first (a conversation that keeps asking would be handed to a
+  // person), timed with the session it starts.
+  const question = JSON.parse(synthetic.split("\n", 1)[0]).questions[0];
+  const ask = async () => {
+    const t = performance.now();
+    const { token } = await json("POST", "/v1/sites/bench/sessions");
+    const reply = await json("POST", "/v1/sites/bench/conversation/messages", { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, JSON.stringify({ id: "q", text: question }));
+    if (!reply.messages?.[1]?.bot) throw new Error(`no bot reply: ${JSON.stringify(reply)}`);
+    return performance.now() - t;
+  };
+  const summary = (label, latencies) => {
+    const sorted = [...latencies].sort((a, b) => a - b);
+    console.log(`  ${label}: ${sorted.length} questions, p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms, max ${sorted.at(-1).toFixed(1)} ms`);
+  };
+
+  console.log("[bench-upload 2/3] 100 questions with no upload running (200 articles indexed)");
+  const quiet = [];
+  for (let i = 0; i < 100; i++) quiet.push(await ask());
+  summary("no upload", quiet);
+
+  console.log(`[bench-upload 3/3] questions, one at a time, while ${n} articles (${(synthetic.length / 1e6).toFixed(1)} MB) are uploaded and indexed`);
+  const t = performance.now();
+  let done = false;
+  const upload = json("PUT", "/v1/sites/bench/articles", { ...admin, "Content-Type": "application/x-ndjson" }, synthetic).then((r) => {
+    done = true;
+    return r;
+  });
+  const during = [];
+  const when = [];
+  while (!done) {
+    const latency = await ask();
+    during.push(latency);
+    when.push([performance.now() - t - latency, latency]);
+  }
+  const reply = await upload;
+  const took = performance.now() - t;
+  console.log(`  upload of ${reply.articles ?? n} articles answered after ${(took / 1000).toFixed(1)} s`);
+  summary("during the upload", during);
+  const slowest = when.sort((a, b) => b[1] - a[1]).slice(0, 3);
+  console.log(`  slowest, asked at: ${slowest.map(([at, ms]) => `${ms.toFixed(0)} ms at ${(at / 1000).toFixed(2)} s`).join(", ")} (of ${(took / 1000).toFixed(2)} s)`);
+} finally {
+  stop();
+}
