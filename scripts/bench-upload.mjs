@@ -5,21 +5,15 @@
 // is the longest step and the final swap, which stores the articles and the index in one atomic
 // write. Needs a build (scripts/build). Usage: node scripts/bench-upload.mjs [articles]
 // (starts its own edge on port 8790)
-import { spawn } from "node:child_process";
-import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { devVars } from "./dev-vars.mjs";
+import { startWrangler } from "./own-wrangler.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const port = 8790;
-const base = `http://127.0.0.1:${port}`;
 const vars = devVars();
 const n = Number(process.argv[2] ?? 2000);
-const state = join(root, "target/bench-upload-state");
-rmSync(state, { recursive: true, force: true });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
 // Synthetic articles as the index benchmark makes them: made-up words, each article mostly its
@@ -48,25 +42,8 @@ const synthetic = Array.from({ length: n }, (_, i) => {
 }).join("\n");
 
 console.log(`[bench-upload 1/3] starting wrangler dev (workerd) with empty state`);
-const edge = spawn(join(root, "node_modules/.bin/wrangler"), ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--log-level", "warn", "--show-interactive-dev-session=false"], {
-  cwd: join(root, "edge"),
-  detached: true,
-  stdio: "ignore",
-  env: { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-});
-const stop = () => {
-  try {
-    process.kill(-edge.pid, "SIGTERM");
-  } catch {}
-};
-process.on("exit", stop);
-
+const { base, stop } = await startWrangler(8790, join(root, "target/bench-upload-state"));
 try {
-  const started = performance.now();
-  while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
-    if (performance.now() - started > 90_000) throw new Error("wrangler dev did not start within 90 s");
-    await sleep(50);
-  }
   const json = async (method, path, headers, body) => {
     const response = await fetch(base + path, { method, headers, body });
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
