@@ -52,7 +52,7 @@ try {
   const operator = { Authorization: `Bearer ${vars.OPERATOR_KEY}`, "Content-Type": "application/json" };
   const { admin_key } = await json("POST", "/v1/sites", operator, JSON.stringify({ id: "bench", name: "Bench", allowed_origins: [] }));
   const admin = { Authorization: `Bearer ${admin_key}` };
-  // One visitor asks many questions: lift the message limits for this site.
+  // Many visitors ask from one address: lift the site's message and session limits.
   const lifted = { burst: 1_000_000, per_hour: 10_000_000 };
   const limits = { session_messages: lifted, ip_messages: lifted, site_messages: lifted, ip_sessions: lifted, site_sessions: lifted };
   await json("PATCH", "/v1/sites/bench", { ...admin, "Content-Type": "application/json" }, JSON.stringify({ rate_limits: limits }));
