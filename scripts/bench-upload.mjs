@@ -8,7 +8,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { devVars } from "./dev-vars.mjs";
-import { startWrangler } from "./own-wrangler.mjs";
+import { jsonClient, startWrangler } from "./own-wrangler.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const vars = devVars();
@@ -44,11 +44,7 @@ const synthetic = Array.from({ length: n }, (_, i) => {
 console.log(`[bench-upload 1/3] starting wrangler dev (workerd) with empty state`);
 const { base, stop } = await startWrangler(8790, join(root, "target/bench-upload-state"));
 try {
-  const json = async (method, path, headers, body) => {
-    const response = await fetch(base + path, { method, headers, body });
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    return response.json();
-  };
+  const json = jsonClient(base);
   const operator = { Authorization: `Bearer ${vars.OPERATOR_KEY}`, "Content-Type": "application/json" };
   const { admin_key } = await json("POST", "/v1/sites", operator, JSON.stringify({ id: "bench", name: "Bench", allowed_origins: [] }));
   const admin = { Authorization: `Bearer ${admin_key}` };

@@ -8,6 +8,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { devVars } from "./dev-vars.mjs";
+import { jsonClient } from "./own-wrangler.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const port = 8789;
@@ -44,11 +45,7 @@ try {
     if (!healthy) await sleep(50);
   }
   const tHealthy = performance.now();
-  const json = async (method, path, headers, body) => {
-    const response = await fetch(base + path, { method, headers, body });
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    return response.json();
-  };
+  const json = jsonClient(base);
   const operator = { Authorization: `Bearer ${vars.OPERATOR_KEY}`, "Content-Type": "application/json" };
   const { admin_key } = await json("POST", "/v1/sites", operator, JSON.stringify({ id: "bench", name: "Bench", allowed_origins: [] }));
   await json("PUT", "/v1/sites/bench/articles", { Authorization: `Bearer ${admin_key}`, "Content-Type": "application/x-ndjson" }, articles);

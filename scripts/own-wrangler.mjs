@@ -34,3 +34,13 @@ export async function startWrangler(port, state, vars = []) {
   }
   return { base, stop };
 }
+
+// `json(method, path, headers, body)` against the edge at `base`: the parsed JSON reply, or an
+// error naming the request, its status and the reply's body.
+export function jsonClient(base) {
+  return async (method, path, headers, body) => {
+    const response = await fetch(base + path, { method, headers, body });
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+    return response.json();
+  };
+}

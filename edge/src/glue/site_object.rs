@@ -180,7 +180,7 @@ const ATTEMPT_LEASE_MS: u64 = 30_000;
 const DEFAULT_RESEND_AFTER_SECS: u64 = 300;
 
 /// Stored index bytes per row (SQLite rows in a Durable Object hold at most 2 MB).
-pub(super) const INDEX_CHUNK_BYTES: usize = 1 << 20;
+const INDEX_CHUNK_BYTES: usize = 1 << 20;
 
 /// The article the engine leaned towards (its answer, or its best candidate when it would not
 /// answer), for the site's topic rules.
@@ -1240,13 +1240,25 @@ impl SiteObject {
         sql.exec("DELETE FROM index_chunks", None)
             .map_err(|e| internal("replacing the index", e))?;
         for (seq, chunk) in index.to_bytes().chunks(INDEX_CHUNK_BYTES).enumerate() {
-            sql.exec(
-                "INSERT INTO index_chunks (seq, data) VALUES (?, ?)",
-                vec![SqlStorageValue::from(seq as i64), SqlStorageValue::Blob(chunk.to_vec())],
-            )
-            .map_err(|e| internal("storing the index", e))?;
+            self.insert_index_chunk("index_chunks", seq, chunk)?;
         }
         Ok(())
+    }
+
+    /// One chunk of a stored index, into `table` (the live one or the staged one).
+    pub(super) fn insert_index_chunk(
+        &self,
+        table: &str,
+        seq: usize,
+        chunk: &[u8],
+    ) -> std::result::Result<(), ApiError> {
+        self.sql()
+            .exec(
+                &format!("INSERT INTO {table} (seq, data) VALUES (?, ?)"),
+                vec![SqlStorageValue::from(seq as i64), SqlStorageValue::Blob(chunk.to_vec())],
+            )
+            .map(|_| ())
+            .map_err(|e| internal("storing the index", e))
     }
 
     /// The stored index, if there is a readable one.

@@ -278,11 +278,7 @@ impl SiteObject {
             }
         }
         for (seq, chunk) in index.to_bytes().chunks(INDEX_CHUNK_BYTES).enumerate() {
-            sql.exec(
-                "INSERT INTO index_chunks_next (seq, data) VALUES (?, ?)",
-                vec![SqlStorageValue::from(seq as i64), SqlStorageValue::Blob(chunk.to_vec())],
-            )
-            .map_err(|e| internal("storing the index", e))?;
+            self.insert_index_chunk("index_chunks_next", seq, chunk)?;
             worker::Delay::from(std::time::Duration::ZERO).await;
             if overtaken() {
                 return Err(superseded());
