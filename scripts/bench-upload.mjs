@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { devVars } from "./dev-vars.mjs";
 import { jsonClient, startWrangler } from "./own-wrangler.mjs";
+import { syntheticArticles } from "./synthetic-articles.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const vars = devVars();
@@ -16,30 +17,7 @@ const n = Number(process.argv[2] ?? 2000);
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
-// Synthetic articles as the index benchmark makes them: made-up words, each article mostly its
-// own topic's, ten example questions each.
-let seed = 0x9e3779b97f4a7c15n;
-const next = (bound) => {
-  seed ^= seed << 13n;
-  seed &= 0xffffffffffffffffn;
-  seed ^= seed >> 7n;
-  seed ^= seed << 17n;
-  seed &= 0xffffffffffffffffn;
-  return Number(seed % BigInt(bound));
-};
-const syllables = ["ka", "lo", "mi", "ser", "tan", "vu", "dre", "po", "lin", "gar", "shu", "ne", "ro", "bel", "fi", "zo"];
-const words = Array.from({ length: 4000 }, () => Array.from({ length: 2 + next(3) }, () => syllables[next(syllables.length)]).join(""));
-const synthetic = Array.from({ length: n }, (_, i) => {
-  const topic = Array.from({ length: 8 }, () => next(words.length));
-  const sentence = (length) =>
-    Array.from({ length }, () => (next(3) === 0 ? words[next(1 + next(words.length))] : words[topic[next(topic.length)]])).join(" ");
-  return JSON.stringify({
-    id: `a${i}`,
-    title: sentence(5),
-    body: Array.from({ length: 4 }, () => sentence(10)).join(". "),
-    questions: Array.from({ length: 10 }, () => sentence(7)),
-  });
-}).join("\n");
+const synthetic = syntheticArticles(n).map((a) => JSON.stringify(a)).join("\n");
 
 console.log(`[bench-upload 1/3] starting wrangler dev (workerd) with empty state`);
 const { base, stop } = await startWrangler(8790, join(root, "target/bench-upload-state"));

@@ -192,7 +192,7 @@ fn decision_candidate(decision: &Decision) -> Option<usize> {
 }
 
 struct Knowledge {
-    articles: Vec<Article>,
+    articles: Rc<Vec<Article>>,
     index: Index,
 }
 
@@ -204,6 +204,11 @@ pub struct SiteObject {
     knowledge: RefCell<Option<Rc<Knowledge>>>,
     /// Counts uploads, so an upload whose build a newer one overtook is not stored.
     uploads: Cell<u64>,
+    /// Index builds under way (uploads, learning, or a stored index that could not be read).
+    rebuilds: Cell<u32>,
+    /// Whether the stored index was found unreadable, so requests wait for the rebuild instead
+    /// of reading it again.
+    unreadable_index: Cell<bool>,
     /// Webhook deliveries a command produced, sent to the queue before it answers.
     outbox: RefCell<Vec<Delivery>>,
     /// Whether this instance has re-armed the outbox alarm since it started (local `workerd`
@@ -238,6 +243,8 @@ impl DurableObject for SiteObject {
             env,
             knowledge: RefCell::new(None),
             uploads: Cell::new(0),
+            rebuilds: Cell::new(0),
+            unreadable_index: Cell::new(false),
             outbox: RefCell::new(Vec::new()),
             rearmed: Cell::new(false),
             buckets: RefCell::default(),
@@ -289,6 +296,7 @@ impl DurableObject for SiteObject {
                 self.answer(&question, bot_failures, conversation.as_deref(), hand_over_doubt)
                     .await
             }
+            Ok(SiteCommand::RouteHandoff { text }) => self.route_handoff(&text).await,
             Ok(command) => match self.handle(command) {
                 // Events go out before the caller hears back: a caller that sees an error
                 // retries, and each event's delivery id is stable, so receivers see it once.
@@ -606,25 +614,7 @@ impl SiteObject {
                 self.emit_package("call.incoming", &conversation, Some(&call), &package)?;
                 json(200, &serde_json::json!({ "ok": true }))
             }
-            SiteCommand::RouteHandoff { text } => {
-                let knowledge = self.knowledge()?;
-                let config = AnswerConfig::default();
-                let decision = answer::decide(&knowledge.index, &text, &config);
-                let topic = decision_candidate(&decision).map(|i| knowledge.articles[i].id.clone());
-                let (_, rules) = self.escalation_rules()?;
-                let history = self.team_history(topic.as_deref())?;
-                let (team, team_source) = escalation::suggest_team(&text, topic.as_deref(), &history, &rules);
-                json(
-                    200,
-                    &Escalation {
-                        reasons: vec![EscalationReason::VisitorAsked],
-                        priority: Priority::Normal,
-                        team,
-                        topic,
-                        team_source,
-                    },
-                )
-            }
+            SiteCommand::RouteHandoff { .. } => Err(internal("SiteObject", "hand-offs are handled by route_handoff")),
             SiteCommand::Notify { conversation, message } => {
                 let site = self.existing()?;
                 let key = format!("{conversation}:{}", message.id);
@@ -1030,7 +1020,7 @@ impl SiteObject {
             SiteCommand::PutArticles { .. } => Err(internal("SiteObject", "uploads are handled by put_articles")),
             SiteCommand::GetArticles => {
                 self.existing()?;
-                json(200, &self.knowledge()?.articles)
+                json(200, &*self.articles()?)
             }
             SiteCommand::Answer { .. } => Err(internal("SiteObject", "answers are handled by answer")),
             SiteCommand::Inbound { .. } => Err(internal("SiteObject", "webhooks are handled by accept_inbound")),
@@ -1043,6 +1033,28 @@ impl SiteObject {
         }
     }
 
+    /// Where a visitor's request for a person goes: the team the site's rules suggest for the
+    /// topic the engine leans towards.
+    async fn route_handoff(&self, text: &str) -> std::result::Result<Response, ApiError> {
+        let knowledge = self.knowledge().await?;
+        let config = AnswerConfig::default();
+        let decision = answer::decide(&knowledge.index, text, &config);
+        let topic = decision_candidate(&decision).map(|i| knowledge.articles[i].id.clone());
+        let (_, rules) = self.escalation_rules()?;
+        let history = self.team_history(topic.as_deref())?;
+        let (team, team_source) = escalation::suggest_team(text, topic.as_deref(), &history, &rules);
+        json(
+            200,
+            &Escalation {
+                reasons: vec![EscalationReason::VisitorAsked],
+                priority: Priority::Normal,
+                team,
+                topic,
+                team_source,
+            },
+        )
+    }
+
     /// What the bot says, and whether the site's rules hand the conversation to a person. For a
     /// rule over the customer's profile (high-value customers), the profile's traits are fetched
     /// from the site's profile directory.
@@ -1053,7 +1065,7 @@ impl SiteObject {
         conversation: Option<&str>,
         hand_over_doubt: bool,
     ) -> std::result::Result<Response, ApiError> {
-        let knowledge = self.knowledge()?;
+        let knowledge = self.knowledge().await?;
         let config = AnswerConfig::default();
         let decision = answer::decide(&knowledge.index, question, &config);
         let reply = answer::reply(&decision, &knowledge.articles, &config);
@@ -1235,16 +1247,6 @@ impl SiteObject {
         Ok(true)
     }
 
-    fn store_index(&self, index: &Index) -> std::result::Result<(), ApiError> {
-        let sql = self.sql();
-        sql.exec("DELETE FROM index_chunks", None)
-            .map_err(|e| internal("replacing the index", e))?;
-        for (seq, chunk) in index.to_bytes().chunks(INDEX_CHUNK_BYTES).enumerate() {
-            self.insert_index_chunk("index_chunks", seq, chunk)?;
-        }
-        Ok(())
-    }
-
     /// One chunk of a stored index, into `table` (the live one or the staged one).
     pub(super) fn insert_index_chunk(
         &self,
@@ -1280,7 +1282,7 @@ impl SiteObject {
         match Index::from_bytes(&bytes) {
             Ok(index) => Ok(Some(index)),
             Err(error) => {
-                worker::console_error!("stored index unreadable, rebuilding: {error}");
+                worker::console_warn!("the stored index cannot be read: {error}");
                 Ok(None)
             }
         }
@@ -1890,24 +1892,55 @@ impl SiteObject {
             .ok_or_else(|| ApiError::new(ErrorCode::UnknownSite, "no site with this id exists"))
     }
 
-    fn knowledge(&self) -> std::result::Result<Rc<Knowledge>, ApiError> {
-        if let Some(knowledge) = self.knowledge.borrow().as_ref() {
-            return Ok(Rc::clone(knowledge));
-        }
-        let articles = self.stored_articles()?;
-        // Stored with its articles in one write; built here only for a site stored before
-        // indexes were (or if the stored one cannot be read), and then stored.
-        let index = match self.stored_index()? {
-            Some(index) if index.n_articles() == articles.len() => index,
-            _ => {
-                let index = Index::build(&shared::learning::with_learned(&articles, &self.wanted_phrasings()?));
-                self.store_index(&index)?;
-                index
+    /// The site's articles and index, loaded from storage once per object. A site whose stored
+    /// index cannot be read (stored before indexes were, or by an older store format after a
+    /// deploy) has it rebuilt from its articles the way an upload builds one, a step at a time,
+    /// so the object goes on serving other requests meanwhile; questions that arrive during that
+    /// rebuild wait for it rather than each starting their own.
+    async fn knowledge(&self) -> std::result::Result<Rc<Knowledge>, ApiError> {
+        loop {
+            if let Some(knowledge) = self.knowledge.borrow().as_ref() {
+                return Ok(Rc::clone(knowledge));
             }
-        };
-        let knowledge = Rc::new(Knowledge { articles, index });
-        self.knowledge.replace(Some(Rc::clone(&knowledge)));
-        Ok(knowledge)
+            if !self.unreadable_index.get() {
+                let articles = self.stored_articles()?;
+                let index = match self.stored_index()? {
+                    Some(index) if index.n_articles() == articles.len() => Some(index),
+                    // A site that never had articles has nothing to rebuild.
+                    None if articles.is_empty() => Some(Index::build(&[])),
+                    _ => None,
+                };
+                if let Some(index) = index {
+                    let knowledge = Rc::new(Knowledge {
+                        articles: Rc::new(articles),
+                        index,
+                    });
+                    self.knowledge.replace(Some(Rc::clone(&knowledge)));
+                    return Ok(knowledge);
+                }
+                self.unreadable_index.set(true);
+            }
+            if self.rebuilds.get() > 0 {
+                // An upload's, or another request's: it loads the index it builds.
+                worker::Delay::from(std::time::Duration::from_millis(20)).await;
+                continue;
+            }
+            worker::console_warn!("rebuilding the site's index from its articles");
+            match self.rebuild(ArticleChange::Keep).await {
+                Ok(_) => {}
+                // Overtaken by an upload: its index is waited for.
+                Err(error) if error.body.code == ErrorCode::Superseded => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// The site's articles, without waiting for an index: the loaded ones, or as stored.
+    fn articles(&self) -> std::result::Result<Rc<Vec<Article>>, ApiError> {
+        match self.knowledge.borrow().as_ref() {
+            Some(knowledge) => Ok(Rc::clone(&knowledge.articles)),
+            None => Ok(Rc::new(self.stored_articles()?)),
+        }
     }
 }
 

@@ -4,6 +4,9 @@
 //! drafted from their reply) that wait for the site's approval. Every change rebuilds the index
 //! a step at a time, as an upload does, so questions keep being answered meanwhile.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use serde::Deserialize;
 use shared::article::Article;
 use shared::index::{Index, IndexBuilder};
@@ -34,6 +37,22 @@ const SWAP_STAGED: [&str; 6] = [
     "ALTER TABLE index_chunks_next RENAME TO index_chunks",
     "ALTER TABLE index_chunks_old RENAME TO index_chunks_next",
 ];
+
+/// Counts an index build as under way for as long as it lives, however the build ends.
+struct Building<'a>(&'a Cell<u32>);
+
+impl<'a> Building<'a> {
+    fn new(count: &'a Cell<u32>) -> Self {
+        count.set(count.get() + 1);
+        Building(count)
+    }
+}
+
+impl Drop for Building<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
 
 fn superseded() -> ApiError {
     ApiError::new(
@@ -145,7 +164,7 @@ impl SiteObject {
     /// A customer's "did that help?" on the answer to `question`.
     pub(super) fn vote(&self, article: &str, question: &str, yes: bool) -> Result<(), ApiError> {
         let key = learning::phrasing_key(question);
-        if key.is_empty() || self.knowledge()?.articles.iter().all(|a| a.id != article) {
+        if key.is_empty() || self.articles()?.iter().all(|a| a.id != article) {
             return Ok(());
         }
         let column = if yes { "yes" } else { "no" };
@@ -179,11 +198,6 @@ impl SiteObject {
             .map_err(|e| internal("stored article", e))
     }
 
-    /// The phrasings the index should have, for building it.
-    pub(super) fn wanted_phrasings(&self) -> Result<Vec<LearnedPhrasing>, ApiError> {
-        Ok(self.learned_rows()?.iter().map(LearnedRow::phrasing).collect())
-    }
-
     /// Builds the index from the site's articles (changed as `change` says) with their learned
     /// phrasings, a step at a time, then stages articles and index beside the live ones and swaps
     /// them in with one atomic write. Returns the number of articles.
@@ -197,6 +211,7 @@ impl SiteObject {
             }
             ArticleChange::Keep => self.stored_articles()?,
         };
+        let _building = Building::new(&self.rebuilds);
         let rows = self.learned_rows()?;
         let phrasings: Vec<LearnedPhrasing> = rows.iter().map(LearnedRow::phrasing).collect();
         let upload = self.uploads.get() + 1;
@@ -233,8 +248,10 @@ impl SiteObject {
             .map_err(|e| internal("marking learned phrasings", e))?;
         }
         let n_articles = articles.len();
-        self.knowledge
-            .replace(Some(std::rc::Rc::new(Knowledge { articles, index })));
+        self.knowledge.replace(Some(Rc::new(Knowledge {
+            articles: Rc::new(articles),
+            index,
+        })));
         // The old articles and index, a turn later; a newer upload that has begun clears them
         // itself before it stages.
         worker::Delay::from(std::time::Duration::ZERO).await;
@@ -344,7 +361,7 @@ impl SiteObject {
         article: Option<&str>,
         at: u64,
     ) -> Result<Option<Proposal>, ApiError> {
-        let articles = &self.knowledge()?.articles;
+        let articles = self.articles()?;
         let teaching = match (article, &resolution.reply) {
             (Some(id), _) => {
                 if articles.iter().all(|a| a.id != id) {
