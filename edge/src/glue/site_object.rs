@@ -209,6 +209,9 @@ pub struct SiteObject {
     /// Whether the stored index was found unreadable, so requests wait for the rebuild instead
     /// of reading it again.
     unreadable_index: Cell<bool>,
+    /// Whether the alarm should rebuild the index before a question needs it: set on the
+    /// object's first request when the stored index is in an older format.
+    rebuild_ahead: Cell<bool>,
     /// Webhook deliveries a command produced, sent to the queue before it answers.
     outbox: RefCell<Vec<Delivery>>,
     /// Whether this instance has re-armed the outbox alarm since it started (local `workerd`
@@ -245,6 +248,7 @@ impl DurableObject for SiteObject {
             uploads: Cell::new(0),
             rebuilds: Cell::new(0),
             unreadable_index: Cell::new(false),
+            rebuild_ahead: Cell::new(false),
             outbox: RefCell::new(Vec::new()),
             rearmed: Cell::new(false),
             buckets: RefCell::default(),
@@ -253,10 +257,19 @@ impl DurableObject for SiteObject {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        if !self.rearmed.replace(true)
-            && let Err(error) = self.schedule_alarm().await
-        {
-            worker::console_error!("re-arming the outbox: {}", error.body.message);
+        if !self.rearmed.replace(true) {
+            // After a deploy that changed the index's store format, the alarm rebuilds it now,
+            // while the first visitors open the widget, rather than when one first asks.
+            match self.stored_index_outdated() {
+                Ok(outdated) => {
+                    self.unreadable_index.set(outdated);
+                    self.rebuild_ahead.set(outdated);
+                }
+                Err(error) => worker::console_error!("checking the stored index: {}", error.body.message),
+            }
+            if let Err(error) = self.schedule_alarm().await {
+                worker::console_error!("re-arming the outbox: {}", error.body.message);
+            }
         }
         let result = match super::http::read_json::<SiteCommand>(&mut req).await {
             Ok(SiteCommand::PutArticles { articles }) => self.put_articles(articles).await,
@@ -315,6 +328,8 @@ impl DurableObject for SiteObject {
     /// learned phrasings when they are due, and sends again the webhook deliveries that went
     /// missing on the way to the queue.
     async fn alarm(&self) -> Result<Response> {
+        // Taken once: a rebuild that fails here is tried again by the first question.
+        let rebuild_ahead = self.rebuild_ahead.replace(false);
         if let Err(error) = self.drain_inbox().await {
             // Not in a tight loop: what was due waits half a minute.
             worker::console_error!("handling the inbox, again in 30 s: {}", error.body.message);
@@ -329,6 +344,10 @@ impl DurableObject for SiteObject {
         if let Err(error) = self.resend_overdue().await {
             worker::console_error!("resending webhook deliveries: {}", error.body.message);
             let _ = self.state.storage().set_alarm(std::time::Duration::from_secs(30)).await;
+        }
+        // Last: it takes seconds, and the jobs above should not wait for it.
+        if rebuild_ahead && let Err(error) = self.knowledge().await {
+            worker::console_error!("rebuilding the index: {}", error.body.message);
         }
         Response::ok("")
     }
@@ -1288,6 +1307,33 @@ impl SiteObject {
         }
     }
 
+    /// Whether the site has articles but no stored index in the format this build reads (one
+    /// stored before indexes were, or by a deploy with another store format), told from the
+    /// index's first bytes without parsing it.
+    fn stored_index_outdated(&self) -> std::result::Result<bool, ApiError> {
+        let cursor = self
+            .sql()
+            .exec(
+                "SELECT substr(data, 1, ?) FROM index_chunks WHERE seq = 0",
+                vec![SqlStorageValue::from(shared::index::HEAD_BYTES as i64)],
+            )
+            .map_err(|e| internal("reading the index", e))?;
+        match cursor.raw().next() {
+            Some(row) => match row.map_err(|e| internal("reading the index", e))?.into_iter().next() {
+                Some(SqlStorageValue::Blob(head)) => Ok(!Index::head_is_current(&head)),
+                _ => Ok(true),
+            },
+            None => {
+                let count: CountRow = self
+                    .sql()
+                    .exec("SELECT COUNT(*) AS n FROM articles", None)
+                    .and_then(|cursor| cursor.one())
+                    .map_err(|e| internal("counting articles", e))?;
+                Ok(count.n > 0)
+            }
+        }
+    }
+
     /// The site id and its escalation rules.
     fn escalation_rules(&self) -> std::result::Result<(String, EscalationRules), ApiError> {
         #[derive(Deserialize)]
@@ -1600,7 +1646,8 @@ impl SiteObject {
         // Not sooner than a second for those; the inbox's messages are due when they are.
         let now = now_ms();
         let due = due.map(|due| due.max(now + 1000));
-        let due = [self.inbox_due()?, self.integration_jobs_due()?]
+        let rebuild = self.rebuild_ahead.get().then_some(now);
+        let due = [self.inbox_due()?, self.integration_jobs_due()?, rebuild]
             .into_iter()
             .flatten()
             .fold(due, |due, next| Some(due.map_or(next, |d| d.min(next))));

@@ -18,4 +18,4 @@ mod tokenize;
 pub use build::IndexBuilder;
 pub use normalize::normalize;
 pub use rank::{Index, Scored};
-pub use store::StoreError;
+pub use store::{HEAD_BYTES, StoreError};

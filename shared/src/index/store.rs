@@ -21,6 +21,9 @@ use super::rank::{Dense, Index, Meaning};
 const MAGIC: &[u8; 4] = b"TLIX";
 const VERSION: u8 = 4;
 
+/// How many of a stored index's first bytes [`Index::head_is_current`] reads.
+pub const HEAD_BYTES: usize = 5;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("not a stored knowledge index")]
@@ -76,6 +79,12 @@ impl Index {
             }
         }
         out
+    }
+
+    /// Whether a stored index that begins with `head` is in the format this build reads: known
+    /// from its first [`HEAD_BYTES`] alone, so a cold start can tell without reading it all.
+    pub fn head_is_current(head: &[u8]) -> bool {
+        head.len() >= HEAD_BYTES && head[..4] == MAGIC[..] && head[4] == VERSION
     }
 
     /// Reads an index written by [`Index::to_bytes`].
@@ -277,6 +286,21 @@ mod tests {
                 &[],
             ),
         ]
+    }
+
+    #[test]
+    fn the_head_tells_an_index_this_build_reads_from_others() {
+        let bytes = Index::build(&articles()).to_bytes();
+        assert!(Index::head_is_current(&bytes[..HEAD_BYTES]));
+        let mut older = bytes[..HEAD_BYTES].to_vec();
+        older[4] -= 1;
+        assert!(!Index::head_is_current(&older));
+        assert_eq!(
+            Index::from_bytes(&[&older[..], &bytes[HEAD_BYTES..]].concat()).err(),
+            Some(StoreError::Version(VERSION - 1))
+        );
+        assert!(!Index::head_is_current(b"TLXX\x04"));
+        assert!(!Index::head_is_current(&bytes[..HEAD_BYTES - 1]));
     }
 
     #[test]
