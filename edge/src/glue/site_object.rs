@@ -325,8 +325,8 @@ impl DurableObject for SiteObject {
     }
 
     /// Hands the inbox's due channel messages to their conversations, rebuilds the index with
-    /// learned phrasings when they are due, and sends again the webhook deliveries that went
-    /// missing on the way to the queue.
+    /// learned phrasings when they are due, sends again the webhook deliveries that went missing
+    /// on the way to the queue, and rebuilds an index stored in an older format.
     async fn alarm(&self) -> Result<Response> {
         // Taken once: a rebuild that fails here is tried again by the first question.
         let rebuild_ahead = self.rebuild_ahead.replace(false);
