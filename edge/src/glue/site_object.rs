@@ -182,6 +182,14 @@ const DEFAULT_RESEND_AFTER_SECS: u64 = 300;
 /// Stored index bytes per row (SQLite rows in a Durable Object hold at most 2 MB).
 const INDEX_CHUNK_BYTES: usize = 1 << 20;
 
+/// A stored index's rows: its head (magic and format version) alone first, so a cold start
+/// checks the format by reading a few bytes (`stored_index_outdated`), then the rest in
+/// [`INDEX_CHUNK_BYTES`] chunks. Read back, in order, they are the index's bytes.
+fn index_rows(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let (head, rest) = bytes.split_at(shared::index::HEAD_BYTES.min(bytes.len()));
+    std::iter::once(head).chain(rest.chunks(INDEX_CHUNK_BYTES))
+}
+
 /// The article the engine leaned towards (its answer, or its best candidate when it would not
 /// answer), for the site's topic rules.
 fn decision_candidate(decision: &Decision) -> Option<usize> {
@@ -1309,7 +1317,7 @@ impl SiteObject {
 
     /// Whether the site has articles but no stored index in the format this build reads (one
     /// stored before indexes were, or by a deploy with another store format), told from the
-    /// index's first bytes without parsing it.
+    /// index's first row, which holds its head alone (see [`index_rows`]).
     fn stored_index_outdated(&self) -> std::result::Result<bool, ApiError> {
         let cursor = self
             .sql()

@@ -14,7 +14,7 @@ use shared::learning::{self, LearnedPhrasing, Proposal, Resolution, Teaching};
 use shared::wire::ErrorCode;
 use worker::SqlStorageValue;
 
-use super::{ArticleRow, INDEX_CHUNK_BYTES, Knowledge, SiteObject};
+use super::{ArticleRow, Knowledge, SiteObject, index_rows};
 use crate::api_error::ApiError;
 use crate::glue::http::{internal, now_ms, rows};
 
@@ -294,7 +294,7 @@ impl SiteObject {
                 return Err(superseded());
             }
         }
-        for (seq, chunk) in index.to_bytes().chunks(INDEX_CHUNK_BYTES).enumerate() {
+        for (seq, chunk) in index_rows(&index.to_bytes()).enumerate() {
             self.insert_index_chunk("index_chunks_next", seq, chunk)?;
             worker::Delay::from(std::time::Duration::ZERO).await;
             if overtaken() {
