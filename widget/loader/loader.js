@@ -89,7 +89,8 @@
             setTimeout(resolve, 0);
           });
         }).then(function () {
-          m.mount(container, { site: site, api: base.origin, open: wantOpen, emit: emit, config: both[1] });
+          return m.mount(container, { site: site, api: base.origin, open: wantOpen, emit: emit, config: both[1] });
+        }).then(function () {
           mod = m;
           placeholder.remove();
           host.setAttribute("data-state", "ready");

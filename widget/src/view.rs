@@ -28,7 +28,7 @@ thread_local! {
 /// `options`: `{ site: string, api: string, open: boolean, emit?: (name, detail) => void,
 /// config?: WidgetConfig }` (`config` as `GET /v1/sites/{site}/widget` returned it, if it did).
 #[wasm_bindgen]
-pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), JsValue> {
+pub async fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), JsValue> {
     let get = |key: &str| js_sys::Reflect::get(&options, &JsValue::from_str(key)).ok();
     let site = get("site")
         .and_then(|v| v.as_string())
@@ -65,12 +65,24 @@ pub fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), Js
     // The site's colours come worked out by the edge (`shared::widget_theme`).
     let css = STYLE.to_owned() + &config.theme_css;
     let inline_css = (!adopt_styles(&container, &css)).then_some(css);
+    next_task().await;
     leptos::mount::mount_to(
         container,
         move || view! { <App site api initially_open=open config inline_css/> },
     )
     .forget();
     Ok(())
+}
+
+/// Resolves in a task of its own (a zero-delay timer), so that the work before and after the
+/// await are two tasks on the page's main thread rather than one long one.
+async fn next_task() {
+    let timer = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback(&resolve);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
 }
 
 /// The JS API's commands that reach the mounted widget: `open`, `close`, `toggle`,
