@@ -27,6 +27,9 @@ thread_local! {
 /// Mounts the widget into `container` (a node inside the loader's shadow root).
 /// `options`: `{ site: string, api: string, open: boolean, emit?: (name, detail) => void,
 /// config?: WidgetConfig }` (`config` as `GET /v1/sites/{site}/widget` returned it, if it did).
+/// Returns a promise that resolves once the widget is drawn: the settings and styles are applied
+/// in the calling task and the Leptos render runs in the next, so that V8's first compilation of
+/// the functions each part runs (it compiles Wasm lazily) is two short tasks, not one long one.
 #[wasm_bindgen]
 pub async fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<(), JsValue> {
     let get = |key: &str| js_sys::Reflect::get(&options, &JsValue::from_str(key)).ok();
