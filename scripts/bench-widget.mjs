@@ -1,7 +1,8 @@
 // Measures the widget's weight and what it does to the host page, and prints the numbers (no
 // pass/fail): the loader and everything the widget downloads when opened, raw / gzip / brotli;
 // then, in Chromium on the demo page, the main thread's long tasks (> 50 ms) before the first
-// interaction, and the time from a click on the launcher to the open panel.
+// interaction, with the scripts that ran in each (none: the page's own parsing and layout), and
+// the time from a click on the launcher to the open panel.
 // Usage: node scripts/bench-widget.mjs [runs]   (needs a build; starts its own edge on 8794)
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { createServer } from "node:http";
@@ -67,15 +68,34 @@ for (let run = 1; run <= runs; run++) {
   const tab = await context.newPage();
   await tab.addInitScript(() => {
     window.__longTasks = [];
+    window.__frames = [];
     new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) window.__longTasks.push({ start: entry.startTime, duration: entry.duration });
     }).observe({ type: "longtask", buffered: true });
+    // Long animation frames name the scripts that ran in them: they tell the widget's long
+    // tasks from the page's own (layout, parsing, the browser's start-up).
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        window.__frames.push({
+          start: entry.startTime,
+          end: entry.startTime + entry.duration,
+          scripts: entry.scripts.map((s) => ({
+            name: `${s.invoker}${s.sourceURL ? ` in ${s.sourceURL.split("/").pop()}` : ""}`,
+            duration: s.duration,
+          })),
+        });
+      }
+    }).observe({ type: "long-animation-frame", buffered: true });
   });
   await tab.goto(origin, { waitUntil: "load" });
   await tab.locator("[data-threadline][data-state=ready]").waitFor({ state: "attached", timeout: 30_000 });
   await tab.waitForTimeout(500);
   const before = await tab.evaluate(() => ({
-    tasks: window.__longTasks.slice(),
+    tasks: window.__longTasks.map((task) => {
+      const frame = window.__frames.find((f) => f.start <= task.start + 1 && task.start < f.end);
+      const scripts = (frame?.scripts ?? []).filter((s) => s.duration > 0);
+      return { ...task, scripts: scripts.map((s) => `${s.name} ${s.duration.toFixed(0)} ms`) };
+    }),
     ready: performance.getEntriesByType("resource").find((e) => e.name.endsWith(".wasm"))?.responseEnd ?? 0,
   }));
   const clicked = Date.now();
@@ -91,7 +111,7 @@ for (let run = 1; run <= runs; run++) {
   results.push({ longTasks: before.tasks.length, longest, openMs, answerMs, wasmLoadedAt: before.ready });
   console.log(
     `  run ${run}/${runs}: ${before.tasks.length} long tasks before the first interaction (longest ${longest.toFixed(0)} ms` +
-      `${before.tasks.map((t) => `; ${t.duration.toFixed(0)} ms at ${t.start.toFixed(0)} ms`).join("")}), ` +
+      `${before.tasks.map((t) => `; ${t.duration.toFixed(0)} ms at ${t.start.toFixed(0)} ms, scripts in its frame: ${t.scripts.join(", ") || "none"}`).join("")}), ` +
       `Wasm loaded ${before.ready.toFixed(0)} ms after navigation, panel open ${openMs} ms after the click, first answer ${answerMs} ms`,
   );
   await context.close();
@@ -101,7 +121,8 @@ host.close();
 const median = (values) => values.slice().sort((a, b) => a - b)[Math.floor(values.length / 2)];
 console.log(
   `widget: loader ${loader.gzip} B gzip; opened ${kb(opened.brotli)} brotli; long tasks before interaction: ` +
-    `max ${Math.max(...results.map((r) => r.longTasks))} (longest ${Math.max(...results.map((r) => r.longest)).toFixed(0)} ms); ` +
+    `max ${Math.max(...results.map((r) => r.longTasks))} (longest ${Math.max(...results.map((r) => r.longest)).toFixed(0)} ms), ` +
+    `in ${results.filter((r) => r.longTasks > 0).length} of ${results.length} loads; ` +
     `open median ${median(results.map((r) => r.openMs))} ms; first answer median ${median(results.map((r) => r.answerMs))} ms`,
 );
 stop();
