@@ -78,11 +78,13 @@ pub async fn mount(container: web_sys::HtmlElement, options: JsValue) -> Result<
 }
 
 /// Resolves in a task of its own (a zero-delay timer), so that the work before and after the
-/// await are two tasks on the page's main thread rather than one long one.
+/// await are two tasks on the page's main thread rather than one long one. Without a timer (no
+/// window, or it refused) it resolves at once rather than never.
 async fn next_task() {
     let timer = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback(&resolve);
+        let scheduled = web_sys::window().is_some_and(|window| window.set_timeout_with_callback(&resolve).is_ok());
+        if !scheduled {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
