@@ -17,7 +17,8 @@ import { startWrangler } from "./own-wrangler.mjs";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const site = join(root, "target/site");
 const runs = Number(process.argv[2] || 5);
-const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+// Kilobytes of 1,000 bytes, as `scripts/build` and the README count them (and the 80 KB target).
+const kb = (n) => `${(n / 1000).toFixed(1)} KB`;
 const sizes = (path) => {
   const bytes = readFileSync(path);
   const brotli = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
