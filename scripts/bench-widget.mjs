@@ -114,7 +114,8 @@ const longTasks = (tab) =>
 const describe = (tasks) =>
   tasks.map((t) => `; ${t.duration.toFixed(0)} ms at ${t.start.toFixed(0)} ms, scripts in its frame: ${t.scripts.join(", ") || "none"}`).join("");
 for (let run = 1; run <= runs; run++) {
-  // The control first: the same page without the widget, watched for as long as a widget load.
+  // The control first: the same page without the widget, watched for a second after its load
+  // event (about as long as a widget load, which is watched until the widget is ready, then 0.5 s).
   const plain = await browser.newContext();
   const plainTab = await plain.newPage();
   await plainTab.addInitScript(observe);
