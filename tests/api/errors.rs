@@ -30,6 +30,23 @@ fn unknown_path_is_404_and_wrong_method_is_405() {
     assert_eq!(reply.header("allow"), Some("POST"));
 }
 
+/// The demo site's pages are files served before the worker runs, and every file a browser asks
+/// for on its own is there: a missing `/favicon.ico` was a 404 (and a console error) on every page.
+#[test]
+fn the_demo_pages_and_the_favicon_are_served() {
+    for path in ["/", "/help/", "/docs/", "/dashboard/"] {
+        let page = edge().request("GET", path, &[("Accept", "text/html")], None);
+        assert_eq!(page.status, 200, "{path}: {page:#?}");
+        assert!(page.header("content-type").unwrap_or_default().starts_with("text/html"), "{path}");
+    }
+    let home = edge().request("GET", "/", &[], None);
+    assert!(home.text.contains("/widget.js\" data-site=\"demo\""), "the demo page embeds the widget");
+    let icon = edge().request_bytes("GET", "/favicon.ico", &[]);
+    // An icon directory of one image, a PNG (ICO's header, then the image's own signature).
+    assert_eq!(icon[..6], [0, 0, 1, 0, 1, 0]);
+    assert_eq!(icon[22..30], *b"\x89PNG\r\n\x1a\n");
+}
+
 #[test]
 fn malformed_json_and_wrong_types_are_400_naming_the_field() {
     let site = site_with_articles();
