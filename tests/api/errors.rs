@@ -37,10 +37,16 @@ fn the_demo_pages_and_the_favicon_are_served() {
     for path in ["/", "/help/", "/docs/", "/dashboard/"] {
         let page = edge().request("GET", path, &[("Accept", "text/html")], None);
         assert_eq!(page.status, 200, "{path}: {page:#?}");
-        assert!(page.header("content-type").unwrap_or_default().starts_with("text/html"), "{path}");
+        assert!(
+            page.header("content-type").unwrap_or_default().starts_with("text/html"),
+            "{path}"
+        );
     }
     let home = edge().request("GET", "/", &[], None);
-    assert!(home.text.contains("/widget.js\" data-site=\"demo\""), "the demo page embeds the widget");
+    assert!(
+        home.text.contains("/widget.js\" data-site=\"demo\""),
+        "the demo page embeds the widget"
+    );
     let icon = edge().request_bytes("GET", "/favicon.ico", &[]);
     // An icon directory of one image, a PNG (ICO's header, then the image's own signature).
     assert_eq!(icon[..6], [0, 0, 1, 0, 1, 0]);
