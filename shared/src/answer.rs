@@ -12,8 +12,16 @@ pub struct AnswerConfig {
     /// Below this score the best article is not a match.
     pub min_confidence: f32,
     /// When the runner-up (a different article) scores within this of the best, either could be
-    /// the wrong one.
+    /// the wrong one. This is the lead a trained article needs, whose confidence is a softmax
+    /// over its rivals; at cold start (no example phrasings) the centroid's curve sets close
+    /// articles closer, and the lead needed is `min_margin_cold_start`, mixed by the best
+    /// article's [`Scored::trust`].
     pub min_margin: f32,
+    pub min_margin_cold_start: f32,
+    /// Below this, the best article's confidence plus its coverage of the question (see
+    /// [`Scored::coverage`]) is not a match either: a question about something no article speaks
+    /// of can still rank one article well ahead of the rest, but little of it is that article's.
+    pub min_support: f32,
     /// How many runner-up articles a decision carries, for humans and metrics.
     pub n_runners_up: usize,
     /// Longest excerpt the bot quotes, in characters.
@@ -29,8 +37,10 @@ impl Default for AnswerConfig {
     /// start or trained.
     fn default() -> AnswerConfig {
         AnswerConfig {
-            min_confidence: 0.32,
-            min_margin: 0.05,
+            min_confidence: 0.30,
+            min_margin: 0.12,
+            min_margin_cold_start: 0.05,
+            min_support: 0.84,
             n_runners_up: 3,
             excerpt_chars: 600,
         }
@@ -78,15 +88,16 @@ pub fn decide_ranked(mut ranked: Vec<Scored>, config: &AnswerConfig) -> Decision
             candidates: ranked,
         };
     };
-    if best.score < config.min_confidence {
+    if best.score < config.min_confidence || best.score + best.coverage < config.min_support {
         return Decision::Escalate {
             reason: EscalationReason::NoMatch,
             candidates: ranked,
         };
     }
+    let min_margin = best.trust * config.min_margin + (1.0 - best.trust) * config.min_margin_cold_start;
     if ranked
         .get(1)
-        .is_some_and(|second| best.score - second.score < config.min_margin)
+        .is_some_and(|second| best.score - second.score < min_margin)
     {
         return Decision::Escalate {
             reason: EscalationReason::Ambiguous,
@@ -194,8 +205,14 @@ mod tests {
     use super::*;
     use crate::article::test_article as article;
 
+    /// A trained article that covers the whole question.
     fn scored(article: usize, score: f32) -> Scored {
-        Scored { article, score }
+        Scored {
+            article,
+            score,
+            coverage: 1.0,
+            trust: 1.0,
+        }
     }
 
     #[track_caller]
@@ -248,6 +265,29 @@ mod tests {
         check(vec![scored(2, 0.4), scored(0, 0.1)], Err(EscalationReason::NoMatch));
         check(vec![scored(2, 0.8), scored(0, 0.75)], Err(EscalationReason::Ambiguous));
         check(vec![], Err(EscalationReason::NoMatch));
+    }
+
+    #[test]
+    fn a_confident_article_that_covers_little_of_the_question_is_no_match() {
+        // Confidence plus coverage must reach `min_support` (0.84).
+        let covering = |coverage| Scored {
+            coverage,
+            ..scored(2, 0.7)
+        };
+        check(vec![covering(0.3), scored(0, 0.1)], Ok(2));
+        check(vec![covering(0.1), scored(0, 0.1)], Err(EscalationReason::NoMatch));
+    }
+
+    #[test]
+    fn at_cold_start_a_smaller_lead_is_clear() {
+        // The centroid's curve sets neighbours closer than the trained model's softmax does.
+        let cold = |article, score| Scored {
+            trust: 0.0,
+            ..scored(article, score)
+        };
+        check(vec![cold(2, 0.8), cold(0, 0.72)], Ok(2));
+        check(vec![scored(2, 0.8), scored(0, 0.72)], Err(EscalationReason::Ambiguous));
+        check(vec![cold(2, 0.8), cold(0, 0.77)], Err(EscalationReason::Ambiguous));
     }
 
     fn articles() -> Vec<Article> {

@@ -1,11 +1,11 @@
 //! Chooses the shipped escalation rule on development data: for a grid of (min_confidence,
-//! min_margin) it prints, per evaluation set, in-scope accuracy, escalation recall and
-//! wrong-answer rate, so the trade-off is visible. The chosen pair goes into
-//! `AnswerConfig::default()` and is then used unchanged everywhere.
+//! min_margin, min_support; the cold-start margin as shipped) it prints, per evaluation set,
+//! in-scope accuracy, escalation recall and wrong-answer rate, so the trade-off is visible. The
+//! chosen rule goes into `AnswerConfig::default()` and is then used unchanged everywhere.
 //!
 //! Usage: cargo run --release -p shared --bin kb-tune -- A1.jsonl Q1.jsonl [A2.jsonl Q2.jsonl ...]
-//! With `KB_TUNE_DUMP=path` it also writes each question's best articles and their scores as JSON
-//! lines (`set`, `expect`, `top`), for trying other rules outside.
+//! With `KB_TUNE_DUMP=path` it also writes each question's best articles as JSON lines (`set`,
+//! `expect`, `top`: [id, confidence, coverage, trust] each), for trying other rules outside.
 
 use serde::Deserialize;
 use shared::answer::{self, AnswerConfig, Decision};
@@ -53,22 +53,26 @@ fn main() {
         let mut out = String::new();
         for ((name, articles, _, queries), ranked) in sets.iter().zip(&ranked) {
             for (q, r) in queries.iter().zip(ranked) {
-                let top: Vec<(String, f32)> = r.iter().map(|s| (articles[s.article].id.clone(), s.score)).collect();
+                let top: Vec<(String, f32, f32, f32)> = r
+                    .iter()
+                    .map(|s| (articles[s.article].id.clone(), s.score, s.coverage, s.trust))
+                    .collect();
                 out += &serde_json::json!({"set": name, "expect": q.expect, "top": top}).to_string();
                 out.push('\n');
             }
         }
         std::fs::write(path, out).unwrap();
     }
-    println!("min_conf margin | per set: in_scope_accuracy escalation_recall wrong_answer_rate");
-    for confidence in (20..=90).step_by(2).map(|c| c as f32 / 100.0) {
-        for margin in [0.0, 0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2] {
+    println!("min_conf margin support | per set: in_scope_accuracy escalation_recall wrong_answer_rate");
+    for (confidence, margin, support) in grid() {
+        {
             let rule = AnswerConfig {
                 min_confidence: confidence,
                 min_margin: margin,
+                min_support: support,
                 ..config
             };
-            let mut line = format!("{confidence:.2} {margin:.2} |");
+            let mut line = format!("{confidence:.2} {margin:.2} {support:.2} |");
             for ((_, articles, _, queries), ranked) in sets.iter().zip(&ranked) {
                 let (mut n_in, mut n_out, mut right, mut wrong, mut escalated) = (0, 0, 0, 0, 0);
                 for (query, ranked) in queries.iter().zip(ranked) {
@@ -109,4 +113,17 @@ fn main() {
             println!("{line}");
         }
     }
+}
+
+/// The grid of rules: (min_confidence, min_margin, min_support).
+fn grid() -> impl Iterator<Item = (f32, f32, f32)> {
+    (0..=16).flat_map(|c| {
+        [0.0, 0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2]
+            .into_iter()
+            .flat_map(move |margin| {
+                (60..=130)
+                    .step_by(2)
+                    .map(move |s| (c as f32 * 0.05, margin, s as f32 / 100.0))
+            })
+    })
 }

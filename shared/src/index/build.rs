@@ -61,6 +61,11 @@ const VISITS_PER_STEP: usize = 200;
 const ENTRIES_PER_STEP: usize = if cfg!(test) { 64 } else { 500_000 };
 /// While training, the rival articles an example's embedding is compared with: the best by words.
 const DENSE_RIVALS: usize = 8;
+/// The most phrasing embeddings the index keeps for the nearest-phrasing check (see
+/// `rank::NEAREST_WEIGHT`), 132 bytes each: every title and example question up to 50,000 in
+/// all (CLINC150's 15,000 all fit), then an equal share an article (10,000 articles: their titles
+/// and first four questions), so memory stays bounded.
+const PHRASING_BUDGET: usize = 50_000;
 
 /// One training example: its article and its unit TF-IDF vector over feature ids.
 struct Example {
@@ -87,13 +92,17 @@ fn intern(ids: &mut FeatureMap<u32>, seen: &mut Vec<u32>, hash: u32) -> u32 {
 /// The examples' embeddings (in example order, distilled vectors: the model's features), a byte
 /// per dimension scaled to each vector's largest value: a build of 10,000 articles holds about
 /// 120,000. Empty when the knowledge base has no meaning view.
-#[derive(Default)]
 struct Embeddings {
     scales: Vec<f32>,
     values: Vec<i8>,
     /// Per article, the sum of its examples' learned embeddings: its meaning centroid once
     /// normalised.
     centroids: Vec<f32>,
+    /// The titles' and example questions' distilled embeddings the index keeps, in article order,
+    /// and how many each article has (at most `phrasing_share`).
+    phrasings: Dense,
+    phrasing_counts: Vec<u32>,
+    phrasing_share: u32,
     /// Each word's pieces, while the texts are read.
     pieces: HashMap<String, Vec<u32>>,
 }
@@ -101,10 +110,28 @@ struct Embeddings {
 impl Embeddings {
     /// The next example, of `article`; an empty text (a body, which is not embedded) gets zeros.
     /// `centroid`: whether it counts towards the article's meaning centroid.
+    fn new(n_articles: usize) -> Embeddings {
+        Embeddings {
+            scales: Vec::new(),
+            values: Vec::new(),
+            centroids: vec![0.0; n_articles * DIMS],
+            phrasings: Dense::with_capacity(0),
+            phrasing_counts: vec![0; n_articles],
+            phrasing_share: (PHRASING_BUDGET / n_articles.max(1)).max(1) as u32,
+            pieces: HashMap::new(),
+        }
+    }
+
     fn push(&mut self, article: usize, normalized: &str, centroid: bool) {
         let pieces = embed::pieces_cached(normalized, &mut self.pieces);
-        let vector = embed::embed(Vectors::Distilled, &pieces).unwrap_or([0.0; DIMS]);
+        let distilled = embed::embed(Vectors::Distilled, &pieces);
+        let vector = distilled.unwrap_or([0.0; DIMS]);
         self.scales.push(embed::quantize(&vector, &mut self.values));
+        // The phrasings of an article in another language mean nothing here either.
+        if centroid && distilled.is_some() && self.phrasing_counts[article] < self.phrasing_share {
+            self.phrasing_counts[article] += 1;
+            self.phrasings.push(&vector);
+        }
         if centroid && let Some(learned) = embed::embed(Vectors::Learned, &pieces) {
             let centroid = &mut self.centroids[article * DIMS..(article + 1) * DIMS];
             centroid.iter_mut().zip(learned).for_each(|(sum, x)| *sum += x);
@@ -282,10 +309,7 @@ impl<'a> IndexBuilder<'a> {
             articles,
             stage: Stage::Reading(Box::new(Reading {
                 stemmer,
-                embeddings: (stemmer == Some(Algorithm::English)).then(|| Embeddings {
-                    centroids: vec![0.0; articles.len() * DIMS],
-                    ..Embeddings::default()
-                }),
+                embeddings: (stemmer == Some(Algorithm::English)).then(|| Embeddings::new(articles.len())),
                 texts: Vec::new(),
                 ids: FeatureMap::default(),
                 seen: Vec::new(),
@@ -675,12 +699,28 @@ impl Training {
             trainer,
             examples,
         } = self;
+        let mut embeddings = embeddings;
         // Every entry is kept: the rows', and the ones training added.
         let n_entries = postings.len() + trainer.extra_slot.len();
-        let meaning = (embeddings.is_some() && !trainer.dense_value.is_empty()).then(|| Meaning {
-            model: Dense::with_capacity(n_articles),
-            centroid: Dense::with_capacity(n_articles),
-        });
+        let meaning = embeddings
+            .as_mut()
+            .filter(|_| !trainer.dense_value.is_empty())
+            .map(|embeddings| {
+                let mut offsets = Vec::with_capacity(n_articles + 1);
+                offsets.push(0u32);
+                for &count in &embeddings.phrasing_counts {
+                    offsets.push(offsets[offsets.len() - 1] + count);
+                }
+                let mut phrasings = std::mem::replace(&mut embeddings.phrasings, Dense::with_capacity(0));
+                phrasings.scales.shrink_to_fit();
+                phrasings.values.shrink_to_fit();
+                Meaning {
+                    model: Dense::with_capacity(n_articles),
+                    centroid: Dense::with_capacity(n_articles),
+                    phrasing_offsets: offsets,
+                    phrasings,
+                }
+            });
         Finishing {
             n_articles,
             stemmer,

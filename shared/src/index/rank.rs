@@ -58,6 +58,19 @@ pub(super) struct Meaning {
     /// learned embeddings, which works from the first article on (cold start: the title). A long
     /// body's averaged embedding says little, so the body is left out.
     pub(super) centroid: Dense,
+    /// Each article's title and example questions, one distilled embedding each (within
+    /// `build::PHRASING_BUDGET`): article `a`'s are rows `phrasing_offsets[a]..phrasing_offsets[a + 1]`.
+    pub(super) phrasing_offsets: Vec<u32>,
+    pub(super) phrasings: Dense,
+}
+
+impl Meaning {
+    /// The cosine between `embedding` and the nearest of the article's phrasings (0 if it has none).
+    fn nearest(&self, article: usize, embedding: &[f32; DIMS]) -> f32 {
+        (self.phrasing_offsets[article]..self.phrasing_offsets[article + 1])
+            .map(|row| self.phrasings.score(row as usize, embedding))
+            .fold(0.0, f32::max)
+    }
 }
 
 /// `DIMS` numbers an article, kept a byte each, scaled to each article's largest (1.3 MB at
@@ -81,16 +94,16 @@ impl Dense {
         self.scales.push(embed::quantize(numbers, &mut self.values));
     }
 
-    /// The article's numbers · the text's embedding.
-    pub(super) fn score(&self, article: usize, embedding: &[f32; DIMS]) -> f32 {
-        let values = &self.values[article * DIMS..(article + 1) * DIMS];
+    /// Row `row`'s numbers (an article's, or a phrasing's) · the text's embedding.
+    pub(super) fn score(&self, row: usize, embedding: &[f32; DIMS]) -> f32 {
+        let values = &self.values[row * DIMS..(row + 1) * DIMS];
         let mut lanes = [0f32; 8];
         for (v, e) in values.chunks_exact(8).zip(embedding.chunks_exact(8)) {
             for i in 0..8 {
                 lanes[i] += f32::from(v[i]) * e[i];
             }
         }
-        lanes.iter().sum::<f32>() * self.scales[article]
+        lanes.iter().sum::<f32>() * self.scales[row]
     }
 }
 
@@ -107,13 +120,30 @@ const MEANING_FLOOR: f32 = 0.2;
 /// On a large knowledge base only the best articles by words alone are compared by meaning too,
 /// so a question's cost stays bounded (the right article is almost always among them).
 const DENSE_CANDIDATES: usize = 64;
+/// How much the cosine with an article's nearest phrasing adds to its model score: the trained
+/// weights generalise over all of an article's phrasings, and the nearest one tells a question
+/// that says what one phrasing says (`clinc150-dev` top-1 94.2% → 94.6%).
+const NEAREST_WEIGHT: f32 = 1.5;
+/// The best articles by model score that are compared with their phrasings one by one; the rest
+/// count the lowest of those cosines, so they are neither favoured nor shut out.
+const NEAREST_CANDIDATES: usize = 8;
+/// The softmax's sharpness over the model scores (see [`Index::search`]).
+const SHARPNESS: f32 = 5.0;
 
-/// An article position (in the slice the index was built from) and how well it matches, in
-/// `[0, 1]`.
+/// An article position (in the slice the index was built from), how well it matches, and how
+/// much of the question it covers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
     pub article: usize,
+    /// The calibrated confidence that this is the right article, in `[0, 1]`.
     pub score: f32,
+    /// The share of the question's weight (its unit TF-IDF vector's squared length) on features
+    /// the article's own texts have, in `[0, 1]`: a question mostly about something the article
+    /// never mentions covers little of it, however it ranks against the other articles.
+    pub coverage: f32,
+    /// How far `score` comes from the trained model rather than the centroid (see [`trust`]): 0
+    /// at cold start, ½ at ten example phrasings, ~1 at a hundred.
+    pub trust: f32,
 }
 
 impl Index {
@@ -129,10 +159,11 @@ impl Index {
     /// Memory the index holds on the heap, in bytes.
     pub fn heap_bytes(&self) -> usize {
         let dense = self.meaning.as_ref().map_or(0, |m| {
-            [&m.model, &m.centroid]
-                .iter()
-                .map(|d| d.scales.capacity() * 4 + d.values.capacity())
-                .sum()
+            m.phrasing_offsets.capacity() * 4
+                + [&m.model, &m.centroid, &m.phrasings]
+                    .iter()
+                    .map(|d| d.scales.capacity() * 4 + d.values.capacity())
+                    .sum::<usize>()
         });
         (self.hashes.capacity() + self.trust.capacity()) * 4
             + self.idf.heap_bytes()
@@ -146,6 +177,14 @@ impl Index {
 
     /// The `limit` best-matching articles, best first. Articles with no feature in common with
     /// the query are left out.
+    ///
+    /// Each article is scored by the centroid view and the model view (plus, in English, the
+    /// meaning view's parts of both, and its nearest phrasing's cosine). The model's scores are
+    /// turned into probabilities by a softmax over the candidates and a "none of them" score of 0,
+    /// so an article stands out only by beating its rivals, and a question that matches nothing
+    /// leaves most of the probability to "none"; the centroid's score keeps its logistic curve
+    /// (cold start, where the model has learned nothing). The two are mixed by how far the model
+    /// is trusted for the article (see [`trust`]).
     pub fn search(&self, query: &str, limit: usize) -> Vec<Scored> {
         let normalized = normalize(query);
         let query = features(&normalized, self.stemmer);
@@ -156,6 +195,7 @@ impl Index {
         let n = self.n_articles as usize;
         let mut centroid = vec![0f32; n];
         let mut model = vec![0f32; n];
+        let mut coverage = vec![0f32; n];
         // Each article once, however its sums come out (a model-only posting adds 0 to its
         // centroid sum).
         let mut seen = vec![false; n];
@@ -165,44 +205,69 @@ impl Index {
                 let a = article as usize;
                 if !seen[a] {
                     seen[a] = true;
-                    touched.push(article);
+                    touched.push(a);
                 }
                 centroid[a] += weight * c;
                 model[a] += weight * m;
+                // A model-only posting is a rival's feature, not the article's own.
+                if c > 0.0 {
+                    coverage[a] += weight * weight;
+                }
             }
         }
-        let score = |a: usize, centroid: f32, model: f32| Scored {
-            article: a,
-            score: combine(centroid, model, self.trust[a]),
-        };
-        let mut ranked: Vec<Scored> = touched
-            .into_iter()
-            .map(|article| score(article as usize, centroid[article as usize], model[article as usize]))
-            .collect();
-        let by_score = |a: &Scored, b: &Scored| b.score.total_cmp(&a.score).then(a.article.cmp(&b.article));
+        if touched.is_empty() {
+            return Vec::new();
+        }
         if let Some(meaning) = &self.meaning
             && let pieces = embed::pieces(&normalized)
             && let Some(embedding) = embed::embed(Vectors::Distilled, &pieces)
             && let Some(learned) = embed::embed(Vectors::Learned, &pieces)
         {
-            if ranked.len() > DENSE_CANDIDATES {
-                ranked.select_nth_unstable_by(DENSE_CANDIDATES, by_score);
-                ranked.truncate(DENSE_CANDIDATES);
+            if touched.len() > DENSE_CANDIDATES {
+                let by_words = |&a: &usize| combine(centroid[a], model[a], self.trust[a]);
+                touched.select_nth_unstable_by(DENSE_CANDIDATES, |a, b| by_words(b).total_cmp(&by_words(a)));
+                touched.truncate(DENSE_CANDIDATES);
             }
-            for scored in &mut ranked {
-                let a = scored.article;
-                let model = model[a] + DENSE_WEIGHT * meaning.model.score(a, &embedding);
+            for &a in &touched {
+                model[a] += DENSE_WEIGHT * meaning.model.score(a, &embedding);
                 // An article without a meaning centroid (another language) keeps its words'.
-                let centroid = if meaning.centroid.scales[a] > 0.0 {
+                if meaning.centroid.scales[a] > 0.0 {
                     let similarity = (meaning.centroid.score(a, &learned) - MEANING_FLOOR) / (1.0 - MEANING_FLOOR);
-                    (1.0 - MEANING_CENTROID_WEIGHT) * centroid[a] + MEANING_CENTROID_WEIGHT * similarity.max(0.0)
-                } else {
-                    centroid[a]
-                };
-                *scored = score(a, centroid, model);
+                    centroid[a] =
+                        (1.0 - MEANING_CENTROID_WEIGHT) * centroid[a] + MEANING_CENTROID_WEIGHT * similarity.max(0.0);
+                }
+            }
+            let k = NEAREST_CANDIDATES.min(touched.len());
+            touched.select_nth_unstable_by(k - 1, |&a, &b| model[b].total_cmp(&model[a]));
+            let mut lowest = f32::INFINITY;
+            for &a in &touched[..k] {
+                let nearest = meaning.nearest(a, &embedding);
+                lowest = lowest.min(nearest);
+                model[a] += NEAREST_WEIGHT * nearest;
+            }
+            for &a in &touched[k..] {
+                model[a] += NEAREST_WEIGHT * lowest;
             }
         }
-        ranked.sort_by(by_score);
+        // The softmax, shifted by its largest exponent so none overflows.
+        let top = touched.iter().fold(0f32, |top, &a| top.max(model[a])) * SHARPNESS;
+        let none = (-top).exp();
+        let sum = none + touched.iter().map(|&a| (model[a] * SHARPNESS - top).exp()).sum::<f32>();
+        let mut ranked: Vec<Scored> = touched
+            .iter()
+            .map(|&a| {
+                let probability = (model[a] * SHARPNESS - top).exp() / sum;
+                let trust = self.trust[a];
+                let centroid = logistic(CENTROID_SLOPE * centroid[a] + CENTROID_OFFSET);
+                Scored {
+                    article: a,
+                    score: ((1.0 - trust) * centroid + trust * probability).clamp(0.0, 1.0),
+                    coverage: coverage[a].min(1.0),
+                    trust,
+                }
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.article.cmp(&b.article)));
         ranked.truncate(limit);
         ranked
     }
@@ -216,10 +281,11 @@ pub(super) fn trust(n_questions: usize) -> f32 {
     n / (n + 10.0)
 }
 
-/// One article's confidence: each view's raw score mapped to the probability that the article is
-/// the right answer (logistic curves fitted once on the development sets, CLINC150 with its
-/// out-of-scope questions and StackFAQ, and shipped unchanged), mixed by how far the model is
-/// trusted for this article.
+/// An article's standing by words alone, which picks the candidates the meaning view compares on
+/// a large knowledge base: each view's raw score mapped to the probability that the article is the
+/// right answer (logistic curves fitted once on the development sets, CLINC150 with its
+/// out-of-scope questions and StackFAQ), mixed by how far the model is trusted for this article.
+/// The centroid's curve also gives its part of the final confidence.
 fn combine(centroid: f32, model: f32, trust: f32) -> f32 {
     let centroid = logistic(CENTROID_SLOPE * centroid + CENTROID_OFFSET);
     let model = logistic(MODEL_SLOPE * model + MODEL_OFFSET);
@@ -399,6 +465,41 @@ mod tests {
             &[],
         )];
         assert!(Index::build(&german).meaning.is_none());
+    }
+
+    #[test]
+    fn coverage_says_how_much_of_the_question_the_article_speaks_of() {
+        let articles = articles();
+        let index = Index::build(&articles);
+        let reset = |query: &str| {
+            let ranked = index.search(query, 3);
+            assert_eq!(articles[ranked[0].article].id, "reset", "{query:?}: {ranked:?}");
+            ranked[0]
+        };
+        let asked = reset("I forgot my password");
+        let foreign = reset("my password for the submarine rental in Antarctica expired");
+        assert!(asked.coverage > 0.8, "{asked:?}");
+        assert!(foreign.coverage < 0.4, "{foreign:?}");
+        assert!(asked.trust > 0.0 && asked.trust < 1.0);
+    }
+
+    #[test]
+    fn each_title_and_question_keeps_its_embedding_for_the_nearest_phrasing() {
+        let articles = articles();
+        let index = Index::build(&articles);
+        let meaning = index.meaning.as_ref().expect("an English knowledge base");
+        // Title and questions: 1 + 2, 1 + 1, 1 + 0.
+        assert_eq!(meaning.phrasing_offsets, [0, 3, 5, 6]);
+        assert_eq!(meaning.phrasings.scales.len(), 6);
+        let embedding = embed::embed(Vectors::Distilled, &embed::pieces(&normalize("I forgot my password")))
+            .expect("English words");
+        // The question is one of the article's phrasings: the nearest is itself (quantised).
+        assert!(meaning.nearest(0, &embedding) > 0.99);
+        assert!(meaning.nearest(1, &embedding) < 0.9);
+        let loaded = Index::from_bytes(&index.to_bytes()).expect("loads");
+        let stored = loaded.meaning.as_ref().expect("kept");
+        assert_eq!(stored.phrasing_offsets, meaning.phrasing_offsets);
+        assert_eq!(stored.phrasings.values, meaning.phrasings.values);
     }
 
     #[test]

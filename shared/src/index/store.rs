@@ -5,12 +5,14 @@
 //! `"TLIX"`, version `u8`, stemmer code `u8`, articles `v`, unseen idf `f32`, per article its trust
 //! `f32`; features `v`, their hashes as `v` gaps (sorted), the idf column; per feature its entry
 //! count `v`; per entry its article as a `v` gap within the feature; the centroid and model
-//! weight columns; then `1` and the meaning view's weights (per article its scale `f32`, then
-//! `DIMS` `i8` values per article), or `0` when there is none. Each number column (idf, centroid
+//! weight columns; then `1` and the meaning view: per article its phrasing count `v`, then three
+//! tables, each a scale `f32` per row and then `DIMS` `i8` values per row (the model's dense
+//! weights and the meaning centroids, a row an article; the phrasings' embeddings, a row a
+//! phrasing), or `0` when there is none. Each number column (idf, centroid
 //! and model weights) is its largest magnitude (`f32`) and one `i16` step of it per value, exactly
 //! as the index holds it in memory (`postings::Column`): 1/32767 of the largest weight is far below
-//! what changes a ranking. Version 4 (idf as such a column); older versions are rebuilt from the
-//! articles.
+//! what changes a ranking. Version 5 (the phrasings' embeddings); older versions are rebuilt from
+//! the articles.
 //! Reading checks every count and range, so a damaged blob is an error, never a panic.
 
 use super::embed::DIMS;
@@ -19,7 +21,7 @@ use super::postings::{Column, Postings};
 use super::rank::{Dense, Index, Meaning};
 
 const MAGIC: &[u8; 4] = b"TLIX";
-const VERSION: u8 = 4;
+const VERSION: u8 = 5;
 
 /// How many of a stored index's first bytes [`Index::head_is_current`] reads.
 pub const HEAD_BYTES: usize = 5;
@@ -70,7 +72,10 @@ impl Index {
             None => out.push(0),
             Some(meaning) => {
                 out.push(1);
-                for dense in [&meaning.model, &meaning.centroid] {
+                for window in meaning.phrasing_offsets.windows(2) {
+                    varint(&mut out, window[1] - window[0]);
+                }
+                for dense in [&meaning.model, &meaning.centroid, &meaning.phrasings] {
                     for scale in &dense.scales {
                         out.extend_from_slice(&scale.to_le_bytes());
                     }
@@ -146,8 +151,7 @@ impl Index {
         }
         let centroid = r.column(n_entries)?;
         let model = r.column(n_entries)?;
-        let dense = |r: &mut Reader| -> Result<Dense, StoreError> {
-            let n = n_articles as usize;
+        let dense = |r: &mut Reader, n: usize| -> Result<Dense, StoreError> {
             r.expect_at_least(n * (4 + DIMS))?;
             let scales = (0..n).map(|_| r.f32()).collect::<Result<Vec<f32>, _>>()?;
             let values = r.take(n * DIMS)?.iter().map(|&b| b as i8).collect();
@@ -155,10 +159,25 @@ impl Index {
         };
         let meaning = match r.u8()? {
             0 => None,
-            1 => Some(Meaning {
-                model: dense(&mut r)?,
-                centroid: dense(&mut r)?,
-            }),
+            1 => {
+                r.expect_at_least(n_articles as usize)?;
+                let mut phrasing_offsets = Vec::with_capacity(n_articles as usize + 1);
+                phrasing_offsets.push(0u32);
+                for _ in 0..n_articles {
+                    let count = r.varint()?;
+                    let end = phrasing_offsets[phrasing_offsets.len() - 1]
+                        .checked_add(count)
+                        .ok_or(StoreError::Damaged("phrasing count"))?;
+                    phrasing_offsets.push(end);
+                }
+                let n_phrasings = phrasing_offsets[n_articles as usize] as usize;
+                Some(Meaning {
+                    model: dense(&mut r, n_articles as usize)?,
+                    centroid: dense(&mut r, n_articles as usize)?,
+                    phrasings: dense(&mut r, n_phrasings)?,
+                    phrasing_offsets,
+                })
+            }
             _ => return Err(StoreError::Damaged("meaning view flag")),
         };
         if r.at != bytes.len() {
