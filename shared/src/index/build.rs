@@ -108,8 +108,6 @@ struct Embeddings {
 }
 
 impl Embeddings {
-    /// The next example, of `article`; an empty text (a body, which is not embedded) gets zeros.
-    /// `centroid`: whether it counts towards the article's meaning centroid.
     fn new(n_articles: usize) -> Embeddings {
         Embeddings {
             scales: Vec::new(),
@@ -122,6 +120,9 @@ impl Embeddings {
         }
     }
 
+    /// The next example, of `article`; an empty text (a body, which is not embedded) gets zeros.
+    /// `centroid`: whether it counts towards the article's meaning centroid (and is kept as one
+    /// of its phrasings).
     fn push(&mut self, article: usize, normalized: &str, centroid: bool) {
         let pieces = embed::pieces_cached(normalized, &mut self.pieces);
         let distilled = embed::embed(Vectors::Distilled, &pieces);
@@ -694,12 +695,11 @@ impl Training {
             unseen_idf,
             document_frequency,
             max_df,
-            embeddings,
+            mut embeddings,
             postings,
             trainer,
             examples,
         } = self;
-        let mut embeddings = embeddings;
         // Every entry is kept: the rows', and the ones training added.
         let n_entries = postings.len() + trainer.extra_slot.len();
         let meaning = embeddings
