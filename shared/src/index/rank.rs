@@ -141,7 +141,7 @@ const NONE_SCORE: f32 = 2.0;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
     pub article: usize,
-    /// The calibrated confidence that this is the right article, in `[0, 1]`.
+    /// The confidence that this is the right article, in `[0, 1]`.
     pub score: f32,
     /// The share of the question's weight (its unit TF-IDF vector's squared length) on features
     /// the article's own texts have, in `[0, 1]`: a question mostly about something the article
@@ -187,10 +187,10 @@ impl Index {
     /// Each article is scored by the centroid view and the model view (plus, in English, the
     /// meaning view's parts of both, and its nearest phrasing's cosine). The model's scores are
     /// turned into probabilities by a softmax over the candidates and a "none of them" score (see
-    /// [`NONE_SCORE`]), so an article stands out only by beating its rivals and a good match, and a
-    /// question that matches nothing leaves most of the probability to "none"; the centroid's score keeps its logistic curve
-    /// (cold start, where the model has learned nothing). The two are mixed by how far the model
-    /// is trusted for the article (see [`trust`]).
+    /// [`NONE_SCORE`]), so an article stands out only by beating its rivals and matching well, and
+    /// a question that matches nothing leaves most of the probability to "none". The centroid's
+    /// score keeps its logistic curve (cold start, where the model has learned nothing). The two
+    /// are mixed by how far the model is trusted for the article (see [`trust`]).
     pub fn search(&self, query: &str, limit: usize) -> Vec<Scored> {
         let normalized = normalize(query);
         let query = features(&normalized, self.stemmer);
