@@ -65,53 +65,51 @@ fn main() {
     }
     println!("min_conf margin support | per set: in_scope_accuracy escalation_recall wrong_answer_rate");
     for (confidence, margin, support) in grid() {
-        {
-            let rule = AnswerConfig {
-                min_confidence: confidence,
-                min_margin: margin,
-                min_support: support,
-                ..config
-            };
-            let mut line = format!("{confidence:.2} {margin:.2} {support:.2} |");
-            for ((_, articles, _, queries), ranked) in sets.iter().zip(&ranked) {
-                let (mut n_in, mut n_out, mut right, mut wrong, mut escalated) = (0, 0, 0, 0, 0);
-                for (query, ranked) in queries.iter().zip(ranked) {
-                    let answered = match answer::decide_ranked(ranked.clone(), &rule) {
-                        Decision::Answer { best, .. } => Some(articles[best.article].id.as_str()),
-                        Decision::Escalate { .. } => None,
-                    };
-                    match (&query.expect, answered) {
-                        (Some(e), Some(a)) => {
-                            n_in += 1;
-                            if e == a { right += 1 } else { wrong += 1 }
-                        }
-                        (Some(_), None) => n_in += 1,
-                        (None, Some(_)) => {
-                            n_out += 1;
-                            wrong += 1
-                        }
-                        (None, None) => {
-                            n_out += 1;
-                            escalated += 1
-                        }
+        let rule = AnswerConfig {
+            min_confidence: confidence,
+            min_margin: margin,
+            min_support: support,
+            ..config
+        };
+        let mut line = format!("{confidence:.2} {margin:.2} {support:.2} |");
+        for ((_, articles, _, queries), ranked) in sets.iter().zip(&ranked) {
+            let (mut n_in, mut n_out, mut right, mut wrong, mut escalated) = (0, 0, 0, 0, 0);
+            for (query, ranked) in queries.iter().zip(ranked) {
+                let answered = match answer::decide_ranked(ranked.clone(), &rule) {
+                    Decision::Answer { best, .. } => Some(articles[best.article].id.as_str()),
+                    Decision::Escalate { .. } => None,
+                };
+                match (&query.expect, answered) {
+                    (Some(e), Some(a)) => {
+                        n_in += 1;
+                        if e == a { right += 1 } else { wrong += 1 }
+                    }
+                    (Some(_), None) => n_in += 1,
+                    (None, Some(_)) => {
+                        n_out += 1;
+                        wrong += 1
+                    }
+                    (None, None) => {
+                        n_out += 1;
+                        escalated += 1
                     }
                 }
-                let pct = |a: usize, b: usize| {
-                    if b == 0 {
-                        "-".to_owned()
-                    } else {
-                        format!("{:.3}", a as f64 / b as f64)
-                    }
-                };
-                line += &format!(
-                    " {} {} {} |",
-                    pct(right, n_in),
-                    pct(escalated, n_out),
-                    pct(wrong, n_in + n_out)
-                );
             }
-            println!("{line}");
+            let pct = |a: usize, b: usize| {
+                if b == 0 {
+                    "-".to_owned()
+                } else {
+                    format!("{:.3}", a as f64 / b as f64)
+                }
+            };
+            line += &format!(
+                " {} {} {} |",
+                pct(right, n_in),
+                pct(escalated, n_out),
+                pct(wrong, n_in + n_out)
+            );
         }
+        println!("{line}");
     }
 }
 
