@@ -123,15 +123,7 @@ impl Index {
             hashes.push(previous);
         }
         let idf = r.column(n_features)?;
-        let mut offsets = Vec::with_capacity(n_features + 1);
-        offsets.push(0u32);
-        for _ in 0..n_features {
-            let count = r.varint()?;
-            let end = offsets[offsets.len() - 1]
-                .checked_add(count)
-                .ok_or(StoreError::Damaged("entry count"))?;
-            offsets.push(end);
-        }
+        let offsets = r.offsets(n_features, "entry count")?;
         let n_entries = offsets[n_features] as usize;
         r.expect_at_least(n_entries * 5)?;
         let mut articles = Vec::with_capacity(n_entries);
@@ -160,16 +152,7 @@ impl Index {
         let meaning = match r.u8()? {
             0 => None,
             1 => {
-                r.expect_at_least(n_articles as usize)?;
-                let mut phrasing_offsets = Vec::with_capacity(n_articles as usize + 1);
-                phrasing_offsets.push(0u32);
-                for _ in 0..n_articles {
-                    let count = r.varint()?;
-                    let end = phrasing_offsets[phrasing_offsets.len() - 1]
-                        .checked_add(count)
-                        .ok_or(StoreError::Damaged("phrasing count"))?;
-                    phrasing_offsets.push(end);
-                }
+                let phrasing_offsets = r.offsets(n_articles as usize, "phrasing count")?;
                 let n_phrasings = phrasing_offsets[n_articles as usize] as usize;
                 Some(Meaning {
                     model: dense(&mut r, n_articles as usize)?,
@@ -237,6 +220,21 @@ impl<'a> Reader<'a> {
             return Err(StoreError::Damaged("truncated"));
         }
         Ok(())
+    }
+
+    /// `n` row lengths (`v` each) as the `n + 1` offsets of the rows' starts and end.
+    fn offsets(&mut self, n: usize, what: &'static str) -> Result<Vec<u32>, StoreError> {
+        self.expect_at_least(n)?;
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0u32);
+        for _ in 0..n {
+            let count = self.varint()?;
+            let end = offsets[offsets.len() - 1]
+                .checked_add(count)
+                .ok_or(StoreError::Damaged(what))?;
+            offsets.push(end);
+        }
+        Ok(offsets)
     }
 
     fn u8(&mut self) -> Result<u8, StoreError> {
